@@ -1,0 +1,27 @@
+"""qa: local question answering over your documents, with cited passages."""
+
+from .documents import Document, read_documents
+from .embeddings import Embedder, load_embedder, resolve_model
+from .errors import QAError
+from .index import Index, build_index, load_index
+from .passages import Passage, split_document, split_documents
+from .retrieval import Answer, Hit, Retriever
+
+__all__ = [
+    "Answer",
+    "Document",
+    "Embedder",
+    "Hit",
+    "Index",
+    "Passage",
+    "QAError",
+    "Retriever",
+    "build_index",
+    "load_embedder",
+    "load_index",
+    "read_documents",
+    "resolve_model",
+    "split_document",
+    "split_documents",
+]
+__version__ = "0.1.0"
