@@ -103,6 +103,7 @@ def index_command(
 def ask_command(
     question: str = typer.Argument(..., help="The question, in plain English."),
     k: int = typer.Option(5, "-k", "--k", help="How many passages to return (1-100)."),
+    mode: Optional[str] = typer.Option(None, "--mode", help="dense, bm25 or hybrid [default: hybrid]."),
     index_dir: Path = IndexDir,
     model: Optional[str] = Model,
     as_json: bool = JsonOut,
@@ -111,13 +112,14 @@ def ask_command(
 
     Example: qa ask "Which country is the protecting power for the US in North Korea?" -k 3
     """
-    from .retrieval import Retriever, check_k, check_question
+    from .retrieval import Retriever, check_k, check_mode, check_question
 
     with _user_errors():
         check_question(question)
         check_k(k)
+        check_mode(mode)
         retriever = Retriever.open(index_dir, model=model, warn=_warn, progress=_progress_bar("Embedding passages"))
-        answer = retriever.ask(question, k)
+        answer = retriever.ask(question, k, mode)
         if as_json:
             typer.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
         else:

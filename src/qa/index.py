@@ -17,6 +17,7 @@ import numpy as np
 
 from .documents import Document, file_sha256, find_files, read_documents, doc_name
 from .errors import QAError
+from .lexical import BM25Scores, write_bm25
 from .passages import Passage, split_documents
 
 FORMAT = "qa-index"
@@ -24,6 +25,7 @@ FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
 PASSAGES = "passages.jsonl"
 DENSE = "dense.faiss"
+BM25 = "bm25"
 
 Warn = Callable[[str], None]
 ProgressFactory = Callable[[int], Callable[[int], None]]
@@ -37,11 +39,18 @@ class Index:
     manifest: dict
     passages: list[Passage]
     dense: object  # faiss.Index
+    bm25: object = None  # lexical.BM25Scores
     extras: dict = field(default_factory=dict)
 
     @property
     def model(self) -> str:
         return self.manifest["model"]
+
+    def vectors(self) -> np.ndarray:
+        """The passage vectors as one (passages × dimension) float32 matrix, read once."""
+        if "_vectors" not in self.extras:
+            self.extras["_vectors"] = self.dense.reconstruct_n(0, self.dense.ntotal)
+        return self.extras["_vectors"]
 
     def passage_by_id(self) -> dict[str, int]:
         if "_by_id" not in self.extras:
@@ -57,8 +66,8 @@ def build_index(
     progress: ProgressFactory | None = None,
 ) -> Index:
     """Read, split and embed the corpus files under `sources` into `index_dir`, atomically."""
+    documents = read_documents([Path(s) for s in sources], warn=warn)  # errors name the paths as given
     sources = [Path(s).resolve() for s in sources]
-    documents = read_documents(sources, warn=warn)
     passages = split_documents(documents)
     if not passages:
         raise QAError("the corpus has no passages to index (every file is empty or furniture)")
@@ -92,7 +101,7 @@ def write_index(
         **corpus,
         "passage_count": len(passages),
         "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "files_written": {"passages": PASSAGES, "dense": DENSE},
+        "files_written": {"passages": PASSAGES, "dense": DENSE, "bm25": BM25},
     }
     index_dir = Path(index_dir)
     with _staging_dir(index_dir) as staging:
@@ -100,10 +109,11 @@ def write_index(
             for passage in passages:
                 out.write(json.dumps(passage.to_dict(), ensure_ascii=False) + "\n")
         faiss.write_index(dense, str(staging / DENSE))
+        write_bm25(texts, staging / BM25)
         # The manifest is written last: a folder without one is never taken for an index.
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
         _swap_into_place(staging, index_dir)
-    return Index(index_dir, manifest, passages, dense)
+    return Index(index_dir, manifest, passages, dense, BM25Scores(index_dir / BM25))
 
 
 def load_index(index_dir: Path, mmap: bool = False) -> Index:
@@ -119,11 +129,12 @@ def load_index(index_dir: Path, mmap: bool = False) -> Index:
             passages = [Passage(**json.loads(line)) for line in lines if line.strip()]
         flags = faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY if mmap else 0
         dense = faiss.read_index(str(index_dir / DENSE), flags)
-    except (OSError, ValueError, TypeError, RuntimeError) as exc:
+        bm25 = BM25Scores(index_dir / BM25, mmap=mmap)
+    except (OSError, ValueError, TypeError, KeyError, RuntimeError) as exc:
         raise _corrupt(index_dir, exc) from exc
-    if len(passages) != manifest.get("passage_count") or dense.ntotal != len(passages):
+    if not (len(passages) == manifest.get("passage_count") == dense.ntotal == bm25.num_docs):
         raise _corrupt(index_dir, "passage count does not match the manifest")
-    return Index(index_dir, manifest, passages, dense)
+    return Index(index_dir, manifest, passages, dense, bm25)
 
 
 def index_exists(index_dir: Path) -> bool:
@@ -210,7 +221,7 @@ def _swap_into_place(staging: Path, target: Path) -> None:
     Linux's renameat2(RENAME_EXCHANGE) swaps two folders atomically; Python has no wrapper, so it is
     called through libc. Elsewhere the old folder is renamed aside first (a short window with none).
     """
-    for f in staging.iterdir():  # the files' data is on disk before the swap publishes them
+    for f in (p for p in staging.rglob("*") if p.is_file()):  # data on disk before the swap publishes it
         with open(f, "rb") as handle:
             os.fsync(handle.fileno())
     if target.exists() and _rename_exchange(staging, target):

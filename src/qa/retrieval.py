@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Callable
 
@@ -15,6 +15,10 @@ from .index import Index, build_index, index_exists, load_index, read_manifest, 
 
 MAX_QUESTION_CHARS = 2000
 MAX_K = 100
+MODES = ("dense", "bm25", "hybrid")
+DEFAULT_MODE = "hybrid"
+# Weight of the dense score in the hybrid's convex combination of min-max normalized scores.
+HYBRID_WEIGHT = 0.7
 DEFAULT_CORPUS = Path("corpus")
 DEFAULT_INDEX = Path("index")
 
@@ -41,10 +45,11 @@ class Answer:
 
     question: str
     passages: tuple[Hit, ...]
+    mode: str = DEFAULT_MODE
     took_ms: float = 0.0
 
     def to_dict(self, timing: bool = False) -> dict:
-        out = {"question": self.question, "passages": [h.to_dict() for h in self.passages]}
+        out = {"question": self.question, "mode": self.mode, "passages": [h.to_dict() for h in self.passages]}
         if timing:
             out["took_ms"] = round(self.took_ms, 2)
         return out
@@ -57,6 +62,14 @@ def check_question(question: str) -> str:
     if len(question) > MAX_QUESTION_CHARS:
         raise QAError(f"the question is {len(question)} characters long; the limit is {MAX_QUESTION_CHARS}", status=422)
     return question.strip()
+
+
+def check_mode(mode: str | None) -> str:
+    if mode is None:
+        return DEFAULT_MODE
+    if mode not in MODES:
+        raise QAError(f"mode must be one of {', '.join(MODES)}, not {mode!r}", status=422)
+    return mode
 
 
 def check_k(k: int) -> int:
@@ -103,26 +116,53 @@ class Retriever:
         index = build_index(sources, index_dir, embedder, warn=warn, progress=progress)
         return cls(index, embedder)
 
-    def search(self, questions: list[str], k: int = 5) -> list[Answer]:
+    def search(self, questions: list[str], k: int = 5, mode: str | None = None) -> list[Answer]:
         """The top-k passages for each question, best first (the batch form of `ask`)."""
         questions = [check_question(q) for q in questions]
         check_k(k)
+        mode = check_mode(mode)
         started = time.perf_counter()
-        query_vectors = self.embedder.encode(questions)
-        scores, rows = self._search_dense(query_vectors, k)
+        if mode == "bm25":
+            scores = self._search_bm25(questions)
+        elif mode == "dense":
+            scores = self._search_dense(questions)
+        else:
+            scores = _fuse(self._search_dense(questions), self._search_bm25(questions), HYBRID_WEIGHT)
+        answers = []
+        for question, row in zip(questions, scores):
+            top = _top_k(row, k)
+            answers.append(Answer(question, tuple(self._hit(int(r), float(row[r])) for r in top), mode))
         took = (time.perf_counter() - started) * 1000 / max(len(questions), 1)
-        return [
-            Answer(question, tuple(self._hit(int(r), float(s)) for s, r in zip(srow, rrow) if r >= 0), took)
-            for question, srow, rrow in zip(questions, scores, rows)
-        ]
+        return [replace(a, took_ms=took) for a in answers]
 
-    def ask(self, question: str, k: int = 5) -> Answer:
-        return self.search([question], k)[0]
+    def ask(self, question: str, k: int = 5, mode: str | None = None) -> Answer:
+        return self.search([question], k, mode)[0]
 
-    def _search_dense(self, query_vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        k = min(k, len(self.index.passages))
-        return self.index.dense.search(np.ascontiguousarray(query_vectors, dtype=np.float32), k)
+    def _search_dense(self, questions: list[str]) -> np.ndarray:
+        """Cosine similarity of each question to every passage (questions × passages)."""
+        query_vectors = self.embedder.encode(questions)
+        return np.asarray(query_vectors, dtype=np.float32) @ self.index.vectors().T
+
+    def _search_bm25(self, questions: list[str]) -> np.ndarray:
+        return self.index.bm25.score(questions)
 
     def _hit(self, row: int, score: float) -> Hit:
         p = self.index.passages[row]
         return Hit(id=p.id, doc=p.doc, section=p.section, start=p.start, end=p.end, score=round(score, 4), text=p.text)
+
+
+def _top_k(scores: np.ndarray, k: int) -> np.ndarray:
+    k = min(k, len(scores))
+    top = np.argpartition(-scores, k - 1)[:k]
+    return top[np.lexsort((top, -scores[top]))]  # best first; ties in passage order
+
+
+def _minmax(scores: np.ndarray) -> np.ndarray:
+    low = scores.min(axis=1, keepdims=True)
+    span = scores.max(axis=1, keepdims=True) - low
+    return np.divide(scores - low, span, out=np.zeros_like(scores), where=span > 0)
+
+
+def _fuse(dense: np.ndarray, lexical: np.ndarray, weight: float) -> np.ndarray:
+    """Convex combination of per-question min-max normalized dense and BM25 scores."""
+    return weight * _minmax(dense) + (1 - weight) * _minmax(lexical)

@@ -1,0 +1,133 @@
+"""The `qa` command through typer's runner: help, answers, JSON, and every kind of bad input."""
+
+import json
+import re
+import shutil
+
+import pytest
+from typer.testing import CliRunner
+
+from qa.cli import app, format_answer
+from qa.index import read_manifest
+from qa.retrieval import Answer, Hit
+
+runner = CliRunner()
+PROTECTING = "Which country is the protecting power for the US in North Korea?"
+
+
+@pytest.fixture
+def workdir(tmp_path, seed_corpus, seed_index_dir, monkeypatch):
+    """A folder with corpus/ and a current index/, as after `qa index`; the runner works in it."""
+    shutil.copytree(seed_corpus, tmp_path / "corpus")
+    shutil.copytree(seed_index_dir, tmp_path / "index")
+    manifest = read_manifest(tmp_path / "index")
+    manifest["sources"] = [str(tmp_path / "corpus")]
+    (tmp_path / "index" / "manifest.json").write_text(json.dumps(manifest))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("QA_INDEX", raising=False)
+    monkeypatch.delenv("QA_MODEL", raising=False)
+    return tmp_path
+
+
+def test_every_command_has_help():
+    result = runner.invoke(app, ["--help"])
+    assert result.exit_code == 0
+    commands = [c.name for c in app.registered_commands]
+    assert {"index", "ask"} <= set(commands)
+    for name in commands:
+        result = runner.invoke(app, [name, "--help"])
+        assert result.exit_code == 0, name
+        assert "Example: qa " in result.stdout, name
+
+
+def test_ask_json_puts_sweden_first(workdir):
+    result = runner.invoke(app, ["ask", "--json", PROTECTING])
+    assert result.exit_code == 0, result.output
+    answer = json.loads(result.stdout)
+    assert answer["question"] == PROTECTING
+    assert len(answer["passages"]) == 5
+    first = answer["passages"][0]
+    assert "Sweden" in first["text"]
+    assert set(first) >= {"id", "doc", "section", "start", "end", "score", "text"}
+    source = (workdir / "corpus" / first["doc"]).read_text(encoding="utf-8")
+    assert source[first["start"]:first["end"]] == first["text"]
+    assert result.stderr == ""  # a current index is used silently
+
+
+def test_ask_text_shows_citation_lines(workdir):
+    result = runner.invoke(app, ["ask", PROTECTING, "-k", "2", "--mode", "dense"])
+    assert result.exit_code == 0
+    answer = json.loads(runner.invoke(app, ["ask", "--json", PROTECTING, "-k", "2", "--mode", "dense"]).stdout)
+    citations = [line for line in result.stdout.splitlines() if line.startswith("[")]
+    assert citations == [
+        f"[{n}] {p['doc']} › {p['section']} (chars {p['start']}–{p['end']}) {p['score']:.3f}"
+        for n, p in enumerate(answer["passages"], 1)
+    ]
+
+
+def test_format_answer_wraps_text_under_its_citation():
+    hit = Hit(id="x", doc="a.txt", section="Intro", start=0, end=23, score=0.5, text="one two three four five")
+    assert format_answer(Answer("q", (hit,)), width=14) == (
+        "[1] a.txt › Intro (chars 0–23) 0.500\n    one two\n    three four\n    five"
+    )
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["ask", ""], "Error: the question is empty: ask something, e.g. qa ask \"who leads the talks?\"\n"),
+        (["ask", "   "], "Error: the question is empty: ask something, e.g. qa ask \"who leads the talks?\"\n"),
+        (["ask", "hi", "-k", "0"], "Error: k must be a whole number from 1 to 100, not 0\n"),
+        (["ask", "hi", "-k", "101"], "Error: k must be a whole number from 1 to 100, not 101\n"),
+        (["ask", "hi", "--mode", "magic"], "Error: mode must be one of dense, bm25, hybrid, not 'magic'\n"),
+        (["index", "no/such/folder"], "Error: corpus path does not exist: no/such/folder\n"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(workdir, args, message):
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert result.stderr == message
+    assert result.stdout == ""
+
+
+def test_folder_without_documents(workdir):
+    (workdir / "empty").mkdir()
+    (workdir / "empty" / "notes.pdf").write_bytes(b"%PDF")
+    result = runner.invoke(app, ["index", "empty"])
+    assert result.exit_code == 2
+    assert result.stderr == "Error: no .txt or .md files found in empty\n"
+
+
+def test_corrupt_index_says_run_qa_index(workdir):
+    (workdir / "index" / "dense.faiss").write_bytes(b"\x00" * 10)
+    result = runner.invoke(app, ["ask", PROTECTING])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: index at index is corrupt or incomplete (")
+    assert result.stderr.endswith("run `qa index` to rebuild it\n")
+    assert "Traceback" not in result.output
+
+
+def test_stale_index_is_rebuilt_and_said(workdir):
+    seed = workdir / "corpus" / "north-korea-diplomacy.txt"
+    seed.write_text(seed.read_text() + "\n\nLate news\n\nMongolia hosted a quiet round of talks in 2031.\n")
+    result = runner.invoke(app, ["ask", "--json", "Which country hosted talks in 2031?", "-k", "1"])
+    assert result.exit_code == 0, result.output
+    assert result.stderr == "qa: index is stale (north-korea-diplomacy.txt changed); rebuilding it\n"
+    assert "Mongolia" in json.loads(result.stdout)["passages"][0]["text"]
+    again = runner.invoke(app, ["ask", "--json", "Which country hosted talks in 2031?", "-k", "1"])
+    assert again.stderr == ""
+
+
+def test_missing_index_is_built_from_corpus(workdir):
+    shutil.rmtree(workdir / "index")
+    result = runner.invoke(app, ["ask", "--json", PROTECTING, "-k", "1"])
+    assert result.exit_code == 0, result.output
+    assert result.stderr == "qa: no index at index; building it\n"
+    assert "Sweden" in json.loads(result.stdout)["passages"][0]["text"]
+
+
+def test_index_command_reports_what_it_built(workdir):
+    result = runner.invoke(app, ["index", "corpus", "--index-dir", "other"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == "Indexed 32 passages from 1 file(s) into other/\n"
+    assert re.fullmatch(r"[0-9a-f]{64}", read_manifest(workdir / "other")["files"][0]["sha256"])
