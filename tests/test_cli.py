@@ -7,9 +7,9 @@ import shutil
 import pytest
 from typer.testing import CliRunner
 
-from qa.cli import app, format_answer
+from qa.cli import NOT_IN_CORPUS, app, print_answer
 from qa.index import read_manifest
-from qa.retrieval import Answer, Hit
+from qa.retrieval import Answer, Highlight, Hit
 
 runner = CliRunner()
 PROTECTING = "Which country is the protecting power for the US in North Korea?"
@@ -65,11 +65,21 @@ def test_ask_text_shows_citation_lines(workdir):
     ]
 
 
-def test_format_answer_wraps_text_under_its_citation():
-    hit = Hit(id="x", doc="a.txt", section="Intro", start=0, end=23, score=0.5, text="one two three four five")
-    assert format_answer(Answer("q", (hit,)), width=14) == (
-        "[1] a.txt › Intro (chars 0–23) 0.500\n    one two\n    three four\n    five"
+def test_print_answer_wraps_text_under_its_citation_and_emphasizes_the_highlight():
+    from io import StringIO
+
+    from rich.console import Console
+
+    hit = Hit(id="x", doc="a.txt", section="Intro", start=10, end=33, score=0.5, text="one two three four five",
+              highlight=Highlight(18, 28, "three four"))
+    plain = StringIO()
+    print_answer(Answer("q", (hit,), answerable=False), Console(file=plain, width=24, highlight=False))
+    assert plain.getvalue() == (
+        f"{NOT_IN_CORPUS}\n[1] a.txt › Intro (chars 10–33) 0.500\n    one two three four\n    five\n"
     )
+    styled = StringIO()
+    print_answer(Answer("q", (hit,)), Console(file=styled, width=40, force_terminal=True, color_system="standard"))
+    assert "\x1b[1;33mthree four\x1b[0m" in styled.getvalue()
 
 
 @pytest.mark.parametrize(

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-import shutil
 import sys
-import textwrap
 from pathlib import Path
 from typing import Optional
 
@@ -123,20 +121,93 @@ def ask_command(
         if as_json:
             typer.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
         else:
-            typer.echo(format_answer(answer))
+            print_answer(answer)
 
 
-def format_answer(answer, width: int | None = None) -> str:
-    """The human-readable answer: a citation line per passage, then its text wrapped."""
-    width = width or min(shutil.get_terminal_size((100, 20)).columns, 100)
-    lines = []
+@app.command("serve")
+def serve_command(
+    host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0 for every interface)."),
+    port: int = typer.Option(8000, "--port", min=0, max=65535, help="Port to listen on."),
+    index_dir: Path = IndexDir,
+    model: Optional[str] = Model,
+) -> None:
+    """Serve the HTTP API (/ask, /passages/ID, /health, /docs) and the ask page at / until Ctrl-C.
+
+    Example: qa serve --port 8000   (then open http://127.0.0.1:8000/?q=who+leads+the+talks)
+    """
+    from .api import serve
+
+    with _user_errors():
+        serve(index_dir, host=host, port=port, model=model, warn=_warn)
+
+
+@app.command("eval")
+def eval_command(
+    evalset: Optional[Path] = typer.Argument(None, help="Question set, JSON lines [default: eval/questions.jsonl]."),
+    k: int = typer.Option(10, "-k", "--k", help="How many passages to retrieve per question (1-100)."),
+    mode: Optional[str] = typer.Option(None, "--mode", help="dense, bm25 or hybrid [default: hybrid]."),
+    compare: bool = typer.Option(False, "--compare", help="Run every mode side by side."),
+    beir: Optional[Path] = typer.Option(None, "--beir", help="Evaluate on a BEIR folder (corpus.jsonl, "
+                                        "queries.jsonl, qrels/test.tsv) instead; its index is kept beside "
+                                        "--index-dir and reused."),
+    minimum: Optional[list[str]] = typer.Option(None, "--min", metavar="METRIC=VALUE", help="Fail (exit 1) "
+                                                "when a figure is below VALUE, e.g. --min ndcg@10=0.8."),
+    index_dir: Path = IndexDir,
+    model: Optional[str] = Model,
+    as_json: bool = JsonOut,
+) -> None:
+    """Score retrieval: Hit@1/3/5, MRR@10, nDCG@10, evidence recall, latency, abstention.
+
+    Example: qa eval --compare --min ndcg@10=0.8   (or: qa eval --beir ../shared/benchmarks/msmarco-5k)
+    """
+    from .evaluation import (DEFAULT_EVALSET, check_modes, evaluate_beir, evaluate_evalset, failed_gates,
+                             parse_gates, render_report)
+
+    with _user_errors():
+        if beir is not None and evalset is not None:
+            raise QAError("give either an EVALSET or --beir DIR, not both")
+        gates = parse_gates(minimum or [])
+        modes = check_modes(mode, compare)
+        if beir is not None:
+            report = evaluate_beir(beir, index_dir, model=model, modes=modes, warn=_warn,
+                                   progress=_progress_bar("Embedding BEIR corpus"))
+        else:
+            report = evaluate_evalset(evalset or DEFAULT_EVALSET, index_dir, model=model, k=k, modes=modes,
+                                      warn=_warn, progress=_progress_bar("Embedding passages"))
+        failures = failed_gates(report, gates)
+        if as_json:
+            typer.echo(json.dumps({**report, "failed": failures}, ensure_ascii=False))
+        else:
+            from rich.console import Console
+
+            render_report(report, Console())
+        if failures:
+            raise QAError("quality gate failed: " + "; ".join(failures), status=500)
+
+
+NOT_IN_CORPUS = "Not in the corpus: no passage answers this question. The closest passages:"
+
+
+def print_answer(answer, console=None) -> None:
+    """The human-readable answer: a citation line per passage, then its text wrapped and indented,
+    with the sentence that best answers the question emphasized (on a terminal)."""
+    from rich.console import Console
+    from rich.text import Text
+
+    console = console or Console(highlight=False, width=min(Console().width, 100))
+    if not answer.answerable:
+        console.print(Text(NOT_IN_CORPUS, style="bold red"), soft_wrap=True)
     for n, hit in enumerate(answer.passages, 1):
-        lines.append(f"[{n}] {hit.doc} › {hit.section} (chars {hit.start}–{hit.end}) {hit.score:.3f}")
-        for paragraph in hit.text.splitlines():
-            lines.extend(textwrap.wrap(paragraph, width=width, initial_indent="    ", subsequent_indent="    ")
-                         or [""])
-        lines.append("")
-    return "\n".join(lines).rstrip("\n")
+        if n > 1:
+            console.print()
+        console.print(Text(f"[{n}] {hit.doc} › {hit.section} (chars {hit.start}–{hit.end}) {hit.score:.3f}",
+                           style="bold cyan"), soft_wrap=True)
+        body = Text(hit.text)
+        if hit.highlight:
+            body.stylize("bold yellow", hit.highlight.start - hit.start, hit.highlight.end - hit.start)
+        for line in body.wrap(console, max(console.width - 4, 20)):
+            line.rstrip()
+            console.print(Text("    ") + line, soft_wrap=True)
 
 
 def main() -> None:  # console-script entry point

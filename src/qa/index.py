@@ -18,7 +18,7 @@ import numpy as np
 from .documents import Document, file_sha256, find_files, read_documents, doc_name
 from .errors import QAError
 from .lexical import BM25Scores, write_bm25
-from .passages import Passage, split_documents
+from .passages import Passage, sentence_spans, split_documents
 
 FORMAT = "qa-index"
 FORMAT_VERSION = 1
@@ -26,6 +26,8 @@ MANIFEST = "manifest.json"
 PASSAGES = "passages.jsonl"
 DENSE = "dense.faiss"
 BM25 = "bm25"
+SENTENCE_SPANS = "sentence_spans.npy"  # rows of (passage row, start, end), for highlights
+SENTENCE_VECTORS = "sentence_vectors.npy"
 
 Warn = Callable[[str], None]
 ProgressFactory = Callable[[int], Callable[[int], None]]
@@ -40,6 +42,8 @@ class Index:
     passages: list[Passage]
     dense: object  # faiss.Index
     bm25: object = None  # lexical.BM25Scores
+    sentence_spans: np.ndarray | None = None
+    sentence_vectors: np.ndarray | None = None
     extras: dict = field(default_factory=dict)
 
     @property
@@ -89,8 +93,13 @@ def write_index(
     import faiss
 
     texts = [p.embedding_text() for p in passages]
-    step = progress(len(texts)) if progress else None
+    spans = np.array(
+        [(row, a, b) for row, p in enumerate(passages) for a, b in sentence_spans(p)], dtype=np.int64
+    ).reshape(-1, 3)
+    sentences = [passages[row].text[a - passages[row].start : b - passages[row].start] for row, a, b in spans]
+    step = progress(len(texts) + len(sentences)) if progress else None
     vectors = embedder.encode(texts, progress=step)
+    sentence_vectors = embedder.encode(sentences, progress=step)
     dense = faiss.IndexFlatIP(vectors.shape[1])
     dense.add(vectors)
     manifest = {
@@ -101,7 +110,8 @@ def write_index(
         **corpus,
         "passage_count": len(passages),
         "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-        "files_written": {"passages": PASSAGES, "dense": DENSE, "bm25": BM25},
+        "files_written": {"passages": PASSAGES, "dense": DENSE, "bm25": BM25,
+                          "sentence_spans": SENTENCE_SPANS, "sentence_vectors": SENTENCE_VECTORS},
     }
     index_dir = Path(index_dir)
     with _staging_dir(index_dir) as staging:
@@ -109,11 +119,13 @@ def write_index(
             for passage in passages:
                 out.write(json.dumps(passage.to_dict(), ensure_ascii=False) + "\n")
         faiss.write_index(dense, str(staging / DENSE))
-        write_bm25(texts, staging / BM25)
+        write_bm25([p.lexical_text() for p in passages], staging / BM25)
+        np.save(staging / SENTENCE_SPANS, spans, allow_pickle=False)
+        np.save(staging / SENTENCE_VECTORS, sentence_vectors, allow_pickle=False)
         # The manifest is written last: a folder without one is never taken for an index.
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
         _swap_into_place(staging, index_dir)
-    return Index(index_dir, manifest, passages, dense, BM25Scores(index_dir / BM25))
+    return Index(index_dir, manifest, passages, dense, BM25Scores(index_dir / BM25), spans, sentence_vectors)
 
 
 def load_index(index_dir: Path, mmap: bool = False) -> Index:
@@ -130,11 +142,16 @@ def load_index(index_dir: Path, mmap: bool = False) -> Index:
         flags = faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY if mmap else 0
         dense = faiss.read_index(str(index_dir / DENSE), flags)
         bm25 = BM25Scores(index_dir / BM25, mmap=mmap)
+        mode = "r" if mmap else None
+        spans = np.load(index_dir / SENTENCE_SPANS, mmap_mode=mode, allow_pickle=False)
+        sentence_vectors = np.load(index_dir / SENTENCE_VECTORS, mmap_mode=mode, allow_pickle=False)
     except (OSError, ValueError, TypeError, KeyError, RuntimeError) as exc:
         raise _corrupt(index_dir, exc) from exc
     if not (len(passages) == manifest.get("passage_count") == dense.ntotal == bm25.num_docs):
         raise _corrupt(index_dir, "passage count does not match the manifest")
-    return Index(index_dir, manifest, passages, dense, bm25)
+    if spans.ndim != 2 or spans.shape[1] != 3 or len(spans) != len(sentence_vectors):
+        raise _corrupt(index_dir, "sentence arrays do not match")
+    return Index(index_dir, manifest, passages, dense, bm25, spans, sentence_vectors)
 
 
 def index_exists(index_dir: Path) -> bool:

@@ -67,6 +67,11 @@ class Passage:
         context = self.title if self.section == self.title else f"{self.title} › {self.section}"
         return f"{context}\n{self.text}" if context else self.text
 
+    def lexical_text(self) -> str:
+        """What BM25 indexes: the passage under its section heading. The title is left out: it
+        recurs in every passage of its document, and its words would lose their weight there."""
+        return f"{self.section}\n{self.text}"
+
     def to_dict(self) -> dict:
         return asdict(self)
 
@@ -194,6 +199,20 @@ def _split_long(span: _Span) -> list[_Span]:
     if _is_table(span.text):
         return _pack(span, [m.end() for m in re.finditer(r"\r?\n", span.text)])
     return _pack(span, _sentence_ends(span.text))
+
+
+def sentence_spans(passage: Passage) -> list[tuple[int, int]]:
+    """The passage's sentences (a table's rows) as (start, end) file offsets, whitespace trimmed."""
+    text = passage.text
+    cuts = [m.end() for m in re.finditer(r"\r?\n", text)] if _is_table(text) else _sentence_ends(text)
+    bounds = [0, *cuts, len(text)]
+    spans = []
+    for a, b in zip(bounds, bounds[1:]):
+        chunk = text[a:b]
+        if chunk.strip():
+            lead = len(chunk) - len(chunk.lstrip())
+            spans.append((passage.start + a + lead, passage.start + a + len(chunk.rstrip())))
+    return spans
 
 
 def _is_table(text: str) -> bool:

@@ -24,6 +24,15 @@ DEFAULT_INDEX = Path("index")
 
 
 @dataclass(frozen=True)
+class Highlight:
+    """The sentence of a passage that best answers the question, by file offsets."""
+
+    start: int
+    end: int
+    text: str
+
+
+@dataclass(frozen=True)
 class Hit:
     """One cited passage: `text` is `source[start:end]` of `doc`, found under heading `section`."""
 
@@ -34,6 +43,7 @@ class Hit:
     end: int
     score: float
     text: str
+    highlight: Highlight | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -46,10 +56,16 @@ class Answer:
     question: str
     passages: tuple[Hit, ...]
     mode: str = DEFAULT_MODE
+    answerable: bool = True
     took_ms: float = 0.0
 
     def to_dict(self, timing: bool = False) -> dict:
-        out = {"question": self.question, "mode": self.mode, "passages": [h.to_dict() for h in self.passages]}
+        out = {
+            "question": self.question,
+            "mode": self.mode,
+            "answerable": self.answerable,
+            "passages": [h.to_dict() for h in self.passages],
+        }
         if timing:
             out["took_ms"] = round(self.took_ms, 2)
         return out
@@ -122,33 +138,46 @@ class Retriever:
         check_k(k)
         mode = check_mode(mode)
         started = time.perf_counter()
+        query_vectors = np.asarray(self.embedder.encode(questions), dtype=np.float32)
         if mode == "bm25":
             scores = self._search_bm25(questions)
         elif mode == "dense":
-            scores = self._search_dense(questions)
+            scores = self._search_dense(query_vectors)
         else:
-            scores = _fuse(self._search_dense(questions), self._search_bm25(questions), HYBRID_WEIGHT)
+            scores = _fuse(self._search_dense(query_vectors), self._search_bm25(questions), HYBRID_WEIGHT)
         answers = []
-        for question, row in zip(questions, scores):
+        for question, query_vector, row in zip(questions, query_vectors, scores):
             top = _top_k(row, k)
-            answers.append(Answer(question, tuple(self._hit(int(r), float(row[r])) for r in top), mode))
+            hits = tuple(self._hit(int(r), float(row[r]), query_vector) for r in top)
+            answers.append(Answer(question, hits, mode))
         took = (time.perf_counter() - started) * 1000 / max(len(questions), 1)
         return [replace(a, took_ms=took) for a in answers]
 
     def ask(self, question: str, k: int = 5, mode: str | None = None) -> Answer:
         return self.search([question], k, mode)[0]
 
-    def _search_dense(self, questions: list[str]) -> np.ndarray:
+    def _search_dense(self, query_vectors: np.ndarray) -> np.ndarray:
         """Cosine similarity of each question to every passage (questions × passages)."""
-        query_vectors = self.embedder.encode(questions)
-        return np.asarray(query_vectors, dtype=np.float32) @ self.index.vectors().T
+        return query_vectors @ self.index.vectors().T
 
     def _search_bm25(self, questions: list[str]) -> np.ndarray:
         return self.index.bm25.score(questions)
 
-    def _hit(self, row: int, score: float) -> Hit:
+    def _hit(self, row: int, score: float, query_vector: np.ndarray) -> Hit:
         p = self.index.passages[row]
-        return Hit(id=p.id, doc=p.doc, section=p.section, start=p.start, end=p.end, score=round(score, 4), text=p.text)
+        return Hit(id=p.id, doc=p.doc, section=p.section, start=p.start, end=p.end, score=round(score, 4),
+                   text=p.text, highlight=self._highlight(row, query_vector))
+
+    def _highlight(self, row: int, query_vector: np.ndarray) -> Highlight | None:
+        """The passage's sentence closest to the question (sentence vectors are built with the index)."""
+        spans = self.index.sentence_spans
+        lo, hi = np.searchsorted(spans[:, 0], [row, row + 1])
+        if lo == hi:
+            return None
+        best = lo + int(np.argmax(self.index.sentence_vectors[lo:hi] @ query_vector))
+        _, start, end = (int(x) for x in spans[best])
+        p = self.index.passages[row]
+        return Highlight(start, end, p.text[start - p.start : end - p.start])
 
 
 def _top_k(scores: np.ndarray, k: int) -> np.ndarray:
