@@ -9,16 +9,17 @@ from typing import Callable
 
 import numpy as np
 
+from . import scoring
 from .embeddings import Embedder, load_embedder, resolve_model
 from .errors import QAError
 from .index import Index, build_index, index_exists, load_index, read_manifest, stale_reason
 
 MAX_QUESTION_CHARS = 2000
 MAX_K = 100
+# dense: passage cosine only (the plain baseline); bm25: lexical only; hybrid: passage and best
+# sentence cosines fused with BM25 (see scoring.py).
 MODES = ("dense", "bm25", "hybrid")
 DEFAULT_MODE = "hybrid"
-# Weight of the dense score in the hybrid's convex combination of min-max normalized scores.
-HYBRID_WEIGHT = 0.7
 DEFAULT_CORPUS = Path("corpus")
 DEFAULT_INDEX = Path("index")
 
@@ -144,10 +145,10 @@ class Retriever:
         elif mode == "dense":
             scores = self._search_dense(query_vectors)
         else:
-            scores = _fuse(self._search_dense(query_vectors), self._search_bm25(questions), HYBRID_WEIGHT)
+            scores = self._search_hybrid(questions, query_vectors)
         answers = []
         for question, query_vector, row in zip(questions, query_vectors, scores):
-            top = _top_k(row, k)
+            top = scoring.top_k(row, k)
             hits = tuple(self._hit(int(r), float(row[r]), query_vector) for r in top)
             answers.append(Answer(question, hits, mode))
         took = (time.perf_counter() - started) * 1000 / max(len(questions), 1)
@@ -162,6 +163,13 @@ class Retriever:
 
     def _search_bm25(self, questions: list[str]) -> np.ndarray:
         return self.index.bm25.score(questions)
+
+    def _search_hybrid(self, questions: list[str], query_vectors: np.ndarray) -> np.ndarray:
+        sentences = scoring.best_sentence(query_vectors, self.index.sentence_vectors,
+                                          self.index.sentence_spans[:, 0], len(self.index.passages))
+        w = scoring.PASSAGE_WEIGHT
+        dense = w * self._search_dense(query_vectors) + (1 - w) * sentences
+        return scoring.fuse(dense, self._search_bm25(questions))
 
     def _hit(self, row: int, score: float, query_vector: np.ndarray) -> Hit:
         p = self.index.passages[row]
@@ -178,20 +186,3 @@ class Retriever:
         _, start, end = (int(x) for x in spans[best])
         p = self.index.passages[row]
         return Highlight(start, end, p.text[start - p.start : end - p.start])
-
-
-def _top_k(scores: np.ndarray, k: int) -> np.ndarray:
-    k = min(k, len(scores))
-    top = np.argpartition(-scores, k - 1)[:k]
-    return top[np.lexsort((top, -scores[top]))]  # best first; ties in passage order
-
-
-def _minmax(scores: np.ndarray) -> np.ndarray:
-    low = scores.min(axis=1, keepdims=True)
-    span = scores.max(axis=1, keepdims=True) - low
-    return np.divide(scores - low, span, out=np.zeros_like(scores), where=span > 0)
-
-
-def _fuse(dense: np.ndarray, lexical: np.ndarray, weight: float) -> np.ndarray:
-    """Convex combination of per-question min-max normalized dense and BM25 scores."""
-    return weight * _minmax(dense) + (1 - weight) * _minmax(lexical)
