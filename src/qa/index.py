@@ -56,6 +56,15 @@ class Index:
             self.extras["_vectors"] = self.dense.reconstruct_n(0, self.dense.ntotal)
         return self.extras["_vectors"]
 
+    def section_ids(self) -> np.ndarray:
+        """One integer per passage naming its (document, section)."""
+        if "_sections" not in self.extras:
+            keys: dict[tuple[str, str], int] = {}
+            self.extras["_sections"] = np.array(
+                [keys.setdefault((p.doc, p.section), len(keys)) for p in self.passages], dtype=np.int64
+            )
+        return self.extras["_sections"]
+
     def passage_by_id(self) -> dict[str, int]:
         if "_by_id" not in self.extras:
             self.extras["_by_id"] = {p.id: i for i, p in enumerate(self.passages)}
@@ -76,7 +85,7 @@ def build_index(
     if not passages:
         raise QAError("the corpus has no passages to index (every file is empty or furniture)")
     corpus = {"sources": [str(s) for s in sources], "files": _file_records(sources, documents)}
-    return write_index(passages, index_dir, embedder, corpus, progress=progress)
+    return write_index(passages, index_dir, embedder, corpus, progress=progress, warn=warn)
 
 
 def write_index(
@@ -85,12 +94,15 @@ def write_index(
     embedder,
     corpus: dict,
     progress: ProgressFactory | None = None,
+    warn: Warn | None = None,
 ) -> Index:
     """Embed ready-made passages and write them to `index_dir`, replacing any index there atomically.
 
     `corpus` goes into the manifest as is (`sources` and `files` let `stale_reason` check it).
     """
     import faiss
+
+    from .onnx_embedder import onnx_for_index, place_file
 
     texts = [p.embedding_text() for p in passages]
     spans = np.array(
@@ -113,6 +125,9 @@ def write_index(
         "files_written": {"passages": PASSAGES, "dense": DENSE, "bm25": BM25,
                           "sentence_spans": SENTENCE_SPANS, "sentence_vectors": SENTENCE_VECTORS},
     }
+    onnx = onnx_for_index(embedder, warn=warn)  # the model as ONNX, kept here so asking needs no torch
+    if onnx:
+        manifest["onnx"] = onnx[1]
     index_dir = Path(index_dir)
     with _staging_dir(index_dir) as staging:
         with open(staging / PASSAGES, "w", encoding="utf-8") as out:
@@ -122,6 +137,8 @@ def write_index(
         write_bm25([p.lexical_text() for p in passages], staging / BM25)
         np.save(staging / SENTENCE_SPANS, spans, allow_pickle=False)
         np.save(staging / SENTENCE_VECTORS, sentence_vectors, allow_pickle=False)
+        if onnx:
+            place_file(onnx[0], staging / onnx[1]["file"])
         # The manifest is written last: a folder without one is never taken for an index.
         (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
         _swap_into_place(staging, index_dir)

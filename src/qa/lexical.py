@@ -69,6 +69,11 @@ class BM25Scores:
         """The question's analyzed terms that occur in the corpus."""
         return [t for t in self.analyzer(question) if t in self.vocab]
 
+    def knows(self, word: str) -> bool:
+        """True when the corpus uses `word` (after the same analysis); stopwords count as known."""
+        terms = self.analyzer(word)
+        return all(t in self.vocab for t in terms)
+
     def score(self, questions: list[str]) -> np.ndarray:
         """A (questions × passages) matrix of BM25 scores."""
         out = np.zeros((len(questions), self.num_docs), dtype=np.float32)

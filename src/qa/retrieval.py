@@ -10,6 +10,7 @@ from typing import Callable
 import numpy as np
 
 from . import scoring
+from .answerability import is_answerable
 from .embeddings import Embedder, load_embedder, resolve_model
 from .errors import QAError
 from .index import Index, build_index, index_exists, load_index, read_manifest, stale_reason
@@ -95,6 +96,29 @@ def check_k(k: int) -> int:
     return k
 
 
+def _load_side_by_side(index_dir: Path, model: str | None, warn) -> tuple[Index, Embedder]:
+    """The index and its embedder, the latter loaded in a thread meanwhile (ONNX Runtime releases the GIL)."""
+    import threading
+
+    box: dict = {}
+
+    def load() -> None:
+        try:
+            box["embedder"] = load_embedder(model, index_dir=index_dir, warn=warn)
+        except BaseException as exc:  # re-raised below, in the caller's thread
+            box["error"] = exc
+
+    thread = threading.Thread(target=load, name="qa-load-embedder", daemon=True)
+    thread.start()
+    try:
+        index = load_index(index_dir)
+    finally:
+        thread.join()
+    if "error" in box:
+        raise box["error"]
+    return index, box["embedder"]
+
+
 class Retriever:
     """Searches one loaded index with the embedder it was built with."""
 
@@ -121,7 +145,7 @@ class Retriever:
             manifest = read_manifest(index_dir)
             reason = stale_reason(manifest, spec.name)
             if reason is None:
-                return cls(load_index(index_dir), load_embedder(model))
+                return cls(*_load_side_by_side(index_dir, model, warn))
             if warn:
                 warn(f"index is stale ({reason}); rebuilding it")
             sources = [Path(s) for s in manifest["sources"]]
@@ -129,7 +153,7 @@ class Retriever:
             if warn:
                 warn(f"no index at {index_dir}; building it")
             sources = list(corpus or [DEFAULT_CORPUS])
-        embedder = load_embedder(model)
+        embedder = load_embedder(model, index_dir=index_dir, warn=warn)  # reuses the old index's ONNX model
         index = build_index(sources, index_dir, embedder, warn=warn, progress=progress)
         return cls(index, embedder)
 
@@ -148,9 +172,13 @@ class Retriever:
             scores = self._search_hybrid(questions, query_vectors)
         answers = []
         for question, query_vector, row in zip(questions, query_vectors, scores):
-            top = scoring.top_k(row, k)
+            if mode == "hybrid":
+                top = scoring.diversify(row, self.index.section_ids(), k)
+            else:
+                top = scoring.top_k(row, k)
             hits = tuple(self._hit(int(r), float(row[r]), query_vector) for r in top)
-            answers.append(Answer(question, hits, mode))
+            answerable = is_answerable(question, hits, self.index.bm25.knows)
+            answers.append(Answer(question, hits, mode, answerable))
         took = (time.perf_counter() - started) * 1000 / max(len(questions), 1)
         return [replace(a, took_ms=took) for a in answers]
 

@@ -43,3 +43,30 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     k = min(k, len(scores))
     top = np.argpartition(-scores, k - 1)[:k]
     return top[np.lexsort((top, -scores[top]))]
+
+
+# A passage from a section already in the results gives way to one from a new section whose
+# score is within this margin (scores are min-max normalized): near-ties, as a broad question
+# produces, are spread across sections; a clearly better passage keeps its place.
+DIVERSITY_MARGIN = 0.1
+
+
+def diversify(scores: np.ndarray, section_ids: np.ndarray, k: int, margin: float = DIVERSITY_MARGIN) -> np.ndarray:
+    """Top k rows, best first, preferring an unseen section over a near-tie from a seen one."""
+    pool = list(top_k(scores, min(len(scores), max(k * 5, 50))))
+    picked: list[int] = []
+    seen: set[int] = set()
+    while pool and len(picked) < k:
+        choice = 0
+        if section_ids[pool[0]] in seen:
+            floor = scores[pool[0]] - margin
+            for j, row in enumerate(pool):
+                if scores[row] < floor:
+                    break
+                if section_ids[row] not in seen:
+                    choice = j
+                    break
+        row = pool.pop(choice)
+        picked.append(row)
+        seen.add(section_ids[row])
+    return np.array(picked, dtype=np.int64)

@@ -1,0 +1,53 @@
+"""Answerability: decide when the corpus does not hold the answer, so `qa` can say so.
+
+Similarity scores alone cannot tell "not in the corpus" from a paraphrase here (on the
+hand-written set the two ranges overlap), so abstention rests on evidence a reader would check:
+- a name the question asks about (two or more capitalized words) that the corpus never uses;
+- a question for a year or a quantity whose best passages hold no year or number at all.
+Each rule was calibrated on eval/questions.jsonl to mark no answerable question unanswerable.
+"""
+
+from __future__ import annotations
+
+import re
+
+_NAME = re.compile(r"\b[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)+")
+_ASKS_YEAR = re.compile(r"^\W*(?:by\s+)?when\b|\b(?:what|which)\s+year\b", re.IGNORECASE)
+_ASKS_AMOUNT = re.compile(r"\bhow\s+(?:many|much)\b", re.IGNORECASE)
+_YEAR = re.compile(r"\b(?:1[5-9]\d\d|20\d\d)s?\b")
+_AMOUNT = re.compile(
+    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
+    r"hundreds?|thousands?|millions?|billions?|dozens?|first|second|third|fourth|fifth|half|single|"
+    r"several|few|all)\b",
+    re.IGNORECASE,
+)
+
+
+def unknown_names(question: str, knows_word) -> list[str]:
+    """Multi-word names in the question with a word the corpus never uses (`knows_word(word)`)."""
+    names = []
+    for match in _NAME.finditer(question):
+        words = match.group().split()
+        if not question[: match.start()].strip(" \"'¿("):
+            words = words[1:]  # the first word is capitalized as the sentence's start, not as a name
+        if len(words) >= 2 and not all(knows_word(w) for w in words):
+            names.append(" ".join(words))
+    return names
+
+
+def missing_answer_type(question: str, hits) -> str | None:
+    """'year' or 'number' when the question asks for one and the best passages hold none."""
+    if not hits:
+        return None
+    # the whole best passage, and the best sentence of the runner-up
+    where = hits[0].text + " " + " ".join(h.highlight.text for h in hits[1:2] if h.highlight)
+    if _ASKS_YEAR.search(question) and not _YEAR.search(where):
+        return "year"
+    if _ASKS_AMOUNT.search(question) and not _AMOUNT.search(where):
+        return "number"
+    return None
+
+
+def is_answerable(question: str, hits, knows_word) -> bool:
+    """False when the corpus evidently does not hold the answer to `question`."""
+    return not unknown_names(question, knows_word) and missing_answer_type(question, hits) is None

@@ -1,0 +1,65 @@
+"""Fusion, diversification and abstention rules, on tiny fixed inputs (no model needed)."""
+
+import numpy as np
+
+from qa.answerability import is_answerable, missing_answer_type, unknown_names
+from qa.retrieval import Highlight, Hit
+from qa.scoring import best_sentence, diversify, fuse, minmax, top_k
+
+
+def test_minmax_and_fuse():
+    dense = np.array([[0.2, 0.4, 0.6]], dtype=np.float32)
+    lexical = np.array([[3.0, 0.0, 0.0]], dtype=np.float32)
+    assert np.allclose(minmax(dense), [[0.0, 0.5, 1.0]])
+    assert np.allclose(minmax(np.ones((1, 3))), [[0, 0, 0]])  # a constant row carries no signal
+    assert np.allclose(fuse(dense, lexical, 0.75), [[0.25, 0.375, 0.75]])
+
+
+def test_best_sentence_takes_each_passages_closest_sentence():
+    query = np.array([[1.0, 0.0]], dtype=np.float32)
+    sentences = np.array([[0.0, 1.0], [0.6, 0.8], [1.0, 0.0]], dtype=np.float32)
+    rows = np.array([0, 0, 2])
+    assert np.allclose(best_sentence(query, sentences, rows, 3), [[0.6, -1.0, 1.0]])
+
+
+def test_top_k_orders_best_first_and_breaks_ties_by_position():
+    assert top_k(np.array([0.1, 0.9, 0.5, 0.9]), 3).tolist() == [1, 3, 2]
+
+
+def test_diversify_spreads_near_ties_but_keeps_clear_winners():
+    sections = np.array([0, 0, 1, 2])
+    near = np.array([1.0, 0.97, 0.95, 0.2])
+    assert diversify(near, sections, 3).tolist() == [0, 2, 1]
+    clear = np.array([1.0, 0.9, 0.5, 0.2])
+    assert diversify(clear, sections, 3).tolist() == [0, 1, 2]
+
+
+def hit(text, highlight=None):
+    h = Highlight(0, len(highlight), highlight) if highlight else None
+    return Hit(id="x", doc="d", section="s", start=0, end=len(text), score=1.0, text=text, highlight=h)
+
+
+def test_unknown_names_ignore_the_sentence_start():
+    known = {"kim", "jong", "un", "when", "did", "meet", "since"}
+    knows = lambda word: word.lower() in known
+    assert unknown_names("When did Donald Trump meet Kim Jong Un?", knows) == ["Donald Trump"]
+    assert unknown_names("Since Washington said no, did Kim Jong Un go?", knows) == []
+    assert unknown_names("Did Kim Jong Un go?", knows) == []
+
+
+def test_missing_answer_type():
+    dated = [hit("The treaty was signed in 1962 after talks."), hit("Other text.", "Other text.")]
+    undated = [hit("The talks involved many nations."), hit("Nothing dated here.", "Nothing dated here.")]
+    assert missing_answer_type("When was the treaty signed?", dated) is None
+    assert missing_answer_type("When did the talks begin?", undated) == "year"
+    assert missing_answer_type("In what year did the talks begin?", undated) == "year"
+    assert missing_answer_type("Why did the talks stall when China left?", undated) is None
+    assert missing_answer_type("How many nations took part?", undated) == "number"
+    assert missing_answer_type("How many nations took part?", dated) is None
+
+
+def test_is_answerable_combines_the_rules():
+    knows = lambda word: True
+    assert is_answerable("Who signed the treaty?", [hit("China signed it.")], knows)
+    assert not is_answerable("When did the talks begin?", [hit("No date.")], knows)
+    assert not is_answerable("Did Agreed Framework fail?", [hit("x")], lambda w: w != "Framework")
