@@ -3,7 +3,6 @@
 import numpy as np
 
 from qa.answerability import is_answerable, missing_answer_type, unknown_names
-from qa.retrieval import Highlight, Hit
 from qa.scoring import best_sentence, diversify, fuse, minmax, top_k
 
 
@@ -34,11 +33,6 @@ def test_diversify_spreads_near_ties_but_keeps_clear_winners():
     assert diversify(clear, sections, 3).tolist() == [0, 1, 2]
 
 
-def hit(text, highlight=None):
-    h = Highlight(0, len(highlight), highlight) if highlight else None
-    return Hit(id="x", doc="d", section="s", start=0, end=len(text), score=1.0, text=text, highlight=h)
-
-
 def test_unknown_names_ignore_the_sentence_start():
     known = {"kim", "jong", "un", "when", "did", "meet", "since"}
     knows = lambda word: word.lower() in known
@@ -47,12 +41,13 @@ def test_unknown_names_ignore_the_sentence_start():
     assert unknown_names("Did Kim Jong Un go?", knows) == []
 
 
-def test_missing_answer_type():
-    dated = [hit("The treaty was signed in 1962 after talks."), hit("Other text.", "Other text.")]
-    undated = [hit("The talks involved many nations."), hit("Nothing dated here.", "Nothing dated here.")]
+def test_missing_answer_type_reads_the_best_passages():
+    dated = ["The treaty was signed in 1962 after talks.", "Other text."]
+    undated = ["The talks involved many nations.", "Nothing dated here.", "Nor here."]
     assert missing_answer_type("When was the treaty signed?", dated) is None
     assert missing_answer_type("When did the talks begin?", undated) == "year"
     assert missing_answer_type("In what year did the talks begin?", undated) == "year"
+    assert missing_answer_type("When did they meet?", undated + ["Met in 1994."]) == "year"  # 4th: not read
     assert missing_answer_type("Why did the talks stall when China left?", undated) is None
     assert missing_answer_type("How many nations took part?", undated) == "number"
     assert missing_answer_type("How many nations took part?", dated) is None
@@ -60,6 +55,6 @@ def test_missing_answer_type():
 
 def test_is_answerable_combines_the_rules():
     knows = lambda word: True
-    assert is_answerable("Who signed the treaty?", [hit("China signed it.")], knows)
-    assert not is_answerable("When did the talks begin?", [hit("No date.")], knows)
-    assert not is_answerable("Did Agreed Framework fail?", [hit("x")], lambda w: w != "Framework")
+    assert is_answerable("Who signed the treaty?", ["China signed it."], knows)
+    assert not is_answerable("When did the talks begin?", ["No date."], knows)
+    assert not is_answerable("Did Agreed Framework fail?", ["x"], lambda w: w != "Framework")

@@ -35,12 +35,14 @@ def unknown_names(question: str, knows_word) -> list[str]:
     return names
 
 
-def missing_answer_type(question: str, hits) -> str | None:
-    """'year' or 'number' when the question asks for one and the best passages hold none."""
-    if not hits:
+EVIDENCE_DEPTH = 3  # how many of the best passages are read for a year or a number
+
+
+def missing_answer_type(question: str, passages: list[str]) -> str | None:
+    """'year' or 'number' when the question asks for one and none of the best passages holds one."""
+    if not passages:
         return None
-    # the whole best passage, and the best sentence of the runner-up
-    where = hits[0].text + " " + " ".join(h.highlight.text for h in hits[1:2] if h.highlight)
+    where = " ".join(passages[:EVIDENCE_DEPTH])
     if _ASKS_YEAR.search(question) and not _YEAR.search(where):
         return "year"
     if _ASKS_AMOUNT.search(question) and not _AMOUNT.search(where):
@@ -48,6 +50,10 @@ def missing_answer_type(question: str, hits) -> str | None:
     return None
 
 
-def is_answerable(question: str, hits, knows_word) -> bool:
-    """False when the corpus evidently does not hold the answer to `question`."""
-    return not unknown_names(question, knows_word) and missing_answer_type(question, hits) is None
+def is_answerable(question: str, passages: list[str], knows_word) -> bool:
+    """False when the corpus evidently does not hold the answer to `question`.
+
+    `passages` are the texts of the best passages, best first; `knows_word(word)` says whether the
+    corpus uses a word.
+    """
+    return not unknown_names(question, knows_word) and missing_answer_type(question, passages) is None

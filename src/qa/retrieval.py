@@ -10,7 +10,7 @@ from typing import Callable
 import numpy as np
 
 from . import scoring
-from .answerability import is_answerable
+from .answerability import EVIDENCE_DEPTH, is_answerable
 from .embeddings import Embedder, load_embedder, resolve_model
 from .errors import QAError
 from .index import Index, build_index, index_exists, load_index, read_manifest, stale_reason
@@ -172,12 +172,14 @@ class Retriever:
             scores = self._search_hybrid(questions, query_vectors)
         answers = []
         for question, query_vector, row in zip(questions, query_vectors, scores):
+            depth = max(k, EVIDENCE_DEPTH)  # abstention reads the same passages whatever k is
             if mode == "hybrid":
-                top = scoring.diversify(row, self.index.section_ids(), k)
+                top = scoring.diversify(row, self.index.section_ids(), depth)
             else:
-                top = scoring.top_k(row, k)
-            hits = tuple(self._hit(int(r), float(row[r]), query_vector) for r in top)
-            answerable = is_answerable(question, hits, self.index.bm25.knows)
+                top = scoring.top_k(row, depth)
+            passages = self.index.passages
+            answerable = is_answerable(question, [passages[r].text for r in top], self.index.bm25.knows)
+            hits = tuple(self._hit(int(r), float(row[r]), query_vector) for r in top[:k])
             answers.append(Answer(question, hits, mode, answerable))
         took = (time.perf_counter() - started) * 1000 / max(len(questions), 1)
         return [replace(a, took_ms=took) for a in answers]
@@ -193,11 +195,13 @@ class Retriever:
         return self.index.bm25.score(questions)
 
     def _search_hybrid(self, questions: list[str], query_vectors: np.ndarray) -> np.ndarray:
-        sentences = scoring.best_sentence(query_vectors, self.index.sentence_vectors,
+        lexical = self._search_bm25(questions)
+        first_pass = scoring.fuse(self._search_dense(query_vectors), lexical)
+        moved = scoring.rocchio(query_vectors, first_pass, self.index.vectors())
+        sentences = scoring.best_sentence(moved, self.index.sentence_vectors,
                                           self.index.sentence_spans[:, 0], len(self.index.passages))
         w = scoring.PASSAGE_WEIGHT
-        dense = w * self._search_dense(query_vectors) + (1 - w) * sentences
-        return scoring.fuse(dense, self._search_bm25(questions))
+        return scoring.fuse(w * self._search_dense(moved) + (1 - w) * sentences, lexical)
 
     def _hit(self, row: int, score: float, query_vector: np.ndarray) -> Hit:
         p = self.index.passages[row]
