@@ -1,0 +1,402 @@
+"""Evaluation: score retrieval on a hand-written question set or a BEIR folder with standard IR metrics."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+import warnings
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from .errors import QAError
+
+DEFAULT_EVALSET = Path("eval/questions.jsonl")
+BEIR_DEPTH = 100  # BEIR figures are nDCG@10, Recall@100 and MRR@10: retrieve 100
+_QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": "'", "\u2032": "'",
+                         "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u2033": '"'})
+# Display names of the figures, in report order; keys are ranx's names (plus our evidence recall).
+LABELS = {"hit_rate@1": "Hit@1", "hit_rate@3": "Hit@3", "hit_rate@5": "Hit@5", "mrr@10": "MRR@10",
+          "ndcg@10": "nDCG@10", "recall@100": "Recall@100"}
+
+
+@dataclass(frozen=True)
+class EvalQuestion:
+    """One question of the set: relevant passages are those containing any `evidence` string."""
+
+    id: str
+    question: str
+    evidence: tuple[str, ...]
+    answerable: bool
+
+
+def fold(text: str) -> str:
+    """Text for evidence matching: case, straight/curly quotes and runs of whitespace folded."""
+    return " ".join(text.translate(_QUOTES).casefold().split())
+
+
+def load_questions(path: Path) -> list[EvalQuestion]:
+    """The question set in `path` (JSON lines), or a QAError naming the file, line and problem."""
+    path = Path(path)
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        raise QAError(f"no evaluation set at {path}") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise QAError(f"cannot read evaluation set {path}: {exc}") from None
+    questions: list[EvalQuestion] = []
+    seen: set[str] = set()
+    for number, line in enumerate(lines, 1):
+        if not line.strip():
+            continue
+        where = f"{path}, line {number}"
+        try:
+            record = json.loads(line)
+        except ValueError as exc:
+            raise QAError(f"{where}: not valid JSON ({exc})") from None
+        if not isinstance(record, dict):
+            raise QAError(f"{where}: expected a JSON object with id, question, evidence, answerable")
+        missing = [f for f in ("id", "question", "evidence", "answerable") if f not in record]
+        if missing:
+            raise QAError(f"{where}: missing field(s) {', '.join(missing)}")
+        qid, question, evidence, answerable = (record[f] for f in ("id", "question", "evidence", "answerable"))
+        if not isinstance(qid, str) or not qid.strip():
+            raise QAError(f"{where}: id must be a non-empty string")
+        if qid in seen:
+            raise QAError(f"{where}: duplicate id {qid!r}")
+        if not isinstance(question, str) or not question.strip():
+            raise QAError(f"{where}: question must be a non-empty string")
+        if not isinstance(answerable, bool):
+            raise QAError(f"{where}: answerable must be true or false")
+        if not isinstance(evidence, list) or not all(isinstance(e, str) and e.strip() for e in evidence):
+            raise QAError(f"{where}: evidence must be a list of non-empty strings")
+        if answerable and not evidence:
+            raise QAError(f"{where}: an answerable question needs at least one evidence string")
+        if not answerable and evidence:
+            raise QAError(f"{where}: an unanswerable question must have no evidence")
+        seen.add(qid)
+        questions.append(EvalQuestion(qid, question.strip(), tuple(evidence), answerable))
+    if not questions:
+        raise QAError(f"evaluation set {path} has no questions")
+    return questions
+
+
+def judge(passages, evidence: tuple[str, ...]) -> dict[str, set[int]]:
+    """Passage id → indexes of the evidence strings it contains, for every passage containing any."""
+    wanted = [fold(e) for e in evidence]
+    found: dict[str, set[int]] = {}
+    for passage_id, folded in passages:
+        hits = {i for i, e in enumerate(wanted) if e in folded}
+        if hits:
+            found[passage_id] = hits
+    return found
+
+
+def ir_metrics(qrels: dict[str, dict[str, int]], run: dict[str, list[str]], metrics: list[str]) -> dict[str, float]:
+    """Mean ranx `metrics` of ranked passage-id lists `run` against graded `qrels` (judged queries only)."""
+    from ranx import Qrels, Run, evaluate  # ~2 s to import: only when evaluating
+
+    qrels = {q: dict(r) for q, r in qrels.items() if r}
+    if not qrels:
+        return {m: 0.0 for m in metrics}
+    # scores that reproduce the retriever's order exactly (no ties for ranx to reorder)
+    ranked = {q: {pid: 1.0 / (i + 1) for i, pid in enumerate(dict.fromkeys(run.get(q, [])))} for q in qrels}
+    ranked = {q: r or {"\x00none": 0.0} for q, r in ranked.items()}  # ranx needs a row per query
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # numba type-safety chatter
+        scores = evaluate(Qrels(qrels), Run(ranked), metrics, make_comparable=True)
+    if isinstance(scores, (int, float)):
+        scores = {metrics[0]: scores}
+    return {m: round(float(v), 4) for m, v in scores.items()}
+
+
+def percentile(values: list[float], p: float) -> float:
+    """The p-th percentile (linear interpolation), 0 for no values."""
+    import numpy as np
+
+    return float(np.percentile(values, p)) if values else 0.0
+
+
+def check_modes(mode: str | None, compare: bool) -> list[str]:
+    """The modes to run: every one of retrieval.MODES with `compare`, else `mode` (None: the default)."""
+    from .retrieval import MODES, check_mode
+
+    return list(MODES) if compare else [check_mode(mode)]
+
+
+def _timed_run(retriever, texts: list[str], k: int, mode: str | None):
+    """Batch answers (what is scored) and per-question latencies (each question asked on its own)."""
+    answers = retriever.search(texts, k, mode=mode)
+    latencies = []
+    for text in texts:
+        started = time.perf_counter()
+        retriever.ask(text, k, mode=mode)
+        latencies.append((time.perf_counter() - started) * 1000)
+    return answers, {"p50": round(percentile(latencies, 50), 2), "p95": round(percentile(latencies, 95), 2)}
+
+
+def evaluate_questions(retriever, questions: list[EvalQuestion], k: int = 10,
+                       modes: list[str] | None = None) -> dict:
+    """Run every question through `retriever` in each mode and score the passages against the evidence."""
+    passages = [(p.id, fold(p.text)) for p in retriever.index.passages]
+    answerable = [q for q in questions if q.answerable]
+    judged = {q.id: judge(passages, q.evidence) for q in answerable}
+    qrels = {qid: {pid: 1 for pid in found} for qid, found in judged.items()}
+    unmatched = sorted(qid for qid, found in judged.items() if not found)
+    metrics = ["hit_rate@1", "hit_rate@3", "hit_rate@5", "mrr@10", "ndcg@10"]
+    runs = {}
+    for mode in modes or check_modes(None, False):
+        answers, latency = _timed_run(retriever, [q.question for q in questions], k, mode)
+        by_id = {q.id: a for q, a in zip(questions, answers)}
+        ranked = {q.id: [h.id for h in by_id[q.id].passages] for q in answerable}
+        figures = ir_metrics(qrels, ranked, metrics)
+        recalls, misses = [], []
+        for q in answerable:
+            found = judged[q.id]
+            covered = set().union(*(found.get(pid, set()) for pid in ranked[q.id]))
+            recalls.append(len(covered) / len(q.evidence))
+            rank = next((i for i, pid in enumerate(ranked[q.id], 1) if pid in found), None)
+            if rank != 1:
+                top = by_id[q.id].passages[0] if by_id[q.id].passages else None
+                misses.append({"id": q.id, "question": q.question, "first_relevant_rank": rank,
+                               "top_section": top.section if top else None})
+        figures[f"recall@{k}"] = round(sum(recalls) / len(recalls), 4) if recalls else 0.0
+        runs[mode] = {"metrics": figures, "latency_ms": latency, "abstention": _abstention(questions, by_id),
+                      "misses": misses}
+    return {"questions": len(questions), "answerable": len(answerable),
+            "unanswerable": len(questions) - len(answerable), "k": k, "unmatched_evidence": unmatched,
+            "runs": runs}
+
+
+def evaluate_evalset(path: Path, index_dir: Path, model: str | None = None, k: int = 10,
+                     modes: list[str] | None = None, warn=None, progress=None) -> dict:
+    """Load the set at `path`, open the index exactly as `qa ask` does, and evaluate every mode."""
+    from .retrieval import Retriever, check_k
+
+    check_k(k)
+    questions = load_questions(path)
+    retriever = Retriever.open(index_dir, model=model, warn=warn, progress=progress)
+    report = evaluate_questions(retriever, questions, k, modes)
+    return {"evalset": str(path), "index": str(index_dir), "model": retriever.index.model, **report}
+
+
+def _abstention(questions: list[EvalQuestion], answers: dict) -> dict | None:
+    """How the retriever's `answerable` flag does, when its answers have one."""
+    if not answers or not all(hasattr(a, "answerable") for a in answers.values()):
+        return None
+    unanswerable = [q for q in questions if not q.answerable]
+    answerable = [q for q in questions if q.answerable]
+    answered = [q.id for q in unanswerable if answers[q.id].answerable]
+    false = [q.id for q in answerable if not answers[q.id].answerable]
+    abstained = len(unanswerable) - len(answered)
+    return {"abstained": abstained, "unanswerable": len(unanswerable),
+            "accuracy": round(abstained / len(unanswerable), 4) if unanswerable else None,
+            "false_abstentions": len(false), "false_abstention_rate": round(len(false) / len(answerable), 4)
+            if answerable else None, "answered_unanswerable": answered, "abstained_answerable": false}
+
+
+# --- BEIR ----------------------------------------------------------------------------------------
+
+def _read_jsonl(path: Path) -> list[dict]:
+    if not path.is_file():
+        raise QAError(f"BEIR folder is missing {path.name}: expected {path}")
+    records = []
+    with open(path, encoding="utf-8") as lines:
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+            except ValueError as exc:
+                raise QAError(f"{path}, line {number}: not valid JSON ({exc})") from None
+            if not isinstance(record, dict) or "_id" not in record or not isinstance(record.get("text"), str):
+                raise QAError(f"{path}, line {number}: expected an object with _id and text")
+            records.append(record)
+    return records
+
+
+def load_beir(folder: Path) -> tuple[list[dict], dict[str, str], dict[str, dict[str, int]]]:
+    """Corpus records, query id → text and graded qrels (query id → doc id → grade) of a BEIR folder."""
+    folder = Path(folder)
+    if not folder.is_dir():
+        raise QAError(f"no BEIR folder at {folder}")
+    corpus = _read_jsonl(folder / "corpus.jsonl")
+    queries = {str(r["_id"]): r["text"] for r in _read_jsonl(folder / "queries.jsonl")}
+    qrels_path = folder / "qrels" / "test.tsv"
+    if not qrels_path.is_file():
+        raise QAError(f"BEIR folder is missing qrels/test.tsv: expected {qrels_path}")
+    qrels: dict[str, dict[str, int]] = {}
+    for number, line in enumerate(qrels_path.read_text(encoding="utf-8").splitlines(), 1):
+        cols = line.split("\t") if "\t" in line else line.split()
+        if not line.strip():
+            continue
+        if len(cols) < 3 or not re.fullmatch(r"-?\d+", cols[-1].strip()):
+            if number == 1:
+                continue  # a header row (query-id, corpus-id, score)
+            raise QAError(f"{qrels_path}, line {number}: expected query-id, corpus-id, score")
+        qrels.setdefault(cols[0].strip(), {})[cols[-2].strip()] = int(cols[-1])
+    return corpus, queries, qrels
+
+
+def beir_index_dir(folder: Path, index_dir: Path) -> Path:
+    """Where a BEIR corpus's index lives: beside `index_dir`, as <index_dir>.beir-<name>-<path hash>."""
+    folder = Path(folder).resolve()
+    digest = hashlib.sha1(str(folder).encode()).hexdigest()[:10]
+    return Path(index_dir).with_name(f"{Path(index_dir).name}.beir-{folder.name}-{digest}")
+
+
+def beir_index(folder: Path, target: Path, embedder, corpus: list[dict], progress=None, warn=None):
+    """The index of a BEIR corpus at `target`, reused while corpus.jsonl and the model are unchanged."""
+    from .documents import file_sha256
+    from .index import index_exists, load_index, read_manifest, write_index
+    from .passages import Passage
+
+    corpus_file = Path(folder) / "corpus.jsonl"
+    stat = corpus_file.stat()
+    if index_exists(target):
+        try:
+            manifest = read_manifest(target)
+            record = manifest["files"][0]
+            same = (record["size"], record["mtime_ns"]) == (stat.st_size, stat.st_mtime_ns) or \
+                record["sha256"] == file_sha256(corpus_file)
+            if manifest["model"] == embedder.model and same:
+                return load_index(target)  # a corrupt or outdated one is rebuilt below
+            reason = "model changed" if manifest["model"] != embedder.model else "corpus.jsonl changed"
+        except (QAError, KeyError, IndexError, TypeError, ValueError) as exc:
+            reason = re.sub(r":? run `qa index`.*$", "", getattr(exc, "message", f"unreadable manifest ({exc})"))
+        if warn:
+            warn(f"BEIR index at {target} is stale ({reason}); rebuilding it")
+    passages, ids = [], set()
+    for ordinal, record in enumerate(corpus):
+        doc_id, title, text = str(record["_id"]), str(record.get("title") or ""), record["text"]
+        if doc_id in ids:
+            continue
+        ids.add(doc_id)
+        passages.append(Passage(id=doc_id, doc=doc_id, title=title, section=title, ordinal=ordinal,
+                                start=0, end=len(text), text=text))
+    if not passages:
+        raise QAError(f"{corpus_file} has no documents")
+    if warn:
+        warn(f"embedding {len(passages)} BEIR passages into {target} (reused next time)")
+    files = [{"doc": "corpus.jsonl", "sha256": file_sha256(corpus_file), "size": stat.st_size,
+              "mtime_ns": stat.st_mtime_ns}]
+    return write_index(passages, target, embedder, {"sources": [str(corpus_file)], "files": files,
+                                                    "beir": Path(folder).name}, progress=progress)
+
+
+def evaluate_beir(folder: Path, index_dir: Path, model: str | None = None, modes: list[str] | None = None,
+                  progress=None, warn: Callable[[str], None] | None = None, embedder=None) -> dict:
+    """nDCG@10, Recall@100 and MRR@10 (ranx, graded qrels) of each mode over a BEIR folder's judged queries."""
+    from .embeddings import load_embedder
+    from .retrieval import Retriever
+
+    corpus, queries, qrels = load_beir(folder)  # a bad folder fails before a model is loaded
+    target = beir_index_dir(folder, index_dir)
+    embedder = embedder or load_embedder(model, index_dir=target if target.is_dir() else None, warn=warn)
+    index = beir_index(folder, target, embedder, corpus, progress=progress, warn=warn)
+    retriever = Retriever(index, embedder)
+    judged = [q for q in queries if qrels.get(q) and queries[q].strip()]
+    if not judged:
+        raise QAError(f"no query in {folder} has judgments in qrels/test.tsv")
+    depth = min(BEIR_DEPTH, len(index.passages))
+    runs = {}
+    for mode in modes or check_modes(None, False):
+        answers, latency = _timed_run(retriever, [queries[q] for q in judged], depth, mode)
+        ranked = {q: [h.id for h in a.passages] for q, a in zip(judged, answers)}
+        figures = ir_metrics({q: qrels[q] for q in judged}, ranked, ["ndcg@10", "recall@100", "mrr@10"])
+        runs[mode] = {"metrics": figures, "latency_ms": latency}
+    return {"beir": str(folder), "index": str(index.path), "documents": len(index.passages),
+            "queries": len(judged), "k": depth, "runs": runs}
+
+
+# --- gates and reports ---------------------------------------------------------------------------
+
+def parse_gates(specs: list[str]) -> list[tuple[str, float]]:
+    """`METRIC=VALUE` strings as (metric, value) pairs."""
+    gates = []
+    for spec in specs or []:
+        name, sep, value = spec.partition("=")
+        try:
+            gates.append((name.strip().lower(), float(value)))
+        except ValueError:
+            sep = ""
+        if not sep or not name.strip():
+            raise QAError(f"--min takes METRIC=VALUE (e.g. ndcg@10=0.7), not {spec!r}")
+    return gates
+
+
+def _metric_key(name: str, figures: dict) -> str | None:
+    aliases = {v.lower(): k for k, v in LABELS.items()} | {k.lower(): k for k in figures}
+    aliases |= {f"hit@{n}": f"hit_rate@{n}" for n in (1, 3, 5)}
+    return aliases.get(name) if aliases.get(name) in figures else None
+
+
+def failed_gates(report: dict, gates: list[tuple[str, float]]) -> list[str]:
+    """A line per figure below its gate (every mode is checked); a gate naming no figure is an error."""
+    failures = []
+    for name, minimum in gates:
+        for mode, run in report["runs"].items():
+            key = _metric_key(name, run["metrics"])
+            if key is None:
+                known = ", ".join(LABELS.get(k, k) for k in run["metrics"])
+                raise QAError(f"--min: no figure named {name!r}; the figures are {known}")
+            if run["metrics"][key] < minimum:
+                failures.append(f"{mode} {LABELS.get(key, key)} = {run['metrics'][key]:.3f} is below {minimum:g}")
+    return failures
+
+
+def render_report(report: dict, console) -> None:
+    """The report as rich tables: one row per mode, then the questions whose top passage missed."""
+    from rich import box
+    from rich.table import Table
+
+    if not console.is_terminal:
+        console.width = max(console.width, 120)  # a pipe or file gets whole figures, not "0.9…"
+    runs = report["runs"]
+    first = next(iter(runs.values()))
+    if "beir" in report:
+        title = f"BEIR {Path(report['beir']).name}: {report['queries']} judged queries, {report['documents']} passages"
+    else:
+        title = (f"{report['evalset']}: {report['answerable']} answerable + {report['unanswerable']} "
+                 f"unanswerable questions, top {report['k']}")
+    table = Table(title=title, title_justify="left", box=box.SIMPLE_HEAD)
+    table.add_column("mode", no_wrap=True)
+    for key in first["metrics"]:
+        table.add_column(LABELS.get(key, key.capitalize()), justify="right", no_wrap=True)
+    table.add_column("p50 ms", justify="right", no_wrap=True)
+    table.add_column("p95 ms", justify="right", no_wrap=True)
+    has_abstention = any(r.get("abstention") for r in runs.values())
+    if has_abstention:
+        table.add_column("abstained (false)", justify="right", no_wrap=True)
+    for mode, run in runs.items():
+        row = [mode, *(f"{v:.3f}" for v in run["metrics"].values()),
+               f"{run['latency_ms']['p50']:.1f}", f"{run['latency_ms']['p95']:.1f}"]
+        if has_abstention:
+            a = run.get("abstention") or {}
+            row.append(f"{a.get('abstained', '-')}/{a.get('unanswerable', '-')} ({a.get('false_abstentions', '-')})")
+        table.add_row(*row)
+    console.print(table)
+    missed: dict[str, dict] = {}
+    for mode, run in runs.items():
+        for miss in run.get("misses", []):
+            missed.setdefault(miss["id"], {"question": miss["question"]})[mode] = miss["first_relevant_rank"]
+    if missed:
+        misses = Table(title="Top passage not relevant (rank of the first relevant passage; - = not in top k)",
+                       title_justify="left", box=box.SIMPLE_HEAD)
+        misses.add_column("id")
+        misses.add_column("question", overflow="fold", max_width=60)
+        for mode in runs:
+            misses.add_column(mode, justify="right")
+        for qid, row in sorted(missed.items()):
+            misses.add_row(qid, row["question"], *(str(row.get(m, 1) or "-") for m in runs))
+        console.print(misses)
+    for mode, run in runs.items():
+        a = run.get("abstention")
+        if a and (a["answered_unanswerable"] or a["abstained_answerable"]):
+            console.print(f"{mode}: answered unanswerable {', '.join(a['answered_unanswerable']) or 'none'}; "
+                          f"abstained on answerable {', '.join(a['abstained_answerable']) or 'none'}")
+    if report.get("unmatched_evidence"):
+        console.print(f"[yellow]No passage contains the evidence of: {', '.join(report['unmatched_evidence'])} "
+                      "(excluded from the figures)[/yellow]")

@@ -1,0 +1,245 @@
+"""The evaluation: the question set itself, the metric code on hand-computed runs, `qa eval` and BEIR."""
+
+import json
+import math
+import re
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from typer.testing import CliRunner
+
+from qa.cli import app
+from qa.errors import QAError
+from qa.evaluation import (EvalQuestion, evaluate_beir, evaluate_questions, failed_gates, fold, ir_metrics,
+                           judge, load_questions, parse_gates, percentile)
+
+from conftest import ROOT, SEED
+
+runner = CliRunner()
+EVALSET = ROOT / "eval" / "questions.jsonl"
+
+
+@pytest.fixture(scope="session")
+def questions():
+    return load_questions(EVALSET)
+
+
+@pytest.fixture
+def shared_model(monkeypatch, embedder):
+    """`qa eval` reuses the session's loaded model instead of loading its own (the slow part)."""
+    monkeypatch.setattr("qa.retrieval.load_embedder", lambda model=None, **kw: embedder)
+    monkeypatch.setattr("qa.embeddings.load_embedder", lambda model=None, **kw: embedder)
+    monkeypatch.delenv("QA_MODEL", raising=False)
+
+
+# --- the question set ------------------------------------------------------------------------------
+
+def test_set_size_and_ids(questions):
+    assert len(questions) >= 40
+    assert sum(not q.answerable for q in questions) >= 6
+    assert len({q.id for q in questions}) == len(questions)
+    assert any(q.question == "who is most responsible for the diplomacy with north korea" and len(q.evidence) >= 4
+               for q in questions)
+
+
+def test_every_evidence_string_is_in_one_paragraph_of_the_corpus(questions):
+    paragraphs = [fold(p) for p in re.split(r"\n\s*\n", SEED.read_text(encoding="utf-8"))]
+    for q in questions:
+        if not q.answerable:
+            assert q.evidence == (), q.id
+        for evidence in q.evidence:
+            assert any(fold(evidence) in p for p in paragraphs), (q.id, evidence)
+
+
+def test_every_evidence_string_is_in_a_passage_of_the_index(questions, retriever):
+    passages = [(p.id, fold(p.text)) for p in retriever.index.passages]
+    for q in questions:
+        found = judge(passages, q.evidence)
+        assert set().union(*found.values()) == set(range(len(q.evidence))), q.id
+
+
+def test_fold_ignores_case_quotes_and_whitespace():
+    assert fold("The \u2018One  Korea\u2019\n policy") == fold("the 'one korea' POLICY") == "the 'one korea' policy"
+    assert fold("\u201cnuclear state\u201d") == '"nuclear state"'
+
+
+@pytest.mark.parametrize("content, message", [
+    (None, "no evaluation set"),
+    ('{"id": "a", "question": "q?", "evidence": ["x"], "answerable": true}\n{oops\n', "line 2: not valid JSON"),
+    ('{"id": "a", "question": "q?"}\n', "line 1: missing field(s) evidence, answerable"),
+    ('{"id": "a", "question": "q?", "evidence": [], "answerable": true}\n', "needs at least one evidence"),
+    ('{"id": "a", "question": "q?", "evidence": ["x"], "answerable": false}\n', "must have no evidence"),
+    ('{"id": "a", "question": "q?", "evidence": [], "answerable": false}\n' * 2, "line 2: duplicate id 'a'"),
+    ("\n", "has no questions"),
+])
+def test_bad_question_files_are_named(tmp_path, content, message):
+    path = tmp_path / "set.jsonl"
+    if content is not None:
+        path.write_text(content, encoding="utf-8")
+    with pytest.raises(QAError, match=re.escape(message)):
+        load_questions(path)
+
+
+# --- the metric code on fixed runs, against figures computed by hand -------------------------------
+
+def test_ir_metrics_graded_hand_computed():
+    qrels = {"a": {"d1": 2, "d3": 1, "d2": 0}, "b": {"x": 1}}
+    run = {"a": ["d2", "d1", "d9"], "b": ["y"]}
+    got = ir_metrics(qrels, run, ["ndcg@10", "mrr@10", "hit_rate@1", "hit_rate@3", "recall@100"])
+    # a: DCG = 2/log2(3); ideal = 2/log2(2) + 1/log2(3); b finds nothing
+    ndcg_a = (2 / math.log2(3)) / (2 + 1 / math.log2(3))
+    assert got["ndcg@10"] == pytest.approx(ndcg_a / 2, abs=1e-4)
+    assert got["mrr@10"] == pytest.approx(0.25)  # (1/2 + 0) / 2
+    assert got["hit_rate@1"] == 0 and got["hit_rate@3"] == pytest.approx(0.5)
+    assert got["recall@100"] == pytest.approx(0.25)  # a: 1 of its 2 relevant (grade 0 is not relevant)
+
+
+def _fake_retriever(texts: dict[str, str], ranking: dict[str, list[str]], abstain: set[str] = frozenset()):
+    """A stand-in retriever: fixed passages, a fixed ranking per question, an `answerable` flag."""
+    passages = [SimpleNamespace(id=pid, text=text) for pid, text in texts.items()]
+
+    def answer(question, k):
+        hits = tuple(SimpleNamespace(id=pid, section=f"s-{pid}") for pid in ranking[question][:k])
+        return SimpleNamespace(passages=hits, answerable=question not in abstain)
+
+    return SimpleNamespace(
+        index=SimpleNamespace(passages=passages),
+        search=lambda qs, k, mode=None: [answer(q, k) for q in qs],
+        ask=lambda q, k, mode=None: answer(q, k),
+    )
+
+
+def test_evaluate_questions_hand_computed():
+    texts = {"p1": "Sweden is the \u2018protecting power\u2019.", "p2": "China shares a border.",
+             "p3": "The Six-Party Talks failed.", "p4": "Nothing here."}
+    questions = [
+        EvalQuestion("q1", "who protects?", ("'PROTECTING power'",), True),  # relevant p1, ranked 1
+        EvalQuestion("q2", "who talks?", ("border", "six-party talks"), True),  # p2 rank 3, p3 not retrieved
+        EvalQuestion("q3", "unknown?", (), False),
+        EvalQuestion("q4", "also unknown?", (), False),
+    ]
+    ranking = {"who protects?": ["p1", "p4", "p2"], "who talks?": ["p4", "p1", "p2"],
+               "unknown?": ["p4"], "also unknown?": ["p1"]}
+    retriever = _fake_retriever(texts, ranking, abstain={"unknown?", "who talks?"})
+    report = evaluate_questions(retriever, questions, k=3, modes=["dense"])
+    run = report["runs"]["dense"]
+    m = run["metrics"]
+    assert (report["answerable"], report["unanswerable"]) == (2, 2)
+    assert m["hit_rate@1"] == 0.5 and m["hit_rate@3"] == 1.0
+    assert m["mrr@10"] == pytest.approx((1 + 1 / 3) / 2, abs=1e-4)
+    # q2 has p2 and p3 relevant, finds p2 at rank 3: DCG 1/log2(4) = 0.5; ideal 1 + 1/log2(3)
+    assert m["ndcg@10"] == pytest.approx((1 + 0.5 / (1 + 1 / math.log2(3))) / 2, abs=1e-4)
+    assert m["recall@3"] == pytest.approx((1 + 0.5) / 2)  # q2 covers one of its two evidence strings
+    assert run["misses"] == [{"id": "q2", "question": "who talks?", "first_relevant_rank": 3, "top_section": "s-p4"}]
+    assert run["abstention"] == {"abstained": 1, "unanswerable": 2, "accuracy": 0.5, "false_abstentions": 1,
+                                 "false_abstention_rate": 0.5, "answered_unanswerable": ["q4"],
+                                 "abstained_answerable": ["q2"]}
+    assert set(run["latency_ms"]) == {"p50", "p95"}
+
+
+def test_percentile_and_gates():
+    assert percentile([10, 20, 30, 40], 50) == 25 and percentile([5], 95) == 5 and percentile([], 50) == 0
+    report = {"runs": {"dense": {"metrics": {"ndcg@10": 0.8, "hit_rate@1": 0.5}}}}
+    assert failed_gates(report, parse_gates(["nDCG@10=0.7", "hit@1=0.4"])) == []
+    assert failed_gates(report, parse_gates(["ndcg@10=0.9"])) == ["dense nDCG@10 = 0.800 is below 0.9"]
+    with pytest.raises(QAError, match="no figure named 'map'"):
+        failed_gates(report, parse_gates(["map=0.1"]))
+    with pytest.raises(QAError, match="METRIC=VALUE"):
+        parse_gates(["ndcg@10"])
+
+
+# --- `qa eval` on the real seed index --------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def compare_report(seed_index_dir, embedder):
+    """`qa eval --compare --json` once for the session (the model is shared, not reloaded)."""
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr("qa.retrieval.load_embedder", lambda model=None, **kw: embedder)
+        mp.delenv("QA_MODEL", raising=False)
+        result = runner.invoke(app, ["eval", str(EVALSET), "--compare", "--json", "--index-dir", str(seed_index_dir)])
+    assert result.exit_code == 0, result.output
+    return json.loads(result.stdout)
+
+
+def test_eval_compare_json_report(compare_report, questions):
+    from qa.retrieval import MODES
+
+    report = compare_report
+    assert report["questions"] == len(questions) and report["unmatched_evidence"] == [] and report["failed"] == []
+    assert list(report["runs"]) == list(MODES)
+    for mode, run in report["runs"].items():
+        assert set(run["metrics"]) == {"hit_rate@1", "hit_rate@3", "hit_rate@5", "mrr@10", "ndcg@10", "recall@10"}
+        assert all(0 <= v <= 1 for v in run["metrics"].values()), mode
+        assert run["metrics"]["hit_rate@1"] <= run["metrics"]["hit_rate@3"] <= run["metrics"]["hit_rate@5"]
+        assert 0 < run["latency_ms"]["p50"] <= run["latency_ms"]["p95"]
+        assert all(m["first_relevant_rank"] != 1 for m in run["misses"])
+    assert report["runs"]["dense"]["metrics"]["hit_rate@5"] >= 0.8  # a sanity floor, not a target
+
+
+def test_eval_text_and_min_gate(tmp_path, seed_index_dir, shared_model):
+    small = tmp_path / "small.jsonl"
+    small.write_text("\n".join(EVALSET.read_text(encoding="utf-8").splitlines()[1:4]) + "\n", encoding="utf-8")
+    args = ["eval", str(small), "--mode", "dense", "--index-dir", str(seed_index_dir)]
+    result = runner.invoke(app, [*args, "--min", "ndcg@10=0.1"])
+    assert result.exit_code == 0, result.output
+    assert "nDCG@10" in result.stdout and "dense" in result.stdout
+    result = runner.invoke(app, [*args, "--min", "hit@1=1.01"])
+    assert result.exit_code == 1
+    assert "Error: quality gate failed: dense Hit@1 = " in result.stderr
+
+
+def test_eval_bad_file_and_bad_options(tmp_path, seed_index_dir):
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"id": "a"\n', encoding="utf-8")
+    for args, message in [([str(bad)], "line 1: not valid JSON"), ([str(tmp_path / "none.jsonl")], "no evaluation set"),
+                          (["--mode", "fuzzy"], "mode must be one of"), (["--min", "ndcg"], "METRIC=VALUE")]:
+        result = runner.invoke(app, ["eval", *args, "--index-dir", str(seed_index_dir)])
+        assert result.exit_code == 2, (args, result.output)
+        assert result.stderr.startswith("Error: ") and message in result.stderr, args
+
+
+# --- BEIR ------------------------------------------------------------------------------------------
+
+@pytest.fixture
+def beir_folder(tmp_path) -> Path:
+    """A five-document BEIR folder with two judged queries (graded) and one unjudged."""
+    folder = tmp_path / "tiny-beir"
+    (folder / "qrels").mkdir(parents=True)
+    docs = {"d1": ("Eiffel Tower", "The Eiffel Tower is a wrought-iron lattice tower in Paris, France."),
+            "d2": ("Bananas", "Bananas are long yellow fruit rich in potassium."),
+            "d3": ("Photosynthesis", "Plants turn sunlight, water and carbon dioxide into sugar and oxygen."),
+            "d4": ("Paris", "Paris is the capital of France, on the river Seine."),
+            "d5": ("Volcano", "A volcano erupts when magma rises through the crust.")}
+    (folder / "corpus.jsonl").write_text("".join(
+        json.dumps({"_id": i, "title": t, "text": x, "metadata": {}}) + "\n" for i, (t, x) in docs.items()))
+    queries = {"q1": "how do plants make sugar from light", "q2": "where is the eiffel tower", "q3": "unjudged"}
+    (folder / "queries.jsonl").write_text("".join(json.dumps({"_id": i, "text": t}) + "\n" for i, t in queries.items()))
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td3\t2\nq2\td1\t2\nq2\td4\t1\n")
+    return folder
+
+
+def test_beir_end_to_end_and_index_reuse(beir_folder, tmp_path, embedder):
+    warnings = []
+    report = evaluate_beir(beir_folder, tmp_path / "index", modes=["dense", "bm25"], warn=warnings.append,
+                           embedder=embedder)
+    assert (report["documents"], report["queries"]) == (5, 2)
+    dense = report["runs"]["dense"]["metrics"]
+    assert set(dense) == {"ndcg@10", "recall@100", "mrr@10"}
+    assert dense["mrr@10"] == 1.0 and dense["recall@100"] == 1.0 and 0.9 <= dense["ndcg@10"] <= 1.0
+    assert Path(report["index"]).parent == tmp_path and any("embedding 5 BEIR passages" in w for w in warnings)
+    warnings.clear()
+    again = evaluate_beir(beir_folder, tmp_path / "index", modes=["dense"], warn=warnings.append, embedder=embedder)
+    assert warnings == [] and again["runs"]["dense"]["metrics"] == dense
+
+
+def test_beir_through_the_cli(beir_folder, tmp_path, shared_model):
+    from qa.retrieval import DEFAULT_MODE
+
+    result = runner.invoke(app, ["eval", "--beir", str(beir_folder), "--json", "--index-dir", str(tmp_path / "ix")])
+    assert result.exit_code == 0, result.output
+    report = json.loads(result.stdout)
+    assert report["queries"] == 2 and "ndcg@10" in report["runs"][DEFAULT_MODE]["metrics"]
+    (beir_folder / "qrels" / "test.tsv").unlink()
+    result = runner.invoke(app, ["eval", "--beir", str(beir_folder), "--index-dir", str(tmp_path / "ix")])
+    assert result.exit_code == 2 and "Error: BEIR folder is missing qrels/test.tsv" in result.stderr
