@@ -38,16 +38,26 @@ def unknown_names(question: str, knows_word) -> list[str]:
 EVIDENCE_DEPTH = 3  # how many of the best passages are read for a year or a number
 
 
-def missing_answer_type(question: str, passages: list[str]) -> str | None:
-    """'year' or 'number' when the question asks for one and none of the best passages holds one."""
-    if not passages:
-        return None
-    where = " ".join(passages[:EVIDENCE_DEPTH])
-    if _ASKS_YEAR.search(question) and not _YEAR.search(where):
+def expected_type(question: str) -> str | None:
+    """'year' when the question asks when, 'number' when it asks how many or how much, else None."""
+    if _ASKS_YEAR.search(question):
         return "year"
-    if _ASKS_AMOUNT.search(question) and not _AMOUNT.search(where):
+    if _ASKS_AMOUNT.search(question):
         return "number"
     return None
+
+
+def holds(answer_type: str, text: str) -> bool:
+    """Whether `text` contains a year (or a number, for 'number')."""
+    return bool((_YEAR if answer_type == "year" else _AMOUNT).search(text))
+
+
+def missing_answer_type(question: str, passages: list[str]) -> str | None:
+    """'year' or 'number' when the question asks for one and none of the best passages holds one."""
+    answer_type = expected_type(question)
+    if not passages or answer_type is None:
+        return None
+    return None if holds(answer_type, " ".join(passages[:EVIDENCE_DEPTH])) else answer_type
 
 
 def is_answerable(question: str, passages: list[str], knows_word) -> bool:

@@ -56,6 +56,15 @@ class Index:
             self.extras["_vectors"] = self.dense.reconstruct_n(0, self.dense.ntotal)
         return self.extras["_vectors"]
 
+    def holds_mask(self, answer_type: str) -> np.ndarray:
+        """1.0 for each passage that holds an answer of `answer_type` ('year' or 'number'), else 0.0."""
+        from .answerability import holds
+
+        key = f"_holds_{answer_type}"
+        if key not in self.extras:
+            self.extras[key] = np.array([holds(answer_type, p.text) for p in self.passages], dtype=np.float32)
+        return self.extras[key]
+
     def section_ids(self) -> np.ndarray:
         """One integer per passage naming its (document, section)."""
         if "_sections" not in self.extras:

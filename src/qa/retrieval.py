@@ -10,7 +10,7 @@ from typing import Callable
 import numpy as np
 
 from . import scoring
-from .answerability import EVIDENCE_DEPTH, is_answerable
+from .answerability import EVIDENCE_DEPTH, expected_type, is_answerable
 from .embeddings import Embedder, load_embedder, resolve_model
 from .errors import QAError
 from .index import Index, build_index, index_exists, load_index, read_manifest, stale_reason
@@ -172,17 +172,22 @@ class Retriever:
             scores = self._search_hybrid(questions, query_vectors)
         answers = []
         for question, query_vector, row in zip(questions, query_vectors, scores):
-            depth = max(k, EVIDENCE_DEPTH)  # abstention reads the same passages whatever k is
+            # abstention reads the best passages by relevance alone (before the answer-type bonus),
+            # whatever k is
+            evidence = [self.index.passages[r].text for r in self._rank(row, EVIDENCE_DEPTH, mode)]
+            answerable = is_answerable(question, evidence, self.index.bm25.knows)
             if mode == "hybrid":
-                top = scoring.diversify(row, self.index.section_ids(), depth)
-            else:
-                top = scoring.top_k(row, depth)
-            passages = self.index.passages
-            answerable = is_answerable(question, [passages[r].text for r in top], self.index.bm25.knows)
-            hits = tuple(self._hit(int(r), float(row[r]), query_vector) for r in top[:k])
+                row = self._prefer_answer_type(question, row)
+            top = self._rank(row, k, mode)
+            hits = tuple(self._hit(int(r), float(row[r]), query_vector) for r in top)
             answers.append(Answer(question, hits, mode, answerable))
         took = (time.perf_counter() - started) * 1000 / max(len(questions), 1)
         return [replace(a, took_ms=took) for a in answers]
+
+    def _rank(self, scores: np.ndarray, k: int, mode: str) -> np.ndarray:
+        if mode == "hybrid":
+            return scoring.diversify(scores, self.index.section_ids(), k)
+        return scoring.top_k(scores, k)
 
     def ask(self, question: str, k: int = 5, mode: str | None = None) -> Answer:
         return self.search([question], k, mode)[0]
@@ -202,6 +207,13 @@ class Retriever:
                                           self.index.sentence_spans[:, 0], len(self.index.passages))
         w = scoring.PASSAGE_WEIGHT
         return scoring.fuse(w * self._search_dense(moved) + (1 - w) * sentences, lexical)
+
+    def _prefer_answer_type(self, question: str, scores: np.ndarray) -> np.ndarray:
+        """Scores with a bonus for passages holding the kind of answer the question asks for."""
+        answer_type = expected_type(question)
+        if answer_type is None:
+            return scores
+        return scores + scoring.ANSWER_TYPE_BONUS * self.index.holds_mask(answer_type)
 
     def _hit(self, row: int, score: float, query_vector: np.ndarray) -> Hit:
         p = self.index.passages[row]

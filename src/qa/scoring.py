@@ -18,6 +18,8 @@ HYBRID_WEIGHT = 0.8
 FEEDBACK_DEPTH = 3
 FEEDBACK_WEIGHT = 0.5
 PASSAGE_WEIGHT = 0.7
+# 4. a question that asks when (or how many) adds this to each passage holding a year (or a number).
+ANSWER_TYPE_BONUS = 0.2
 
 
 def best_sentence(query_vectors: np.ndarray, sentence_vectors: np.ndarray, sentence_rows: np.ndarray,
