@@ -46,3 +46,64 @@ def retriever(seed_index_dir, embedder):
     from qa.retrieval import Retriever
 
     return Retriever(load_index(seed_index_dir), embedder)
+
+
+# --- a real `qa serve` (tests/test_serve.py, tests/test_page.py) ------------------------------------
+
+
+def free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(index_dir: Path, log: Path, extra: list[str] = (), cwd: Path | None = None, timeout: float = 120):
+    """Start `qa serve` on a free loopback port and wait for /health to answer; returns (process, base URL)."""
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    handle = open(log, "wb")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "qa.cli", "serve", "--host", "127.0.0.1", "--port", str(port),
+         "--index-dir", str(index_dir), *extra],
+        stdout=handle, stderr=subprocess.STDOUT, cwd=cwd, env={**os.environ, "HF_HUB_OFFLINE": "1"},
+    )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"qa serve exited with {process.returncode}:\n{log.read_text(errors='replace')}")
+        try:
+            if httpx.get(f"{url}/health", timeout=2).status_code in (200, 503):
+                return process, url
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    stop_server(process)
+    raise RuntimeError(f"qa serve did not answer /health within {timeout:.0f} s:\n{log.read_text(errors='replace')}")
+
+
+def stop_server(process) -> int:
+    import subprocess
+
+    process.terminate()
+    try:
+        return process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        return process.wait(timeout=5)
+
+
+@pytest.fixture(scope="session")
+def qa_server(seed_index_dir, tmp_path_factory):
+    """The base URL of one real `qa serve` subprocess serving the seed index, shared by the session."""
+    log = tmp_path_factory.mktemp("qa-serve") / "serve.log"
+    process, url = start_server(seed_index_dir, log)
+    yield url
+    stop_server(process)

@@ -21,7 +21,7 @@ app = typer.Typer(
 
 IndexDir = typer.Option(Path("index"), "--index-dir", envvar="QA_INDEX", help="Where the index lives.")
 Model = typer.Option(None, "--model", envvar="QA_MODEL", help="sentence-transformers model name or folder "
-                     "[default: the bundled all-MiniLM-L6-v2].")
+                     "(default: the bundled all-MiniLM-L6-v2).")
 JsonOut = typer.Option(False, "--json", help="Print one JSON object instead of text.")
 
 
@@ -47,15 +47,15 @@ def _user_errors():
 
 
 def _progress_bar(label: str):
-    """A factory for a rich progress bar on stderr, shown only on a terminal."""
-    from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+    """A factory for a rich progress bar on stderr, shown only on a terminal (None then)."""
 
-    console = Console(stderr=True)
-    if not console.is_terminal:
-        return None
+    def start(total: int):  # rich is imported only when there is something to embed: asking is faster
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
-    def start(total: int):
+        console = Console(stderr=True)
+        if not console.is_terminal:
+            return None
         progress = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                             console=console, transient=True)
         progress.start()
@@ -73,7 +73,7 @@ def _progress_bar(label: str):
 
 @app.command("index")
 def index_command(
-    paths: Optional[list[Path]] = typer.Argument(None, help="Files or folders to index [default: corpus/]."),
+    paths: Optional[list[Path]] = typer.Argument(None, help="Files or folders to index (default: corpus/)."),
     index_dir: Path = IndexDir,
     model: Optional[str] = Model,
     as_json: bool = JsonOut,
@@ -86,7 +86,7 @@ def index_command(
     from .index import build_index
 
     with _user_errors():
-        embedder = load_embedder(model)
+        embedder = load_embedder(model, warn=_warn)
         index = build_index(paths or [Path("corpus")], index_dir, embedder, warn=_warn,
                             progress=_progress_bar("Embedding passages"))
         manifest = index.manifest
@@ -101,7 +101,7 @@ def index_command(
 def ask_command(
     question: str = typer.Argument(..., help="The question, in plain English."),
     k: int = typer.Option(5, "-k", "--k", help="How many passages to return (1-100)."),
-    mode: Optional[str] = typer.Option(None, "--mode", help="dense, bm25 or hybrid [default: hybrid]."),
+    mode: Optional[str] = typer.Option(None, "--mode", help="dense, bm25 or hybrid (default: hybrid)."),
     index_dir: Path = IndexDir,
     model: Optional[str] = Model,
     as_json: bool = JsonOut,
@@ -143,9 +143,9 @@ def serve_command(
 
 @app.command("eval")
 def eval_command(
-    evalset: Optional[Path] = typer.Argument(None, help="Question set, JSON lines [default: eval/questions.jsonl]."),
+    evalset: Optional[Path] = typer.Argument(None, help="Question set, JSON lines (default: eval/questions.jsonl)."),
     k: int = typer.Option(10, "-k", "--k", help="How many passages to retrieve per question (1-100)."),
-    mode: Optional[str] = typer.Option(None, "--mode", help="dense, bm25 or hybrid [default: hybrid]."),
+    mode: Optional[str] = typer.Option(None, "--mode", help="dense, bm25 or hybrid (default: hybrid)."),
     compare: bool = typer.Option(False, "--compare", help="Run every mode side by side."),
     beir: Optional[Path] = typer.Option(None, "--beir", help="Evaluate on a BEIR folder (corpus.jsonl, "
                                         "queries.jsonl, qrels/test.tsv) instead; its index is kept beside "

@@ -24,12 +24,15 @@ ANSWER_TYPE_BONUS = 0.2
 
 def best_sentence(query_vectors: np.ndarray, sentence_vectors: np.ndarray, sentence_rows: np.ndarray,
                   passage_count: int) -> np.ndarray:
-    """For each question and passage, the cosine of the passage's sentence closest to the question."""
+    """For each question and passage, the cosine of the passage's sentence closest to the question.
+
+    `sentence_rows` (each sentence's passage row) is sorted, as the index writes it.
+    """
     out = np.full((len(query_vectors), passage_count), -1.0, dtype=np.float32)
     if len(sentence_vectors):
         similarities = query_vectors @ sentence_vectors.T
-        for q in range(len(query_vectors)):
-            np.maximum.at(out[q], sentence_rows, similarities[q])
+        rows, starts = np.unique(sentence_rows, return_index=True)
+        out[:, rows] = np.maximum.reduceat(similarities, starts, axis=1)
     return out
 
 

@@ -1,0 +1,642 @@
+"""The HTTP API and the ask page: a FastAPI app over one Retriever, loaded once at start-up.
+
+`create_app(retriever_or_index_dir)` builds the app; `serve(...)` runs it under uvicorn (`qa serve`).
+
+- `POST /ask` {"question", "k", "mode"} and `GET /ask?q=&k=&mode=` answer with the object
+  `qa ask --json` prints, plus `took_ms` (both come from `Answer.to_dict`).
+- `GET /health`, `GET /passages/{id}`, `GET /` (the ask page), `/docs` (OpenAPI).
+- Every error, whatever its source, is `{"error": {"status": <int>, "message": <str>}}`.
+- No index and none can be built: the server still starts; `/health` answers 503 with
+  `"status": "unavailable"` and the reason, and `/ask` and `/passages` answer 503 saying how to build one.
+- Retrieval is CPU-bound and the tokenizer is not safe to share between threads, so endpoints are
+  plain `def` (run in the threadpool) and calls into the retriever are serialized by one lock;
+  questions that arrive meanwhile are answered together in one batch (see `Batcher`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import inspect
+import logging
+import threading
+from importlib import resources
+from pathlib import Path
+from typing import Any, Callable, Optional
+
+from fastapi import FastAPI, Query, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import HTMLResponse, JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from . import __version__
+from .errors import QAError
+from .retrieval import MAX_K, MAX_QUESTION_CHARS, MODES, Retriever, check_k, check_mode, check_question
+
+MAX_BODY_BYTES = 64 * 1024
+EXAMPLE_QUESTION = "Which country is the protecting power for the US in North Korea?"
+log = logging.getLogger("qa.api")
+
+Warn = Callable[[str], None]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Request and response models (the /docs schema; responses are Answer.to_dict, not filtered by these)
+
+
+class AskRequest(BaseModel):
+    """A question and how many passages to return."""
+
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={"examples": [{"question": EXAMPLE_QUESTION, "k": 3}]},
+    )
+
+    question: StrictStr = Field(
+        description=f"The question, in plain English (1-{MAX_QUESTION_CHARS} characters, not blank).",
+        json_schema_extra={"minLength": 1, "maxLength": MAX_QUESTION_CHARS},
+    )
+    k: StrictInt = Field(5, ge=1, le=MAX_K, description=f"How many passages to return (1-{MAX_K}).")
+    mode: Optional[StrictStr] = Field(
+        None,
+        description=f"Retrieval mode: one of {', '.join(MODES)} [default: the library's].",
+        json_schema_extra={"enum": [*MODES, None]},
+    )
+
+    @field_validator("question")
+    @classmethod
+    def _question(cls, value: str) -> str:
+        _check(check_question, value)
+        return value
+
+    @field_validator("mode")
+    @classmethod
+    def _mode(cls, value: str | None) -> str | None:
+        if value is not None:
+            _check(check_mode, value)
+        return value
+
+
+class Highlight(BaseModel):
+    """The sentence of the passage that best answers the question (offsets into the document)."""
+
+    start: int
+    end: int
+    text: str
+
+
+class PassageHit(BaseModel):
+    """One cited passage: `text` is characters `start`-`end` of document `doc`, under heading `section`."""
+
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    doc: str
+    section: str
+    start: int
+    end: int
+    score: float
+    text: str
+    highlight: Optional[Highlight] = None
+
+
+class AskResponse(BaseModel):
+    """What `qa ask --json` prints, plus `took_ms`; passages best first."""
+
+    model_config = ConfigDict(
+        extra="allow",
+        json_schema_extra={
+            "examples": [
+                {
+                    "question": EXAMPLE_QUESTION,
+                    "mode": "hybrid",
+                    "passages": [
+                        {
+                            "id": "5d2f0c1e9a7b3c41",
+                            "doc": "north-korea-diplomacy.txt",
+                            "section": "Who Led The North Korea Diplomacy Efforts?",
+                            "start": 104,
+                            "end": 763,
+                            "score": 0.9312,
+                            "text": "North Korea's foreign relations have been marked by conflict ... Sweden serves as "
+                                    "the protecting power for the US in North Korea. ...",
+                        }
+                    ],
+                    "took_ms": 6.4,
+                }
+            ]
+        },
+    )
+
+    question: str
+    mode: Optional[str] = None
+    answerable: Optional[bool] = Field(None, description="False when the corpus does not seem to answer it.")
+    passages: list[PassageHit]
+    took_ms: float = Field(description="Retrieval time in milliseconds, per question of its batch "
+                                       "(server side; excludes HTTP and waiting for the model).")
+
+
+class PassageDetail(BaseModel):
+    """One passage with its citation and its neighbours in the same document."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "id": "5d2f0c1e9a7b3c41",
+                    "doc": "north-korea-diplomacy.txt",
+                    "title": "Who Led The North Korea Diplomacy Efforts?",
+                    "section": "Who Led The North Korea Diplomacy Efforts?",
+                    "ordinal": 1,
+                    "start": 104,
+                    "end": 763,
+                    "text": "North Korea's foreign relations have been marked by conflict ...",
+                    "citation": "north-korea-diplomacy.txt › Who Led The North Korea Diplomacy Efforts? "
+                                "(chars 104–763)",
+                    "previous": "0e4c1b2a3d5f6789",
+                    "next": "9a8b7c6d5e4f3210",
+                }
+            ]
+        }
+    )
+
+    id: str
+    doc: str
+    title: str
+    section: str
+    ordinal: int
+    start: int
+    end: int
+    text: str
+    citation: str = Field(description="doc › section (chars start–end), as `qa ask` prints it.")
+    previous: Optional[str] = Field(description="Id of the passage before this one in the same document.")
+    next: Optional[str] = Field(description="Id of the passage after this one in the same document.")
+
+
+class Health(BaseModel):
+    """Whether the server can answer, and what it answers from."""
+
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {"status": "ok", "passage_count": 32, "model": "all-MiniLM-L6-v2",
+                 "built_at": "2026-11-27T09:14:18+00:00", "version": __version__, "message": None}
+            ]
+        }
+    )
+
+    status: str = Field(description='"ok", or "unavailable" (HTTP 503) when no index could be loaded.')
+    passage_count: Optional[int]
+    model: Optional[str]
+    built_at: Optional[str] = Field(description="When the index was built (ISO 8601, UTC).")
+    version: str
+    message: Optional[str] = Field(None, description="Why the server is unavailable, and how to fix it.")
+
+
+class ErrorDetail(BaseModel):
+    status: int
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """The one shape of every error response."""
+
+    model_config = ConfigDict(
+        json_schema_extra={"examples": [{"error": {"status": 422, "message": "k must be a whole number from 1 "
+                                                                             "to 100, not 0"}}]}
+    )
+
+    error: ErrorDetail
+
+
+# A JSON body without a Content-Type header is still JSON (FastAPI >= 0.12x refuses it unless told;
+# older ones accept it and have no such option).
+_LENIENT_CONTENT_TYPE = (
+    {"strict_content_type": False} if "strict_content_type" in inspect.signature(FastAPI.__init__).parameters else {}
+)
+
+ERRORS = {
+    413: {"model": ErrorBody, "description": f"Request body over {MAX_BODY_BYTES // 1024} KiB"},
+    422: {"model": ErrorBody, "description": "Bad input: the message says what to change"},
+    503: {"model": ErrorBody, "description": "No index is loaded: the message says how to build one"},
+}
+
+
+def _check(check: Callable, value: Any) -> None:
+    """Run a library check; its QAError becomes a ValueError carrying the same message."""
+    try:
+        check(value)
+    except QAError as error:
+        raise ValueError(error.message) from None
+
+
+# ---------------------------------------------------------------------------------------------------
+# The app
+
+
+class _Job:
+    __slots__ = ("question", "k", "mode", "answer", "error", "done")
+
+    def __init__(self, question: str, k: int, mode: str | None) -> None:
+        self.question, self.k, self.mode = question, k, mode
+        self.answer = self.error = None
+        self.done = False
+
+
+class Batcher:
+    """Serializes retrieval (the tokenizer is not thread-safe) and batches what piles up meanwhile.
+
+    Each request queues its question, then takes the retrieval lock. Whoever holds the lock answers
+    its own question and the queued ones with the same k and mode (up to `max_batch`) with one
+    `Retriever.search` call, so under load one forward pass of the model serves many requests.
+    A job is taken off the queue and marked done only under the lock, so once its owner holds the
+    lock the job is either still queued or already answered.
+    """
+
+    def __init__(self, retriever: Retriever, max_batch: int = 32) -> None:
+        self.retriever = retriever
+        # A dynamically quantized model scales activations over the whole batch, so a question's
+        # scores would depend on the others batched with it: answer one at a time instead.
+        quantized = getattr(getattr(retriever, "embedder", None), "quantized", False)
+        self.max_batch = 1 if quantized else max_batch
+        self._queue: list[_Job] = []
+        self._queue_lock = threading.Lock()
+        self._work_lock = threading.Lock()
+
+    def ask(self, question: str, k: int, mode: str | None):
+        job = _Job(question, k, mode)
+        with self._queue_lock:
+            self._queue.append(job)
+        with self._work_lock:
+            if not job.done:
+                with self._queue_lock:  # this job and the queued ones that share its k and mode
+                    batch = [job]
+                    for other in self._queue:
+                        if len(batch) < self.max_batch and other is not job and \
+                                (other.k, other.mode) == (job.k, job.mode):
+                            batch.append(other)
+                    taken = {id(j) for j in batch}
+                    self._queue = [j for j in self._queue if id(j) not in taken]
+                self._run(batch)
+        if job.error is not None:
+            raise job.error
+        return job.answer
+
+    def _run(self, batch: list[_Job]) -> None:
+        """Answer `batch` (all with the same k and mode) with one search, then mark every job done."""
+        try:
+            answers = self.retriever.search([j.question for j in batch], batch[0].k, mode=batch[0].mode)
+            for job, answer in zip(batch, answers):
+                job.answer = answer
+        except Exception as error:  # noqa: BLE001 - handed to the request, which reports it
+            if len(batch) > 1:  # one bad question must not fail the others: answer them one by one
+                self._run_singly(batch)
+            else:
+                batch[0].error = error
+        for job in batch:
+            job.done = True
+
+    def _run_singly(self, jobs: list[_Job]) -> None:
+        for job in jobs:
+            try:
+                job.answer = self.retriever.search([job.question], job.k, mode=job.mode)[0]
+            except Exception as error:  # noqa: BLE001
+                job.error = error
+
+
+class _State:
+    """What the app serves from: a retriever, or the reason there is none."""
+
+    def __init__(self) -> None:
+        self.retriever: Retriever | None = None
+        self.batcher: Batcher | None = None
+        self.unavailable: str | None = "the index is still loading: try again in a moment"
+        self.neighbours: dict[str, tuple[str | None, str | None]] = {}
+
+    def ready(self, retriever: Retriever) -> None:
+        self.retriever = retriever
+        self.batcher = Batcher(retriever)
+        self.unavailable = None
+        passages = retriever.index.passages
+        for i, p in enumerate(passages):
+            before = passages[i - 1].id if i > 0 and passages[i - 1].doc == p.doc else None
+            after = passages[i + 1].id if i + 1 < len(passages) and passages[i + 1].doc == p.doc else None
+            self.neighbours[p.id] = (before, after)
+
+    def require(self) -> Retriever:
+        if self.retriever is None:
+            raise QAError(self.unavailable or "no index is loaded", status=503)
+        return self.retriever
+
+
+def create_app(
+    source: Retriever | str | Path,
+    *,
+    model: str | None = None,
+    corpus: list[Path] | None = None,
+    warn: Warn | None = None,
+    max_body_bytes: int = MAX_BODY_BYTES,
+    on_ready: Callable[[Retriever], None] | None = None,
+) -> FastAPI:
+    """The API over `source`: a ready Retriever, or an index folder opened once at start-up.
+
+    An index folder is opened with `Retriever.open` (built from `corpus` when missing or stale). When that
+    fails the app still starts and reports why on /health (503) and on every retrieval route.
+    """
+    state = _State()
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: FastAPI):
+        if isinstance(source, Retriever):
+            state.ready(source)
+        else:
+            _open(state, Path(source), model, corpus, warn)
+        if state.retriever is not None:
+            _warm_up(state.retriever)
+            if on_ready:
+                on_ready(state.retriever)
+        yield
+
+    app = FastAPI(
+        title="qa",
+        version=__version__,
+        summary="Ask questions of your documents; answers are cited passages.",
+        description="Local question answering over a folder of .txt and .md files. "
+                    "Every error is `{\"error\": {\"status\": ..., \"message\": ...}}`.",
+        lifespan=lifespan,
+        **_LENIENT_CONTENT_TYPE,
+    )
+    app.state.qa = state
+    app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    _add_error_handlers(app)
+    page = _page()
+
+    @app.post("/ask", response_model=AskResponse, responses=ERRORS, summary="Ask a question")
+    def ask_post(request: AskRequest) -> JSONResponse:
+        """The top-k cited passages for the question, best first (what `qa ask --json` prints)."""
+        return _answer(state, request.question, request.k, request.mode)
+
+    @app.get("/ask", response_model=AskResponse, responses=ERRORS, summary="Ask a question (GET)")
+    def ask_get(
+        q: str = Query(description="The question.", examples=[EXAMPLE_QUESTION]),
+        k: int = Query(5, description=f"How many passages to return (1-{MAX_K})."),
+        mode: Optional[str] = Query(None, description=f"Retrieval mode: {', '.join(MODES)}."),
+    ) -> JSONResponse:
+        """The same as `POST /ask`, for links and curl: `/ask?q=who+leads+the+talks&k=3`."""
+        return _answer(state, q, k, mode)
+
+    @app.get("/health", response_model=Health, responses={503: {"model": Health}}, summary="Health")
+    def health() -> JSONResponse:
+        """"ok" with the index's passage count, model and build time; 503 "unavailable" with the reason."""
+        retriever = state.retriever
+        if retriever is None:
+            body = {"status": "unavailable", "passage_count": None, "model": None, "built_at": None,
+                    "version": __version__, "message": state.unavailable}
+            return JSONResponse(body, status_code=503)
+        manifest = retriever.index.manifest
+        return JSONResponse({"status": "ok", "passage_count": len(retriever.index.passages),
+                             "model": manifest.get("model"), "built_at": manifest.get("built_at"),
+                             "version": __version__, "message": None})
+
+    @app.get("/passages/{passage_id}", response_model=PassageDetail,
+             responses={404: {"model": ErrorBody, "description": "No passage has that id"}, 503: ERRORS[503]},
+             summary="One passage")
+    def passage(passage_id: str) -> JSONResponse:
+        """One passage with its citation and the ids of the passages before and after it in its document."""
+        retriever = state.require()
+        row = retriever.index.passage_by_id().get(passage_id)
+        if row is None:
+            raise QAError(f"no passage with id {passage_id!r} in this index", status=404)
+        p = retriever.index.passages[row]
+        before, after = state.neighbours.get(p.id, (None, None))
+        return JSONResponse({
+            "id": p.id, "doc": p.doc, "title": p.title, "section": p.section, "ordinal": p.ordinal,
+            "start": p.start, "end": p.end, "text": p.text,
+            "citation": f"{p.doc} › {p.section} (chars {p.start}–{p.end})",
+            "previous": before, "next": after,
+        })
+
+    @app.get("/", response_class=HTMLResponse, include_in_schema=False)
+    def index_page() -> HTMLResponse:
+        return HTMLResponse(page, headers={"Cache-Control": "no-cache"})
+
+    return app
+
+
+def _open(state: _State, index_dir: Path, model: str | None, corpus: list[Path] | None, warn: Warn | None) -> None:
+    try:
+        state.ready(Retriever.open(index_dir, corpus=corpus, model=model, warn=warn))
+    except QAError as error:
+        state.unavailable = (f"no index could be loaded from {index_dir}/ ({error.message}); "
+                             f"build one with `qa index CORPUS_FOLDER --index-dir {index_dir}` "
+                             f"and restart `qa serve`")
+        if warn:
+            warn(state.unavailable)
+
+
+def _warm_up(retriever: Retriever) -> None:
+    """One throwaway question, so the first real request does not pay for the model's first call."""
+    try:
+        retriever.ask("warm up", 1)
+    except QAError:  # pragma: no cover - nothing to warm
+        pass
+
+
+def _answer(state: _State, question: str, k: int, mode: str | None) -> JSONResponse:
+    check_question(question)
+    check_k(k)
+    check_mode(mode)
+    state.require()
+    return JSONResponse(state.batcher.ask(question, k, mode).to_dict(timing=True))
+
+
+def _page() -> str:
+    try:
+        return resources.files("qa").joinpath("static/index.html").read_text(encoding="utf-8")
+    except OSError:  # pragma: no cover - a broken install
+        return "<!doctype html><title>qa</title><p>The ask page is missing from this install; use /docs.</p>"
+
+
+# ---------------------------------------------------------------------------------------------------
+# Errors: one JSON shape for all of them, a message a person understands, never a traceback
+
+
+def error_response(status: int, message: str, headers: dict | None = None) -> JSONResponse:
+    return JSONResponse({"error": {"status": status, "message": message}}, status_code=status, headers=headers)
+
+
+_STATUS_MESSAGES = {
+    404: "not found: the routes are /ask, /passages/{id}, /health, /docs and /",
+    405: "method not allowed",
+}
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(QAError)
+    async def qa_error(request: Request, error: QAError) -> JSONResponse:
+        return error_response(error.status, error.message)
+
+    @app.exception_handler(RequestValidationError)
+    async def invalid(request: Request, error: RequestValidationError) -> JSONResponse:
+        messages = []
+        for problem in error.errors():
+            message = validation_message(problem)
+            if message not in messages:
+                messages.append(message)
+        return error_response(422, "; ".join(messages) or "the request is not valid")
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        if error.status_code == 400 and error.detail == "There was an error parsing the body":
+            return error_response(422, "the request body is not valid JSON (is it UTF-8?)")
+        message = _STATUS_MESSAGES.get(error.status_code) if error.detail in (None, "Not Found",
+                                                                               "Method Not Allowed") else None
+        if error.status_code == 405:
+            message = f"method {request.method} is not allowed on {request.url.path}"
+        return error_response(error.status_code, message or str(error.detail), getattr(error, "headers", None))
+
+    @app.exception_handler(Exception)
+    async def crash(request: Request, error: Exception) -> JSONResponse:
+        log.exception("internal error on %s %s", request.method, request.url.path)
+        return error_response(500, "internal error: the server's log has the details")
+
+
+_FIELDS = "question, k and mode"
+
+
+def validation_message(problem: dict) -> str:
+    """A sentence a person understands for one pydantic/FastAPI validation error."""
+    kind = problem.get("type", "")
+    loc = [str(part) for part in problem.get("loc", ()) if part not in ("body", "query", "path")]
+    field = loc[-1] if loc else ""
+    value = problem.get("input")
+    shown = _shown(value)
+    if kind == "json_invalid":
+        return f"the request body is not valid JSON ({problem.get('ctx', {}).get('error', 'decode error')})"
+    if not field or field.isdigit():
+        if kind == "model_attributes_type" and not isinstance(value, (dict, list, str, int, float, bool)):
+            return ('the request body must be JSON sent with Content-Type: application/json, '
+                    'e.g. {"question": "who leads the talks?", "k": 5}')
+        if kind in ("model_attributes_type", "dict_type", "model_type", "missing"):
+            return 'the request body must be a JSON object, e.g. {"question": "who leads the talks?", "k": 5}'
+    if kind == "missing":
+        if field == "q":
+            return "the question is missing: ask with /ask?q=your+question"
+        return f"{field} is missing: send a JSON object like {{\"question\": \"who leads the talks?\"}}"
+    if kind == "extra_forbidden":
+        return f"unknown field {field!r}: the fields are {_FIELDS}"
+    if field == "k" and (kind.startswith("int_") or kind in ("greater_than_equal", "less_than_equal")):
+        return f"k must be a whole number from 1 to {MAX_K}, not {shown}"
+    if kind in ("string_type", "str_type"):
+        return f"{field} must be a string, not {shown}"
+    if kind == "value_error":
+        return str(problem.get("msg", "")).removeprefix("Value error, ")
+    return f"{field or 'request'}: {problem.get('msg', 'invalid')}"
+
+
+def _shown(value: Any) -> str:
+    import json
+
+    try:
+        text = json.dumps(value, ensure_ascii=False)
+    except (TypeError, ValueError):
+        text = repr(value)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+class BodyLimit:
+    """ASGI middleware: 413 for a request body over `max_bytes`, by Content-Length or as it streams in.
+
+    The body (at most `max_bytes`) is read before the app runs and replayed to it, so an over-long
+    chunked body is refused before any handler has seen a byte of it.
+    """
+
+    def __init__(self, app, max_bytes: int = MAX_BODY_BYTES) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        too_large = error_response(413, f"the request body is over {self.max_bytes // 1024} KiB; "
+                                        f"questions are at most {MAX_QUESTION_CHARS} characters")
+        for name, value in scope.get("headers", ()):
+            if name == b"content-length":
+                try:
+                    declared = int(value)
+                except ValueError:
+                    await error_response(400, "the Content-Length header is not a number")(scope, receive, send)
+                    return
+                if declared > self.max_bytes:
+                    await too_large(scope, receive, send)
+                    return
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":  # the client went away
+                return
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_bytes:
+                await too_large(scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        body = b"".join(chunks)
+        replayed = False
+
+        async def replay():
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+
+# ---------------------------------------------------------------------------------------------------
+# `qa serve`
+
+
+def serve(
+    index_dir: Path,
+    host: str = "127.0.0.1",
+    port: int = 8000,
+    model: str | None = None,
+    warn: Warn | None = None,
+    log_level: str = "warning",
+) -> None:
+    """Run the API under uvicorn until interrupted (Ctrl-C)."""
+    import uvicorn
+
+    _check_port(host, port)  # before the model loads: a taken port is said at once, not after a minute
+    where = f"http://{host}:{port}/"
+
+    def announce(retriever: Retriever) -> None:
+        if warn:
+            warn(f"serving {len(retriever.index.passages)} passages on {where} (API docs: {where}docs)")
+
+    app = create_app(Path(index_dir), model=model, warn=warn, on_ready=announce)
+    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
+
+
+def _check_port(host: str, port: int) -> None:
+    """A QAError when `host:port` cannot be listened on (taken, or not an address of this machine)."""
+    import socket
+
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise QAError(f"cannot listen on {host!r}: {exc.strerror}", status=400) from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does
+        try:
+            probe.bind(address)
+        except OSError as exc:
+            hint = "choose another with --port" if exc.errno == errno.EADDRINUSE else "check --host and --port"
+            raise QAError(f"cannot listen on {host}:{port}: {exc.strerror} ({hint})", status=400) from None

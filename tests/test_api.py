@@ -1,0 +1,380 @@
+"""The HTTP API in process (FastAPI's TestClient): every route and every kind of bad input."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from fastapi.testclient import TestClient
+
+from qa import __version__
+from qa.api import MAX_BODY_BYTES, AskRequest, AskResponse, create_app
+from qa.retrieval import MAX_QUESTION_CHARS
+
+QUESTION = "Which country is the protecting power for the US in North Korea?"
+
+
+@pytest.fixture(scope="module")
+def client(retriever):
+    with TestClient(create_app(retriever), raise_server_exceptions=False) as client:
+        yield client
+
+
+def error(status: int, message: str) -> dict:
+    return {"error": {"status": status, "message": message}}
+
+
+def without_timing(body: dict) -> dict:
+    return {key: value for key, value in body.items() if key != "took_ms"}
+
+
+# --- /ask ------------------------------------------------------------------------------------------
+
+
+def test_post_ask_is_the_cli_json_plus_took_ms(client, retriever):
+    response = client.post("/ask", json={"question": QUESTION, "k": 3})
+    assert response.status_code == 200
+    body = response.json()
+    assert without_timing(body) == retriever.ask(QUESTION, 3).to_dict()
+    assert isinstance(body["took_ms"], float) and body["took_ms"] >= 0
+    assert "Sweden" in body["passages"][0]["text"]
+    AskResponse.model_validate(body)  # the documented schema describes what is sent
+
+
+def test_post_ask_defaults_to_five_passages(client):
+    body = client.post("/ask", json={"question": QUESTION}).json()
+    assert len(body["passages"]) == 5
+
+
+def test_get_ask_matches_post(client):
+    got = client.get("/ask", params={"q": QUESTION, "k": 2})
+    posted = client.post("/ask", json={"question": QUESTION, "k": 2})
+    assert got.status_code == 200
+    assert without_timing(got.json()) == without_timing(posted.json())
+
+
+def test_ask_passes_the_mode_through(client, retriever):
+    modes = pytest.importorskip("qa.retrieval").__dict__.get("MODES")
+    if not modes:
+        pytest.skip("this retrieval.py has no modes")
+    for mode in modes:
+        body = client.post("/ask", json={"question": QUESTION, "k": 2, "mode": mode}).json()
+        assert without_timing(body) == retriever.ask(QUESTION, 2, mode=mode).to_dict()
+        got = client.get("/ask", params={"q": QUESTION, "k": 2, "mode": mode}).json()
+        assert without_timing(got) == without_timing(body)
+
+
+def test_json_without_content_type_is_accepted(client):
+    response = client.post("/ask", content=json.dumps({"question": QUESTION, "k": 1}).encode())
+    assert response.status_code == 200
+    assert len(response.json()["passages"]) == 1
+
+
+@pytest.mark.parametrize(
+    "body, message",
+    [
+        ({"question": ""}, "the question is empty: ask something, e.g. qa ask \"who leads the talks?\""),
+        ({"question": "   \n "}, "the question is empty: ask something, e.g. qa ask \"who leads the talks?\""),
+        ({"question": "x" * (MAX_QUESTION_CHARS + 1)},
+         f"the question is {MAX_QUESTION_CHARS + 1} characters long; the limit is {MAX_QUESTION_CHARS}"),
+        ({"question": QUESTION, "k": 0}, "k must be a whole number from 1 to 100, not 0"),
+        ({"question": QUESTION, "k": 101}, "k must be a whole number from 1 to 100, not 101"),
+        ({"question": QUESTION, "k": -3}, "k must be a whole number from 1 to 100, not -3"),
+        ({"question": QUESTION, "k": "5"}, "k must be a whole number from 1 to 100, not \"5\""),
+        ({"question": QUESTION, "k": 2.5}, "k must be a whole number from 1 to 100, not 2.5"),
+        ({"question": QUESTION, "k": True}, "k must be a whole number from 1 to 100, not true"),
+        ({"question": QUESTION, "k": None}, "k must be a whole number from 1 to 100, not null"),
+        ({"question": 42}, "question must be a string, not 42"),
+        ({"question": ["a", "b"]}, "question must be a string, not [\"a\", \"b\"]"),
+        ({}, "question is missing: send a JSON object like {\"question\": \"who leads the talks?\"}"),
+        ({"q": QUESTION}, "question is missing: send a JSON object like {\"question\": \"who leads the talks?\"}; "
+                          "unknown field 'q': the fields are question, k and mode"),
+        ({"question": QUESTION, "top_k": 3}, "unknown field 'top_k': the fields are question, k and mode"),
+        ([QUESTION], "the request body must be a JSON object, e.g. {\"question\": \"who leads the talks?\", \"k\": 5}"),
+        ("just a string", "the request body must be a JSON object, e.g. {\"question\": \"who leads the talks?\", "
+                          "\"k\": 5}"),
+    ],
+)
+def test_bad_post_bodies_are_422_with_a_readable_message(client, body, message):
+    response = client.post("/ask", json=body)
+    assert (response.status_code, response.json()) == (422, error(422, message))
+
+
+def test_unknown_mode_is_422(client):
+    if not pytest.importorskip("qa.retrieval").__dict__.get("MODES"):
+        pytest.skip("this retrieval.py has no modes")
+    response = client.post("/ask", json={"question": QUESTION, "mode": "telepathy"})
+    assert response.status_code == 422
+    assert response.json()["error"]["message"].startswith("mode must be one of ")
+    assert "'telepathy'" in response.json()["error"]["message"]
+    assert client.get("/ask", params={"q": QUESTION, "mode": "telepathy"}).json() == response.json()
+
+
+def test_invalid_json_is_422(client):
+    response = client.post("/ask", content=b'{"question": "who', headers={"Content-Type": "application/json"})
+    assert response.status_code == 422
+    assert response.json()["error"]["message"].startswith("the request body is not valid JSON (")
+
+
+def test_body_that_is_not_utf8_is_422(client):
+    response = client.post("/ask", content=b'{"question": "\xff\xfe"}', headers={"Content-Type": "application/json"})
+    assert (response.status_code, response.json()) == (422, error(422, "the request body is not valid JSON (is it UTF-8?)"))
+
+
+@pytest.mark.parametrize("request_kwargs", [
+    {"content": json.dumps({"question": QUESTION}).encode(), "headers": {"Content-Type": "text/plain"}},
+    {"data": {"question": QUESTION}},
+])
+def test_body_that_is_not_sent_as_json_is_422(client, request_kwargs):
+    response = client.post("/ask", **request_kwargs)
+    assert (response.status_code, response.json()) == (422, error(
+        422, 'the request body must be JSON sent with Content-Type: application/json, '
+             'e.g. {"question": "who leads the talks?", "k": 5}'))
+
+
+def test_empty_body_is_422(client):
+    response = client.post("/ask", content=b"", headers={"Content-Type": "application/json"})
+    assert response.status_code == 422
+    assert response.json() == error(422, "the request body must be a JSON object, e.g. "
+                                         "{\"question\": \"who leads the talks?\", \"k\": 5}")
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        ({}, "the question is missing: ask with /ask?q=your+question"),
+        ({"q": "  "}, "the question is empty: ask something, e.g. qa ask \"who leads the talks?\""),
+        ({"q": QUESTION, "k": "ten"}, "k must be a whole number from 1 to 100, not \"ten\""),
+        ({"q": QUESTION, "k": "0"}, "k must be a whole number from 1 to 100, not 0"),
+        ({"q": QUESTION, "k": "1000"}, "k must be a whole number from 1 to 100, not 1000"),
+        ({"q": "y" * (MAX_QUESTION_CHARS + 1)},
+         f"the question is {MAX_QUESTION_CHARS + 1} characters long; the limit is {MAX_QUESTION_CHARS}"),
+    ],
+)
+def test_bad_get_queries_are_422(client, params, message):
+    response = client.get("/ask", params=params)
+    assert (response.status_code, response.json()) == (422, error(422, message))
+
+
+def test_body_over_64_kib_is_413_by_content_length(client):
+    body = json.dumps({"question": "x" * MAX_BODY_BYTES}).encode()
+    response = client.post("/ask", content=body, headers={"Content-Type": "application/json"})
+    assert response.status_code == 413
+    assert response.json() == error(413, "the request body is over 64 KiB; questions are at most 2000 characters")
+
+
+def test_streamed_body_over_64_kib_is_413(client):
+    def chunks():  # no Content-Length: sent chunked, so only counting the bytes can catch it
+        yield b'{"question": "'
+        for _ in range(20):
+            yield b"x" * 4096
+        yield b'"}'
+
+    response = client.post("/ask", content=chunks(), headers={"Content-Type": "application/json"})
+    assert response.status_code == 413
+    assert response.json()["error"]["status"] == 413
+
+
+def test_streamed_body_under_the_limit_is_fine(client):
+    def chunks():
+        yield b'{"question": '
+        yield json.dumps(QUESTION).encode()
+        yield b', "k": 1}'
+
+    response = client.post("/ask", content=chunks(), headers={"Content-Type": "application/json"})
+    assert response.status_code == 200
+    assert len(response.json()["passages"]) == 1
+
+
+# --- /health, /passages, errors --------------------------------------------------------------------
+
+
+def test_health(client, retriever):
+    manifest = retriever.index.manifest
+    response = client.get("/health")
+    assert response.status_code == 200
+    assert response.json() == {
+        "status": "ok",
+        "passage_count": len(retriever.index.passages),
+        "model": "all-MiniLM-L6-v2",
+        "built_at": manifest["built_at"],
+        "version": __version__,
+        "message": None,
+    }
+
+
+def test_passage_with_neighbours(client, retriever):
+    passages = retriever.index.passages
+    p = passages[1]
+    assert passages[0].doc == p.doc == passages[2].doc
+    response = client.get(f"/passages/{p.id}")
+    assert response.status_code == 200
+    assert response.json() == {
+        "id": p.id, "doc": p.doc, "title": p.title, "section": p.section, "ordinal": p.ordinal,
+        "start": p.start, "end": p.end, "text": p.text,
+        "citation": f"{p.doc} › {p.section} (chars {p.start}–{p.end})",
+        "previous": passages[0].id, "next": passages[2].id,
+    }
+
+
+def test_first_and_last_passages_have_no_neighbour_outside_the_document(client, retriever):
+    passages = retriever.index.passages
+    assert client.get(f"/passages/{passages[0].id}").json()["previous"] is None
+    assert client.get(f"/passages/{passages[-1].id}").json()["next"] is None
+
+
+def test_unknown_passage_is_404(client):
+    response = client.get("/passages/nope")
+    assert (response.status_code, response.json()) == (404, error(404, "no passage with id 'nope' in this index"))
+
+
+def test_unknown_route_and_method_use_the_error_shape(client):
+    response = client.get("/nowhere")
+    assert (response.status_code, response.json()) == (
+        404, error(404, "not found: the routes are /ask, /passages/{id}, /health, /docs and /"))
+    response = client.delete("/ask")
+    assert (response.status_code, response.json()) == (405, error(405, "method DELETE is not allowed on /ask"))
+
+
+def test_page_and_docs_are_served(client):
+    page = client.get("/")
+    assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
+    assert '<input id="q"' in page.text and "http" not in page.text.split("<script>")[0].split("<style>")[1]
+    schema = client.get("/openapi.json").json()
+    assert {"/ask", "/health", "/passages/{passage_id}"} <= set(schema["paths"])
+    request = schema["components"]["schemas"]["AskRequest"]
+    assert request["additionalProperties"] is False and request["examples"]
+    assert schema["components"]["schemas"]["AskResponse"]["examples"]
+    assert client.get("/docs").status_code == 200
+
+
+def test_request_model_is_strict():
+    with pytest.raises(ValueError):
+        AskRequest.model_validate({"question": "ok", "k": 3, "extra": 1})
+
+
+# --- no index ----------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def degraded(tmp_path_factory):
+    """An app whose index is missing and cannot be built: the corpus folder does not exist."""
+    tmp = tmp_path_factory.mktemp("degraded")
+    warnings = []
+    app = create_app(tmp / "index", corpus=[tmp / "no-corpus"], warn=warnings.append)
+    with TestClient(app, raise_server_exceptions=False) as client:
+        yield client, warnings
+
+
+def test_no_index_health_is_503_unavailable(degraded, tmp_path_factory):
+    client, warnings = degraded
+    response = client.get("/health")
+    assert response.status_code == 503
+    body = response.json()
+    assert body["status"] == "unavailable" and body["passage_count"] is None
+    assert "qa index" in body["message"] and "restart `qa serve`" in body["message"]
+    assert warnings[-1] == body["message"]
+
+
+def test_no_index_ask_and_passages_are_503_saying_how_to_build_one(degraded):
+    client, _ = degraded
+    message = client.get("/health").json()["message"]
+    for response in (client.post("/ask", json={"question": QUESTION}), client.get("/ask", params={"q": QUESTION}),
+                     client.get("/passages/abc")):
+        assert (response.status_code, response.json()) == (503, error(503, message))
+    # bad input is still reported as bad input
+    assert client.post("/ask", json={"question": ""}).status_code == 422
+    assert client.get("/").status_code == 200
+
+
+# --- the batcher -------------------------------------------------------------------------------------
+
+
+class SlowFake:
+    """Stands in for a Retriever: answers (question, k, mode) slowly and records each batch."""
+
+    def __init__(self) -> None:
+        self.batches: list[list[str]] = []
+        self.running = 0
+
+    def search(self, questions, k, mode=None):
+        import time
+
+        self.running += 1
+        assert self.running == 1, "two searches ran at once"
+        self.batches.append(list(questions))
+        time.sleep(0.02)
+        self.running -= 1
+        if "bad" in questions:
+            raise ValueError("bad question")
+        return [(q, k, mode) for q in questions]
+
+
+def test_batcher_answers_each_request_with_its_own_answer_in_batches():
+    import threading
+    import time
+    from concurrent.futures import ThreadPoolExecutor
+
+    from qa.api import Batcher
+
+    fake = SlowFake()
+    entered, gate = threading.Event(), threading.Event()
+    original = fake.search
+
+    def search(questions, k, mode=None):
+        if questions == ["first"]:
+            entered.set()
+            gate.wait(10)  # hold the lock until every other request is queued
+        return original(questions, k, mode)
+
+    fake.search = search
+    batcher = Batcher(fake, max_batch=4)
+    jobs = [(f"q{n}", 1 + n % 3, ("dense", None)[n % 2]) for n in range(40)]
+    with ThreadPoolExecutor(max_workers=41) as pool:
+        first = pool.submit(batcher.ask, "first", 1, None)
+        assert entered.wait(10)
+        futures = [pool.submit(batcher.ask, *job) for job in jobs]
+        deadline = time.monotonic() + 10
+        while len(batcher._queue) < len(jobs) and time.monotonic() < deadline:
+            time.sleep(0.001)
+        assert len(batcher._queue) == len(jobs)
+        gate.set()
+        results = [f.result(timeout=30) for f in futures]
+    assert first.result() == ("first", 1, None)
+    assert results == jobs
+    assert fake.batches[0] == ["first"]
+    sizes = [len(b) for b in fake.batches[1:]]
+    assert max(sizes) > 1 and all(size <= 4 for size in sizes)  # queued requests shared searches
+    assert sorted(q for b in fake.batches[1:] for q in b) == sorted(q for q, _, _ in jobs)  # each asked once
+
+
+def test_batcher_keeps_one_bad_question_from_failing_the_others():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from qa.api import Batcher
+
+    batcher = Batcher(SlowFake())
+    questions = ["a", "bad", "b", "c", "bad", "d"]
+
+    def ask(question):
+        try:
+            return batcher.ask(question, 5, None)
+        except ValueError as error:
+            return str(error)
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(pool.map(ask, questions))
+    assert results == [("a", 5, None), "bad question", ("b", 5, None), ("c", 5, None), "bad question",
+                       ("d", 5, None)]
+
+
+def test_batcher_does_not_batch_a_quantized_model():
+    from types import SimpleNamespace
+
+    from qa.api import Batcher
+
+    fake = SlowFake()
+    fake.embedder = SimpleNamespace(quantized=True)
+    assert Batcher(fake).max_batch == 1
+    fake.embedder = SimpleNamespace(quantized=False)
+    assert Batcher(fake).max_batch == 32

@@ -1,0 +1,109 @@
+"""`qa serve` for real: a subprocess on a loopback port, asked over HTTP with httpx."""
+
+from __future__ import annotations
+
+import json
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+
+from conftest import start_server, stop_server
+
+QUESTION = "Which country is the protecting power for the US in North Korea?"
+TIMEOUT = httpx.Timeout(30.0)
+
+
+def test_health(qa_server, retriever):
+    response = httpx.get(f"{qa_server}/health", timeout=TIMEOUT)
+    assert response.status_code == 200
+    body = response.json()
+    assert body["status"] == "ok"
+    assert body["passage_count"] == len(retriever.index.passages)
+    assert body["model"] == "all-MiniLM-L6-v2"
+    assert body["built_at"] == retriever.index.manifest["built_at"]
+
+
+def test_ask_over_http(qa_server, retriever):
+    response = httpx.post(f"{qa_server}/ask", json={"question": QUESTION, "k": 3}, timeout=TIMEOUT)
+    assert response.status_code == 200
+    assert response.headers["content-type"] == "application/json"
+    body = response.json()
+    assert "Sweden" in body["passages"][0]["text"]
+    expected = retriever.ask(QUESTION, 3).to_dict()
+    assert [p["id"] for p in body["passages"]] == [p["id"] for p in expected["passages"]]
+    assert [p["score"] for p in body["passages"]] == pytest.approx([p["score"] for p in expected["passages"]],
+                                                                   abs=1e-3)
+    got = httpx.get(f"{qa_server}/ask", params={"q": QUESTION, "k": 3}, timeout=TIMEOUT).json()
+    assert [p["id"] for p in got["passages"]] == [p["id"] for p in body["passages"]]
+
+
+def test_passage_over_http(qa_server, retriever):
+    first = retriever.index.passages[0]
+    body = httpx.get(f"{qa_server}/passages/{first.id}", timeout=TIMEOUT).json()
+    assert (body["id"], body["text"], body["previous"]) == (first.id, first.text, None)
+
+
+def test_errors_over_http(qa_server):
+    response = httpx.post(f"{qa_server}/ask", json={"question": QUESTION, "k": 0}, timeout=TIMEOUT)
+    assert (response.status_code, response.json()) == (
+        422, {"error": {"status": 422, "message": "k must be a whole number from 1 to 100, not 0"}})
+
+    def chunks():  # chunked transfer, no Content-Length
+        yield b'{"question": "'
+        for _ in range(40):
+            yield b"x" * 4096
+        yield b'"}'
+
+    response = httpx.post(f"{qa_server}/ask", content=chunks(), headers={"Content-Type": "application/json"},
+                          timeout=TIMEOUT)
+    assert response.status_code == 413 and response.json()["error"]["status"] == 413
+
+    big = json.dumps({"question": "x" * 70_000}).encode()
+    response = httpx.post(f"{qa_server}/ask", content=big, headers={"Content-Type": "application/json"},
+                          timeout=TIMEOUT)
+    assert response.status_code == 413
+
+
+def test_concurrent_clients_get_consistent_answers(qa_server):
+    questions = [QUESTION, "Who led the diplomacy with North Korea?", "How many embassies are in Pyongyang?"]
+
+    def ask(n: int) -> tuple[str, list[str]]:
+        with httpx.Client(base_url=qa_server, timeout=TIMEOUT) as client:
+            question = questions[n % len(questions)]
+            response = client.post("/ask", json={"question": question, "k": 4})
+            response.raise_for_status()
+            return question, [p["id"] for p in response.json()["passages"]]
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        results = list(pool.map(ask, range(24)))
+    by_question: dict[str, set] = {}
+    for question, ids in results:
+        by_question.setdefault(question, set()).add(tuple(ids))
+    assert all(len(answers) == 1 for answers in by_question.values()), by_question
+
+
+def test_serve_without_an_index_starts_and_says_how_to_build_one(tmp_path):
+    """No index and no corpus to build one from: the server still starts; /health and /ask say why (503)."""
+    process, url = start_server(tmp_path / "index", tmp_path / "serve.log", cwd=tmp_path)
+    try:
+        health = httpx.get(f"{url}/health", timeout=TIMEOUT)
+        assert health.status_code == 503 and health.json()["status"] == "unavailable"
+        ask = httpx.post(f"{url}/ask", json={"question": QUESTION}, timeout=TIMEOUT)
+        assert ask.status_code == 503
+        assert "qa index" in ask.json()["error"]["message"]
+    finally:
+        # uvicorn shuts down gracefully on SIGTERM, then re-raises it: -15 is a clean stop
+        assert stop_server(process) in (0, -15)
+    assert "qa index" in (tmp_path / "serve.log").read_text()
+
+
+def test_a_taken_port_is_refused_at_once(qa_server):
+    import subprocess
+    import sys
+
+    port = qa_server.rsplit(":", 1)[1]
+    done = subprocess.run([sys.executable, "-m", "qa.cli", "serve", "--port", port], capture_output=True,
+                          text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr == f"Error: cannot listen on 127.0.0.1:{port}: Address already in use (choose another with --port)\n"
