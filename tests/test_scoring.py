@@ -58,3 +58,5 @@ def test_is_answerable_combines_the_rules():
     assert is_answerable("Who signed the treaty?", ["China signed it."], knows)
     assert not is_answerable("When did the talks begin?", ["No date."], knows)
     assert not is_answerable("Did Agreed Framework fail?", ["x"], lambda w: w != "Framework")
+    assert not is_answerable("How do I bake bread?", ["China signed it."], knows, best_cosine=0.05)
+    assert is_answerable("Who signed?", ["China signed it."], knows, best_cosine=0.5)

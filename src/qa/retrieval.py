@@ -164,18 +164,19 @@ class Retriever:
         mode = check_mode(mode)
         started = time.perf_counter()
         query_vectors = np.asarray(self.embedder.encode(questions), dtype=np.float32)
+        dense = self._search_dense(query_vectors)
         if mode == "bm25":
             scores = self._search_bm25(questions)
         elif mode == "dense":
-            scores = self._search_dense(query_vectors)
+            scores = dense
         else:
-            scores = self._search_hybrid(questions, query_vectors)
+            scores = self._search_hybrid(questions, query_vectors, dense)
         answers = []
-        for question, query_vector, row in zip(questions, query_vectors, scores):
+        for question, query_vector, row, cosines in zip(questions, query_vectors, scores, dense):
             # abstention reads the best passages by relevance alone (before the answer-type bonus),
             # whatever k is
             evidence = [self.index.passages[r].text for r in self._rank(row, EVIDENCE_DEPTH, mode)]
-            answerable = is_answerable(question, evidence, self.index.bm25.knows)
+            answerable = is_answerable(question, evidence, self.index.bm25.knows, float(cosines.max()))
             if mode == "hybrid":
                 row = self._prefer_answer_type(question, row)
             top = self._rank(row, k, mode)
@@ -199,9 +200,9 @@ class Retriever:
     def _search_bm25(self, questions: list[str]) -> np.ndarray:
         return self.index.bm25.score(questions)
 
-    def _search_hybrid(self, questions: list[str], query_vectors: np.ndarray) -> np.ndarray:
+    def _search_hybrid(self, questions: list[str], query_vectors: np.ndarray, dense: np.ndarray) -> np.ndarray:
         lexical = self._search_bm25(questions)
-        first_pass = scoring.fuse(self._search_dense(query_vectors), lexical)
+        first_pass = scoring.fuse(dense, lexical)
         moved = scoring.rocchio(query_vectors, first_pass, self.index.vectors())
         sentences = scoring.best_sentence(moved, self.index.sentence_vectors,
                                           self.index.sentence_spans[:, 0], len(self.index.passages))
