@@ -91,6 +91,25 @@ class SentenceTransformerEmbedder:
         return np.ascontiguousarray(np.vstack(chunks), dtype=np.float32)
 
 
-def load_embedder(model: str | None = None) -> Embedder:
-    """The encoder for `model` (see `resolve_model`)."""
-    return SentenceTransformerEmbedder(resolve_model(model))
+BACKEND_ENV = "QA_BACKEND"
+BACKENDS = ("onnx", "onnx-int8", "torch")
+
+
+def load_embedder(model: str | None = None, index_dir: Path | None = None,
+                  warn: Callable[[str], None] | None = None) -> Embedder:
+    """The encoder for `model` (see `resolve_model`): ONNX Runtime unless $QA_BACKEND=torch.
+
+    With `index_dir`, the ONNX model kept in that index is used, so asking never imports torch
+    (see onnx_embedder.py); without ONNX Runtime or an export, sentence-transformers on torch is.
+    """
+    spec = resolve_model(model)
+    backend = (os.environ.get(BACKEND_ENV) or "onnx").strip().lower()
+    if backend not in BACKENDS:
+        raise QAError(f"${BACKEND_ENV} must be one of {', '.join(BACKENDS)}, not {backend!r}")
+    if backend != "torch":
+        from .onnx_embedder import load_onnx_embedder
+
+        embedder = load_onnx_embedder(spec, index_dir=index_dir, int8=backend == "onnx-int8", warn=warn)
+        if embedder is not None:
+            return embedder
+    return SentenceTransformerEmbedder(spec)
