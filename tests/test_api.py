@@ -315,7 +315,7 @@ def test_batcher_answers_each_request_with_its_own_answer_in_batches():
     import time
     from concurrent.futures import ThreadPoolExecutor
 
-    from qa.api import Batcher
+    from qa.batching import Batcher
 
     fake = SlowFake()
     entered, gate = threading.Event(), threading.Event()
@@ -351,7 +351,7 @@ def test_batcher_answers_each_request_with_its_own_answer_in_batches():
 def test_batcher_keeps_one_bad_question_from_failing_the_others():
     from concurrent.futures import ThreadPoolExecutor
 
-    from qa.api import Batcher
+    from qa.batching import Batcher
 
     batcher = Batcher(SlowFake())
     questions = ["a", "bad", "b", "c", "bad", "d"]
@@ -371,7 +371,7 @@ def test_batcher_keeps_one_bad_question_from_failing_the_others():
 def test_batcher_does_not_batch_a_quantized_model():
     from types import SimpleNamespace
 
-    from qa.api import Batcher
+    from qa.batching import Batcher
 
     fake = SlowFake()
     fake.embedder = SimpleNamespace(quantized=True)

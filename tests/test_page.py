@@ -7,7 +7,6 @@ import shutil
 import tempfile
 import threading
 import time
-from pathlib import Path
 from urllib.parse import quote
 
 import httpx
@@ -28,7 +27,6 @@ if not (os.access(CHROMIUM, os.X_OK) and os.access(CHROMEDRIVER, os.X_OK)):
 
 from selenium.webdriver.common.by import By  # noqa: E402
 from selenium.webdriver.common.keys import Keys  # noqa: E402
-from selenium.webdriver.support import expected_conditions as EC  # noqa: E402
 from selenium.webdriver.support.ui import WebDriverWait  # noqa: E402
 
 

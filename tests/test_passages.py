@@ -1,6 +1,5 @@
 """Splitting documents into section-tagged passages: headings, furniture, tables, offsets, ids."""
 
-from pathlib import Path
 
 import pytest
 

@@ -17,9 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import inspect
 import logging
-import threading
 from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -27,282 +25,31 @@ from typing import Any, Callable, Optional
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import __version__
+from .api_models import (
+    LENIENT_CONTENT_TYPE,
+    ERRORS,
+    EXAMPLE_QUESTION,
+    MAX_BODY_BYTES,
+    AskRequest,
+    AskResponse,
+    ErrorBody,
+    Health,
+    PassageDetail,
+)
+from .batching import Batcher
 from .errors import QAError
 from .retrieval import MAX_K, MAX_QUESTION_CHARS, MODES, Retriever, check_k, check_mode, check_question
 
-MAX_BODY_BYTES = 64 * 1024
-EXAMPLE_QUESTION = "Which country is the protecting power for the US in North Korea?"
 log = logging.getLogger("qa.api")
 
 Warn = Callable[[str], None]
 
 
 # ---------------------------------------------------------------------------------------------------
-# Request and response models (the /docs schema; responses are Answer.to_dict, not filtered by these)
-
-
-class AskRequest(BaseModel):
-    """A question and how many passages to return."""
-
-    model_config = ConfigDict(
-        extra="forbid",
-        json_schema_extra={"examples": [{"question": EXAMPLE_QUESTION, "k": 3}]},
-    )
-
-    question: StrictStr = Field(
-        description=f"The question, in plain English (1-{MAX_QUESTION_CHARS} characters, not blank).",
-        json_schema_extra={"minLength": 1, "maxLength": MAX_QUESTION_CHARS},
-    )
-    k: StrictInt = Field(5, ge=1, le=MAX_K, description=f"How many passages to return (1-{MAX_K}).")
-    mode: Optional[StrictStr] = Field(
-        None,
-        description=f"Retrieval mode: one of {', '.join(MODES)} [default: the library's].",
-        json_schema_extra={"enum": [*MODES, None]},
-    )
-
-    @field_validator("question")
-    @classmethod
-    def _question(cls, value: str) -> str:
-        _check(check_question, value)
-        return value
-
-    @field_validator("mode")
-    @classmethod
-    def _mode(cls, value: str | None) -> str | None:
-        if value is not None:
-            _check(check_mode, value)
-        return value
-
-
-class Highlight(BaseModel):
-    """The sentence of the passage that best answers the question (offsets into the document)."""
-
-    start: int
-    end: int
-    text: str
-
-
-class PassageHit(BaseModel):
-    """One cited passage: `text` is characters `start`-`end` of document `doc`, under heading `section`."""
-
-    model_config = ConfigDict(extra="allow")
-
-    id: str
-    doc: str
-    section: str
-    start: int
-    end: int
-    score: float
-    text: str
-    highlight: Optional[Highlight] = None
-
-
-class AskResponse(BaseModel):
-    """What `qa ask --json` prints, plus `took_ms`; passages best first."""
-
-    model_config = ConfigDict(
-        extra="allow",
-        json_schema_extra={
-            "examples": [
-                {
-                    "question": EXAMPLE_QUESTION,
-                    "mode": "hybrid",
-                    "passages": [
-                        {
-                            "id": "5d2f0c1e9a7b3c41",
-                            "doc": "north-korea-diplomacy.txt",
-                            "section": "Who Led The North Korea Diplomacy Efforts?",
-                            "start": 104,
-                            "end": 763,
-                            "score": 0.9312,
-                            "text": "North Korea's foreign relations have been marked by conflict ... Sweden serves as "
-                                    "the protecting power for the US in North Korea. ...",
-                        }
-                    ],
-                    "took_ms": 6.4,
-                }
-            ]
-        },
-    )
-
-    question: str
-    mode: Optional[str] = None
-    answerable: Optional[bool] = Field(None, description="False when the corpus does not seem to answer it.")
-    passages: list[PassageHit]
-    took_ms: float = Field(description="Retrieval time in milliseconds, per question of its batch "
-                                       "(server side; excludes HTTP and waiting for the model).")
-
-
-class PassageDetail(BaseModel):
-    """One passage with its citation and its neighbours in the same document."""
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {
-                    "id": "5d2f0c1e9a7b3c41",
-                    "doc": "north-korea-diplomacy.txt",
-                    "title": "Who Led The North Korea Diplomacy Efforts?",
-                    "section": "Who Led The North Korea Diplomacy Efforts?",
-                    "ordinal": 1,
-                    "start": 104,
-                    "end": 763,
-                    "text": "North Korea's foreign relations have been marked by conflict ...",
-                    "citation": "north-korea-diplomacy.txt › Who Led The North Korea Diplomacy Efforts? "
-                                "(chars 104–763)",
-                    "previous": "0e4c1b2a3d5f6789",
-                    "next": "9a8b7c6d5e4f3210",
-                }
-            ]
-        }
-    )
-
-    id: str
-    doc: str
-    title: str
-    section: str
-    ordinal: int
-    start: int
-    end: int
-    text: str
-    citation: str = Field(description="doc › section (chars start–end), as `qa ask` prints it.")
-    previous: Optional[str] = Field(description="Id of the passage before this one in the same document.")
-    next: Optional[str] = Field(description="Id of the passage after this one in the same document.")
-
-
-class Health(BaseModel):
-    """Whether the server can answer, and what it answers from."""
-
-    model_config = ConfigDict(
-        json_schema_extra={
-            "examples": [
-                {"status": "ok", "passage_count": 32, "model": "all-MiniLM-L6-v2",
-                 "built_at": "2026-11-27T09:14:18+00:00", "version": __version__, "message": None}
-            ]
-        }
-    )
-
-    status: str = Field(description='"ok", or "unavailable" (HTTP 503) when no index could be loaded.')
-    passage_count: Optional[int]
-    model: Optional[str]
-    built_at: Optional[str] = Field(description="When the index was built (ISO 8601, UTC).")
-    version: str
-    message: Optional[str] = Field(None, description="Why the server is unavailable, and how to fix it.")
-
-
-class ErrorDetail(BaseModel):
-    status: int
-    message: str
-
-
-class ErrorBody(BaseModel):
-    """The one shape of every error response."""
-
-    model_config = ConfigDict(
-        json_schema_extra={"examples": [{"error": {"status": 422, "message": "k must be a whole number from 1 "
-                                                                             "to 100, not 0"}}]}
-    )
-
-    error: ErrorDetail
-
-
-# A JSON body without a Content-Type header is still JSON (FastAPI >= 0.12x refuses it unless told;
-# older ones accept it and have no such option).
-_LENIENT_CONTENT_TYPE = (
-    {"strict_content_type": False} if "strict_content_type" in inspect.signature(FastAPI.__init__).parameters else {}
-)
-
-ERRORS = {
-    413: {"model": ErrorBody, "description": f"Request body over {MAX_BODY_BYTES // 1024} KiB"},
-    422: {"model": ErrorBody, "description": "Bad input: the message says what to change"},
-    503: {"model": ErrorBody, "description": "No index is loaded: the message says how to build one"},
-}
-
-
-def _check(check: Callable, value: Any) -> None:
-    """Run a library check; its QAError becomes a ValueError carrying the same message."""
-    try:
-        check(value)
-    except QAError as error:
-        raise ValueError(error.message) from None
-
-
-# ---------------------------------------------------------------------------------------------------
 # The app
-
-
-class _Job:
-    __slots__ = ("question", "k", "mode", "answer", "error", "done")
-
-    def __init__(self, question: str, k: int, mode: str | None) -> None:
-        self.question, self.k, self.mode = question, k, mode
-        self.answer = self.error = None
-        self.done = False
-
-
-class Batcher:
-    """Serializes retrieval (the tokenizer is not thread-safe) and batches what piles up meanwhile.
-
-    Each request queues its question, then takes the retrieval lock. Whoever holds the lock answers
-    its own question and the queued ones with the same k and mode (up to `max_batch`) with one
-    `Retriever.search` call, so under load one forward pass of the model serves many requests.
-    A job is taken off the queue and marked done only under the lock, so once its owner holds the
-    lock the job is either still queued or already answered.
-    """
-
-    def __init__(self, retriever: Retriever, max_batch: int = 32) -> None:
-        self.retriever = retriever
-        # A dynamically quantized model scales activations over the whole batch, so a question's
-        # scores would depend on the others batched with it: answer one at a time instead.
-        quantized = getattr(getattr(retriever, "embedder", None), "quantized", False)
-        self.max_batch = 1 if quantized else max_batch
-        self._queue: list[_Job] = []
-        self._queue_lock = threading.Lock()
-        self._work_lock = threading.Lock()
-
-    def ask(self, question: str, k: int, mode: str | None):
-        job = _Job(question, k, mode)
-        with self._queue_lock:
-            self._queue.append(job)
-        with self._work_lock:
-            if not job.done:
-                with self._queue_lock:  # this job and the queued ones that share its k and mode
-                    batch = [job]
-                    for other in self._queue:
-                        if len(batch) < self.max_batch and other is not job and \
-                                (other.k, other.mode) == (job.k, job.mode):
-                            batch.append(other)
-                    taken = {id(j) for j in batch}
-                    self._queue = [j for j in self._queue if id(j) not in taken]
-                self._run(batch)
-        if job.error is not None:
-            raise job.error
-        return job.answer
-
-    def _run(self, batch: list[_Job]) -> None:
-        """Answer `batch` (all with the same k and mode) with one search, then mark every job done."""
-        try:
-            answers = self.retriever.search([j.question for j in batch], batch[0].k, mode=batch[0].mode)
-            for job, answer in zip(batch, answers):
-                job.answer = answer
-        except Exception as error:  # noqa: BLE001 - handed to the request, which reports it
-            if len(batch) > 1:  # one bad question must not fail the others: answer them one by one
-                self._run_singly(batch)
-            else:
-                batch[0].error = error
-        for job in batch:
-            job.done = True
-
-    def _run_singly(self, jobs: list[_Job]) -> None:
-        for job in jobs:
-            try:
-                job.answer = self.retriever.search([job.question], job.k, mode=job.mode)[0]
-            except Exception as error:  # noqa: BLE001
-                job.error = error
 
 
 class _State:
@@ -365,7 +112,7 @@ def create_app(
         description="Local question answering over a folder of .txt and .md files. "
                     "Every error is `{\"error\": {\"status\": ..., \"message\": ...}}`.",
         lifespan=lifespan,
-        **_LENIENT_CONTENT_TYPE,
+        **LENIENT_CONTENT_TYPE,
     )
     app.state.qa = state
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
