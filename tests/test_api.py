@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 
 import pytest
 from fastapi.testclient import TestClient
@@ -245,7 +246,11 @@ def test_page_and_docs_are_served(client):
     request = schema["components"]["schemas"]["AskRequest"]
     assert request["additionalProperties"] is False and request["examples"]
     assert schema["components"]["schemas"]["AskResponse"]["examples"]
-    assert client.get("/docs").status_code == 200
+    docs = client.get("/docs")
+    assert docs.status_code == 200
+    scripts = re.findall(r'src="([^"]+)"', docs.text)
+    assert scripts and all(src.startswith("/") for src in scripts)  # no CDN: the page works offline
+    assert all(client.get(src).status_code == 200 for src in scripts)
 
 
 def test_request_model_is_strict():

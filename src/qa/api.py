@@ -25,6 +25,7 @@ from typing import Any, Callable, Optional
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi_offline import FastAPIOffline
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import __version__
@@ -105,7 +106,8 @@ def create_app(
                 on_ready(state.retriever)
         yield
 
-    app = FastAPI(
+    # FastAPIOffline serves Swagger UI's files itself: /docs works with no network (FastAPI's loads a CDN).
+    app = FastAPIOffline(
         title="qa",
         version=__version__,
         summary="Ask questions of your documents; answers are cited passages.",
