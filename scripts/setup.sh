@@ -5,11 +5,17 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export HF_HUB_OFFLINE=1
 
+# pip, quietly: this machine's pip configuration names a local index folder that may not exist,
+# and pip warns about it once per package.
+pip_install() {
+  .venv/bin/python -m pip install -q "$@" 2>&1 | { grep -v "^WARNING: Location 'file:" || true; }
+}
+
 [ -x .venv/bin/python ] || "${PYTHON:-python3}" -m venv .venv
-.venv/bin/python -m pip install -q --upgrade pip
+pip_install --upgrade pip
 # Pinned first: this is the CPU build; an unpinned torch pulls a CUDA build of several GB.
-.venv/bin/python -m pip install -q torch==2.13.0
-.venv/bin/python -m pip install -q -e '.[dev]'
+pip_install torch==2.13.0
+pip_install -e '.[dev]'
 
 if [ "${QA_SETUP_ONLY:-}" != "1" ]; then
   .venv/bin/qa ask "who is most responsible for the diplomacy with north korea"
