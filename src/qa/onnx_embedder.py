@@ -153,7 +153,7 @@ class OnnxEmbedder:
     """The same vectors as SentenceTransformerEmbedder (mean pooling, normalized), on ONNX Runtime."""
 
     def __init__(self, spec: ModelSpec, onnx_path: str | Path, sha256: str | None = None,
-                 quantized: bool = False, batch_size: int = 32) -> None:
+                 quantized: bool = False, batch_size: int = 8) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
