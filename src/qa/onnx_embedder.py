@@ -181,6 +181,8 @@ class OnnxEmbedder:
         options.intra_op_num_threads = _cores()
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
+        # Idle worker threads sleep instead of spinning: a server's HTTP threads need those cores.
+        options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         if not self.onnx_path.is_file():
             raise QAError(f"the ONNX model {self.onnx_path} is missing: run `qa index` to rebuild it", status=503)
         try:
