@@ -1,0 +1,81 @@
+"""Retrieval end to end on the seed index with the real model: modes, highlights, broad questions,
+abstention, batch = single."""
+
+import pytest
+
+from conftest import SEED
+from qa.errors import QAError
+from qa.retrieval import MODES
+
+PROTECTING = "Which country is the protecting power for the US in North Korea?"
+HEADLINE = "who is most responsible for the diplomacy with north korea"
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "bm25"])  # plain dense ranks a U.S.-threat passage first
+def test_sweden_comes_first(retriever, mode):
+    answer = retriever.ask(PROTECTING, 3, mode)
+    assert answer.mode == mode
+    assert "Sweden" in answer.passages[0].text
+    assert answer.answerable
+
+
+def test_highlights_point_at_a_sentence_of_their_passage(retriever):
+    source = SEED.read_text(encoding="utf-8")
+    answer = retriever.ask(PROTECTING, 5)
+    for hit in answer.passages:
+        h = hit.highlight
+        assert source[h.start:h.end] == h.text
+        assert hit.start <= h.start < h.end <= hit.end
+    assert "Sweden" in answer.passages[0].highlight.text
+
+
+def test_the_batch_call_equals_single_calls(retriever):
+    questions = [PROTECTING, HEADLINE, "How long is the border between China and North Korea?"]
+    batch = retriever.search(questions, 4)
+    single = [retriever.ask(q, 4) for q in questions]
+    assert [[h.id for h in a.passages] for a in batch] == [[h.id for h in a.passages] for a in single]
+    assert [a.answerable for a in batch] == [a.answerable for a in single]
+
+
+def test_a_broad_question_is_answered_from_several_sections(retriever):
+    answer = retriever.ask(HEADLINE, 5)
+    sections = {h.section for h in answer.passages}
+    assert len(sections) >= 3
+    assert {"The US's role in diplomacy", "China's long-term view"} <= sections
+
+
+def test_a_when_question_prefers_a_passage_with_a_year(retriever):
+    answer = retriever.ask("When did Beijing and Pyongyang settle where their boundary runs?", 1)
+    assert "1962" in answer.passages[0].text
+
+
+@pytest.mark.parametrize("question", [
+    "When did Donald Trump meet Kim Jong Un in Singapore?",  # a name the corpus never uses
+    "In what year did the Six-Party Talks begin?",  # no year near the Six-Party Talks
+    "What is the melting point of tungsten?",  # off-topic
+])
+def test_abstains_when_the_corpus_does_not_hold_the_answer(retriever, question):
+    answer = retriever.ask(question, 5)
+    assert answer.answerable is False
+    assert len(answer.passages) == 5  # the closest passages are still listed
+
+
+def test_abstention_does_not_depend_on_k(retriever):
+    question = "In what year did the Six-Party Talks begin?"
+    assert {retriever.ask(question, k).answerable for k in (1, 2, 5, 20)} == {False}
+
+
+def test_k_larger_than_the_corpus_returns_every_passage(retriever):
+    answer = retriever.ask(PROTECTING, 100)
+    assert len(answer.passages) == len(retriever.index.passages)
+    assert len({h.id for h in answer.passages}) == len(answer.passages)
+
+
+def test_bad_arguments_raise_qa_errors(retriever):
+    with pytest.raises(QAError):
+        retriever.ask(" ", 5)
+    with pytest.raises(QAError):
+        retriever.ask(PROTECTING, 0)
+    with pytest.raises(QAError):
+        retriever.ask(PROTECTING, 5, "fuzzy")
+    assert set(MODES) == {"dense", "bm25", "hybrid"}
