@@ -141,3 +141,13 @@ def test_index_command_reports_what_it_built(workdir):
     assert result.exit_code == 0, result.output
     assert result.stdout == "Indexed 32 passages from 1 file(s) into other/\n"
     assert re.fullmatch(r"[0-9a-f]{64}", read_manifest(workdir / "other")["files"][0]["sha256"])
+
+
+def test_ask_says_when_the_answer_is_not_in_the_corpus(workdir):
+    result = runner.invoke(app, ["ask", "What is the melting point of tungsten?", "-k", "2"])
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert lines[0] == NOT_IN_CORPUS
+    assert lines[1].startswith("[1] north-korea-diplomacy.txt › ")
+    as_json = json.loads(runner.invoke(app, ["ask", "--json", "What is the melting point of tungsten?"]).stdout)
+    assert as_json["answerable"] is False and len(as_json["passages"]) == 5
