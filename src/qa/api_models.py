@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_v
 
 from . import __version__
 from .errors import QAError
-from .retrieval import MAX_K, MAX_QUESTION_CHARS, MODES, check_mode, check_question
+from .retrieval import MAX_K, MAX_QUESTION_CHARS, MODES, Hit, check_mode, check_question
 
 MAX_BODY_BYTES = 64 * 1024
 EXAMPLE_QUESTION = "Which country is the protecting power for the US in North Korea?"
@@ -51,29 +51,6 @@ class AskRequest(BaseModel):
         return value
 
 
-class Highlight(BaseModel):
-    """The sentence of the passage that best answers the question (offsets into the document)."""
-
-    start: int
-    end: int
-    text: str
-
-
-class PassageHit(BaseModel):
-    """One cited passage: `text` is characters `start`-`end` of document `doc`, under heading `section`."""
-
-    model_config = ConfigDict(extra="allow")
-
-    id: str
-    doc: str
-    section: str
-    start: int
-    end: int
-    score: float
-    text: str
-    highlight: Optional[Highlight] = None
-
-
 class AskResponse(BaseModel):
     """What `qa ask --json` prints, plus `took_ms`; passages best first."""
 
@@ -105,7 +82,7 @@ class AskResponse(BaseModel):
     question: str
     mode: Optional[str] = None
     answerable: Optional[bool] = Field(None, description="False when the corpus does not seem to answer it.")
-    passages: list[PassageHit]
+    passages: list[Hit]  # the library's own result type: the schema cannot drift from it
     took_ms: float = Field(description="Retrieval time in milliseconds, per question of its batch "
                                        "(server side; excludes HTTP and waiting for the model).")
 
