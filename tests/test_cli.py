@@ -151,3 +151,14 @@ def test_ask_says_when_the_answer_is_not_in_the_corpus(workdir):
     assert lines[1].startswith("[1] north-korea-diplomacy.txt › ")
     as_json = json.loads(runner.invoke(app, ["ask", "--json", "What is the melting point of tungsten?"]).stdout)
     assert as_json["answerable"] is False and len(as_json["passages"]) == 5
+
+
+def test_no_index_and_no_corpus_says_how_to_build_one(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("QA_INDEX", raising=False)
+    result = runner.invoke(app, ["ask", "who leads the talks?"])
+    assert result.exit_code == 2
+    assert result.stderr == (
+        "Error: no index at index/ and none can be built (corpus path does not exist: corpus): "
+        "run `qa index FOLDER_OR_FILES --index-dir index` first\n"
+    )

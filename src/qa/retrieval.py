@@ -11,6 +11,7 @@ import numpy as np
 
 from . import scoring
 from .answerability import EVIDENCE_DEPTH, expected_type, is_answerable
+from .documents import find_files
 from .embeddings import Embedder, load_embedder, resolve_model
 from .errors import QAError
 from .index import Index, build_index, index_exists, load_index, read_manifest, stale_reason
@@ -150,9 +151,14 @@ class Retriever:
                 warn(f"index is stale ({reason}); rebuilding it")
             sources = [Path(s) for s in manifest["sources"]]
         else:
+            sources = list(corpus or [DEFAULT_CORPUS])
+            try:
+                find_files(sources)  # before the model loads: a missing corpus is said at once
+            except QAError as error:
+                raise QAError(f"no index at {index_dir}/ and none can be built ({error.message}): "
+                              f"run `qa index FOLDER_OR_FILES --index-dir {index_dir}` first") from None
             if warn:
                 warn(f"no index at {index_dir}; building it")
-            sources = list(corpus or [DEFAULT_CORPUS])
         embedder = load_embedder(model, index_dir=index_dir, warn=warn)  # reuses the old index's ONNX model
         index = build_index(sources, index_dir, embedder, warn=warn, progress=progress)
         return cls(index, embedder)
