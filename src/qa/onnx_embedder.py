@@ -153,7 +153,7 @@ class OnnxEmbedder:
     """The same vectors as SentenceTransformerEmbedder (mean pooling, normalized), on ONNX Runtime."""
 
     def __init__(self, spec: ModelSpec, onnx_path: str | Path, sha256: str | None = None,
-                 quantized: bool = False, batch_size: int = 8) -> None:
+                 quantized: bool = False, tokens_per_batch: int = 1024, max_batch: int = 64) -> None:
         import onnxruntime as ort
         from tokenizers import Tokenizer
 
@@ -161,7 +161,10 @@ class OnnxEmbedder:
         self.model = spec.name
         self.onnx_path = Path(onnx_path)
         self.quantized = quantized
-        self.batch_size = batch_size
+        # Length-sorted batches of about this many padded tokens: measured here, ~1,000 tokens keeps
+        # padding low and the cache warm (32 passages a batch was 10-15% slower than 8).
+        self.tokens_per_batch = tokens_per_batch
+        self.max_batch = max_batch
         self._sha256 = sha256
         self._source_key = None
         try:
@@ -211,8 +214,7 @@ class OnnxEmbedder:
         encodings = self._tokenizer.encode_batch([str(t).strip() for t in texts])  # as sentence-transformers
         lengths = np.array([len(e.ids) for e in encodings])
         order = np.argsort(-lengths, kind="stable")
-        for start in range(0, len(texts), self.batch_size):
-            rows = order[start : start + self.batch_size]
+        for rows in self._batches(order, lengths):
             width = int(lengths[rows].max())
             ids = np.full((len(rows), width), self._pad_id, dtype=np.int64)
             mask = np.zeros((len(rows), width), dtype=np.int64)
@@ -228,6 +230,17 @@ class OnnxEmbedder:
             if progress:
                 progress(len(rows))
         return out
+
+
+    def _batches(self, order: np.ndarray, lengths: np.ndarray):
+        """Rows, longest first, in batches of at most `tokens_per_batch` padded tokens and `max_batch`
+        rows: short texts such as sentences go many to a batch, long ones few."""
+        start = 0
+        while start < len(order):
+            width = max(int(lengths[order[start]]), 1)  # the longest of this batch, as order is descending
+            size = max(1, min(self.max_batch, self.tokens_per_batch // width))
+            yield order[start : start + size]
+            start += size
 
 
 def load_onnx_embedder(spec: ModelSpec, index_dir: str | Path | None = None, int8: bool = False,
