@@ -95,13 +95,13 @@ def test_default_embedder_is_onnx_and_torch_is_the_fallback(monkeypatch):
 
 
 def test_manifest_records_the_onnx_hash(seed_index_dir):
-    from qa.onnx_embedder import sha256_file
+    from qa.documents import file_sha256
 
     manifest = json.loads((seed_index_dir / "manifest.json").read_text())
     record = manifest["onnx"]
     path = seed_index_dir / record["file"]
     assert record["file"] == "model.onnx" and record["quantized"] is False
-    assert record["sha256"] == sha256_file(path) and record["size"] == path.stat().st_size
+    assert record["sha256"] == file_sha256(path) and record["size"] == path.stat().st_size
 
 
 def _run(code: str, *args: str, cwd=None) -> subprocess.CompletedProcess:

@@ -14,6 +14,7 @@ from typing import Callable
 
 import numpy as np
 
+from .documents import file_sha256
 from .embeddings import ModelSpec, Progress
 from .errors import QAError
 
@@ -45,14 +46,6 @@ def model_key(model_path: str | Path) -> str:
         stat = file.stat()
         digest.update(f"{file.relative_to(root)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
     return digest.hexdigest()[:20]
-
-
-def sha256_file(path: str | Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def _is_sentence_transformers_folder(path: str | Path) -> bool:
@@ -145,7 +138,7 @@ def ensure_onnx(spec: ModelSpec, int8: bool = False, warn: Warn | None = None) -
             export_onnx(spec.path, folder / ONNX_FILE, int8_path=path if int8 else None)
         for made in (folder / ONNX_FILE, folder / INT8_FILE):
             if made.is_file():
-                made.with_name(made.name + ".sha256").write_text(sha256_file(made) + "\n")
+                made.with_name(made.name + ".sha256").write_text(file_sha256(made) + "\n")
     return path, sidecar.read_text().strip()
 
 
@@ -203,7 +196,7 @@ class OnnxEmbedder:
     @property
     def sha256(self) -> str:
         if self._sha256 is None:
-            self._sha256 = sha256_file(self.onnx_path)
+            self._sha256 = file_sha256(self.onnx_path)
         return self._sha256
 
     def encode(self, texts: list[str], progress: Progress | None = None) -> np.ndarray:
@@ -312,14 +305,15 @@ def place_file(source: Path, target: Path) -> None:
 
 
 def _index_record(index_dir: str | Path, model: str) -> dict | None:
+    """The manifest's record of the index's ONNX file, if the index is readable and of `model`."""
+    from .index import read_manifest
+
     try:
-        manifest = json.loads((Path(index_dir) / "manifest.json").read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    record = manifest.get("onnx") if isinstance(manifest, dict) else None
-    if isinstance(record, dict) and manifest.get("model") == model:
-        return record
-    return None
+        manifest = read_manifest(Path(index_dir))
+    except QAError:
+        return None  # no index, or a broken one: loading it reports that
+    record = manifest.get("onnx")
+    return record if isinstance(record, dict) and manifest.get("model") == model else None
 
 
 def _read_json(path: Path) -> dict:

@@ -175,12 +175,15 @@ def _segments(block: _Span, markdown: bool) -> list[tuple[str | None, _Span | No
 
 
 def _join(block: _Span, lines: list[re.Match]) -> _Span:
-    start, end = lines[0].start(), lines[-1].end()
-    raw = block.text[start:end]
-    # trim surrounding whitespace but keep offsets exact
-    lead = len(raw) - len(raw.lstrip())
-    trail = len(raw) - len(raw.rstrip())
-    return _Span(block.start + start + lead, block.start + end - trail, raw.strip())
+    return _trimmed(block, lines[0].start(), lines[-1].end())
+
+
+def _trimmed(span: _Span, a: int, b: int) -> _Span:
+    """`span.text[a:b]` without surrounding whitespace, with file offsets that still point at it."""
+    chunk = span.text[a:b]
+    lead = len(chunk) - len(chunk.lstrip())
+    trail = len(chunk) - len(chunk.rstrip())
+    return _Span(span.start + a + lead, span.start + b - trail, chunk.strip())
 
 
 def _is_content(text: str) -> bool:
@@ -196,23 +199,20 @@ def _split_long(span: _Span) -> list[_Span]:
     """Split a long paragraph at sentence ends into pieces of about TARGET, never over MAX_CHARS."""
     if len(span.text) <= SPLIT_ABOVE:
         return [span]
-    if _is_table(span.text):
-        return _pack(span, [m.end() for m in re.finditer(r"\r?\n", span.text)])
-    return _pack(span, _sentence_ends(span.text))
+    return _pack(span, _cuts(span.text))
 
 
 def sentence_spans(passage: Passage) -> list[tuple[int, int]]:
     """The passage's sentences (a table's rows) as (start, end) file offsets, whitespace trimmed."""
-    text = passage.text
-    cuts = [m.end() for m in re.finditer(r"\r?\n", text)] if _is_table(text) else _sentence_ends(text)
-    bounds = [0, *cuts, len(text)]
-    spans = []
-    for a, b in zip(bounds, bounds[1:]):
-        chunk = text[a:b]
-        if chunk.strip():
-            lead = len(chunk) - len(chunk.lstrip())
-            spans.append((passage.start + a + lead, passage.start + a + len(chunk.rstrip())))
-    return spans
+    whole = _Span(passage.start, passage.end, passage.text)
+    bounds = [0, *_cuts(passage.text), len(passage.text)]
+    pieces = (_trimmed(whole, a, b) for a, b in zip(bounds, bounds[1:]))
+    return [(p.start, p.end) for p in pieces if p.text]
+
+
+def _cuts(text: str) -> list[int]:
+    """Where the text may be cut: after each row of a table, else at sentence starts."""
+    return [m.end() for m in re.finditer(r"\r?\n", text)] if _is_table(text) else _sentence_ends(text)
 
 
 def _is_table(text: str) -> bool:
@@ -243,13 +243,7 @@ def _pack(span: _Span, cuts: list[int]) -> list[_Span]:
             pieces.append((start, bounds[i - 1]))
             start = bounds[i - 1]
     pieces.append((start, len(text)))
-    out: list[_Span] = []
-    for a, b in pieces:
-        for a2, b2 in _hard_wrap(text, a, b):
-            chunk = text[a2:b2]
-            lead = len(chunk) - len(chunk.lstrip())
-            trail = len(chunk) - len(chunk.rstrip())
-            out.append(_Span(span.start + a2 + lead, span.start + b2 - trail, chunk.strip()))
+    out = [_trimmed(span, a2, b2) for a, b in pieces for a2, b2 in _hard_wrap(text, a, b)]
     return [s for s in out if s.text]
 
 
