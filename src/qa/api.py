@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import logging
+from dataclasses import asdict
 from importlib import resources
 from pathlib import Path
 from typing import Any, Callable, Optional
@@ -30,9 +31,9 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from . import __version__
 from .api_models import (
-    LENIENT_CONTENT_TYPE,
     ERRORS,
     EXAMPLE_QUESTION,
+    LENIENT_CONTENT_TYPE,
     MAX_BODY_BYTES,
     AskRequest,
     AskResponse,
@@ -42,7 +43,15 @@ from .api_models import (
 )
 from .batching import Batcher
 from .errors import QAError
-from .retrieval import MAX_K, MAX_QUESTION_CHARS, MODES, Retriever, check_k, check_mode, check_question
+from .retrieval import (
+    MAX_K,
+    MAX_QUESTION_CHARS,
+    MODES,
+    Retriever,
+    check_k,
+    check_mode,
+    check_question,
+)
 
 log = logging.getLogger("qa.api")
 
@@ -159,12 +168,8 @@ def create_app(
             raise QAError(f"no passage with id {passage_id!r} in this index", status=404)
         p = retriever.index.passages[row]
         before, after = state.neighbours.get(p.id, (None, None))
-        return JSONResponse({
-            "id": p.id, "doc": p.doc, "title": p.title, "section": p.section, "ordinal": p.ordinal,
-            "start": p.start, "end": p.end, "text": p.text,
-            "citation": f"{p.doc} › {p.section} (chars {p.start}–{p.end})",
-            "previous": before, "next": after,
-        })
+        citation = f"{p.doc} › {p.section} (chars {p.start}–{p.end})"
+        return JSONResponse(asdict(PassageDetail(**p.to_dict(), citation=citation, previous=before, next=after)))
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index_page() -> HTMLResponse:

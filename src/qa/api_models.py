@@ -7,9 +7,11 @@ from typing import Any, Callable, Optional
 
 from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
+from pydantic.dataclasses import dataclass as pydantic_dataclass
 
 from . import __version__
 from .errors import QAError
+from .passages import Passage
 from .retrieval import MAX_K, MAX_QUESTION_CHARS, MODES, Hit, check_mode, check_question
 
 MAX_BODY_BYTES = 64 * 1024
@@ -87,10 +89,7 @@ class AskResponse(BaseModel):
                                        "(server side; excludes HTTP and waiting for the model).")
 
 
-class PassageDetail(BaseModel):
-    """One passage with its citation and its neighbours in the same document."""
-
-    model_config = ConfigDict(
+@pydantic_dataclass(frozen=True, config=ConfigDict(
         json_schema_extra={
             "examples": [
                 {
@@ -109,16 +108,10 @@ class PassageDetail(BaseModel):
                 }
             ]
         }
-    )
+))
+class PassageDetail(Passage):
+    """One passage (the index's own record) with its citation and its neighbours in the same document."""
 
-    id: str
-    doc: str
-    title: str
-    section: str
-    ordinal: int
-    start: int
-    end: int
-    text: str
     citation: str = Field(description="doc › section (chars start–end), as `qa ask` prints it.")
     previous: Optional[str] = Field(description="Id of the passage before this one in the same document.")
     next: Optional[str] = Field(description="Id of the passage after this one in the same document.")
