@@ -147,6 +147,9 @@ def test_percentile_and_gates():
         failed_gates(report, parse_gates(["map=0.1"]))
     with pytest.raises(QAError, match="METRIC=VALUE"):
         parse_gates(["ndcg@10"])
+    report["runs"]["dense"]["abstention"] = {"accuracy": 0.75, "false_abstention_rate": 0.02}
+    assert failed_gates(report, parse_gates(["abstention=0.75", "answered=0.98"])) == []
+    assert failed_gates(report, parse_gates(["answered=1"])) == ["dense answered = 0.980 is below 1"]
 
 
 # --- `qa eval` on the real seed index --------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 import numpy as np
 
-from qa.answerability import is_answerable, missing_answer_type, unknown_names
+from qa.answerability import (is_answerable, missing_answer_type, ordinal_mismatch, unknown_focus,
+                              unknown_names)
 from qa.scoring import best_sentence, diversify, fuse, minmax, top_k
 
 
@@ -51,6 +52,32 @@ def test_missing_answer_type_reads_the_best_passages():
     assert missing_answer_type("Why did the talks stall when China left?", undated) is None
     assert missing_answer_type("How many nations took part?", undated) == "number"
     assert missing_answer_type("How many nations took part?", dated) is None
+    priced = ["The talks cost $4 million.", "Other text."]
+    assert missing_answer_type("How much did the talks cost in dollars?", dated) == "money"
+    assert missing_answer_type("How much did the talks cost?", priced) is None
+    assert missing_answer_type("How much plutonium was there?", ["enough for about ten bombs"]) is None
+
+
+def test_unknown_focus_is_the_asked_for_role_or_attribute():
+    corpus = {"north", "korea", "vice", "foreign", "minister", "border", "long", "role", "most", "responsible"}
+    knows = lambda word: word.lower() in corpus
+    assert unknown_focus("Who is Japan's special envoy for North Korea?", knows) == "special envoy"
+    assert unknown_focus("Who is North Korea's vice foreign minister?", knows) is None
+    assert unknown_focus("What is the population of North Korea?", knows) == "population"
+    assert unknown_focus("What is the GDP of North Korea?", knows) == "GDP"
+    assert unknown_focus("What is the length of the border?", knows) is None  # written "1,416 km-long"
+    assert unknown_focus("who is most responsible for the diplomacy", knows) is None
+    assert unknown_focus("Which city hosted the talks?", knows) is None  # not a role or attribute question
+    assert unknown_focus("What is the Byungjin line?", knows) is None  # a name: unknown_names' business
+
+
+def test_ordinal_mismatch_needs_the_asked_for_one():
+    stem = lambda word: word.lower().rstrip("s")
+    tests = ["In 2013 it held its third nuclear test.", "In 2016 it held its fourth and fifth nuclear tests."]
+    assert ordinal_mismatch("When was its first nuclear test?", tests, stem) == "first nuclear test"
+    assert ordinal_mismatch("When was its fourth nuclear test?", tests, stem) is None
+    assert ordinal_mismatch("When was its first summit?", tests, stem) is None  # summits are not numbered
+    assert ordinal_mismatch("When were nuclear tests held?", tests, stem) is None
 
 
 def test_is_answerable_combines_the_rules():
@@ -60,3 +87,5 @@ def test_is_answerable_combines_the_rules():
     assert not is_answerable("Did Agreed Framework fail?", ["x"], lambda w: w != "Framework")
     assert not is_answerable("How do I bake bread?", ["China signed it."], knows, best_cosine=0.05)
     assert is_answerable("Who signed?", ["China signed it."], knows, best_cosine=0.5)
+    assert not is_answerable("Who is China's envoy?", ["China signed it."], lambda w: w != "envoy")
+    assert not is_answerable("When was the second test?", ["The third test was in 2013."], knows)

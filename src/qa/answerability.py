@@ -3,7 +3,12 @@
 Similarity scores alone cannot tell "not in the corpus" from a paraphrase here (on the
 hand-written set the two ranges overlap), so abstention rests on evidence a reader would check:
 - a name the question asks about (two or more capitalized words) that the corpus never uses;
-- a question for a year or a quantity whose best passages hold no year or number at all.
+- a question for a year, a quantity or a sum of money whose best passages hold none at all;
+- a question for the holder of a role or the value of an attribute ("who is X's envoy", "what is
+  the population of X") whose role or attribute word the corpus never uses: a reader can paraphrase
+  around the other words of a question, but a text that never names the role cannot say who holds it;
+- a question for the "first" (second, ...) of something whose best passages number that thing
+  only otherwise ("the third nuclear test" does not date the first);
 - a question nothing in the corpus is about: its closest passage is nearly orthogonal to it.
 Each rule was calibrated on eval/questions.jsonl to mark no answerable question unanswerable.
 """
@@ -15,6 +20,11 @@ import re
 _NAME = re.compile(r"\b[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)+")
 _ASKS_YEAR = re.compile(r"^\W*(?:by\s+)?when\b|\b(?:what|which)\s+year\b", re.IGNORECASE)
 _ASKS_AMOUNT = re.compile(r"\bhow\s+(?:many|much)\b", re.IGNORECASE)
+_MONEY_WORDS = r"(?:dollars?|euros?|pounds?|yuan|yen|usd|eur|gbp|cost|costs|costing|worth|price[sd]?|pay|paid|spend|spent|budget|money|funding)"
+_ASKS_MONEY = re.compile(rf"\bhow\s+much\b.*\b{_MONEY_WORDS}\b|\bhow\s+many\s+(?:dollars|euros|pounds)\b",
+                         re.IGNORECASE)
+_MONEY = re.compile(r"[$€£¥]\s?\d|\d\s?[$€£¥]|\b(?:dollars?|euros?|pounds sterling|yuan|yen|usd|eur|gbp)\b|"
+                    r"\d(?:[\d,.]*)\s*(?:million|billion|trillion|bn|m)\b", re.IGNORECASE)
 _YEAR = re.compile(r"\b(?:1[5-9]\d\d|20\d\d)s?\b")
 _AMOUNT = re.compile(
     r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
@@ -43,35 +53,102 @@ OFF_TOPIC_COSINE = 0.2
 
 
 def expected_type(question: str) -> str | None:
-    """'year' when the question asks when, 'number' when it asks how many or how much, else None."""
+    """'year' when the question asks when, 'money' when it asks how much something costs or is worth
+    (or how many dollars), 'number' for any other how many or how much, else None."""
     if _ASKS_YEAR.search(question):
         return "year"
+    if _ASKS_MONEY.search(question):
+        return "money"
     if _ASKS_AMOUNT.search(question):
         return "number"
     return None
 
 
+_TYPE_PATTERNS = {"year": _YEAR, "money": _MONEY, "number": _AMOUNT}
+
+
 def holds(answer_type: str, text: str) -> bool:
-    """Whether `text` contains a year (or a number, for 'number')."""
-    return bool((_YEAR if answer_type == "year" else _AMOUNT).search(text))
+    """Whether `text` contains an answer of `answer_type`: a year, a sum of money or a number."""
+    return bool(_TYPE_PATTERNS[answer_type].search(text))
+
+
+# "Who is [the] [X's] ROLE [of|for|to ...]" and "What is the ATTRIBUTE of X": the asked-for role or
+# attribute, one to three lowercase words or acronyms (a capitalized word is a name: the unknown-name
+# rule's).
+_ASKS_ROLE = re.compile(
+    r"^\W*(?i:who)\s+(?:is|was|are|were)\s+(?:the\s+|an?\s+)?(?:[\w .'’-]+?['’]s\s+)?"
+    r"(?P<focus>(?:[a-z][a-z-]*|[A-Z]{2,})(?:\s+(?:[a-z][a-z-]*|[A-Z]{2,})){0,2}?)\s*(?:\b(?:of|for|to|in|at|on|with|from)\b|[?.!]|$)")
+_ASKS_ATTRIBUTE = re.compile(
+    r"^\W*(?i:what)\s+(?:is|was|are|were)\s+(?:the\s+)?(?:[\w .'’-]+?['’]s\s+)?"
+    r"(?P<focus>(?:[a-z][a-z-]*|[A-Z]{2,})(?:\s+(?:[a-z][a-z-]*|[A-Z]{2,})){0,2}?)\s*(?:\bof\b|[?.!]|$)")
+# A measure noun is often written as its adjective ("a 1,416 km-long border" gives its length).
+_MEASURE_ADJECTIVES = {"length": "long", "width": "wide", "height": "high", "depth": "deep",
+                       "breadth": "broad", "age": "old", "distance": "far"}
+
+
+def unknown_focus(question: str, knows_word) -> str | None:
+    """The role or attribute a who-is / what-is-the-X-of question asks for, when the corpus never
+    uses one of its words (`knows_word(word)`); else None."""
+    match = _ASKS_ROLE.search(question) or _ASKS_ATTRIBUTE.search(question)
+    if not match:
+        return None
+    words = match.group("focus").split()
+    for word in words:
+        if not (knows_word(word) or (word in _MEASURE_ADJECTIVES and knows_word(_MEASURE_ADJECTIVES[word]))):
+            return " ".join(words)
+    return None
+
+
+_ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth",
+             "last", "latest")
+_ORDINAL_PHRASE = re.compile(rf"\b(?P<ordinal>{'|'.join(_ORDINALS)})\s+(?P<rest>(?:[a-z-]+\s+){{0,2}}[a-z-]+)",
+                             re.IGNORECASE)
+
+
+def ordinal_mismatch(question: str, passages: list[str], stem) -> str | None:
+    """The question's "ordinal thing" (e.g. "first nuclear test") when the best passages number that
+    thing only with other ordinals ("third and fourth nuclear tests"), else None. `stem(word)` folds
+    a word to its index form, so "tests" matches "test"."""
+    asked = _ORDINAL_PHRASE.search(question)
+    if not asked or not passages:
+        return None
+    ordinal = asked.group("ordinal").lower()
+    thing = stem(asked.group("rest").split()[-1])
+    others = set()
+    text = " ".join(passages[:EVIDENCE_DEPTH])
+    for sentence in re.split(r"(?<=[.!?])\s+", text):
+        words = re.findall(r"[\w-]+", sentence.lower())
+        for i, word in enumerate(words):
+            if stem(word) != thing:
+                continue
+            near = set(words[max(0, i - 6) : i]) & set(_ORDINALS)
+            if ordinal in near:
+                return None  # the passages do name the asked-for one
+            others |= near
+    return f"{asked.group('ordinal')} {asked.group('rest')}" if others else None
 
 
 def missing_answer_type(question: str, passages: list[str]) -> str | None:
-    """'year' or 'number' when the question asks for one and none of the best passages holds one."""
+    """The answer type ('year', 'money', 'number') the question asks for, when none of the best
+    passages holds one."""
     answer_type = expected_type(question)
     if not passages or answer_type is None:
         return None
     return None if holds(answer_type, " ".join(passages[:EVIDENCE_DEPTH])) else answer_type
 
 
-def is_answerable(question: str, passages: list[str], knows_word, best_cosine: float = 1.0) -> bool:
+def is_answerable(question: str, passages: list[str], knows_word, best_cosine: float = 1.0,
+                  stem=str.lower) -> bool:
     """False when the corpus evidently does not hold the answer to `question`.
 
     `passages` are the texts of the best passages, best first; `knows_word(word)` says whether the
-    corpus uses a word; `best_cosine` is the question's cosine to its closest passage.
+    corpus uses a word; `best_cosine` is the question's cosine to its closest passage; `stem(word)`
+    folds a word as the index does.
     """
     return (
         best_cosine >= OFF_TOPIC_COSINE
         and not unknown_names(question, knows_word)
+        and unknown_focus(question, knows_word) is None
         and missing_answer_type(question, passages) is None
+        and ordinal_mismatch(question, passages, stem) is None
     )

@@ -333,17 +333,30 @@ def _metric_key(name: str, figures: dict) -> str | None:
     return aliases.get(name) if aliases.get(name) in figures else None
 
 
+def _gated_figures(run: dict) -> dict[str, float]:
+    """A run's figures that --min can name: its metrics, plus `abstention` (the share of unanswerable
+    questions abstained on) and `answered` (the share of answerable ones not abstained on)."""
+    figures = dict(run["metrics"])
+    abstention = run.get("abstention")
+    if abstention and abstention["accuracy"] is not None:
+        figures["abstention"] = abstention["accuracy"]
+    if abstention and abstention["false_abstention_rate"] is not None:
+        figures["answered"] = round(1 - abstention["false_abstention_rate"], 4)
+    return figures
+
+
 def failed_gates(report: dict, gates: list[tuple[str, float]]) -> list[str]:
     """A line per figure below its gate (every mode is checked); a gate naming no figure is an error."""
     failures = []
     for name, minimum in gates:
         for mode, run in report["runs"].items():
-            key = _metric_key(name, run["metrics"])
+            figures = _gated_figures(run)
+            key = _metric_key(name, figures)
             if key is None:
-                known = ", ".join(LABELS.get(k, k) for k in run["metrics"])
+                known = ", ".join(LABELS.get(k, k) for k in figures)
                 raise QAError(f"--min: no figure named {name!r}; the figures are {known}")
-            if run["metrics"][key] < minimum:
-                failures.append(f"{mode} {LABELS.get(key, key)} = {run['metrics'][key]:.3f} is below {minimum:g}")
+            if figures[key] < minimum:
+                failures.append(f"{mode} {LABELS.get(key, key)} = {figures[key]:.3f} is below {minimum:g}")
     return failures
 
 

@@ -74,6 +74,11 @@ class BM25Scores:
         terms = self.analyzer(word)
         return all(t in self.vocab for t in terms)
 
+    def stem(self, word: str) -> str:
+        """`word` folded as the index folds it (lowercased and stemmed; a stopword is only lowercased)."""
+        terms = self.analyzer(word)
+        return terms[0] if len(terms) == 1 else word.lower()
+
     def score(self, questions: list[str]) -> np.ndarray:
         """A (questions × passages) matrix of BM25 scores."""
         out = np.zeros((len(questions), self.num_docs), dtype=np.float32)

@@ -182,7 +182,8 @@ class Retriever:
             # abstention reads the best passages by relevance alone (before the answer-type bonus),
             # whatever k is
             evidence = [self.index.passages[r].text for r in self._rank(row, EVIDENCE_DEPTH, mode)]
-            answerable = is_answerable(question, evidence, self.index.bm25.knows, float(cosines.max()))
+            bm25 = self.index.bm25
+            answerable = is_answerable(question, evidence, bm25.knows, float(cosines.max()), bm25.stem)
             if mode == "hybrid":
                 row = self._prefer_answer_type(question, row)
             top = self._rank(row, k, mode)
