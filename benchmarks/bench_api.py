@@ -92,6 +92,15 @@ def start_server(index_dir: Path, model: str | None, timeout: float) -> tuple[su
     sys.exit(f"qa serve did not become healthy within {timeout:.0f} s:\n{log.read_text(errors='replace')}")
 
 
+def cpu_seconds(process: subprocess.Popen | None) -> float:
+    """User + system CPU seconds used so far by `process` (Linux /proc; 0 elsewhere or without one)."""
+    try:
+        fields = Path(f"/proc/{process.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    except (AttributeError, OSError, IndexError, ValueError):
+        return 0.0
+
+
 def run_clients(url: str, clients: int, requests: int, k: int, mode: str | None, timeout: float) -> dict:
     """`requests` POST /ask spread over `clients` threads; latencies are client-side, per request."""
     latencies: list[float] = []
@@ -192,7 +201,13 @@ def main() -> None:
         health = httpx.get(f"{url}/health", timeout=args.timeout).json()
         if args.warmup:
             run_clients(url, args.clients, args.warmup, args.k, args.mode, args.timeout)
+        server_cpu, client_cpu = cpu_seconds(process), time.process_time()
         http = run_clients(url, args.clients, args.requests, args.k, args.mode, args.timeout)
+        server_cpu, client_cpu = cpu_seconds(process) - server_cpu, time.process_time() - client_cpu
+        if process is not None and http["requests"]:
+            # where the two cores go: the server's CPU time and this load generator's, per request
+            http["cpu_ms_per_request"] = {"server": round(server_cpu * 1000 / http["requests"], 2),
+                                          "clients": round(client_cpu * 1000 / http["requests"], 2)}
     finally:
         if process is not None:
             process.terminate()
@@ -221,6 +236,10 @@ def main() -> None:
           f"in {http['wall_s']} s: {http['requests_per_s']} requests/s")
     print(f"  latency  p50 {http['p50_ms']} ms  p95 {http['p95_ms']} ms  p99 {http['p99_ms']} ms  "
           f"mean {http['mean_ms']} ms")
+    if "cpu_ms_per_request" in http:
+        cpu = http["cpu_ms_per_request"]
+        print(f"  CPU per request: server {cpu['server']} ms, load generator {cpu['clients']} ms "
+              f"(of {result['cpus']} CPUs)")
     took = http["server_took_ms"]
     print(f"  server took_ms  p50 {took['p50_ms']}  p95 {took['p95_ms']}  p99 {took['p99_ms']}")
     if "in_process" in result:
