@@ -8,7 +8,8 @@ Not a test: run it by hand on a quiet machine and read the table (medians over -
 (a) `qa ask` cold: process start to the printed answer, on an existing index (ONNX; needs no torch),
     beside `python -c "import sentence_transformers; load; encode"` and beside `QA_BACKEND=torch qa ask`.
 (b) `qa serve`: process start to /health answering "ok", beside the same with QA_BACKEND=torch.
-(c) indexing throughput in passages/s on the same texts: ONNX fp32 (and int8) vs sentence-transformers.
+(c) indexing throughput in passages/s on the same texts: qa's default (OpenVINO, bf16 where the CPU has
+    it), ONNX Runtime fp32 and int8, each beside sentence-transformers on torch fp32.
 """
 
 from __future__ import annotations
@@ -127,9 +128,12 @@ def embedders(int8: bool) -> dict:
     from qa.onnx_embedder import OnnxEmbedder, ensure_onnx
 
     spec = resolve_model()
-    out = {"onnx fp32": OnnxEmbedder(spec, ensure_onnx(spec)[0])}
+    default = OnnxEmbedder(spec, ensure_onnx(spec)[0])  # questions: ONNX Runtime fp32; passages: OpenVINO
+    out = {f"qa default ({default.passage_encoder})": default,
+           "onnxruntime fp32 (QA_BACKEND=onnx-fp32)": OnnxEmbedder(spec, ensure_onnx(spec)[0], bulk="onnxruntime")}
     if int8:
-        out["onnx int8"] = OnnxEmbedder(spec, ensure_onnx(spec, int8=True)[0], quantized=True)
+        out["onnxruntime int8 (QA_BACKEND=onnx-int8)"] = OnnxEmbedder(spec, ensure_onnx(spec, int8=True)[0],
+                                                                      quantized=True)
     out["sentence-transformers torch fp32"] = SentenceTransformerEmbedder(spec)
     return out
 
@@ -158,7 +162,9 @@ def bench_ndcg(models: dict) -> dict[str, float]:
         qrels.setdefault(qid, {})[cid] = int(rel)
     out = {}
     for name, model in models.items():
-        scores = model.encode([q["text"] for q in queries]) @ model.encode(texts).T
+        # questions one at a time, as `qa ask` embeds them (one batch: ONNX Runtime even by default)
+        query_vectors = np.vstack([model.encode([q["text"]]) for q in queries])
+        scores = query_vectors @ model.encode(texts).T
         run = {}
         for q, row in zip(queries, scores):
             if q["_id"] in qrels:

@@ -25,6 +25,7 @@ def test_round_trip(seed_index_dir, seed_corpus):
     assert manifest["model"] == "all-MiniLM-L6-v2"
     assert manifest["dimension"] == 384
     assert manifest["passage_count"] == len(passages)
+    assert manifest["passage_encoder"].startswith(("openvino ", "onnxruntime "))  # what embedded the passages
     assert [f["doc"] for f in manifest["files"]] == ["north-korea-diplomacy.txt"]
     assert len(manifest["files"][0]["sha256"]) == 64
     assert manifest["built_at"]

@@ -66,6 +66,27 @@ def test_onnx_matches_sentence_transformers(onnx_embedder):
     assert cosines.min() >= 0.999, [texts[i][:60] for i in np.argsort(cosines)[:3]]
 
 
+def test_every_encoding_path_matches_sentence_transformers(onnx_embedder):
+    """Questions (one batch: ONNX Runtime fp32), passages by default (many batches: OpenVINO, bf16 on
+    this machine) and passages with QA_BACKEND=onnx-fp32 (one ONNX Runtime session per core)."""
+    from qa.embeddings import SentenceTransformerEmbedder, resolve_model
+    from qa.onnx_embedder import OnnxEmbedder
+
+    spec = resolve_model()
+    texts = varied_texts(80)
+    expected = SentenceTransformerEmbedder(spec).encode(texts)
+    fp32_bulk = OnnxEmbedder(spec, onnx_embedder.onnx_path, bulk="onnxruntime")
+    assert fp32_bulk.passage_encoder == "onnxruntime fp32"
+    assert onnx_embedder.passage_encoder.startswith("openvino ")
+    paths = {"one text a call": np.vstack([onnx_embedder.encode([t]) for t in texts]),
+             "default bulk": onnx_embedder.encode(texts), "onnxruntime bulk": fp32_bulk.encode(texts)}
+    for name, got in paths.items():
+        cosines = (got * expected).sum(axis=1)
+        assert cosines.min() >= 0.999, (name, [texts[i][:60] for i in np.argsort(cosines)[:3]])
+    single = paths["one text a call"]
+    assert np.abs((single * expected).sum(axis=1) - 1).max() < 1e-5  # the question path is fp32-exact
+
+
 def test_encode_keeps_order_and_handles_empty(onnx_embedder):
     texts = ["short", "a much longer text " * 20, "medium length text here", "x"]
     vectors = onnx_embedder.encode(texts)
@@ -118,7 +139,7 @@ try:
     app(["ask", sys.argv[2], "--json", "-k", "2", "--index-dir", sys.argv[1]])
 except SystemExit as done:
     code = done.code
-heavy = sorted(m for m in ("torch", "transformers", "sentence_transformers") if m in sys.modules)
+heavy = sorted(m for m in ("torch", "transformers", "sentence_transformers", "openvino") if m in sys.modules)
 print(json.dumps({"code": code, "heavy": heavy}), file=sys.stderr)
 """
 

@@ -92,7 +92,9 @@ class SentenceTransformerEmbedder:
 
 
 BACKEND_ENV = "QA_BACKEND"
-BACKENDS = ("onnx", "onnx-int8", "torch")
+# onnx: questions on ONNX Runtime fp32, indexing on OpenVINO (bf16 where the CPU has it) when installed;
+# onnx-fp32: ONNX Runtime fp32 for both; onnx-int8: the int8 model for both; torch: sentence-transformers.
+BACKENDS = ("onnx", "onnx-fp32", "onnx-int8", "torch")
 
 
 def load_embedder(model: str | None = None, index_dir: Path | None = None,
@@ -109,7 +111,8 @@ def load_embedder(model: str | None = None, index_dir: Path | None = None,
     if backend != "torch":
         from .onnx_embedder import load_onnx_embedder
 
-        embedder = load_onnx_embedder(spec, index_dir=index_dir, int8=backend == "onnx-int8", warn=warn)
+        embedder = load_onnx_embedder(spec, index_dir=index_dir, int8=backend == "onnx-int8", warn=warn,
+                                      bulk="openvino" if backend == "onnx" else "onnxruntime")
         if embedder is not None:
             return embedder
     return SentenceTransformerEmbedder(spec)

@@ -147,7 +147,8 @@ class OnnxEmbedder:
     """The same vectors as SentenceTransformerEmbedder (mean pooling, normalized), on ONNX Runtime."""
 
     def __init__(self, spec: ModelSpec, onnx_path: str | Path, sha256: str | None = None,
-                 quantized: bool = False, tokens_per_batch: int = 512, max_batch: int = 64) -> None:
+                 quantized: bool = False, tokens_per_batch: int = 512, max_batch: int = 64,
+                 bulk: str = "openvino") -> None:
         from tokenizers import Tokenizer
 
         folder = Path(spec.path)
@@ -175,6 +176,10 @@ class OnnxEmbedder:
         self._pad_id = self._tokenizer.token_to_id("[PAD]") or 0
         if not self.onnx_path.is_file():
             raise QAError(f"the ONNX model {self.onnx_path} is missing: run `qa index` to rebuild it", status=503)
+        # Many batches at once (indexing) run on OpenVINO when `bulk` is "openvino" and it is installed
+        # (fp32 models only: an int8 one stays on ONNX Runtime), else on one ONNX Runtime session per core.
+        self._bulk = bulk if bulk == "openvino" and not quantized else "onnxruntime"
+        self._openvino = None
         self._bulk_sessions: list = []  # made on the first encode of several batches (indexing)
         self._bulk_lock = threading.Lock()
         try:
@@ -228,6 +233,18 @@ class OnnxEmbedder:
         lengths = np.array([len(e.ids) for e in encodings])
         order = np.argsort(-lengths, kind="stable")
         batches = list(self._batches(order, lengths))
+        openvino = self._openvino_bulk() if len(batches) > 1 else None
+        if openvino is not None:
+            lock = threading.Lock()
+
+            def pooled(rows, hidden) -> None:
+                self._pool(hidden, rows, lengths, out)
+                if progress:
+                    with lock:
+                        progress(len(rows))
+
+            openvino.run(((rows, self._feed(rows, encodings, lengths)) for rows in batches), pooled)
+            return out
         sessions = self._sessions_for(len(batches))
         if len(sessions) == 1:
             for rows in batches:
@@ -262,8 +279,36 @@ class OnnxEmbedder:
             raise failures[0]
         return out
 
+    @property
+    def passage_encoder(self) -> str:
+        """What embeds many texts at once (the index's passages): "openvino bf16", "onnxruntime fp32", ..."""
+        openvino = self._openvino_bulk()
+        if openvino is not None:
+            return openvino.name
+        return f"onnxruntime {'int8' if self.quantized else 'fp32'}"
+
+    def _openvino_bulk(self):
+        """The OpenVINO runner for bulk encoding, compiled on first use; None when not wanted or not
+        installed (or when it cannot compile the model: ONNX Runtime then does the work)."""
+        if self._bulk != "openvino":
+            return None
+        if self._openvino is None:
+            from . import openvino_bulk
+
+            try:
+                self._openvino = openvino_bulk.OpenVinoBulk(self.onnx_path) if openvino_bulk.available() else False
+            except Exception as exc:  # noqa: BLE001 - an OpenVINO that cannot take the model: not fatal
+                _stderr_warn(f"OpenVINO cannot run {self.onnx_path.name} ({exc}); using ONNX Runtime")
+                self._openvino = False
+        return self._openvino or None
+
     def _encode_batch(self, session, rows: np.ndarray, encodings, lengths: np.ndarray, out: np.ndarray) -> None:
         """Embed the texts at `rows` (one padded batch) into those rows of `out`."""
+        feed = self._feed(rows, encodings, lengths)
+        self._pool(session.run(None, feed)[0], rows, lengths, out)
+
+    def _feed(self, rows: np.ndarray, encodings, lengths: np.ndarray) -> dict[str, np.ndarray]:
+        """The model's inputs for the texts at `rows`, padded to the longest of them."""
         width = int(lengths[rows].max())
         ids = np.full((len(rows), width), self._pad_id, dtype=np.int64)
         mask = np.zeros((len(rows), width), dtype=np.int64)
@@ -272,9 +317,13 @@ class OnnxEmbedder:
             e, n = encodings[i], lengths[i]
             ids[r, :n], mask[r, :n], types[r, :n] = e.ids, 1, e.type_ids
         feed = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
-        hidden = session.run(None, {name: feed[name] for name in self._inputs})[0]
-        weights = mask[:, :, None].astype(np.float32)
-        pooled = (hidden * weights).sum(axis=1) / np.clip(weights.sum(axis=1), 1e-9, None)
+        return {name: feed[name] for name in self._inputs}
+
+    @staticmethod
+    def _pool(hidden: np.ndarray, rows: np.ndarray, lengths: np.ndarray, out: np.ndarray) -> None:
+        """Mean of each text's token embeddings (padding left out), normalized, into its row of `out`."""
+        mask = (np.arange(hidden.shape[1])[None, :] < lengths[rows][:, None]).astype(np.float32)
+        pooled = (hidden * mask[:, :, None]).sum(axis=1) / np.clip(mask.sum(axis=1, keepdims=True), 1e-9, None)
         out[rows] = pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
 
 
@@ -290,7 +339,7 @@ class OnnxEmbedder:
 
 
 def load_onnx_embedder(spec: ModelSpec, index_dir: str | Path | None = None, int8: bool = False,
-                       warn: Warn | None = None) -> OnnxEmbedder | None:
+                       warn: Warn | None = None, bulk: str = "openvino") -> OnnxEmbedder | None:
     """The ONNX embedder for `spec`, or None (with a warning) when the torch one must be used instead.
 
     With `index_dir`, the model.onnx kept in that index is used when its manifest records one for the
@@ -315,14 +364,15 @@ def load_onnx_embedder(spec: ModelSpec, index_dir: str | Path | None = None, int
         if record.get("size") is not None and path.stat().st_size != record["size"]:
             raise QAError(f"index at {index_dir} has a corrupt {path.name} (its size does not match the "
                           "manifest): run `qa index` to rebuild it", status=503)
-        return OnnxEmbedder(spec, path, sha256=record.get("sha256"), quantized=bool(record.get("quantized")))
+        return OnnxEmbedder(spec, path, sha256=record.get("sha256"), quantized=bool(record.get("quantized")),
+                            bulk=bulk)
     try:
         path, digest = ensure_onnx(spec, int8=int8, warn=warn)
     except Exception as exc:  # no torch or transformers, an architecture the exporter cannot take, ...
         warn(f"cannot export {spec.name} to ONNX ({str(exc).splitlines()[0] if str(exc) else exc!r}); "
              "using sentence-transformers on torch")
         return None
-    return OnnxEmbedder(spec, path, sha256=digest, quantized=int8)
+    return OnnxEmbedder(spec, path, sha256=digest, quantized=int8, bulk=bulk)
 
 
 def onnx_for_index(embedder, warn: Warn | None = None) -> tuple[Path, dict] | None:
