@@ -141,11 +141,11 @@ def embedders(int8: bool) -> dict:
 def bench_indexing(models: dict, texts: list[str], runs: int) -> dict[str, list[float]]:
     out = {name: [] for name in models}
     for name, model in models.items():
-        model.encode(texts[:64])  # warm up
+        getattr(model, "encode_passages", model.encode)(texts[:64])  # warm up
     for _ in range(runs):
         for name, model in models.items():
             started = time.perf_counter()
-            model.encode(texts)
+            getattr(model, "encode_passages", model.encode)(texts)  # as `qa index` embeds passages
             out[name].append(len(texts) / (time.perf_counter() - started))
     return out
 
@@ -162,9 +162,9 @@ def bench_ndcg(models: dict) -> dict[str, float]:
         qrels.setdefault(qid, {})[cid] = int(rel)
     out = {}
     for name, model in models.items():
-        # questions one at a time, as `qa ask` embeds them (one batch: ONNX Runtime even by default)
+        # questions one at a time, as `qa ask` embeds them
         query_vectors = np.vstack([model.encode([q["text"]]) for q in queries])
-        scores = query_vectors @ model.encode(texts).T
+        scores = query_vectors @ getattr(model, "encode_passages", model.encode)(texts).T
         run = {}
         for q, row in zip(queries, scores):
             if q["_id"] in qrels:

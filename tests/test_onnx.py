@@ -67,7 +67,7 @@ def test_onnx_matches_sentence_transformers(onnx_embedder):
 
 
 def test_every_encoding_path_matches_sentence_transformers(onnx_embedder):
-    """Questions (one batch: ONNX Runtime fp32), passages by default (many batches: OpenVINO, bf16 on
+    """Questions (ONNX Runtime fp32, one at a time or many), passages by default (OpenVINO, bf16 on
     this machine) and passages with QA_BACKEND=onnx-fp32 (one ONNX Runtime session per core)."""
     from qa.embeddings import SentenceTransformerEmbedder, resolve_model
     from qa.onnx_embedder import OnnxEmbedder
@@ -79,12 +79,14 @@ def test_every_encoding_path_matches_sentence_transformers(onnx_embedder):
     assert fp32_bulk.passage_encoder == "onnxruntime fp32"
     assert onnx_embedder.passage_encoder.startswith("openvino ")
     paths = {"one text a call": np.vstack([onnx_embedder.encode([t]) for t in texts]),
-             "default bulk": onnx_embedder.encode(texts), "onnxruntime bulk": fp32_bulk.encode(texts)}
+             "questions in bulk": onnx_embedder.encode(texts),
+             "default passages": onnx_embedder.encode_passages(texts),
+             "onnxruntime passages": fp32_bulk.encode_passages(texts)}
     for name, got in paths.items():
         cosines = (got * expected).sum(axis=1)
         assert cosines.min() >= 0.999, (name, [texts[i][:60] for i in np.argsort(cosines)[:3]])
-    single = paths["one text a call"]
-    assert np.abs((single * expected).sum(axis=1) - 1).max() < 1e-5  # the question path is fp32-exact
+    for name in ("one text a call", "questions in bulk", "onnxruntime passages"):  # ONNX Runtime fp32: exact
+        assert np.abs((paths[name] * expected).sum(axis=1) - 1).max() < 1e-5, name
 
 
 def test_encode_keeps_order_and_handles_empty(onnx_embedder):

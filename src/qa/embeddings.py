@@ -29,6 +29,9 @@ class Embedder(Protocol):
 
     def encode(self, texts: list[str], progress: Progress | None = None) -> np.ndarray: ...
 
+    # optional: `encode_passages(texts, progress)`, a faster way for indexing many texts whose vectors
+    # may differ from `encode`'s in the last digits (index.write_index uses it when there is one)
+
 
 @dataclass(frozen=True)
 class ModelSpec:

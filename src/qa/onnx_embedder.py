@@ -225,7 +225,16 @@ class OnnxEmbedder:
         return self._sha256
 
     def encode(self, texts: list[str], progress: Progress | None = None) -> np.ndarray:
-        """L2-normalized float32 rows, one per text, in order (batched by length for speed)."""
+        """L2-normalized float32 rows, one per text, in order (batched by length for speed), by ONNX
+        Runtime: the vectors of sentence-transformers. Questions are always embedded this way."""
+        return self._encode(texts, progress, openvino=False)
+
+    def encode_passages(self, texts: list[str], progress: Progress | None = None) -> np.ndarray:
+        """As `encode`, for indexing: by OpenVINO when it is wanted and installed (bf16 on CPUs with
+        bf16 units: cosines to `encode`'s vectors of 0.9999 and more, several times faster)."""
+        return self._encode(texts, progress, openvino=True)
+
+    def _encode(self, texts: list[str], progress: Progress | None, openvino: bool) -> np.ndarray:
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         if not texts:
             return out
@@ -233,7 +242,7 @@ class OnnxEmbedder:
         lengths = np.array([len(e.ids) for e in encodings])
         order = np.argsort(-lengths, kind="stable")
         batches = list(self._batches(order, lengths))
-        openvino = self._openvino_bulk() if len(batches) > 1 else None
+        openvino = self._openvino_bulk() if openvino and len(batches) > 1 else None
         if openvino is not None:
             lock = threading.Lock()
 
