@@ -91,6 +91,8 @@ def test_print_answer_wraps_text_under_its_citation_and_emphasizes_the_highlight
         (["ask", "hi", "-k", "101"], "Error: k must be a whole number from 1 to 100, not 101\n"),
         (["ask", "hi", "--mode", "magic"], "Error: mode must be one of dense, bm25, hybrid, not 'magic'\n"),
         (["index", "no/such/folder"], "Error: corpus path does not exist: no/such/folder\n"),
+        (["serve", "--port", "99999"], "Error: --port must be a whole number from 1 to 65535, not 99999\n"),
+        (["serve", "--port", "0"], "Error: --port must be a whole number from 1 to 65535, not 0\n"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(workdir, args, message):

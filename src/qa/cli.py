@@ -127,7 +127,7 @@ def ask_command(
 @app.command("serve")
 def serve_command(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0 for every interface)."),
-    port: int = typer.Option(8000, "--port", min=0, max=65535, help="Port to listen on."),
+    port: int = typer.Option(8000, "--port", help="Port to listen on (1-65535)."),
     index_dir: Path = IndexDir,
     model: Optional[str] = Model,
 ) -> None:
@@ -138,6 +138,8 @@ def serve_command(
     from .api import serve
 
     with _user_errors():
+        if not 1 <= port <= 65535:  # checked here, not by click, for the one-line `Error:` form
+            raise QAError(f"--port must be a whole number from 1 to 65535, not {port}")
         serve(index_dir, host=host, port=port, model=model, warn=_warn)
 
 
