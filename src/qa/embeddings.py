@@ -62,6 +62,8 @@ def resolve_model(model: str | None = None) -> ModelSpec:
 class SentenceTransformerEmbedder:
     """The reference encoder: sentence-transformers on torch (slow to import, used to build)."""
 
+    passage_encoder = "sentence-transformers torch fp32"
+
     def __init__(self, spec: ModelSpec, batch_size: int = 32) -> None:
         try:
             from sentence_transformers import SentenceTransformer

@@ -140,7 +140,7 @@ def write_index(
     if onnx:
         manifest["onnx"] = onnx[1]
     # what embedded the passages: "openvino bf16" vectors are within 1e-4 cosine of fp32 ones
-    manifest["passage_encoder"] = getattr(embedder, "passage_encoder", "sentence-transformers torch fp32")
+    manifest["passage_encoder"] = getattr(embedder, "passage_encoder", type(embedder).__name__)
     index_dir = Path(index_dir)
     with _staging_dir(index_dir) as staging:
         with open(staging / PASSAGES, "w", encoding="utf-8") as out:

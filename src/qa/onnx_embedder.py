@@ -144,7 +144,8 @@ def ensure_onnx(spec: ModelSpec, int8: bool = False, warn: Warn | None = None) -
 
 
 class OnnxEmbedder:
-    """The same vectors as SentenceTransformerEmbedder (mean pooling, normalized), on ONNX Runtime."""
+    """The same vectors as SentenceTransformerEmbedder (mean pooling, normalized), on ONNX Runtime;
+    `encode_passages` may run the same model on OpenVINO instead, for indexing (see openvino_bulk.py)."""
 
     def __init__(self, spec: ModelSpec, onnx_path: str | Path, sha256: str | None = None,
                  quantized: bool = False, tokens_per_batch: int = 512, max_batch: int = 64,
@@ -334,7 +335,6 @@ class OnnxEmbedder:
         mask = (np.arange(hidden.shape[1])[None, :] < lengths[rows][:, None]).astype(np.float32)
         pooled = (hidden * mask[:, :, None]).sum(axis=1) / np.clip(mask.sum(axis=1, keepdims=True), 1e-9, None)
         out[rows] = pooled / np.clip(np.linalg.norm(pooled, axis=1, keepdims=True), 1e-12, None)
-
 
     def _batches(self, order: np.ndarray, lengths: np.ndarray):
         """Rows, longest first, in batches of at most `tokens_per_batch` padded tokens and `max_batch`
