@@ -128,9 +128,10 @@ def embedders(int8: bool) -> dict:
     from qa.onnx_embedder import OnnxEmbedder, ensure_onnx
 
     spec = resolve_model()
-    default = OnnxEmbedder(spec, ensure_onnx(spec)[0])  # questions: ONNX Runtime fp32; passages: OpenVINO
+    fp32 = ensure_onnx(spec)[0]
+    default = OnnxEmbedder(spec, fp32)  # questions: ONNX Runtime fp32; passages: OpenVINO
     out = {f"qa default ({default.passage_encoder})": default,
-           "onnxruntime fp32 (QA_BACKEND=onnx-fp32)": OnnxEmbedder(spec, ensure_onnx(spec)[0], bulk="onnxruntime")}
+           "onnxruntime fp32 (QA_BACKEND=onnx-fp32)": OnnxEmbedder(spec, fp32, bulk="onnxruntime")}
     if int8:
         out["onnxruntime int8 (QA_BACKEND=onnx-int8)"] = OnnxEmbedder(spec, ensure_onnx(spec, int8=True)[0],
                                                                       quantized=True)
@@ -138,14 +139,19 @@ def embedders(int8: bool) -> dict:
     return out
 
 
+def encode_passages(model):
+    """How `qa index` embeds passages with `model` (index.write_index does the same)."""
+    return getattr(model, "encode_passages", model.encode)
+
+
 def bench_indexing(models: dict, texts: list[str], runs: int) -> dict[str, list[float]]:
     out = {name: [] for name in models}
     for name, model in models.items():
-        getattr(model, "encode_passages", model.encode)(texts[:64])  # warm up
+        encode_passages(model)(texts[:64])  # warm up
     for _ in range(runs):
         for name, model in models.items():
             started = time.perf_counter()
-            getattr(model, "encode_passages", model.encode)(texts)  # as `qa index` embeds passages
+            encode_passages(model)(texts)
             out[name].append(len(texts) / (time.perf_counter() - started))
     return out
 
@@ -164,7 +170,7 @@ def bench_ndcg(models: dict) -> dict[str, float]:
     for name, model in models.items():
         # questions one at a time, as `qa ask` embeds them
         query_vectors = np.vstack([model.encode([q["text"]]) for q in queries])
-        scores = query_vectors @ getattr(model, "encode_passages", model.encode)(texts).T
+        scores = query_vectors @ encode_passages(model)(texts).T
         run = {}
         for q, row in zip(queries, scores):
             if q["_id"] in qrels:

@@ -107,8 +107,10 @@ def test_default_embedder_is_onnx_and_torch_is_the_fallback(monkeypatch):
     monkeypatch.delenv("QA_BACKEND", raising=False)
     assert isinstance(load_embedder(), OnnxEmbedder)
     monkeypatch.setenv("QA_BACKEND", "tpu")
-    with pytest.raises(QAError, match="QA_BACKEND"):
+    with pytest.raises(QAError, match="QA_BACKEND must be one of onnx, onnx-fp32, onnx-int8, torch"):
         load_embedder()
+    monkeypatch.setenv("QA_BACKEND", "onnx-fp32")
+    assert load_embedder().passage_encoder == "onnxruntime fp32"
     monkeypatch.setenv("QA_BACKEND", "torch")
     assert isinstance(load_embedder(), SentenceTransformerEmbedder)
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as if it were not installed
