@@ -49,8 +49,17 @@ def test_a_when_question_prefers_a_passage_with_a_year(retriever):
     assert "1962" in answer.passages[0].text
 
 
+@pytest.mark.parametrize("mode", MODES)
+def test_a_role_question_puts_the_sentence_naming_the_role_first(retriever, mode):
+    answer = retriever.ask("Who is North Korea's leader?", 3, mode)  # "North Korean leader Kim Jong Un"
+    assert answer.answerable
+    if mode == "hybrid":
+        assert "leader Kim Jong Un" in answer.passages[0].text
+
+
 @pytest.mark.parametrize("question", [
     "When did Donald Trump meet Kim Jong Un in Singapore?",  # a name the corpus never uses
+    "Who is China's foreign minister?",  # the corpus names only North Korea's vice foreign minister
     "In what year did the Six-Party Talks begin?",  # no year near the Six-Party Talks
     "What is the melting point of tungsten?",  # off-topic
 ])

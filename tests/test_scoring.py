@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from qa.answerability import (is_answerable, missing_answer_type, ordinal_mismatch, unknown_focus,
-                              unknown_names)
+from qa.answerability import (asked_role, is_answerable, missing_answer_type, names_role, ordinal_mismatch,
+                              unknown_focus, unknown_names, unstated_role)
 from qa.scoring import best_sentence, diversify, fuse, minmax, top_k
 
 
@@ -71,6 +71,37 @@ def test_unknown_focus_is_the_asked_for_role_or_attribute():
     assert unknown_focus("What is the Byungjin line?", knows) is None  # a name: unknown_names' business
 
 
+def test_asked_role_needs_a_title_and_whose_it_is():
+    stem = lambda word: word.lower()
+    assert asked_role("Who is China's foreign minister?", stem) == ("foreign minister", ["foreign", "minister"],
+                                                                    ["China"])
+    assert asked_role("Who is the US envoy for North Korea?", stem) == ("US envoy", ["envoy"],
+                                                                       ["US", "North", "Korea"])
+    assert asked_role("Who is the leader?", stem) == ("leader", ["leader"], [])
+    assert asked_role("who is most responsible for the diplomacy", stem) is None  # an adjective, not a title
+    assert asked_role("Who replaced the Soviets?", stem) is None
+
+
+def test_names_role_wants_role_and_names_in_one_sentence():
+    stem = lambda word: word.lower().rstrip("s")
+    text = "China hosted the talks. North Korea's vice foreign minister, Choe Son Hui, spoke. Ministers met."
+    assert names_role(text, ["vice", "foreign", "minister"], ["North", "Korea"], stem)
+    assert not names_role(text, ["foreign", "minister"], ["China"], stem)  # China is in another sentence
+    assert names_role("The North Korean leader Kim Jong Un came.", ["leader"], ["North", "Korea"], stem)
+    assert names_role("The Chinese president spoke.", ["president"], ["China"], stem)  # a demonym
+    assert names_role("The United States envoy spoke.", ["envoy"], ["US"], stem)  # an acronym's words
+    assert names_role("The U.S. envoy spoke.", ["envoy"], ["US"], stem)
+
+
+def test_unstated_role_reads_the_best_passages():
+    stem = lambda word: word.lower()
+    passages = ["Talks stalled.", "North Korea's vice foreign minister, Choe Son Hui, warned the US."]
+    assert unstated_role("Who is North Korea's vice foreign minister?", passages, stem) is None
+    assert unstated_role("Who is China's foreign minister?", passages, stem) == "foreign minister"
+    assert unstated_role("Who is China's foreign minister?", [], stem) is None
+    assert unstated_role("who is most responsible for the talks", passages, stem) is None
+
+
 def test_ordinal_mismatch_needs_the_asked_for_one():
     stem = lambda word: word.lower().rstrip("s")
     tests = ["In 2013 it held its third nuclear test.", "In 2016 it held its fourth and fifth nuclear tests."]
@@ -89,3 +120,4 @@ def test_is_answerable_combines_the_rules():
     assert is_answerable("Who signed?", ["China signed it."], knows, best_cosine=0.5)
     assert not is_answerable("Who is China's envoy?", ["China signed it."], lambda w: w != "envoy")
     assert not is_answerable("When was the second test?", ["The third test was in 2013."], knows)
+    assert not is_answerable("Who is China's envoy?", ["Japan's envoy came."], knows)

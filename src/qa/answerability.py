@@ -7,6 +7,9 @@ hand-written set the two ranges overlap), so abstention rests on evidence a read
 - a question for the holder of a role or the value of an attribute ("who is X's envoy", "what is
   the population of X") whose role or attribute word the corpus never uses: a reader can paraphrase
   around the other words of a question, but a text that never names the role cannot say who holds it;
+- a question for the holder of a role ("who is China's foreign minister") whose best passages have
+  no sentence naming that role together with whose it is: a title is written as the title, next to
+  the country or body it belongs to ("North Korea's vice foreign minister, Choe Son Hui");
 - a question for the "first" (second, ...) of something whose best passages number that thing
   only otherwise ("the third nuclear test" does not date the first);
 - a question nothing in the corpus is about: its closest passage is nearly orthogonal to it.
@@ -16,6 +19,8 @@ Each rule was calibrated on eval/questions.jsonl to mark no answerable question 
 from __future__ import annotations
 
 import re
+
+from .passages import sentences
 
 _NAME = re.compile(r"\b[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)+")
 _ASKS_YEAR = re.compile(r"^\W*(?:by\s+)?when\b|\b(?:what|which)\s+year\b", re.IGNORECASE)
@@ -76,7 +81,7 @@ def holds(answer_type: str, text: str) -> bool:
 # attribute, one to three lowercase words or acronyms (a capitalized word is a name: the unknown-name
 # rule's).
 _ASKS_ROLE = re.compile(
-    r"^\W*(?i:who)\s+(?:is|was|are|were)\s+(?:the\s+|an?\s+)?(?:[\w .'’-]+?['’]s\s+)?"
+    r"^\W*(?i:who)\s+(?:is|was|are|were)\s+(?P<article>the\s+|an?\s+)?(?:(?P<owner>[\w .'’-]+?)['’]s\s+)?"
     r"(?P<focus>(?:[a-z][a-z-]*|[A-Z]{2,})(?:\s+(?:[a-z][a-z-]*|[A-Z]{2,})){0,2}?)\s*(?:\b(?:of|for|to|in|at|on|with|from)\b|[?.!]|$)")
 _ASKS_ATTRIBUTE = re.compile(
     r"^\W*(?i:what)\s+(?:is|was|are|were)\s+(?:the\s+)?(?:[\w .'’-]+?['’]s\s+)?"
@@ -99,6 +104,67 @@ def unknown_focus(question: str, knows_word) -> str | None:
     return None
 
 
+ROLE_DEPTH = 10  # how many of the best passages (by the mode, and by BM25) are read for a named role
+_NAME_WORD = re.compile(r"\b(?:[A-Z][\w'’-]*|[A-Z](?:\.[A-Z])+\.?)")
+
+
+def _name_words(text: str) -> list[str]:
+    """The capitalized words and acronyms of `text` ("U.S." as "US"), possessive 's dropped."""
+    words = (re.sub(r"['’]s$", "", w).replace(".", "") for w in _NAME_WORD.findall(text))
+    return [w for w in words if w]
+
+
+def _names_in(name: str, tokens: list[str], initials: str) -> bool:
+    """Whether a sentence (its lowercased `tokens` and the `initials` of its runs of capitalized
+    words) mentions `name`: the word itself, a word it begins ("Korea" in "Korean", "China" in
+    "Chinese": all but its last letter, at least 4), or, for an acronym, the words it abbreviates
+    ("US" for "United States")."""
+    lowered = name.lower()
+    if lowered in tokens:
+        return True
+    if name.isupper() and len(name) >= 2 and name in initials:
+        return True
+    prefix = lowered[: max(4, len(lowered) - 1)]
+    return len(lowered) >= 4 and any(t.startswith(prefix) for t in tokens)
+
+
+def asked_role(question: str, stem) -> tuple[str, list[str], list[str]] | None:
+    """For a question asking who holds a role ("who is X's ROLE", "who is the ROLE of X"): the role as
+    asked, its words folded by `stem`, and the names it belongs to (X); else None."""
+    match = _ASKS_ROLE.search(question)
+    # "who is the envoy" or "who is X's envoy" names a role; "who is most responsible" does not
+    if not match or not (match.group("article") or match.group("owner")):
+        return None
+    focus = match.group("focus")
+    role = [stem(w) for w in focus.split() if not w.isupper()]  # an acronym in it ("US envoy") is a name
+    names = _name_words(question[match.start("owner" if match.group("owner") else "focus") :])
+    return focus, role, names
+
+
+def names_role(text: str, role: list[str], names: list[str], stem) -> bool:
+    """Whether a sentence of `text` holds every word of `role` (folded by `stem`) and every name."""
+    for sentence in sentences(text):
+        tokens = [re.sub(r"['’]s$", "", t.replace(".", "")).strip("'’-")
+                  for t in re.findall(r"[\w.'’-]+", sentence.lower())]
+        if not set(role) <= {stem(t) for t in tokens}:
+            continue
+        runs = re.findall(r"(?:\b[A-Z][\w'’-]*\s+)*\b[A-Z][\w'’-]*", sentence)
+        initials = " ".join("".join(w[0] for w in run.split()) for run in runs)
+        if all(_names_in(n, tokens, initials) for n in names):
+            return True
+    return False
+
+
+def unstated_role(question: str, passages: list[str], stem) -> str | None:
+    """The role a who-is question asks the holder of, when no sentence of the best passages names
+    that role together with whose it is (see `asked_role`, `names_role`); else None."""
+    asked = asked_role(question, stem)
+    if asked is None or not passages:
+        return None
+    focus, role, names = asked
+    return None if any(names_role(p, role, names, stem) for p in passages) else focus
+
+
 _ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth",
              "last", "latest")
 _ORDINAL_PHRASE = re.compile(rf"\b(?P<ordinal>{'|'.join(_ORDINALS)})\s+(?P<rest>(?:[a-z-]+\s+){{0,2}}[a-z-]+)",
@@ -115,8 +181,7 @@ def ordinal_mismatch(question: str, passages: list[str], stem) -> str | None:
     ordinal = asked.group("ordinal").lower()
     thing = stem(asked.group("rest").split()[-1])
     others = set()
-    text = " ".join(passages[:EVIDENCE_DEPTH])
-    for sentence in re.split(r"(?<=[.!?])\s+", text):
+    for sentence in (s for p in passages[:EVIDENCE_DEPTH] for s in sentences(p)):
         words = re.findall(r"[\w-]+", sentence.lower())
         for i, word in enumerate(words):
             if stem(word) != thing:
@@ -141,7 +206,8 @@ def is_answerable(question: str, passages: list[str], knows_word, best_cosine: f
                   stem=str.lower) -> bool:
     """False when the corpus evidently does not hold the answer to `question`.
 
-    `passages` are the texts of the best passages, best first; `knows_word(word)` says whether the
+    `passages` are the texts of the best passages, best first (the retriever passes its mode's
+    ROLE_DEPTH best, then BM25's ROLE_DEPTH best not among them); `knows_word(word)` says whether the
     corpus uses a word; `best_cosine` is the question's cosine to its closest passage; `stem(word)`
     folds a word as the index does.
     """
@@ -149,6 +215,7 @@ def is_answerable(question: str, passages: list[str], knows_word, best_cosine: f
         best_cosine >= OFF_TOPIC_COSINE
         and not unknown_names(question, knows_word)
         and unknown_focus(question, knows_word) is None
+        and unstated_role(question, passages, stem) is None
         and missing_answer_type(question, passages) is None
         and ordinal_mismatch(question, passages, stem) is None
     )

@@ -210,6 +210,12 @@ def sentence_spans(passage: Passage) -> list[tuple[int, int]]:
     return [(p.start, p.end) for p in pieces if p.text]
 
 
+def sentences(text: str) -> list[str]:
+    """The sentences of `text` (a table's rows), split as passages and highlights are."""
+    bounds = [0, *_cuts(text), len(text)]
+    return [text[a:b].strip() for a, b in zip(bounds, bounds[1:]) if text[a:b].strip()]
+
+
 def _cuts(text: str) -> list[int]:
     """Where the text may be cut: after each row of a table, else at sentence starts."""
     return [m.end() for m in re.finditer(r"\r?\n", text)] if _is_table(text) else _sentence_ends(text)

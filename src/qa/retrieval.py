@@ -10,7 +10,7 @@ from typing import Callable
 import numpy as np
 
 from . import scoring
-from .answerability import EVIDENCE_DEPTH, expected_type, is_answerable
+from .answerability import EVIDENCE_DEPTH, ROLE_DEPTH, asked_role, expected_type, is_answerable, names_role
 from .documents import find_files
 from .embeddings import Embedder, load_embedder, resolve_model
 from .errors import QAError
@@ -171,21 +171,23 @@ class Retriever:
         started = time.perf_counter()
         query_vectors = np.asarray(self.embedder.encode(questions), dtype=np.float32)
         dense = self._search_dense(query_vectors)
+        lexical = self._search_bm25(questions)  # every mode: abstention also reads BM25's best passages
         if mode == "bm25":
-            scores = self._search_bm25(questions)
+            scores = lexical
         elif mode == "dense":
             scores = dense
         else:
-            scores = self._search_hybrid(questions, query_vectors, dense)
+            scores = self._search_hybrid(query_vectors, dense, lexical)
         answers = []
-        for question, query_vector, row, cosines in zip(questions, query_vectors, scores, dense):
+        for question, query_vector, row, cosines, lexical_row in zip(questions, query_vectors, scores, dense, lexical):
             # abstention reads the best passages by relevance alone (before the answer-type bonus),
-            # whatever k is
-            evidence = [self.index.passages[r].text for r in self._rank(row, EVIDENCE_DEPTH, mode)]
+            # whatever k is: the mode's best, then BM25's (the passages holding the question's words)
+            candidates = self._candidates(row, lexical_row, mode)
             bm25 = self.index.bm25
+            evidence = [self.index.passages[r].text for r in candidates]
             answerable = is_answerable(question, evidence, bm25.knows, float(cosines.max()), bm25.stem)
             if mode == "hybrid":
-                row = self._prefer_answer_type(question, row)
+                row = self._prefer_answer_type(question, row, candidates)
             top = self._rank(row, k, mode)
             hits = tuple(self._hit(int(r), float(row[r]), query_vector) for r in top)
             answers.append(Answer(question, hits, mode, answerable))
@@ -197,6 +199,11 @@ class Retriever:
             return scoring.diversify(scores, self.index.section_ids(), k)
         return scoring.top_k(scores, k)
 
+    def _candidates(self, scores: np.ndarray, lexical: np.ndarray, mode: str) -> list[int]:
+        """The mode's EVIDENCE_DEPTH (at least) best rows, then BM25's ROLE_DEPTH best not among them."""
+        rows = [int(r) for r in self._rank(scores, max(EVIDENCE_DEPTH, ROLE_DEPTH), mode)]
+        return rows + [int(r) for r in scoring.top_k(lexical, ROLE_DEPTH) if r not in rows]
+
     def ask(self, question: str, k: int = 5, mode: str | None = None) -> Answer:
         return self.search([question], k, mode)[0]
 
@@ -207,8 +214,7 @@ class Retriever:
     def _search_bm25(self, questions: list[str]) -> np.ndarray:
         return self.index.bm25.score(questions)
 
-    def _search_hybrid(self, questions: list[str], query_vectors: np.ndarray, dense: np.ndarray) -> np.ndarray:
-        lexical = self._search_bm25(questions)
+    def _search_hybrid(self, query_vectors: np.ndarray, dense: np.ndarray, lexical: np.ndarray) -> np.ndarray:
         first_pass = scoring.fuse(dense, lexical)
         moved = scoring.rocchio(query_vectors, first_pass, self.index.vectors())
         sentences = scoring.best_sentence(moved, self.index.sentence_vectors,
@@ -216,12 +222,22 @@ class Retriever:
         w = scoring.PASSAGE_WEIGHT
         return scoring.fuse(w * self._search_dense(moved) + (1 - w) * sentences, lexical)
 
-    def _prefer_answer_type(self, question: str, scores: np.ndarray) -> np.ndarray:
-        """Scores with a bonus for passages holding the kind of answer the question asks for."""
+    def _prefer_answer_type(self, question: str, scores: np.ndarray, candidates: list[int]) -> np.ndarray:
+        """Scores with a bonus for passages holding the kind of answer the question asks for: a year
+        or a number; for who holds a role, the `candidates` with a sentence naming the role and whose
+        it is go first."""
         answer_type = expected_type(question)
-        if answer_type is None:
+        if answer_type is not None:
+            return scores + scoring.ANSWER_TYPE_BONUS * self.index.holds_mask(answer_type)
+        asked = asked_role(question, self.index.bm25.stem)
+        if asked is None:
             return scores
-        return scores + scoring.ANSWER_TYPE_BONUS * self.index.holds_mask(answer_type)
+        _, role, names = asked
+        scores = scores.copy()
+        for row in candidates:
+            if names_role(self.index.passages[row].text, role, names, self.index.bm25.stem):
+                scores[row] += scoring.ROLE_BONUS
+        return scores
 
     def _hit(self, row: int, score: float, query_vector: np.ndarray) -> Hit:
         p = self.index.passages[row]

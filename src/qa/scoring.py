@@ -20,6 +20,9 @@ FEEDBACK_WEIGHT = 0.5
 PASSAGE_WEIGHT = 0.7
 # 4. a question that asks when (or how many) adds this to each passage holding a year (or a number).
 ANSWER_TYPE_BONUS = 0.2
+# 5. a question for who holds a role ("who is X's envoy") adds this to each passage with a sentence
+#    naming the role and X: more than any fused score (at most 1), so such passages come first.
+ROLE_BONUS = 1.0
 
 
 def best_sentence(query_vectors: np.ndarray, sentence_vectors: np.ndarray, sentence_rows: np.ndarray,
