@@ -60,6 +60,7 @@ def test_a_role_question_puts_the_sentence_naming_the_role_first(retriever, mode
 @pytest.mark.parametrize("question", [
     "When did Donald Trump meet Kim Jong Un in Singapore?",  # a name the corpus never uses
     "Who is China's foreign minister?",  # the corpus names only North Korea's vice foreign minister
+    "How many American soldiers are stationed in South Korea?",  # the corpus never says "soldiers"
     "In what year did the Six-Party Talks begin?",  # no year near the Six-Party Talks
     "What is the melting point of tungsten?",  # off-topic
 ])

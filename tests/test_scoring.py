@@ -2,7 +2,7 @@
 
 import numpy as np
 
-from qa.answerability import (asked_role, is_answerable, missing_answer_type, names_role, ordinal_mismatch,
+from qa.answerability import (asked_role, counted_thing, is_answerable, missing_answer_type, names_role, ordinal_mismatch,
                               unknown_focus, unknown_names, unstated_role)
 from qa.scoring import best_sentence, diversify, fuse, minmax, top_k
 
@@ -69,6 +69,19 @@ def test_unknown_focus_is_the_asked_for_role_or_attribute():
     assert unknown_focus("who is most responsible for the diplomacy", knows) is None
     assert unknown_focus("Which city hosted the talks?", knows) is None  # not a role or attribute question
     assert unknown_focus("What is the Byungjin line?", knows) is None  # a name: unknown_names' business
+    assert unknown_focus("How many American soldiers are stationed there?", knows) == "soldiers"
+    folded = lambda word: word.lower().rstrip("s") in corpus  # as the index folds "ministers"
+    assert unknown_focus("How many vice ministers are there?", folded) is None
+
+
+def test_counted_thing_is_the_first_plural_after_how_many():
+    assert counted_thing("How many American soldiers are stationed in South Korea?") == "soldiers"
+    assert counted_thing("How many foreign governments keep an embassy there?") == "governments"
+    assert counted_thing("With how many states does Pyongyang have ties?") == "states"
+    assert counted_thing("How many people live there?") == "people"
+    assert counted_thing("How many times did they meet?") is None  # a unit: any text can count it
+    assert counted_thing("How much plutonium was there?") is None
+    assert counted_thing("Who signed?") is None
 
 
 def test_asked_role_needs_a_title_and_whose_it_is():

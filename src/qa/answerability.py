@@ -5,8 +5,9 @@ hand-written set the two ranges overlap), so abstention rests on evidence a read
 - a name the question asks about (two or more capitalized words) that the corpus never uses;
 - a question for a year, a quantity or a sum of money whose best passages hold none at all;
 - a question for the holder of a role or the value of an attribute ("who is X's envoy", "what is
-  the population of X") whose role or attribute word the corpus never uses: a reader can paraphrase
-  around the other words of a question, but a text that never names the role cannot say who holds it;
+  the population of X"), or for how many of a thing there are, whose role, attribute or thing the
+  corpus never names: a reader can paraphrase around the other words of a question, but a text that
+  never names the role cannot say who holds it, nor count what it never names;
 - a question for the holder of a role ("who is China's foreign minister") whose best passages have
   no sentence naming that role together with whose it is: a title is written as the title, next to
   the country or body it belongs to ("North Korea's vice foreign minister, Choe Son Hui");
@@ -91,12 +92,36 @@ _MEASURE_ADJECTIVES = {"length": "long", "width": "wide", "height": "high", "dep
                        "breadth": "broad", "age": "old", "distance": "far"}
 
 
-def unknown_focus(question: str, knows_word) -> str | None:
-    """The role or attribute a who-is / what-is-the-X-of question asks for, when the corpus never
-    uses one of its words (`knows_word(word)`); else None."""
-    match = _ASKS_ROLE.search(question) or _ASKS_ATTRIBUTE.search(question)
+# "How many [adjectives] THINGS": the counted noun, the first plural within three words (a capitalized
+# word is a name or a demonym, "American soldiers"). Units of time and measure are counted in any text.
+_ASKS_COUNT = re.compile(r"\bhow\s+many\s+(?P<rest>(?:[\w'’-]+\s+){0,2}[\w'’-]+)", re.IGNORECASE)
+_IRREGULAR_PLURALS = frozenset({"people", "men", "women", "children", "police", "personnel", "staff"})
+_UNITS = frozenset({"times", "years", "months", "weeks", "days", "hours", "minutes", "seconds", "percent",
+                    "decades", "centuries"})
+
+
+def counted_thing(question: str) -> str | None:
+    """The noun a how-many question counts ("soldiers" in "how many American soldiers are ..."), if any."""
+    match = _ASKS_COUNT.search(question)
     if not match:
         return None
+    for word in match.group("rest").split():
+        if word[0].isupper():
+            continue
+        lowered = word.lower()
+        if lowered in _IRREGULAR_PLURALS or (lowered.endswith("s") and not lowered.endswith("ss")):
+            return None if lowered in _UNITS else lowered
+    return None
+
+
+def unknown_focus(question: str, knows_word) -> str | None:
+    """The role or attribute a who-is / what-is-the-X-of question asks for, or the thing a how-many
+    question counts, when the corpus never uses one of its words (`knows_word(word)`); else None.
+    A count is written next to what it counts: a text that never names the thing cannot count it."""
+    match = _ASKS_ROLE.search(question) or _ASKS_ATTRIBUTE.search(question)
+    if not match:
+        thing = counted_thing(question)
+        return thing if thing and not knows_word(thing) else None
     words = match.group("focus").split()
     for word in words:
         if not (knows_word(word) or (word in _MEASURE_ADJECTIVES and knows_word(_MEASURE_ADJECTIVES[word]))):
