@@ -277,7 +277,7 @@ def test_no_index_health_is_503_unavailable(degraded, tmp_path_factory):
     assert response.status_code == 503
     body = response.json()
     assert body["status"] == "unavailable" and body["passage_count"] is None
-    assert "qa index" in body["message"] and "restart `qa serve`" in body["message"]
+    assert "qa index" in body["message"] and "picked up without a restart" in body["message"]
     assert warnings[-1] == body["message"]
 
 

@@ -107,3 +107,49 @@ def test_a_taken_port_is_refused_at_once(qa_server):
                           text=True, timeout=60)
     assert done.returncode == 2
     assert done.stderr == f"Error: cannot listen on 127.0.0.1:{port}: Address already in use (choose another with --port)\n"
+
+
+def _index(folder, index_dir) -> None:
+    import subprocess
+    import sys
+
+    done = subprocess.run([sys.executable, "-m", "qa.cli", "index", str(folder), "--index-dir", str(index_dir)],
+                          capture_output=True, text=True, timeout=300)
+    assert done.returncode == 0, done.stderr
+
+
+def _wait_for_doc(url: str, question: str, doc: str, seconds: float = 60) -> dict:
+    """Ask until the top passage comes from `doc` (the server checks for a rebuilt index once a second)."""
+    import time
+
+    deadline = time.monotonic() + seconds
+    while True:
+        response = httpx.post(f"{url}/ask", json={"question": question, "k": 1}, timeout=TIMEOUT)
+        if response.status_code == 200 and response.json()["passages"][0]["doc"] == doc:
+            return response.json()
+        if time.monotonic() > deadline:
+            raise AssertionError(f"no answer from {doc} within {seconds:.0f} s: {response.status_code} {response.text}")
+        time.sleep(0.3)
+
+
+def test_an_index_built_or_rebuilt_while_serving_is_picked_up_without_a_restart(tmp_path):
+    index_dir, log = tmp_path / "index", tmp_path / "serve.log"
+    tea, coffee = tmp_path / "tea", tmp_path / "coffee"
+    tea.mkdir()
+    coffee.mkdir()
+    (tea / "tea.md").write_text("# Tea\n\nGreen tea is grown on the hillsides of Uji, south of Kyoto.\n")
+    (coffee / "coffee.md").write_text("# Coffee\n\nArabica coffee is grown in the highlands of Ethiopia.\n")
+    process, url = start_server(index_dir, log, cwd=tmp_path)  # no index yet: 503
+    try:
+        assert httpx.get(f"{url}/health", timeout=TIMEOUT).status_code == 503
+        _index(tea, index_dir)
+        answer = _wait_for_doc(url, "Where is green tea grown?", "tea.md")
+        assert "Uji" in answer["passages"][0]["text"]
+        _index(coffee, index_dir)  # rebuilt in place while serving
+        answer = _wait_for_doc(url, "Where is arabica coffee grown?", "coffee.md")
+        assert "Ethiopia" in answer["passages"][0]["text"]
+        health = httpx.get(f"{url}/health", timeout=TIMEOUT).json()
+        assert (health["status"], health["passage_count"]) == ("ok", 1)
+    finally:
+        assert stop_server(process) in (0, -15)
+    assert "loaded the rebuilt index" in log.read_text()

@@ -8,6 +8,8 @@
 - Every error, whatever its source, is `{"error": {"status": <int>, "message": <str>}}`.
 - No index and none can be built: the server still starts; `/health` answers 503 with
   `"status": "unavailable"` and the reason, and `/ask` and `/passages` answer 503 saying how to build one.
+- An index folder rebuilt by `qa index` while the server runs (or built after it started) is picked
+  up by the next request: its manifest is checked at most once a second, with no restart.
 - Retrieval is CPU-bound and the tokenizer is not safe to share between threads, so endpoints are
   plain `def` (run in the threadpool) and calls into the retriever are serialized by one lock;
   questions that arrive meanwhile are answered together in one batch (see `Batcher`).
@@ -18,6 +20,8 @@ from __future__ import annotations
 import contextlib
 import errno
 import logging
+import threading
+import time
 from dataclasses import asdict
 from importlib import resources
 from pathlib import Path
@@ -43,6 +47,7 @@ from .api_models import (
 )
 from .batching import Batcher
 from .errors import QAError
+from .index import MANIFEST, load_index
 from .retrieval import (
     MAX_K,
     MAX_QUESTION_CHARS,
@@ -62,29 +67,88 @@ Warn = Callable[[str], None]
 # The app
 
 
-class _State:
-    """What the app serves from: a retriever, or the reason there is none."""
+RELOAD_CHECK_SECONDS = 1.0  # how often a request may look whether the index folder was rebuilt
 
-    def __init__(self) -> None:
+
+class _State:
+    """What the app serves from: a retriever, or the reason there is none. Over an index folder
+    (`index_dir`), a rebuilt index replaces the loaded one (`refresh`)."""
+
+    def __init__(self, index_dir: Path | None = None, model: str | None = None,
+                 corpus: list[Path] | None = None, warn: Warn | None = None) -> None:
         self.retriever: Retriever | None = None
         self.batcher: Batcher | None = None
         self.unavailable: str | None = "the index is still loading: try again in a moment"
         self.neighbours: dict[str, tuple[str | None, str | None]] = {}
+        self.index_dir, self.model, self.corpus, self.warn = index_dir, model, corpus, warn
+        self.loaded_stamp = _stamp(index_dir)
+        self._next_check = 0.0
+        self._reloading = threading.Lock()
 
     def ready(self, retriever: Retriever) -> None:
-        self.retriever = retriever
-        self.batcher = Batcher(retriever)
-        self.unavailable = None
+        neighbours = {}
         passages = retriever.index.passages
         for i, p in enumerate(passages):
             before = passages[i - 1].id if i > 0 and passages[i - 1].doc == p.doc else None
             after = passages[i + 1].id if i + 1 < len(passages) and passages[i + 1].doc == p.doc else None
-            self.neighbours[p.id] = (before, after)
+            neighbours[p.id] = (before, after)
+        self.neighbours = neighbours
+        self.batcher = Batcher(retriever)
+        self.retriever = retriever
+        self.unavailable = None
+
+    def open(self) -> None:
+        """Open the index folder (building it from `corpus` when missing or stale), or say why not."""
+        try:
+            self.loaded_stamp = _stamp(self.index_dir)
+            self.ready(Retriever.open(self.index_dir, corpus=self.corpus, model=self.model, warn=self.warn))
+            self.loaded_stamp = _stamp(self.index_dir)  # the index Retriever.open built, if it built one
+        except QAError as error:
+            self.unavailable = (f"no index could be loaded from {self.index_dir}/ ({error.message}); "
+                                f"build one with `qa index CORPUS_FOLDER --index-dir {self.index_dir}`: "
+                                f"it is picked up without a restart")
+            if self.warn:
+                self.warn(self.unavailable)
 
     def require(self) -> Retriever:
+        self.refresh()
         if self.retriever is None:
             raise QAError(self.unavailable or "no index is loaded", status=503)
         return self.retriever
+
+    def refresh(self) -> None:
+        """Load the index folder again when its manifest changed since it was loaded (`qa index` swaps a
+        rebuilt index in whole, manifest last), at most once a second, never rebuilding it here. A
+        rebuilt index that cannot be loaded leaves the loaded one serving, with a warning."""
+        if self.index_dir is None or time.monotonic() < self._next_check:
+            return
+        self._next_check = time.monotonic() + RELOAD_CHECK_SECONDS
+        stamp = _stamp(self.index_dir)
+        if stamp is None or stamp == self.loaded_stamp or not self._reloading.acquire(blocking=False):
+            return  # no index there, the loaded one, or another request is loading it
+        try:
+            self.loaded_stamp = stamp
+            self.ready(Retriever.load(self.index_dir, self.model, self.warn))
+            if self.warn:
+                count = len(self.retriever.index.passages)
+                self.warn(f"loaded the rebuilt index at {self.index_dir}/ ({count} passages)")
+        except QAError as error:
+            if self.retriever is None:
+                self.unavailable = f"the index at {self.index_dir}/ cannot be loaded: {error.message}"
+            if self.warn:
+                self.warn(f"the index at {self.index_dir}/ cannot be loaded ({error.message})"
+                          + ("; still serving the one loaded before" if self.retriever else ""))
+        finally:
+            self._reloading.release()
+
+
+def _stamp(index_dir: Path | None) -> tuple[int, int] | None:
+    """What tells one build of the index at `index_dir` from the next: its manifest's inode and mtime."""
+    try:
+        info = (Path(index_dir) / MANIFEST).stat() if index_dir is not None else None
+    except OSError:
+        return None
+    return (info.st_ino, info.st_mtime_ns) if info else None
 
 
 def create_app(
@@ -101,14 +165,14 @@ def create_app(
     An index folder is opened with `Retriever.open` (built from `corpus` when missing or stale). When that
     fails the app still starts and reports why on /health (503) and on every retrieval route.
     """
-    state = _State()
+    state = _State() if isinstance(source, Retriever) else _State(Path(source), model, corpus, warn)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
         if isinstance(source, Retriever):
             state.ready(source)
         else:
-            _open(state, Path(source), model, corpus, warn)
+            state.open()
         if state.retriever is not None:
             _warm_up(state.retriever)
             if on_ready:
@@ -147,6 +211,7 @@ def create_app(
     @app.get("/health", response_model=Health, responses={503: {"model": Health}}, summary="Health")
     def health() -> JSONResponse:
         """"ok" with the index's passage count, model and build time; 503 "unavailable" with the reason."""
+        state.refresh()
         retriever = state.retriever
         if retriever is None:
             body = {"status": "unavailable", "passage_count": None, "model": None, "built_at": None,
@@ -176,17 +241,6 @@ def create_app(
         return HTMLResponse(page, headers={"Cache-Control": "no-cache"})
 
     return app
-
-
-def _open(state: _State, index_dir: Path, model: str | None, corpus: list[Path] | None, warn: Warn | None) -> None:
-    try:
-        state.ready(Retriever.open(index_dir, corpus=corpus, model=model, warn=warn))
-    except QAError as error:
-        state.unavailable = (f"no index could be loaded from {index_dir}/ ({error.message}); "
-                             f"build one with `qa index CORPUS_FOLDER --index-dir {index_dir}` "
-                             f"and restart `qa serve`")
-        if warn:
-            warn(state.unavailable)
 
 
 def _warm_up(retriever: Retriever) -> None:

@@ -146,7 +146,7 @@ class Retriever:
             manifest = read_manifest(index_dir)
             reason = stale_reason(manifest, spec.name)
             if reason is None:
-                return cls(*_load_side_by_side(index_dir, model, warn))
+                return cls.load(index_dir, model, warn)
             if warn:
                 warn(f"index is stale ({reason}); rebuilding it")
             sources = [Path(s) for s in manifest["sources"]]
@@ -162,6 +162,12 @@ class Retriever:
         embedder = load_embedder(model, index_dir=index_dir, warn=warn)  # reuses the old index's ONNX model
         index = build_index(sources, index_dir, embedder, warn=warn, progress=progress)
         return cls(index, embedder)
+
+    @classmethod
+    def load(cls, index_dir: Path = DEFAULT_INDEX, model: str | None = None,
+             warn: Callable[[str], None] | None = None) -> "Retriever":
+        """Load the index at `index_dir` as it is (no staleness check, no rebuild), with its embedder."""
+        return cls(*_load_side_by_side(Path(index_dir), model, warn))
 
     def search(self, questions: list[str], k: int = 5, mode: str | None = None) -> list[Answer]:
         """The top-k passages for each question, best first (the batch form of `ask`)."""
