@@ -37,7 +37,11 @@ class Highlight:
 
 @dataclass(frozen=True)
 class Hit:
-    """One cited passage: `text` is `source[start:end]` of `doc`, found under heading `section`."""
+    """One cited passage: `text` is `source[start:end]` of `doc`, found under heading `section`.
+
+    `score` is what the passage ranks by, higher first: cosine (dense), BM25 (bm25), or the fused
+    score with its answer-type bonus, less 0.1 when a passage above is from the same section (hybrid).
+    """
 
     id: str
     doc: str
@@ -194,20 +198,22 @@ class Retriever:
             answerable = is_answerable(question, evidence, bm25.knows, float(cosines.max()), bm25.stem)
             if mode == "hybrid":
                 row = self._prefer_answer_type(question, row, candidates)
-            top = self._rank(row, k, mode)
-            hits = tuple(self._hit(int(r), float(row[r]), query_vector) for r in top)
+            top, shown = self._rank(row, k, mode)
+            hits = tuple(self._hit(int(r), float(score), query_vector) for r, score in zip(top, shown))
             answers.append(Answer(question, hits, mode, answerable))
         took = (time.perf_counter() - started) * 1000 / max(len(questions), 1)
         return [replace(a, took_ms=took) for a in answers]
 
-    def _rank(self, scores: np.ndarray, k: int, mode: str) -> np.ndarray:
+    def _rank(self, scores: np.ndarray, k: int, mode: str) -> tuple[np.ndarray, np.ndarray]:
+        """The k best rows, best first, with the scores they rank by (hybrid: diversified by section)."""
         if mode == "hybrid":
             return scoring.diversify(scores, self.index.section_ids(), k)
-        return scoring.top_k(scores, k)
+        rows = scoring.top_k(scores, k)
+        return rows, scores[rows]
 
     def _candidates(self, scores: np.ndarray, lexical: np.ndarray, mode: str) -> list[int]:
         """The mode's EVIDENCE_DEPTH (at least) best rows, then BM25's ROLE_DEPTH best not among them."""
-        rows = [int(r) for r in self._rank(scores, max(EVIDENCE_DEPTH, ROLE_DEPTH), mode)]
+        rows = [int(r) for r in self._rank(scores, max(EVIDENCE_DEPTH, ROLE_DEPTH), mode)[0]]
         return rows + [int(r) for r in scoring.top_k(lexical, ROLE_DEPTH) if r not in rows]
 
     def ask(self, question: str, k: int = 5, mode: str | None = None) -> Answer:

@@ -70,28 +70,26 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     return top[np.lexsort((top, -scores[top]))]
 
 
-# A passage from a section already in the results gives way to one from a new section whose
-# score is within this margin (scores are min-max normalized): near-ties, as a broad question
-# produces, are spread across sections; a clearly better passage keeps its place.
+# A passage from a section already in the results counts this much less (scores are min-max
+# normalized): a passage from a new section within the margin goes first, so near-ties, as a broad
+# question produces, are spread across sections; a clearly better passage keeps its place.
 DIVERSITY_MARGIN = 0.1
 
 
-def diversify(scores: np.ndarray, section_ids: np.ndarray, k: int, margin: float = DIVERSITY_MARGIN) -> np.ndarray:
-    """Top k rows, best first, preferring an unseen section over a near-tie from a seen one."""
-    pool = list(top_k(scores, min(len(scores), max(k * 5, 50))))
-    picked: list[int] = []
-    seen: set[int] = set()
-    while pool and len(picked) < k:
-        choice = 0
-        if section_ids[pool[0]] in seen:
-            floor = scores[pool[0]] - margin
-            for j, row in enumerate(pool):
-                if scores[row] < floor:
-                    break
-                if section_ids[row] not in seen:
-                    choice = j
-                    break
-        row = pool.pop(choice)
-        picked.append(row)
-        seen.add(section_ids[row])
-    return np.array(picked, dtype=np.int64)
+def diversify(scores: np.ndarray, section_ids: np.ndarray, k: int,
+              margin: float = DIVERSITY_MARGIN) -> tuple[np.ndarray, np.ndarray]:
+    """Top k rows best first, and their ranking scores: a row's score less `margin` when a row above
+    it is from its section. Greedy on those scores, so they descend as shown."""
+    pool = top_k(scores, min(len(scores), max(k * 5, 50)))
+    pool_scores = scores[pool].astype(np.float64)
+    seen_penalty = np.zeros(len(pool))
+    taken = np.zeros(len(pool), dtype=bool)
+    rows, shown = [], []
+    for _ in range(min(k, len(pool))):
+        effective = np.where(taken, -np.inf, pool_scores - seen_penalty)
+        best = int(np.argmax(effective))  # the first of equals: the better passage
+        rows.append(pool[best])
+        shown.append(effective[best])
+        taken[best] = True
+        seen_penalty[section_ids[pool] == section_ids[pool[best]]] = margin
+    return np.array(rows, dtype=np.int64), np.array(shown, dtype=np.float32)
