@@ -92,6 +92,12 @@ _MEASURE_ADJECTIVES = {"length": "long", "width": "wide", "height": "high", "dep
                        "breadth": "broad", "age": "old", "distance": "far"}
 
 
+# "Leader" or "head" is written as the leader's title: any of these names a country's or a body's leader.
+_GENERIC_ROLES = frozenset({"leader", "head", "ruler", "chief"})
+_LEADER_TITLES = ("leader", "head", "ruler", "chief", "president", "premier", "prime minister", "chairman",
+                  "chancellor", "general secretary", "king", "queen", "emperor", "monarch", "dictator")
+
+
 # "How many [adjectives] THINGS": the counted noun, the first plural within three words (a capitalized
 # word is a name or a demonym, "American soldiers"). Units of time and measure are counted in any text.
 _ASKS_COUNT = re.compile(r"\bhow\s+many\s+(?P<rest>(?:[\w'’-]+\s+){0,2}[\w'’-]+)", re.IGNORECASE)
@@ -123,6 +129,8 @@ def unknown_focus(question: str, knows_word) -> str | None:
         thing = counted_thing(question)
         return thing if thing and not knows_word(thing) else None
     words = match.group("focus").split()
+    if " ".join(words).lower() in _GENERIC_ROLES:
+        return None  # a leader may be named by any leader's title: unstated_role reads the passages for one
     for word in words:
         if not (knows_word(word) or (word in _MEASURE_ADJECTIVES and knows_word(_MEASURE_ADJECTIVES[word]))):
             return " ".join(words)
@@ -153,25 +161,29 @@ def _names_in(name: str, tokens: list[str], initials: str) -> bool:
     return len(lowered) >= 4 and any(t.startswith(prefix) for t in tokens)
 
 
-def asked_role(question: str, stem) -> tuple[str, list[str], list[str]] | None:
+def asked_role(question: str, stem) -> tuple[str, list[list[str]], list[str]] | None:
     """For a question asking who holds a role ("who is X's ROLE", "who is the ROLE of X"): the role as
-    asked, its words folded by `stem`, and the names it belongs to (X); else None."""
+    asked, the ways a text may write it (each a list of words folded by `stem`: a leader's may be any
+    leader's title), and the names it belongs to (X); else None."""
     match = _ASKS_ROLE.search(question)
     # "who is the envoy" or "who is X's envoy" names a role; "who is most responsible" does not
     if not match or not (match.group("article") or match.group("owner")):
         return None
     focus = match.group("focus")
-    role = [stem(w) for w in focus.split() if not w.isupper()]  # an acronym in it ("US envoy") is a name
+    words = [w for w in focus.split() if not w.isupper()]  # an acronym in it ("US envoy") is a name
+    titles = _LEADER_TITLES if " ".join(words).lower() in _GENERIC_ROLES else (" ".join(words),)
+    roles = [[stem(w) for w in title.split()] for title in titles]
     names = _name_words(question[match.start("owner" if match.group("owner") else "focus") :])
-    return focus, role, names
+    return focus, roles, names
 
 
-def names_role(text: str, role: list[str], names: list[str], stem) -> bool:
-    """Whether a sentence of `text` holds every word of `role` (folded by `stem`) and every name."""
+def names_role(text: str, roles: list[list[str]], names: list[str], stem) -> bool:
+    """Whether a sentence of `text` holds every word of one of `roles` (folded by `stem`) and every name."""
     for sentence in sentences(text):
         tokens = [re.sub(r"['’]s$", "", t.replace(".", "")).strip("'’-")
                   for t in re.findall(r"[\w.'’-]+", sentence.lower())]
-        if not set(role) <= {stem(t) for t in tokens}:
+        stems = {stem(t) for t in tokens}
+        if not any(set(role) <= stems for role in roles):
             continue
         runs = re.findall(r"(?:\b[A-Z][\w'’-]*\s+)*\b[A-Z][\w'’-]*", sentence)
         initials = " ".join("".join(w[0] for w in run.split()) for run in runs)
@@ -186,8 +198,8 @@ def unstated_role(question: str, passages: list[str], stem) -> str | None:
     asked = asked_role(question, stem)
     if asked is None or not passages:
         return None
-    focus, role, names = asked
-    return None if any(names_role(p, role, names, stem) for p in passages) else focus
+    focus, roles, names = asked
+    return None if any(names_role(p, roles, names, stem) for p in passages) else focus
 
 
 _ORDINALS = ("first", "second", "third", "fourth", "fifth", "sixth", "seventh", "eighth", "ninth", "tenth",

@@ -244,10 +244,10 @@ class Retriever:
         asked = asked_role(question, self.index.bm25.stem)
         if asked is None:
             return scores
-        _, role, names = asked
+        _, roles, names = asked
         scores = scores.copy()
         for row in candidates:
-            if names_role(self.index.passages[row].text, role, names, self.index.bm25.stem):
+            if names_role(self.index.passages[row].text, roles, names, self.index.bm25.stem):
                 scores[row] += scoring.ROLE_BONUS
         return scores
 
