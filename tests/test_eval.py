@@ -230,6 +230,8 @@ def test_beir_end_to_end_and_index_reuse(beir_folder, tmp_path, embedder):
     dense = report["runs"]["dense"]["metrics"]
     assert set(dense) == {"ndcg@10", "recall@100", "mrr@10"}
     assert dense["mrr@10"] == 1.0 and dense["recall@100"] == 1.0 and 0.9 <= dense["ndcg@10"] <= 1.0
+    abstention = report["runs"]["dense"]["abstention"]
+    assert (abstention["unanswerable"], abstention["false_abstentions"]) == (0, 0)  # both queries answered
     assert Path(report["index"]).parent == tmp_path and any("embedding 5 BEIR passages" in w for w in warnings)
     warnings.clear()
     again = evaluate_beir(beir_folder, tmp_path / "index", modes=["dense"], warn=warnings.append, embedder=embedder)

@@ -288,7 +288,8 @@ def beir_index(folder: Path, target: Path, embedder, corpus: list[dict], progres
 
 def evaluate_beir(folder: Path, index_dir: Path, model: str | None = None, modes: list[str] | None = None,
                   progress=None, warn: Callable[[str], None] | None = None, embedder=None) -> dict:
-    """nDCG@10, Recall@100 and MRR@10 (ranx, graded qrels) of each mode over a BEIR folder's judged queries."""
+    """nDCG@10, Recall@100 and MRR@10 (ranx, graded qrels) of each mode over a BEIR folder's judged queries,
+    and how many of them were wrongly marked unanswerable (all have an answer in the corpus)."""
     from .embeddings import load_embedder
     from .retrieval import Retriever
 
@@ -306,7 +307,10 @@ def evaluate_beir(folder: Path, index_dir: Path, model: str | None = None, modes
         answers, latency = _timed_run(retriever, [queries[q] for q in judged], depth, mode)
         ranked = {q: [h.id for h in a.passages] for q, a in zip(judged, answers)}
         figures = ir_metrics({q: qrels[q] for q in judged}, ranked, ["ndcg@10", "recall@100", "mrr@10"])
-        runs[mode] = {"metrics": figures, "latency_ms": latency}
+        # every judged query has an answer in the corpus: each abstention is a false one
+        asked = [EvalQuestion(q, queries[q], (), True) for q in judged]
+        runs[mode] = {"metrics": figures, "latency_ms": latency,
+                      "abstention": _abstention(asked, dict(zip(judged, answers)))}
     return {"beir": str(folder), "index": str(index.path), "documents": len(index.passages),
             "queries": len(judged), "k": depth, "runs": runs}
 
@@ -388,7 +392,8 @@ def render_report(report: dict, console) -> None:
                f"{run['latency_ms']['p50']:.1f}", f"{run['latency_ms']['p95']:.1f}"]
         if has_abstention:
             a = run.get("abstention") or {}
-            row.append(f"{a.get('abstained', '-')}/{a.get('unanswerable', '-')} ({a.get('false_abstentions', '-')})")
+            abstained = f"{a['abstained']}/{a['unanswerable']} " if a.get("unanswerable") else ""
+            row.append(f"{abstained}({a.get('false_abstentions', '-')})")
         table.add_row(*row)
     console.print(table)
     missed: dict[str, dict] = {}
