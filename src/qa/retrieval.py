@@ -40,7 +40,7 @@ class Hit:
     """One cited passage: `text` is `source[start:end]` of `doc`, found under heading `section`.
 
     `score` is what the passage ranks by, higher first: cosine (dense), BM25 (bm25), or the fused
-    score with its answer-type bonus, less 0.1 when a passage above is from the same section (hybrid).
+    score with its answer-type or role bonus, less 0.1 when a passage above is from its section (hybrid).
     """
 
     id: str
