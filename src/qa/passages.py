@@ -204,16 +204,17 @@ def _split_long(span: _Span) -> list[_Span]:
 
 def sentence_spans(passage: Passage) -> list[tuple[int, int]]:
     """The passage's sentences (a table's rows) as (start, end) file offsets, whitespace trimmed."""
-    whole = _Span(passage.start, passage.end, passage.text)
-    bounds = [0, *_cuts(passage.text), len(passage.text)]
-    pieces = (_trimmed(whole, a, b) for a, b in zip(bounds, bounds[1:]))
-    return [(p.start, p.end) for p in pieces if p.text]
+    return [(p.start, p.end) for p in _sentence_pieces(_Span(passage.start, passage.end, passage.text))]
 
 
 def sentences(text: str) -> list[str]:
     """The sentences of `text` (a table's rows), split as passages and highlights are."""
-    bounds = [0, *_cuts(text), len(text)]
-    return [text[a:b].strip() for a, b in zip(bounds, bounds[1:]) if text[a:b].strip()]
+    return [p.text for p in _sentence_pieces(_Span(0, len(text), text))]
+
+
+def _sentence_pieces(span: _Span) -> list[_Span]:
+    bounds = [0, *_cuts(span.text), len(span.text)]
+    return [p for p in (_trimmed(span, a, b) for a, b in zip(bounds, bounds[1:])) if p.text]
 
 
 def _cuts(text: str) -> list[int]:
