@@ -231,8 +231,10 @@ def _sentence_ends(text: str) -> list[int]:
     """Offsets where a new sentence starts (after the whitespace following . ! or ?)."""
     cuts = []
     for match in _SENTENCE_END.finditer(text):
-        before = text[: match.start() + 1]
-        if _ABBREVIATION.search(before):
+        # the abbreviation ends at the full stop: searching its last 40 characters finds it as the
+        # whole text before it would (\b still sees the character before them), without rescanning
+        end = match.start() + 1
+        if _ABBREVIATION.search(text, max(0, end - 40), end):
             continue
         cuts.append(match.end())
     return cuts
