@@ -98,6 +98,10 @@ _LEADER_TITLES = ("leader", "head", "ruler", "chief", "president", "premier", "p
                   "chancellor", "general secretary", "king", "queen", "emperor", "monarch", "dictator")
 
 
+def _is_generic_role(words: list[str]) -> bool:
+    return " ".join(words).lower() in _GENERIC_ROLES
+
+
 # "How many [adjectives] THINGS": the counted noun, the first plural within three words (a capitalized
 # word is a name or a demonym, "American soldiers"). Units of time and measure are counted in any text.
 _ASKS_COUNT = re.compile(r"\bhow\s+many\s+(?P<rest>(?:[\w'’-]+\s+){0,2}[\w'’-]+)", re.IGNORECASE)
@@ -129,7 +133,7 @@ def unknown_focus(question: str, knows_word) -> str | None:
         thing = counted_thing(question)
         return thing if thing and not knows_word(thing) else None
     words = match.group("focus").split()
-    if " ".join(words).lower() in _GENERIC_ROLES:
+    if _is_generic_role(words):
         return None  # a leader may be named by any leader's title: unstated_role reads the passages for one
     for word in words:
         if not (knows_word(word) or (word in _MEASURE_ADJECTIVES and knows_word(_MEASURE_ADJECTIVES[word]))):
@@ -141,9 +145,17 @@ ROLE_DEPTH = 10  # how many of the best passages (by the mode, and by BM25) are 
 _NAME_WORD = re.compile(r"\b(?:[A-Z][\w'’-]*|[A-Z](?:\.[A-Z])+\.?)")
 
 
+_TOKEN = re.compile(r"[\w.'’-]+")
+_CAPITALIZED_RUN = re.compile(r"(?:\b[A-Z][\w'’-]*\s+)*\b[A-Z][\w'’-]*")
+
+
+def _drop_possessive(word: str) -> str:
+    return word[:-2] if word.endswith(("'s", "’s")) else word
+
+
 def _name_words(text: str) -> list[str]:
     """The capitalized words and acronyms of `text` ("U.S." as "US"), possessive 's dropped."""
-    words = (re.sub(r"['’]s$", "", w).replace(".", "") for w in _NAME_WORD.findall(text))
+    words = (_drop_possessive(w).replace(".", "") for w in _NAME_WORD.findall(text))
     return [w for w in words if w]
 
 
@@ -171,25 +183,28 @@ def asked_role(question: str, stem) -> tuple[str, list[list[str]], list[str]] | 
         return None
     focus = match.group("focus")
     words = [w for w in focus.split() if not w.isupper()]  # an acronym in it ("US envoy") is a name
-    titles = _LEADER_TITLES if " ".join(words).lower() in _GENERIC_ROLES else (" ".join(words),)
+    titles = _LEADER_TITLES if _is_generic_role(words) else (" ".join(words),)
     roles = [[stem(w) for w in title.split()] for title in titles]
     names = _name_words(question[match.start("owner" if match.group("owner") else "focus") :])
     return focus, roles, names
 
 
+def _read_sentences(text: str, stem) -> list[tuple[set[str], list[str], str]]:
+    """Each sentence of `text` as its folded words, its lowercased tokens and the initials of its runs
+    of capitalized words."""
+    read = []
+    for sentence in sentences(text):
+        tokens = [_drop_possessive(t.replace(".", "")).strip("'’-") for t in _TOKEN.findall(sentence.lower())]
+        runs = _CAPITALIZED_RUN.findall(sentence)
+        initials = " ".join("".join(w[0] for w in run.split()) for run in runs)
+        read.append(({stem(t) for t in tokens}, tokens, initials))
+    return read
+
+
 def names_role(text: str, roles: list[list[str]], names: list[str], stem) -> bool:
     """Whether a sentence of `text` holds every word of one of `roles` (folded by `stem`) and every name."""
-    for sentence in sentences(text):
-        tokens = [re.sub(r"['’]s$", "", t.replace(".", "")).strip("'’-")
-                  for t in re.findall(r"[\w.'’-]+", sentence.lower())]
-        stems = {stem(t) for t in tokens}
-        if not any(set(role) <= stems for role in roles):
-            continue
-        runs = re.findall(r"(?:\b[A-Z][\w'’-]*\s+)*\b[A-Z][\w'’-]*", sentence)
-        initials = " ".join("".join(w[0] for w in run.split()) for run in runs)
-        if all(_names_in(n, tokens, initials) for n in names):
-            return True
-    return False
+    return any(any(set(role) <= stems for role in roles) and all(_names_in(n, tokens, initials) for n in names)
+               for stems, tokens, initials in _read_sentences(text, stem))
 
 
 def unstated_role(question: str, passages: list[str], stem) -> str | None:

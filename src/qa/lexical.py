@@ -7,6 +7,7 @@ columns with numpy: importing bm25s (which pulls numba and scipy) costs ~0.9 s, 
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 from pathlib import Path
@@ -64,6 +65,9 @@ class BM25Scores:
         self.num_docs = int(params["num_docs"])
         config = json.loads((folder / TOKENIZER_FILE).read_text(encoding="utf-8"))
         self.analyzer = _Analyzer(config["stopwords"], config["stemmer"])
+        # answerability folds every word of a question's best passages, often the same passages for
+        # abstention and ranking: each word is folded once per loaded index
+        self.stem = functools.lru_cache(maxsize=1 << 16)(self._fold)
 
     def terms(self, question: str) -> list[str]:
         """The question's analyzed terms that occur in the corpus."""
@@ -74,8 +78,9 @@ class BM25Scores:
         terms = self.analyzer(word)
         return all(t in self.vocab for t in terms)
 
-    def stem(self, word: str) -> str:
-        """`word` folded as the index folds it (lowercased and stemmed; a stopword is only lowercased)."""
+    def _fold(self, word: str) -> str:
+        """`word` folded as the index folds it (lowercased and stemmed; a stopword is only lowercased).
+        Called as `stem(word)`, which remembers each word's fold."""
         terms = self.analyzer(word)
         return terms[0] if len(terms) == 1 else word.lower()
 
