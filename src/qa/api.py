@@ -100,7 +100,6 @@ class _State:
     def open(self) -> None:
         """Open the index folder (building it from `corpus` when missing or stale), or say why not."""
         try:
-            self.loaded_stamp = _stamp(self.index_dir)
             self.ready(Retriever.open(self.index_dir, corpus=self.corpus, model=self.model, warn=self.warn))
             self.loaded_stamp = _stamp(self.index_dir)  # the index Retriever.open built, if it built one
         except QAError as error:
