@@ -292,6 +292,27 @@ def test_no_index_ask_and_passages_are_503_saying_how_to_build_one(degraded):
     assert client.get("/").status_code == 200
 
 
+def test_a_rebuilt_index_that_cannot_be_loaded_leaves_the_loaded_one_serving(seed_index_dir, tmp_path,
+                                                                               monkeypatch):
+    import shutil
+
+    import qa.api
+
+    monkeypatch.setattr(qa.api, "RELOAD_CHECK_SECONDS", 0.0)  # look at every request
+    index_dir = tmp_path / "index"
+    shutil.copytree(seed_index_dir, index_dir)
+    warnings = []
+    with TestClient(create_app(index_dir, warn=warnings.append), raise_server_exceptions=False) as client:
+        before = client.post("/ask", json={"question": QUESTION, "k": 2}).json()
+        broken = index_dir / "manifest.json.new"
+        broken.write_text("{not json", encoding="utf-8")
+        broken.replace(index_dir / "manifest.json")  # a new manifest, as a rebuild swaps one in
+        after = client.post("/ask", json={"question": QUESTION, "k": 2})
+        assert after.status_code == 200 and without_timing(after.json()) == without_timing(before)
+        assert client.get("/health").json()["status"] == "ok"
+    assert any("cannot be loaded" in w and "still serving the one loaded before" in w for w in warnings)
+
+
 # --- the batcher -------------------------------------------------------------------------------------
 
 
