@@ -48,6 +48,24 @@ def retriever(seed_index_dir, embedder):
     return Retriever(load_index(seed_index_dir), embedder)
 
 
+@pytest.fixture
+def workdir(tmp_path, seed_corpus, seed_index_dir, monkeypatch):
+    """A folder with corpus/ and a current index/, as after `qa index`; the runner works in it."""
+    import json
+
+    from qa.index import read_manifest
+
+    shutil.copytree(seed_corpus, tmp_path / "corpus")
+    shutil.copytree(seed_index_dir, tmp_path / "index")
+    manifest = read_manifest(tmp_path / "index")
+    manifest["sources"] = [str(tmp_path / "corpus")]
+    (tmp_path / "index" / "manifest.json").write_text(json.dumps(manifest))
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("QA_INDEX", raising=False)
+    monkeypatch.delenv("QA_MODEL", raising=False)
+    return tmp_path
+
+
 # --- a real `qa serve` (tests/test_serve.py, tests/test_page.py) ------------------------------------
 
 

@@ -15,20 +15,6 @@ runner = CliRunner()
 PROTECTING = "Which country is the protecting power for the US in North Korea?"
 
 
-@pytest.fixture
-def workdir(tmp_path, seed_corpus, seed_index_dir, monkeypatch):
-    """A folder with corpus/ and a current index/, as after `qa index`; the runner works in it."""
-    shutil.copytree(seed_corpus, tmp_path / "corpus")
-    shutil.copytree(seed_index_dir, tmp_path / "index")
-    manifest = read_manifest(tmp_path / "index")
-    manifest["sources"] = [str(tmp_path / "corpus")]
-    (tmp_path / "index" / "manifest.json").write_text(json.dumps(manifest))
-    monkeypatch.chdir(tmp_path)
-    monkeypatch.delenv("QA_INDEX", raising=False)
-    monkeypatch.delenv("QA_MODEL", raising=False)
-    return tmp_path
-
-
 def test_every_command_has_help():
     result = runner.invoke(app, ["--help"])
     assert result.exit_code == 0

@@ -46,16 +46,20 @@ def _user_errors():
         raise typer.Exit(130)
 
 
+PROGRESS_LINE_SECONDS = 5.0  # off a terminal (a log, CI), a progress line at most this often
+
+
 def _progress_bar(label: str):
-    """A factory for a rich progress bar on stderr, shown only on a terminal (None then)."""
+    """A factory for progress on stderr: a rich bar on a terminal, else a plain line every few seconds."""
 
     def start(total: int):  # rich is imported only when there is something to embed: asking is faster
         from rich.console import Console
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
 
         console = Console(stderr=True)
         if not console.is_terminal:
-            return None
+            return _progress_lines(label, total)
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
+
         progress = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
                             console=console, transient=True)
         progress.start()
@@ -71,6 +75,24 @@ def _progress_bar(label: str):
     return start
 
 
+def _progress_lines(label: str, total: int, every: float = PROGRESS_LINE_SECONDS):
+    """`qa: Embedding passages: 1,024/8,192 (12%)` on stderr at most every `every` seconds, and at the end
+    when a line was shown before (a build of a few seconds stays quiet)."""
+    import time
+
+    done, last, shown = 0, time.monotonic(), False
+
+    def step(n: int) -> None:
+        nonlocal done, last, shown
+        done += n
+        now = time.monotonic()
+        if now - last >= every or (shown and done >= total):
+            last, shown = now, True
+            _warn(f"{label}: {done:,}/{total:,} ({100 * done // max(total, 1)}%)")
+
+    return step
+
+
 @app.command("index")
 def index_command(
     paths: Optional[list[Path]] = typer.Argument(None, help="Files or folders to index (default: corpus/)."),
@@ -84,10 +106,13 @@ def index_command(
     """
     from .embeddings import load_embedder
     from .index import build_index
+    from .index_folder import check_index_target
 
     with _user_errors():
+        sources = paths or [Path("corpus")]
+        check_index_target(index_dir, sources)  # before the model loads: a wrong folder is said at once
         embedder = load_embedder(model, warn=_warn)
-        index = build_index(paths or [Path("corpus")], index_dir, embedder, warn=_warn,
+        index = build_index(sources, index_dir, embedder, warn=_warn,
                             progress=_progress_bar("Embedding passages"))
         manifest = index.manifest
         if as_json:

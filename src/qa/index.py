@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-import ctypes
 import json
-import os
-import shutil
-import tempfile
-import time
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -15,14 +10,14 @@ from typing import Callable
 
 import numpy as np
 
-from .documents import Document, file_sha256, find_files, read_documents, doc_name
+from .documents import Document, doc_name, file_sha256, find_files, read_documents, shown_path
 from .errors import QAError
+from .index_folder import (FORMAT, MANIFEST, build_lock, check_index_target, hash_files, staging_dir,
+                           swap_into_place, verify_files)
 from .lexical import BM25Scores, write_bm25
 from .passages import Passage, sentence_spans, split_documents
 
-FORMAT = "qa-index"
 FORMAT_VERSION = 1
-MANIFEST = "manifest.json"
 PASSAGES = "passages.jsonl"
 DENSE = "dense.faiss"
 BM25 = "bm25"
@@ -88,6 +83,7 @@ def build_index(
     progress: ProgressFactory | None = None,
 ) -> Index:
     """Read, split and embed the corpus files under `sources` into `index_dir`, atomically."""
+    check_index_target(index_dir, sources)  # before the corpus is read: a wrong folder is said at once
     documents = read_documents([Path(s) for s in sources], warn=warn)  # errors name the paths as given
     sources = [Path(s).resolve() for s in sources]
     passages = split_documents(documents)
@@ -109,53 +105,88 @@ def write_index(
 
     `corpus` goes into the manifest as is (`sources` and `files` let `stale_reason` check it).
     """
-    import faiss
+    from .onnx_embedder import onnx_for_index
 
-    from .onnx_embedder import onnx_for_index, place_file
-
-    texts = [p.embedding_text() for p in passages]
+    if not passages:
+        raise QAError("there are no passages to index")
     spans = np.array(
         [(row, a, b) for row, p in enumerate(passages) for a, b in sentence_spans(p)], dtype=np.int64
     ).reshape(-1, 3)
-    sentences = [passages[row].text[a - passages[row].start : b - passages[row].start] for row, a, b in spans]
-    step = progress(len(texts) + len(sentences)) if progress else None
-    # an embedder may have a faster way for many texts (OnnxEmbedder: OpenVINO); questions never use it
-    encode = getattr(embedder, "encode_passages", embedder.encode)
-    vectors = encode(texts, progress=step)
-    sentence_vectors = encode(sentences, progress=step)
-    dense = faiss.IndexFlatIP(vectors.shape[1])
-    dense.add(vectors)
     manifest = {
         "format": FORMAT,
         "format_version": FORMAT_VERSION,
         "model": embedder.model,
-        "dimension": int(vectors.shape[1]),
         **corpus,
         "passage_count": len(passages),
-        "built_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "files_written": {"passages": PASSAGES, "dense": DENSE, "bm25": BM25,
                           "sentence_spans": SENTENCE_SPANS, "sentence_vectors": SENTENCE_VECTORS},
     }
-    onnx = onnx_for_index(embedder, warn=warn)  # the model as ONNX, kept here so asking needs no torch
-    if onnx:
-        manifest["onnx"] = onnx[1]
-    # what embedded the passages: "openvino bf16" vectors are within 1e-4 cosine of fp32 ones
-    manifest["passage_encoder"] = getattr(embedder, "passage_encoder", type(embedder).__name__)
     index_dir = Path(index_dir)
-    with _staging_dir(index_dir) as staging:
-        with open(staging / PASSAGES, "w", encoding="utf-8") as out:
-            for passage in passages:
-                out.write(json.dumps(passage.to_dict(), ensure_ascii=False) + "\n")
-        faiss.write_index(dense, str(staging / DENSE))
-        write_bm25([p.lexical_text() for p in passages], staging / BM25)
-        np.save(staging / SENTENCE_SPANS, spans, allow_pickle=False)
-        np.save(staging / SENTENCE_VECTORS, sentence_vectors, allow_pickle=False)
-        if onnx:
-            place_file(onnx[0], staging / onnx[1]["file"])
-        # The manifest is written last: a folder without one is never taken for an index.
-        (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
-        _swap_into_place(staging, index_dir)
+    check_index_target(index_dir)
+    try:
+        with build_lock(index_dir, warn), staging_dir(index_dir) as staging:
+            step = progress(len(passages) + len(spans)) if progress else None
+            dense, sentence_vectors = _embed(passages, spans, embedder, staging / SENTENCE_VECTORS, step)
+            manifest["dimension"] = int(dense.d)
+            manifest["built_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
+            onnx = onnx_for_index(embedder, warn=warn)  # the model as ONNX, kept here so asking needs no torch
+            if onnx:
+                manifest["onnx"] = onnx[1]
+            # what embedded the passages: "openvino bf16" vectors are within 1e-4 cosine of fp32 ones
+            manifest["passage_encoder"] = getattr(embedder, "passage_encoder", type(embedder).__name__)
+            _write_files(staging, passages, dense, spans, onnx, manifest)
+            swap_into_place(staging, index_dir)
+    except OSError as exc:  # a full disk, a read-only folder, /proc
+        raise QAError(f"cannot write the index at {shown_path(index_dir)} ({exc.strerror or exc})") from None
     return Index(index_dir, manifest, passages, dense, BM25Scores(index_dir / BM25), spans, sentence_vectors)
+
+
+EMBED_CHUNK = 2048  # texts tokenized and embedded at a time: memory is bounded by this, not by the corpus
+
+
+def _embed(passages: list[Passage], spans: np.ndarray, embedder, sentence_file: Path, step=None):
+    """The passages' FAISS index, and their sentences' vectors written to `sentence_file` (memory-mapped).
+
+    Texts go to the embedder EMBED_CHUNK at a time, so a 50 MB file is never tokenized whole; the
+    sentence vectors (3-4 per passage) go straight to disk instead of being held.
+    """
+    import faiss
+
+    # an embedder may have a faster way for many texts (OnnxEmbedder: OpenVINO); questions never use it
+    encode = getattr(embedder, "encode_passages", embedder.encode)
+    dense = None
+    for start in range(0, len(passages), EMBED_CHUNK):
+        vectors = encode([p.embedding_text() for p in passages[start : start + EMBED_CHUNK]], progress=step)
+        dense = dense or faiss.IndexFlatIP(vectors.shape[1])
+        dense.add(np.ascontiguousarray(vectors, dtype=np.float32))
+    out = np.lib.format.open_memmap(sentence_file, mode="w+", dtype=np.float32, shape=(len(spans), dense.d))
+    for start in range(0, len(spans), EMBED_CHUNK):
+        chunk = spans[start : start + EMBED_CHUNK]
+        sentences = [passages[row].text[a - passages[row].start : b - passages[row].start] for row, a, b in chunk]
+        out[start : start + len(chunk)] = encode(sentences, progress=step)
+    out.flush()
+    return dense, out
+
+
+def _write_files(staging: Path, passages: list[Passage], dense, spans: np.ndarray, onnx: tuple[Path, dict] | None,
+                 manifest: dict) -> None:
+    """The other index files into `staging` (the sentence vectors are there already), the manifest (with
+    every file's hash) last."""
+    import faiss
+
+    from .onnx_embedder import place_file
+
+    with open(staging / PASSAGES, "w", encoding="utf-8") as out:
+        for passage in passages:
+            out.write(json.dumps(passage.to_dict(), ensure_ascii=False) + "\n")
+    faiss.write_index(dense, str(staging / DENSE))
+    write_bm25([p.lexical_text() for p in passages], staging / BM25)
+    np.save(staging / SENTENCE_SPANS, spans, allow_pickle=False)
+    if onnx:
+        place_file(onnx[0], staging / onnx[1]["file"])
+    manifest["file_hashes"] = hash_files(staging)  # checked at every load: damage is never used
+    # The manifest is written last: a folder without one is never taken for an index.
+    (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
 
 
 def load_index(index_dir: Path, mmap: bool = False) -> Index:
@@ -166,6 +197,7 @@ def load_index(index_dir: Path, mmap: bool = False) -> Index:
     if not index_exists(index_dir):
         raise QAError(f"no index at {index_dir}: run `qa index` to build one", status=503)
     manifest = read_manifest(index_dir)
+    verify_files(index_dir, manifest, lambda why: _corrupt(index_dir, why))
     try:
         with open(index_dir / PASSAGES, encoding="utf-8") as lines:
             passages = [Passage(**json.loads(line)) for line in lines if line.strip()]
@@ -175,19 +207,24 @@ def load_index(index_dir: Path, mmap: bool = False) -> Index:
         mode = "r" if mmap else None
         spans = np.load(index_dir / SENTENCE_SPANS, mmap_mode=mode, allow_pickle=False)
         sentence_vectors = np.load(index_dir / SENTENCE_VECTORS, mmap_mode=mode, allow_pickle=False)
-    except (OSError, ValueError, TypeError, KeyError, RuntimeError) as exc:
+    except (OSError, EOFError, ValueError, TypeError, KeyError, IndexError, RuntimeError) as exc:
         raise _corrupt(index_dir, exc) from exc
     if not (len(passages) == manifest.get("passage_count") == dense.ntotal == bm25.num_docs):
         raise _corrupt(index_dir, "passage count does not match the manifest")
     if spans.ndim != 2 or spans.shape[1] != 3 or len(spans) != len(sentence_vectors):
         raise _corrupt(index_dir, "sentence arrays do not match")
+    if len(spans) and not (0 <= spans[0, 0] and spans[-1, 0] < len(passages)
+                           and bool(np.all(np.diff(spans[:, 0]) >= 0))):
+        raise _corrupt(index_dir, "sentence spans name passages the index does not have")
     return Index(index_dir, manifest, passages, dense, bm25, spans, sentence_vectors)
 
 
 def index_exists(index_dir: Path) -> bool:
-    """True when something index-like is there (a corrupt one included), False for no index."""
-    index_dir = Path(index_dir)
-    return index_dir.is_dir() and any(index_dir.iterdir())
+    """True when an index is there (a corrupt one included: it has a manifest), False for none."""
+    try:
+        return (Path(index_dir) / MANIFEST).is_file()
+    except OSError:  # e.g. a path under a file
+        return False
 
 
 def read_manifest(index_dir: Path) -> dict:
@@ -220,23 +257,35 @@ def stale_reason(manifest: dict, model: str) -> str | None:
         parts = [f"added {', '.join(added)}" if added else "", f"removed {', '.join(removed)}" if removed else ""]
         return "corpus files " + "; ".join(p for p in parts if p)
     for name, record in recorded.items():
-        stat = current[name].stat()
-        if stat.st_size == record["size"] and stat.st_mtime_ns == record["mtime_ns"]:
-            continue  # unchanged since it was hashed
-        if file_sha256(current[name]) != record["sha256"]:
-            return f"{name} changed"
+        try:
+            if record.get("sha256") is None:  # unreadable when the index was built
+                file_sha256(current[name])
+                return f"{name} can now be read"
+            stat = current[name].stat()
+            if stat.st_size == record["size"] and stat.st_mtime_ns == record["mtime_ns"]:
+                continue  # unchanged since it was hashed
+            if file_sha256(current[name]) != record["sha256"]:
+                return f"{name} changed"
+        except OSError:
+            if record.get("sha256") is not None:
+                return f"{name} can no longer be read"
     return None
 
 
 def _file_records(sources: list[Path], documents: list[Document]) -> list[dict]:
-    """Size, mtime and hash of every corpus file, skipped ones (not UTF-8) included, so edits are seen."""
+    """Size, mtime and hash of every corpus file, skipped ones (unreadable, not UTF-8) included, so
+    edits are seen; a file that cannot be read has no hash."""
     hashes = {d.path: d.sha256 for d in documents}
     records = []
     for root, file in find_files(sources):
         name = doc_name(root, file)
-        stat = file.stat()
-        record = {"doc": name, "sha256": hashes.get(name) or file_sha256(file), "size": stat.st_size,
-                  "mtime_ns": stat.st_mtime_ns}
+        try:
+            stat = file.stat()
+            sha256 = hashes.get(name) or file_sha256(file)
+        except OSError:
+            stat, sha256 = None, None
+        record = {"doc": name, "sha256": sha256, "size": stat.st_size if stat else None,
+                  "mtime_ns": stat.st_mtime_ns if stat else None}
         if name not in hashes:
             record["skipped"] = True
         records.append(record)
@@ -245,51 +294,3 @@ def _file_records(sources: list[Path], documents: list[Document]) -> list[dict]:
 
 def _corrupt(index_dir: Path, why) -> QAError:
     return QAError(f"index at {index_dir} is corrupt or incomplete ({why}): run `qa index` to rebuild it", status=503)
-
-
-class _staging_dir:
-    """A temporary folder beside the target, removed unless it was swapped into place."""
-
-    def __init__(self, target: Path) -> None:
-        self.target = target
-
-    def __enter__(self) -> Path:
-        self.target.parent.mkdir(parents=True, exist_ok=True)
-        self.path = Path(tempfile.mkdtemp(prefix=f".{self.target.name}.tmp-", dir=self.target.parent))
-        return self.path
-
-    def __exit__(self, *exc) -> None:
-        shutil.rmtree(self.path, ignore_errors=True)
-
-
-def _swap_into_place(staging: Path, target: Path) -> None:
-    """Make `staging` the index at `target` in one step, so a reader never sees half of either.
-
-    Linux's renameat2(RENAME_EXCHANGE) swaps two folders atomically; Python has no wrapper, so it is
-    called through libc. Elsewhere the old folder is renamed aside first (a short window with none).
-    """
-    for f in (p for p in staging.rglob("*") if p.is_file()):  # data on disk before the swap publishes it
-        with open(f, "rb") as handle:
-            os.fsync(handle.fileno())
-    if target.exists() and _rename_exchange(staging, target):
-        return  # staging now holds the old index and is removed by the caller
-    if target.exists():
-        aside = target.with_name(f".{target.name}.old-{os.getpid()}-{time.time_ns()}")
-        os.rename(target, aside)
-        os.rename(staging, target)
-        staging.mkdir()  # the caller removes it
-        shutil.rmtree(aside, ignore_errors=True)
-    else:
-        os.rename(staging, target)
-        staging.mkdir()
-
-
-def _rename_exchange(a: Path, b: Path) -> bool:
-    try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        renameat2 = libc.renameat2
-    except (OSError, AttributeError):
-        return False
-    AT_FDCWD, RENAME_EXCHANGE = -100, 2
-    result = renameat2(AT_FDCWD, os.fsencode(str(a)), AT_FDCWD, os.fsencode(str(b)), RENAME_EXCHANGE)
-    return result == 0

@@ -15,13 +15,13 @@ from typing import Callable
 
 import numpy as np
 
+from .cache import cache_dir
 from .documents import file_sha256
 from .embeddings import ModelSpec, Progress
 from .errors import QAError
 
 ONNX_FILE = "model.onnx"  # the name inside an index folder (fp32 or int8, as its manifest record says)
 INT8_FILE = "model.int8.onnx"  # the int8 copy's name in the cache
-CACHE_ENV = "QA_CACHE_DIR"
 EXPORT_VERSION = 1  # part of the cache key: bump it when export_onnx changes what it writes
 INPUTS = ("input_ids", "attention_mask", "token_type_ids")
 
@@ -30,13 +30,6 @@ Warn = Callable[[str], None]
 
 def _stderr_warn(message: str) -> None:
     print(f"qa: {message}", file=sys.stderr)
-
-
-def cache_dir() -> Path:
-    """Where exported models are kept: $QA_CACHE_DIR, else $XDG_CACHE_HOME/qa, else ~/.cache/qa."""
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV]).expanduser()
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "qa"
 
 
 def model_key(model_path: str | Path) -> str:

@@ -15,6 +15,7 @@ from .documents import find_files
 from .embeddings import Embedder, load_embedder, resolve_model
 from .errors import QAError
 from .index import Index, build_index, index_exists, load_index, read_manifest, stale_reason
+from .index_folder import check_index_target
 
 MAX_QUESTION_CHARS = 2000
 MAX_K = 100
@@ -163,6 +164,7 @@ class Retriever:
                               f"run `qa index FOLDER_OR_FILES --index-dir {index_dir}` first") from None
             if warn:
                 warn(f"no index at {index_dir}; building it")
+        check_index_target(index_dir, sources)  # before the model loads, as above
         embedder = load_embedder(model, index_dir=index_dir, warn=warn)  # reuses the old index's ONNX model
         index = build_index(sources, index_dir, embedder, warn=warn, progress=progress)
         return cls(index, embedder)
