@@ -12,8 +12,8 @@ import numpy as np
 
 from .documents import Document, doc_name, file_sha256, find_files, read_documents, shown_path
 from .errors import QAError
-from .index_folder import (FORMAT, MANIFEST, build_lock, check_index_target, hash_files, staging_dir,
-                           swap_into_place, verify_files)
+from .index_folder import (FORMAT, MANIFEST, build_lock, check_index_target, hash_files, stamp_verified,
+                           staging_dir, swap_into_place, verify_files)
 from .lexical import BM25Scores, write_bm25
 from .passages import Passage, sentence_spans, split_documents
 
@@ -185,6 +185,7 @@ def _write_files(staging: Path, passages: list[Passage], dense, spans: np.ndarra
     if onnx:
         place_file(onnx[0], staging / onnx[1]["file"])
     manifest["file_hashes"] = hash_files(staging)  # checked at every load: damage is never used
+    stamp_verified(staging, manifest)
     # The manifest is written last: a folder without one is never taken for an index.
     (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
 
@@ -246,6 +247,8 @@ def stale_reason(manifest: dict, model: str) -> str | None:
     """Why an index no longer matches its corpus or the requested model, or None when it is current."""
     if manifest.get("model") != model:
         return f"it was built with model {manifest.get('model')!r}, not {model!r}"
+    if "file_hashes" not in manifest:
+        return "it was built by an older qa, which recorded no hashes of the index's files"
     try:
         current = {doc_name(root, f): f for root, f in find_files([Path(s) for s in manifest["sources"]])}
     except QAError as exc:

@@ -253,14 +253,13 @@ def verify_files(index_dir: Path, manifest: dict, damaged: Callable[[str], QAErr
     for relative, record in records.items():
         path = Path(index_dir) / relative
         try:
-            info = path.stat()
+            stamp = _stamp(path)
         except OSError:
             raise damaged(f"{relative} is missing") from None
-        stamp = [info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino]
         fresh[relative] = stamp
         if stamps.get(relative) == stamp:
             continue
-        if not isinstance(record, dict) or info.st_size != record.get("size"):
+        if not isinstance(record, dict) or stamp[0] != record.get("size"):
             raise damaged(f"{relative} has the wrong size")
         try:
             digest = file_sha256(path)
@@ -271,6 +270,20 @@ def verify_files(index_dir: Path, manifest: dict, damaged: Callable[[str], QAErr
         changed = True
     if changed:
         _write_quietly(stamp_file, json.dumps(fresh) + "\n")
+
+
+def stamp_verified(index_dir: Path, manifest: dict) -> None:
+    """Record the files just hashed into `manifest` as verified, so the first load need not hash them again
+    (renaming their folder into place changes none of their stamps)."""
+    stamps = {"built_at": manifest.get("built_at")}
+    for relative in manifest["file_hashes"]:
+        stamps[relative] = _stamp(Path(index_dir) / relative)
+    _write_quietly(Path(index_dir) / VERIFIED, json.dumps(stamps) + "\n")
+
+
+def _stamp(path: Path) -> list[int]:
+    info = path.stat()
+    return [info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino]
 
 
 def _write_quietly(path: Path, text: str) -> None:
