@@ -14,6 +14,12 @@ ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "corpus" / "north-korea-diplomacy.txt"
 
 
+def without_progress(stderr: str) -> str:
+    """stderr less the progress lines a build prints off a terminal when it runs for over 5 s (as a
+    test's build may on a busy machine): what the command said, whatever its speed."""
+    return "".join(line for line in stderr.splitlines(keepends=True) if not line.startswith("qa: Embedding "))
+
+
 @pytest.fixture(scope="session")
 def embedder():
     """The real bundled all-MiniLM-L6-v2 (loaded once: it is the slow part)."""

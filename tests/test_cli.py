@@ -7,7 +7,8 @@ import shutil
 import pytest
 from typer.testing import CliRunner
 
-from qa.cli import NOT_IN_CORPUS, app, print_answer
+from conftest import without_progress
+from qa.cli import NOT_IN_CORPUS, _progress_lines, app, print_answer
 from qa.index import read_manifest
 from qa.retrieval import Answer, Highlight, Hit
 
@@ -110,7 +111,7 @@ def test_stale_index_is_rebuilt_and_said(workdir):
     seed.write_text(seed.read_text() + "\n\nLate news\n\nMongolia hosted a quiet round of talks in 2031.\n")
     result = runner.invoke(app, ["ask", "--json", "Which country hosted talks in 2031?", "-k", "1"])
     assert result.exit_code == 0, result.output
-    assert result.stderr == "qa: index is stale (north-korea-diplomacy.txt changed); rebuilding it\n"
+    assert without_progress(result.stderr) == "qa: index is stale (north-korea-diplomacy.txt changed); rebuilding it\n"
     assert "Mongolia" in json.loads(result.stdout)["passages"][0]["text"]
     again = runner.invoke(app, ["ask", "--json", "Which country hosted talks in 2031?", "-k", "1"])
     assert again.stderr == ""
@@ -120,7 +121,7 @@ def test_missing_index_is_built_from_corpus(workdir):
     shutil.rmtree(workdir / "index")
     result = runner.invoke(app, ["ask", "--json", PROTECTING, "-k", "1"])
     assert result.exit_code == 0, result.output
-    assert result.stderr == "qa: no index at index; building it\n"
+    assert without_progress(result.stderr) == "qa: no index at index; building it\n"
     assert "Sweden" in json.loads(result.stdout)["passages"][0]["text"]
 
 
@@ -150,3 +151,14 @@ def test_no_index_and_no_corpus_says_how_to_build_one(tmp_path, monkeypatch):
         "Error: no index at index/ and none can be built (corpus path does not exist: corpus): "
         "run `qa index FOLDER_OR_FILES --index-dir index` first\n"
     )
+
+
+def test_progress_off_a_terminal_is_a_line_every_few_seconds(capsys):
+    step = _progress_lines("Embedding passages", 3000, every=0)
+    step(1000)
+    step(2000)
+    assert capsys.readouterr().err == ("qa: Embedding passages: 1,000/3,000 (33%)\n"
+                                       "qa: Embedding passages: 3,000/3,000 (100%)\n")
+    quiet = _progress_lines("Embedding passages", 10, every=3600)
+    quiet(10)  # a build shorter than the interval says nothing
+    assert capsys.readouterr().err == ""

@@ -98,9 +98,12 @@ def index_command(
     paths: Optional[list[Path]] = typer.Argument(None, help="Files or folders to index (default: corpus/)."),
     index_dir: Path = IndexDir,
     model: Optional[str] = Model,
+    full: bool = typer.Option(False, "--full", help="Embed every text again instead of reusing the vectors "
+                              "of texts the index already holds."),
     as_json: bool = JsonOut,
 ) -> None:
-    """Build the index from .txt and .md files, replacing the old one atomically.
+    """Build the index from .txt and .md files, replacing the old one atomically; only text the old
+    index did not hold is embedded.
 
     Example: qa index corpus/
     """
@@ -113,13 +116,15 @@ def index_command(
         check_index_target(index_dir, sources)  # before the model loads: a wrong folder is said at once
         embedder = load_embedder(model, warn=_warn)
         index = build_index(sources, index_dir, embedder, warn=_warn,
-                            progress=_progress_bar("Embedding passages"))
+                            progress=_progress_bar("Embedding passages"), reuse=not full)
         manifest = index.manifest
         if as_json:
-            typer.echo(json.dumps({k: manifest[k] for k in ("model", "passage_count", "built_at", "files")}))
+            typer.echo(json.dumps({k: manifest[k] for k in ("model", "passage_count", "built_at", "files", "texts")}))
         else:
             docs = sum(1 for f in manifest["files"] if not f.get("skipped"))
-            typer.echo(f"Indexed {manifest['passage_count']} passages from {docs} file(s) into {index_dir}/")
+            texts = manifest["texts"]
+            reused = f" (embedded {texts['embedded']} new texts, reused {texts['reused']})" if texts["reused"] else ""
+            typer.echo(f"Indexed {manifest['passage_count']} passages from {docs} file(s) into {index_dir}/{reused}")
 
 
 @app.command("ask")

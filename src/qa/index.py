@@ -16,6 +16,7 @@ from .index_folder import (FORMAT, MANIFEST, build_lock, check_index_target, has
                            staging_dir, swap_into_place, verify_files)
 from .lexical import BM25Scores, write_bm25
 from .passages import Passage, sentence_spans, split_documents
+from .vector_reuse import KnownVectors, sentence_texts
 
 FORMAT_VERSION = 1
 PASSAGES = "passages.jsonl"
@@ -81,8 +82,13 @@ def build_index(
     embedder,
     warn: Warn | None = None,
     progress: ProgressFactory | None = None,
+    reuse: bool = True,
 ) -> Index:
-    """Read, split and embed the corpus files under `sources` into `index_dir`, atomically."""
+    """Read, split and embed the corpus files under `sources` into `index_dir`, atomically.
+
+    With `reuse`, the texts the index already there embedded keep their vectors (only new text is
+    embedded); without it everything is embedded again (`qa index --full`).
+    """
     check_index_target(index_dir, sources)  # before the corpus is read: a wrong folder is said at once
     documents = read_documents([Path(s) for s in sources], warn=warn)  # errors name the paths as given
     sources = [Path(s).resolve() for s in sources]
@@ -90,7 +96,7 @@ def build_index(
     if not passages:
         raise QAError("the corpus has no passages to index (every file is empty or furniture)")
     corpus = {"sources": [str(s) for s in sources], "files": _file_records(sources, documents)}
-    return write_index(passages, index_dir, embedder, corpus, progress=progress, warn=warn)
+    return write_index(passages, index_dir, embedder, corpus, progress=progress, warn=warn, reuse=reuse)
 
 
 def write_index(
@@ -100,8 +106,10 @@ def write_index(
     corpus: dict,
     progress: ProgressFactory | None = None,
     warn: Warn | None = None,
+    reuse: bool = False,
 ) -> Index:
-    """Embed ready-made passages and write them to `index_dir`, replacing any index there atomically.
+    """Embed ready-made passages and write them to `index_dir`, replacing any index there atomically
+    (with `reuse`, taking the vectors of texts it already holds from the index there).
 
     `corpus` goes into the manifest as is (`sources` and `files` let `stale_reason` check it).
     """
@@ -126,7 +134,9 @@ def write_index(
     try:
         with build_lock(index_dir, warn), staging_dir(index_dir) as staging:
             step = progress(len(passages) + len(spans)) if progress else None
-            dense, sentence_vectors = _embed(passages, spans, embedder, staging / SENTENCE_VECTORS, step)
+            dense, sentence_vectors, counts = _embed(passages, spans, embedder, staging / SENTENCE_VECTORS, step,
+                                                     _reusable(index_dir, embedder) if reuse else None)
+            manifest["texts"] = counts  # how many passage and sentence texts were embedded, and reused
             manifest["dimension"] = int(dense.d)
             manifest["built_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
             onnx = onnx_for_index(embedder, warn=warn)  # the model as ONNX, kept here so asking needs no torch
@@ -141,31 +151,62 @@ def write_index(
     return Index(index_dir, manifest, passages, dense, BM25Scores(index_dir / BM25), spans, sentence_vectors)
 
 
+def _reusable(index_dir: Path, embedder) -> Index | None:
+    """The index at `index_dir` when its vectors can stand for `embedder`'s: same model, same encoder,
+    and intact (its files verified); else None, and everything is embedded."""
+    try:
+        manifest = read_manifest(index_dir) if index_exists(index_dir) else None
+        same = manifest is not None and manifest.get("model") == embedder.model and \
+            manifest.get("passage_encoder") == getattr(embedder, "passage_encoder", type(embedder).__name__)
+        return load_index(index_dir, mmap=True) if same else None
+    except QAError:
+        return None
+
+
 EMBED_CHUNK = 2048  # texts tokenized and embedded at a time: memory is bounded by this, not by the corpus
 
 
-def _embed(passages: list[Passage], spans: np.ndarray, embedder, sentence_file: Path, step=None):
-    """The passages' FAISS index, and their sentences' vectors written to `sentence_file` (memory-mapped).
+def _embed(passages: list[Passage], spans: np.ndarray, embedder, sentence_file: Path, step=None,
+           previous: Index | None = None):
+    """The passages' FAISS index, their sentences' vectors written to `sentence_file` (memory-mapped), and
+    how many texts were embedded and how many reused.
 
     Texts go to the embedder EMBED_CHUNK at a time, so a 50 MB file is never tokenized whole; the
-    sentence vectors (3-4 per passage) go straight to disk instead of being held.
+    sentence vectors (3-4 per passage) go straight to disk instead of being held. A text that the
+    `previous` index embedded (same model and encoder) takes its vector from there instead.
     """
     import faiss
 
     # an embedder may have a faster way for many texts (OnnxEmbedder: OpenVINO); questions never use it
     encode = getattr(embedder, "encode_passages", embedder.encode)
+    known = (KnownVectors.of_passages(previous), KnownVectors.of_sentences(previous)) if previous else (None, None)
+    counts = {"embedded": 0, "reused": 0}
+
+    def vectors_of(texts: list[str], known_vectors: KnownVectors | None) -> np.ndarray:
+        if known_vectors is None:
+            counts["embedded"] += len(texts)
+            return np.asarray(encode(texts, progress=step), dtype=np.float32)
+        out = np.empty((len(texts), known_vectors.vectors.shape[1]), dtype=np.float32)
+        missing = known_vectors.fill(texts, out)
+        if missing:
+            out[missing] = encode([texts[i] for i in missing], progress=step)
+        if step and len(texts) > len(missing):
+            step(len(texts) - len(missing))
+        counts["embedded"] += len(missing)
+        counts["reused"] += len(texts) - len(missing)
+        return out
+
     dense = None
     for start in range(0, len(passages), EMBED_CHUNK):
-        vectors = encode([p.embedding_text() for p in passages[start : start + EMBED_CHUNK]], progress=step)
+        vectors = vectors_of([p.embedding_text() for p in passages[start : start + EMBED_CHUNK]], known[0])
         dense = dense or faiss.IndexFlatIP(vectors.shape[1])
-        dense.add(np.ascontiguousarray(vectors, dtype=np.float32))
+        dense.add(np.ascontiguousarray(vectors))
     out = np.lib.format.open_memmap(sentence_file, mode="w+", dtype=np.float32, shape=(len(spans), dense.d))
     for start in range(0, len(spans), EMBED_CHUNK):
         chunk = spans[start : start + EMBED_CHUNK]
-        sentences = [passages[row].text[a - passages[row].start : b - passages[row].start] for row, a, b in chunk]
-        out[start : start + len(chunk)] = encode(sentences, progress=step)
+        out[start : start + len(chunk)] = vectors_of(sentence_texts(passages, chunk), known[1])
     out.flush()
-    return dense, out
+    return dense, out, counts
 
 
 def _write_files(staging: Path, passages: list[Passage], dense, spans: np.ndarray, onnx: tuple[Path, dict] | None,
