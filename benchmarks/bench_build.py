@@ -4,7 +4,7 @@
 
 The file is synthesized from the bundled corpus (its paragraphs with their words shuffled, a heading
 every 20 paragraphs), so it is prose-shaped and every passage is distinct. Each build runs `qa index`
-in a fresh process (`--full`, into a new folder); peak RSS is that process's ru_maxrss. With
+in a fresh process, into a new folder (so nothing is reused); peak RSS is that process's ru_maxrss. With
 --baseline-src the same file is indexed by another checkout's code in the same run, so the figures
 are a ratio, not a comparison across days.
 """
@@ -50,7 +50,7 @@ def build(src: Path, corpus: Path, index_dir: Path) -> tuple[float, float, str]:
             "sys.exit(code)")
     env = {**os.environ, "PYTHONPATH": str(src), "HF_HUB_OFFLINE": "1"}
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, "-c", code, "index", str(corpus), "--index-dir", str(index_dir), "--full"],
+    done = subprocess.run([sys.executable, "-c", code, "index", str(corpus), "--index-dir", str(index_dir)],
                           env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - started
     if done.returncode != 0:

@@ -77,3 +77,50 @@ def test_a_damaged_index_is_not_reused(corpus, tmp_path, embedder):
     vectors.write_bytes(bytes(data))
     rebuilt = build_index([corpus], tmp_path / "index", embedder)
     assert rebuilt.manifest["texts"]["reused"] == 0
+
+
+def ledger(entries: int) -> str:
+    """A file of `entries` distinct one-sentence paragraphs: enough text for a build of some seconds."""
+    fruit = ["pears", "plums", "apples", "figs", "dates", "limes", "quinces"]
+    lines = [f"The ledger records {n} barrels of {fruit[n % 7]} shipped to port {n * 7 % 97} on day {n}."
+             for n in range(entries)]
+    return "Ledger\n\n" + "\n\n".join(lines) + "\n"
+
+
+def test_a_build_killed_at_any_point_leaves_the_old_index_and_resumes(corpus, tmp_path, embedder):
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    index_dir = tmp_path / "index"
+    first = build_index([corpus], index_dir, embedder)
+    before = first.passages
+    (corpus / "ledger.txt").write_text(ledger(1500))
+    partial = tmp_path / ".index.partial"
+    command = [sys.executable, "-m", "qa.cli", "index", str(corpus), "--index-dir", str(index_dir)]
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    for delay in (0.5, 1.5, 3.0, None):  # None: once the first chunk of vectors is kept
+        build = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        deadline = time.monotonic() + (delay if delay is not None else 120)
+        while time.monotonic() < deadline and build.poll() is None:
+            if delay is None and list(partial.glob("*.keys.npy")):
+                break
+            time.sleep(0.05)
+        assert build.poll() is None, "the build finished before it could be killed"
+        build.send_signal(signal.SIGKILL)
+        build.wait()
+        assert load_index(index_dir).passages == before  # the old index, whole
+    kept = sum(len(np.load(f)) for f in partial.glob("*.keys.npy"))
+    assert kept >= 1500  # the ledger's passages at least
+    warnings = []
+    resumed = build_index([corpus], index_dir, embedder, warn=warnings.append)
+    full = build_index([corpus], tmp_path / "full", embedder, reuse=False)
+    assert resumed.passages == full.passages
+    # nothing embedded twice: the old index's texts and those the killed builds kept are all reused
+    assert resumed.manifest["texts"]["embedded"] == \
+        full.manifest["texts"]["embedded"] - first.manifest["texts"]["embedded"] - kept
+    assert warnings == [f"resuming an unfinished build: {kept:,} texts were embedded already"]
+    assert not partial.exists()  # consumed and removed once the index holds the vectors
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["c", "full", "index"]

@@ -16,7 +16,7 @@ from .index_folder import (FORMAT, MANIFEST, build_lock, check_index_target, has
                            staging_dir, swap_into_place, verify_files)
 from .lexical import BM25Scores, write_bm25
 from .passages import Passage, sentence_spans, split_documents
-from .vector_reuse import KnownVectors, sentence_texts
+from .vector_reuse import KnownVectors, PartialVectors, sentence_texts
 
 FORMAT_VERSION = 1
 PASSAGES = "passages.jsonl"
@@ -134,8 +134,19 @@ def write_index(
     try:
         with build_lock(index_dir, warn), staging_dir(index_dir) as staging:
             step = progress(len(passages) + len(spans)) if progress else None
-            dense, sentence_vectors, counts = _embed(passages, spans, embedder, staging / SENTENCE_VECTORS, step,
-                                                     _reusable(index_dir, embedder) if reuse else None)
+            encoder = getattr(embedder, "passage_encoder", type(embedder).__name__)
+            known, partial = KnownVectors(), PartialVectors(index_dir, {"model": embedder.model, "encoder": encoder})
+            if reuse:
+                previous = _reusable(index_dir, embedder, encoder)
+                if previous is not None:
+                    known.add_index(previous)
+                resumed = partial.load_into(known)
+                if resumed and warn:
+                    warn(f"resuming an unfinished build: {resumed:,} texts were embedded already")
+            else:
+                partial.remove()
+            dense, sentence_vectors, counts = _embed(passages, spans, embedder, staging / SENTENCE_VECTORS, known,
+                                                     partial, step)
             manifest["texts"] = counts  # how many passage and sentence texts were embedded, and reused
             manifest["dimension"] = int(dense.d)
             manifest["built_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -143,21 +154,22 @@ def write_index(
             if onnx:
                 manifest["onnx"] = onnx[1]
             # what embedded the passages: "openvino bf16" vectors are within 1e-4 cosine of fp32 ones
-            manifest["passage_encoder"] = getattr(embedder, "passage_encoder", type(embedder).__name__)
+            manifest["passage_encoder"] = encoder
             _write_files(staging, passages, dense, spans, onnx, manifest)
             swap_into_place(staging, index_dir)
+            partial.remove()  # the index holds every vector now
     except OSError as exc:  # a full disk, a read-only folder, /proc
         raise QAError(f"cannot write the index at {shown_path(index_dir)} ({exc.strerror or exc})") from None
     return Index(index_dir, manifest, passages, dense, BM25Scores(index_dir / BM25), spans, sentence_vectors)
 
 
-def _reusable(index_dir: Path, embedder) -> Index | None:
+def _reusable(index_dir: Path, embedder, encoder: str) -> Index | None:
     """The index at `index_dir` when its vectors can stand for `embedder`'s: same model, same encoder,
-    and intact (its files verified); else None, and everything is embedded."""
+    and intact (its files verified); else None."""
     try:
         manifest = read_manifest(index_dir) if index_exists(index_dir) else None
         same = manifest is not None and manifest.get("model") == embedder.model and \
-            manifest.get("passage_encoder") == getattr(embedder, "passage_encoder", type(embedder).__name__)
+            manifest.get("passage_encoder") == encoder
         return load_index(index_dir, mmap=True) if same else None
     except QAError:
         return None
@@ -166,45 +178,41 @@ def _reusable(index_dir: Path, embedder) -> Index | None:
 EMBED_CHUNK = 2048  # texts tokenized and embedded at a time: memory is bounded by this, not by the corpus
 
 
-def _embed(passages: list[Passage], spans: np.ndarray, embedder, sentence_file: Path, step=None,
-           previous: Index | None = None):
+def _embed(passages: list[Passage], spans: np.ndarray, embedder, sentence_file: Path, known: KnownVectors,
+           partial: PartialVectors, step=None):
     """The passages' FAISS index, their sentences' vectors written to `sentence_file` (memory-mapped), and
     how many texts were embedded and how many reused.
 
     Texts go to the embedder EMBED_CHUNK at a time, so a 50 MB file is never tokenized whole; the
-    sentence vectors (3-4 per passage) go straight to disk instead of being held. A text that the
-    `previous` index embedded (same model and encoder) takes its vector from there instead.
+    sentence vectors (3-4 per passage) go straight to disk instead of being held. A text `known`
+    has a vector for is not embedded again; each chunk embedded is kept in `partial` at once.
     """
     import faiss
 
     # an embedder may have a faster way for many texts (OnnxEmbedder: OpenVINO); questions never use it
     encode = getattr(embedder, "encode_passages", embedder.encode)
-    known = (KnownVectors.of_passages(previous), KnownVectors.of_sentences(previous)) if previous else (None, None)
     counts = {"embedded": 0, "reused": 0}
 
-    def vectors_of(texts: list[str], known_vectors: KnownVectors | None) -> np.ndarray:
-        if known_vectors is None:
-            counts["embedded"] += len(texts)
-            return np.asarray(encode(texts, progress=step), dtype=np.float32)
-        out = np.empty((len(texts), known_vectors.vectors.shape[1]), dtype=np.float32)
-        missing = known_vectors.fill(texts, out)
+    def vectors_of(texts: list[str]) -> np.ndarray:
+        out = np.empty((len(texts), embedder.dimension), dtype=np.float32)
+        missing = known.fill(texts, out)
         if missing:
-            out[missing] = encode([texts[i] for i in missing], progress=step)
+            fresh = np.asarray(encode([texts[i] for i in missing], progress=step), dtype=np.float32)
+            partial.save([texts[i] for i in missing], fresh)
+            out[missing] = fresh
         if step and len(texts) > len(missing):
             step(len(texts) - len(missing))
         counts["embedded"] += len(missing)
         counts["reused"] += len(texts) - len(missing)
         return out
 
-    dense = None
+    dense = faiss.IndexFlatIP(embedder.dimension)
     for start in range(0, len(passages), EMBED_CHUNK):
-        vectors = vectors_of([p.embedding_text() for p in passages[start : start + EMBED_CHUNK]], known[0])
-        dense = dense or faiss.IndexFlatIP(vectors.shape[1])
-        dense.add(np.ascontiguousarray(vectors))
+        dense.add(vectors_of([p.embedding_text() for p in passages[start : start + EMBED_CHUNK]]))
     out = np.lib.format.open_memmap(sentence_file, mode="w+", dtype=np.float32, shape=(len(spans), dense.d))
     for start in range(0, len(spans), EMBED_CHUNK):
         chunk = spans[start : start + EMBED_CHUNK]
-        out[start : start + len(chunk)] = vectors_of(sentence_texts(passages, chunk), known[1])
+        out[start : start + len(chunk)] = vectors_of(sentence_texts(passages, chunk))
     out.flush()
     return dense, out, counts
 

@@ -1,40 +1,107 @@
-"""Vectors an earlier build computed, found by the exact text they embed, so a rebuild embeds only new text."""
+"""Vectors already computed, found by a digest of the exact text they embed, so a build embeds only new text.
+
+Two sources: the index being replaced (its passages' embedding texts and its sentences), and the
+vectors a build that did not finish had computed, kept beside the index as plain files
+(`.<name>.partial/`: `info.json`, then per chunk `NNNNNN.vectors.npy` and `NNNNNN.keys.npy`, the keys
+written last) so a build killed after an hour resumes where it stopped.
+"""
 
 from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from pathlib import Path
 
 import numpy as np
 
 from .passages import Passage
 
+KEY_BYTES = 16
+
+
+def text_key(text: str) -> bytes:
+    """A 128-bit digest of `text` (surrogates kept: a BEIR corpus may hold lone ones)."""
+    return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=KEY_BYTES).digest()
+
 
 class KnownVectors:
-    """Text → vector, from a loaded index: its passages' embedding texts and its sentences.
+    """Text digest → vector, over any number of (keys, vectors) sources."""
 
-    Keyed by the text itself (not a hash): equal text, equal vector, and no collision to reason about.
-    """
+    def __init__(self) -> None:
+        self.rows: dict[bytes, tuple[int, int]] = {}
+        self.sources: list[np.ndarray] = []
 
-    def __init__(self, texts: list[str], vectors: np.ndarray) -> None:
-        self.rows = {text: row for row, text in enumerate(texts)}
-        self.vectors = vectors
+    def add(self, keys, vectors: np.ndarray) -> None:
+        source = len(self.sources)
+        self.sources.append(vectors)
+        for row, key in enumerate(keys):
+            self.rows.setdefault(bytes(key), (source, row))
 
-    @classmethod
-    def of_passages(cls, index) -> "KnownVectors":
-        return cls([p.embedding_text() for p in index.passages], index.vectors())
-
-    @classmethod
-    def of_sentences(cls, index) -> "KnownVectors":
-        return cls(sentence_texts(index.passages, index.sentence_spans), index.sentence_vectors)
+    def add_index(self, index) -> None:
+        """The passage and sentence vectors of a loaded index."""
+        self.add([text_key(p.embedding_text()) for p in index.passages], index.vectors())
+        self.add([text_key(t) for t in sentence_texts(index.passages, index.sentence_spans)],
+                 index.sentence_vectors)
 
     def fill(self, texts: list[str], out: np.ndarray) -> list[int]:
         """Write the known texts' vectors into their rows of `out`; the positions of the unknown ones."""
         missing = []
         for i, text in enumerate(texts):
-            row = self.rows.get(text)
-            if row is None:
+            found = self.rows.get(text_key(text))
+            if found is None:
                 missing.append(i)
             else:
-                out[i] = self.vectors[row]
+                out[i] = self.sources[found[0]][found[1]]
         return missing
+
+
+class PartialVectors:
+    """The vectors an unfinished build has computed so far, as plain files beside the index folder."""
+
+    def __init__(self, index_dir: Path, info: dict) -> None:
+        target = Path(os.path.abspath(index_dir))
+        self.folder = target.with_name(f".{target.name}.partial")
+        self.info = info  # model, passage encoder: vectors of another are not reused
+        self.count = 0
+
+    def load_into(self, known: KnownVectors) -> int:
+        """Add what an earlier, unfinished build of the same model left; how many vectors that was."""
+        try:
+            if json.loads((self.folder / "info.json").read_text(encoding="utf-8")) != self.info:
+                self.remove()  # another model's or encoder's vectors
+                return 0
+        except (OSError, ValueError):
+            return 0
+        found = 0
+        for keys_file in sorted(self.folder.glob("*.keys.npy")):
+            try:
+                keys = np.load(keys_file, allow_pickle=False)
+                vectors = np.load(keys_file.with_name(keys_file.name.replace(".keys.", ".vectors.")),
+                                  mmap_mode="r", allow_pickle=False)
+            except (OSError, ValueError, EOFError):
+                continue  # a chunk cut short by the kill: its texts are embedded again
+            if keys.ndim == 2 and keys.shape == (len(vectors), KEY_BYTES):
+                known.add(keys, vectors)
+                found += len(keys)
+                self.count = max(self.count, int(keys_file.name.split(".")[0]) + 1)
+        return found
+
+    def save(self, texts: list[str], vectors: np.ndarray) -> None:
+        """Keep one chunk of freshly computed vectors; the keys file, written last, makes it count."""
+        if self.count == 0 and not (self.folder / "info.json").is_file():
+            self.folder.mkdir(exist_ok=True)
+            (self.folder / "info.json").write_text(json.dumps(self.info) + "\n", encoding="utf-8")
+        name = f"{self.count:06d}"
+        self.count += 1
+        np.save(self.folder / f"{name}.vectors.npy", np.asarray(vectors, dtype=np.float32), allow_pickle=False)
+        keys = np.frombuffer(b"".join(text_key(t) for t in texts), dtype=np.uint8).reshape(-1, KEY_BYTES)
+        np.save(self.folder / f"{name}.keys.tmp.npy", keys, allow_pickle=False)
+        os.replace(self.folder / f"{name}.keys.tmp.npy", self.folder / f"{name}.keys.npy")
+
+    def remove(self) -> None:
+        shutil.rmtree(self.folder, ignore_errors=True)
 
 
 def sentence_texts(passages: list[Passage], spans: np.ndarray) -> list[str]:
