@@ -111,6 +111,38 @@ def test_unknown_mode_is_422(client):
     assert client.get("/ask", params={"q": QUESTION, "mode": "telepathy"}).json() == response.json()
 
 
+@pytest.mark.parametrize("escaped, code", [
+    ("\\ud800 who", "D800"), ("who \\udcff\\udcfe leads", "DCFF"), ("\\udfff", "DFFF"), ("who \\ude00?", "DE00"),
+])
+def test_a_question_with_a_lone_surrogate_is_422(client, escaped, code):
+    body = b'{"question": "' + escaped.encode() + b'"}'  # the raw JSON escape: json= could not send it
+    response = client.post("/ask", content=body, headers={"Content-Type": "application/json"})
+    assert (response.status_code, response.json()) == (422, error(
+        422, f"the question holds characters that are not valid text (U+{code}); send it as UTF-8"))
+
+
+def test_a_surrogate_pair_and_control_characters_are_text(client):
+    response = client.post("/ask", content=b'{"question": "who leads \\ud83d\\ude00 the talks?", "k": 1}',
+                           headers={"Content-Type": "application/json"})
+    assert response.status_code == 200 and response.json()["question"] == "who leads \U0001f600 the talks?"
+    question = "who\x00 leads\x01 the\x7f talks\u200b?"
+    response = client.post("/ask", json={"question": question, "k": 1})
+    assert response.status_code == 200 and response.json()["question"] == question
+
+
+def test_an_internal_error_is_a_500_in_the_error_shape(retriever, monkeypatch):
+    app = create_app(retriever)
+    # raise_server_exceptions: the test fails if the exception got past the app, as it did to uvicorn
+    with TestClient(app, base_url="http://127.0.0.1") as client:
+        def broken(question, k, mode):
+            raise RuntimeError("a bug")
+
+        monkeypatch.setattr(app.state.qa.batcher, "ask", broken)
+        response = client.post("/ask", json={"question": QUESTION})
+    assert (response.status_code, response.json()) == (500, error(
+        500, "internal error: the server's log has the details"))
+
+
 def test_invalid_json_is_422(client):
     response = client.post("/ask", content=b'{"question": "who', headers={"Content-Type": "application/json"})
     assert response.status_code == 422

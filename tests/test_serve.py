@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
 
-from conftest import start_server, stop_server
+from conftest import free_port, start_server, stop_server
 
 QUESTION = "Which country is the protecting power for the US in North Korea?"
 TIMEOUT = httpx.Timeout(30.0)
@@ -63,6 +65,68 @@ def test_errors_over_http(qa_server):
     response = httpx.post(f"{qa_server}/ask", content=big, headers={"Content-Type": "application/json"},
                           timeout=TIMEOUT)
     assert response.status_code == 413
+
+
+def _local_port(response: httpx.Response) -> int:
+    """The client-side port of the connection that carried `response`."""
+    return response.extensions["network_stream"].get_extra_info("client_addr")[1]
+
+
+def test_a_bad_question_leaves_the_keep_alive_connection_usable(qa_server):
+    with httpx.Client(base_url=qa_server, timeout=TIMEOUT) as client:
+        bad = client.post("/ask", content=b'{"question": "\\ud800 who"}', headers={"Content-Type": "application/json"})
+        first = _local_port(bad)
+        good = client.post("/ask", json={"question": QUESTION, "k": 1})
+        assert _local_port(good) == first  # one connection: the bad request did not close it
+    assert (bad.status_code, bad.json()) == (422, {"error": {"status": 422, "message": (
+        "the question holds characters that are not valid text (U+D800); send it as UTF-8")}})
+    assert good.status_code == 200 and "Sweden" in good.json()["passages"][0]["text"]
+
+
+@contextlib.contextmanager
+def serving(app, **options):
+    """`app` under the uvicorn server `qa serve` runs (qa.api.server), in a thread on a free loopback port."""
+    import time
+
+    from qa.api import server
+
+    port = free_port()
+    running = server(app, "127.0.0.1", port, **options)
+    thread = threading.Thread(target=running.run, name="qa-test-server", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not running.started:
+        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.05)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        running.should_exit = True
+        thread.join(30)
+
+
+def test_an_internal_error_is_answered_and_leaves_the_connection_usable(retriever, monkeypatch):
+    from qa.api import create_app
+
+    app = create_app(retriever)
+    with serving(app) as url, httpx.Client(base_url=url, timeout=TIMEOUT) as client:
+        batcher = app.state.qa.batcher
+        ask = batcher.ask
+
+        def ask_or_fail(question, k, mode):  # a bug on one question: the server must survive it
+            if question == "boom":
+                raise RuntimeError("a bug")
+            return ask(question, k, mode)
+
+        monkeypatch.setattr(batcher, "ask", ask_or_fail)
+        failed = client.post("/ask", json={"question": "boom"})
+        first = _local_port(failed)
+        good = client.post("/ask", json={"question": QUESTION, "k": 1})
+        assert _local_port(good) == first
+    assert (failed.status_code, failed.json()) == (500, {"error": {
+        "status": 500, "message": "internal error: the server's log has the details"}})
+    assert "connection" not in failed.headers
+    assert good.status_code == 200 and "Sweden" in good.json()["passages"][0]["text"]
 
 
 def test_concurrent_clients_get_consistent_answers(qa_server):

@@ -190,6 +190,7 @@ def create_app(
     )
     app.state.qa = state
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    app.add_middleware(CatchAll)  # added last: the outermost of ours, so it catches what the others raise
     _add_error_handlers(app)
     page = _page()
 
@@ -303,10 +304,6 @@ def _add_error_handlers(app: FastAPI) -> None:
             message = f"method {request.method} is not allowed on {request.url.path}"
         return error_response(error.status_code, message or str(error.detail), getattr(error, "headers", None))
 
-    @app.exception_handler(Exception)
-    async def crash(request: Request, error: Exception) -> JSONResponse:
-        log.exception("internal error on %s %s", request.method, request.url.path)
-        return error_response(500, "internal error: the server's log has the details")
 
 
 _FIELDS = "question, k and mode"
@@ -350,6 +347,39 @@ def _shown(value: Any) -> str:
     except (TypeError, ValueError):
         text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+class CatchAll:
+    """ASGI middleware: an exception from anything inside is answered with the JSON 500, and ends there.
+
+    Not an `Exception` handler: Starlette runs those in ServerErrorMiddleware, which re-raises after
+    answering, and uvicorn then closes the connection, so a keep-alive client's next request failed too.
+    """
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        sent = {"start": False, "end": False}
+
+        async def watched(message) -> None:
+            if message["type"] == "http.response.start":
+                sent["start"] = True
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                sent["end"] = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception:
+            log.exception("internal error on %s %s", scope.get("method"), scope.get("path"))
+            if sent["start"] and not sent["end"]:
+                raise  # half a response is out: only closing the connection can end it
+            if not sent["start"]:
+                await error_response(500, "internal error: the server's log has the details")(scope, receive, send)
 
 
 class BodyLimit:
@@ -418,8 +448,6 @@ def serve(
     log_level: str = "warning",
 ) -> None:
     """Run the API under uvicorn until interrupted (Ctrl-C)."""
-    import uvicorn
-
     _check_port(host, port)  # before the model loads: a taken port is said at once, not after a minute
     where = f"http://{host}:{port}/"
 
@@ -428,7 +456,14 @@ def serve(
             warn(f"serving {len(retriever.index.passages)} passages on {where} (API docs: {where}docs)")
 
     app = create_app(Path(index_dir), model=model, warn=warn, on_ready=announce)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
+    server(app, host, port, log_level).run()
+
+
+def server(app: FastAPI, host: str = "127.0.0.1", port: int = 8000, log_level: str = "warning"):
+    """The uvicorn server `qa serve` runs `app` under (`.run()` serves until interrupted)."""
+    import uvicorn
+
+    return uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False))
 
 
 def _check_port(host: str, port: int) -> None:
