@@ -345,6 +345,82 @@ def test_a_rebuilt_index_that_cannot_be_loaded_leaves_the_loaded_one_serving(see
     assert any("cannot be loaded" in w and "still serving the one loaded before" in w for w in warnings)
 
 
+def _wide_sentence_vectors(index_dir) -> None:
+    """Sentence vectors of a 768-dimension model beside 384-dimension passages (a mixed-up rebuild)."""
+    import numpy as np
+
+    vectors = np.load(index_dir / "sentence_vectors.npy")
+    np.save(index_dir / "sentence_vectors.npy", np.zeros((len(vectors), 768), dtype=np.float32))
+
+
+def _spans_past_the_passages(index_dir) -> None:
+    """Sentence spans naming passage rows the index does not have (they break hybrid mode only)."""
+    import numpy as np
+
+    spans = np.load(index_dir / "sentence_spans.npy")
+    spans[:, 0] += 1000
+    np.save(index_dir / "sentence_spans.npy", spans)
+
+
+DAMAGES = {"wide sentence vectors": _wide_sentence_vectors, "spans past the passages": _spans_past_the_passages}
+
+
+def damaged_copy(seed_index_dir, index_dir, damage):
+    """A copy of the seed index with `damage` done to it, which `load_index` accepts."""
+    import shutil
+
+    from qa.index import load_index
+
+    shutil.copytree(seed_index_dir, index_dir)
+    DAMAGES[damage](index_dir)
+    load_index(index_dir)  # loads: only asking shows the damage
+    return index_dir
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGES))
+def test_a_rebuilt_index_that_fails_a_probe_question_leaves_the_loaded_one_serving(seed_index_dir, tmp_path,
+                                                                                    monkeypatch, damage):
+    import shutil
+
+    import qa.api
+
+    monkeypatch.setattr(qa.api, "RELOAD_CHECK_SECONDS", 0.0)
+    index_dir = tmp_path / "index"
+    shutil.copytree(seed_index_dir, index_dir)
+    warnings = []
+    with TestClient(create_app(index_dir, warn=warnings.append), raise_server_exceptions=False) as client:
+        before = client.post("/ask", json={"question": QUESTION, "k": 2}).json()
+        health = client.get("/health").json()
+        rebuilt = damaged_copy(seed_index_dir, tmp_path / "index.new", damage)
+        index_dir.rename(tmp_path / "index.old")  # swapped in whole, as `qa index` does
+        rebuilt.rename(index_dir)
+        for mode in ("dense", "bm25", "hybrid"):
+            after = client.post("/ask", json={"question": QUESTION, "k": 2, "mode": mode})
+            assert after.status_code == 200
+        after = client.post("/ask", json={"question": QUESTION, "k": 2})
+        assert without_timing(after.json()) == without_timing(before)
+        assert client.get("/health").json() == health
+    refused = [w for w in warnings if "fails a probe question" in w]
+    assert len(refused) == 1 and refused[0].startswith(f"the index at {index_dir}/ cannot be loaded (it loads ")
+    assert refused[0].endswith("; still serving the one loaded before")
+
+
+def test_an_index_that_fails_a_probe_question_at_start_up_is_503(seed_index_dir, tmp_path):
+    index_dir = damaged_copy(seed_index_dir, tmp_path / "index", "wide sentence vectors")
+    warnings = []
+    with TestClient(create_app(index_dir, warn=warnings.append), raise_server_exceptions=False) as client:
+        health = client.get("/health")
+        ask = client.post("/ask", json={"question": QUESTION})
+    assert health.status_code == 503 and health.json()["status"] == "unavailable"
+    message = health.json()["message"]
+    assert message.startswith(f"no index could be loaded from {index_dir}/ (it loads but fails a probe question "
+                              f"(ValueError: matmul")
+    assert message.endswith(f"build one with `qa index CORPUS_FOLDER --index-dir {index_dir}`: "
+                            f"it is picked up without a restart")
+    assert (ask.status_code, ask.json()) == (503, error(503, message))
+    assert warnings == [message]
+
+
 # --- the batcher -------------------------------------------------------------------------------------
 
 

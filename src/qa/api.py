@@ -10,6 +10,8 @@
   `"status": "unavailable"` and the reason, and `/ask` and `/passages` answer 503 saying how to build one.
 - An index folder rebuilt by `qa index` while the server runs (or built after it started) is picked
   up by the next request: its manifest is checked at most once a second, with no restart.
+- An index is served only once it answers the probe questions in every mode: a rebuilt one that fails
+  them leaves the loaded one serving; at start-up, the server starts in the 503 mode and says why.
 - Retrieval is CPU-bound and the tokenizer is not safe to share between threads, so endpoints are
   plain `def` (run in the threadpool) and calls into the retriever are serialized by one lock;
   questions that arrive meanwhile are answered together in one batch (see `Batcher`).
@@ -86,6 +88,10 @@ class _State:
         self._reloading = threading.Lock()
 
     def ready(self, retriever: Retriever) -> None:
+        """Serve from `retriever`, or a QAError when it fails the probe questions (see `_probe`)."""
+        failure = _probe(retriever)
+        if failure is not None:
+            raise QAError(f"it loads but fails a probe question ({failure})", status=503)
         neighbours = {}
         passages = retriever.index.passages
         for i, p in enumerate(passages):
@@ -102,8 +108,8 @@ class _State:
         try:
             self.ready(Retriever.open(self.index_dir, corpus=self.corpus, model=self.model, warn=self.warn))
             self.loaded_stamp = _stamp(self.index_dir)  # the index Retriever.open built, if it built one
-        except QAError as error:
-            self.unavailable = (f"no index could be loaded from {self.index_dir}/ ({error.message}); "
+        except Exception as error:  # noqa: BLE001 - whatever breaks, the server starts and says why
+            self.unavailable = (f"no index could be loaded from {self.index_dir}/ ({_reason(error)}); "
                                 f"build one with `qa index CORPUS_FOLDER --index-dir {self.index_dir}`: "
                                 f"it is picked up without a restart")
             if self.warn:
@@ -118,7 +124,8 @@ class _State:
     def refresh(self) -> None:
         """Load the index folder again when its manifest changed since it was loaded (`qa index` swaps a
         rebuilt index in whole, manifest last), at most once a second, never rebuilding it here. A
-        rebuilt index that cannot be loaded leaves the loaded one serving, with a warning."""
+        rebuilt index that cannot be loaded, or loads but fails the probe questions, leaves the loaded one
+        serving, with a warning."""
         if self.index_dir is None or time.monotonic() < self._next_check:
             return
         self._next_check = time.monotonic() + RELOAD_CHECK_SECONDS
@@ -131,14 +138,40 @@ class _State:
             if self.warn:
                 count = len(self.retriever.index.passages)
                 self.warn(f"loaded the rebuilt index at {self.index_dir}/ ({count} passages)")
-        except QAError as error:
+        except Exception as error:  # noqa: BLE001 - a broken rebuild must not break the serving index
             if self.retriever is None:
-                self.unavailable = f"the index at {self.index_dir}/ cannot be loaded: {error.message}"
+                self.unavailable = f"the index at {self.index_dir}/ cannot be loaded: {_reason(error)}"
             if self.warn:
-                self.warn(f"the index at {self.index_dir}/ cannot be loaded ({error.message})"
+                self.warn(f"the index at {self.index_dir}/ cannot be loaded ({_reason(error)})"
                           + ("; still serving the one loaded before" if self.retriever else ""))
         finally:
             self._reloading.release()
+
+
+# One question of each kind the retriever answers differently (a role, a year, a number), asked in
+# every mode: an index can load and still break in one mode only (sentence spans past its passages
+# break hybrid alone), or break only when the answer is sent (a NaN score is not JSON).
+PROBE_QUESTIONS = ["who leads the talks?", "when did the talks start?", "how many countries take part?"]
+
+
+def _probe(retriever: Retriever) -> str | None:
+    """Why `retriever` cannot answer /ask, or None when it answers the probe questions in every mode."""
+    try:
+        for mode in MODES:
+            for answer in retriever.search(PROBE_QUESTIONS, MAX_K, mode):
+                JSONResponse(answer.to_dict(timing=True))  # rendered as /ask renders it
+    except Exception as error:  # noqa: BLE001 - any failure means the index cannot serve
+        log.warning("the index fails a probe question", exc_info=True)
+        return _reason(error)
+    return None
+
+
+def _reason(error: Exception) -> str:
+    """An exception as one line for a warning or /health: a QAError's message, else its type and text."""
+    if isinstance(error, QAError):
+        return error.message
+    text = f"{type(error).__name__}: {error}".splitlines()[0]
+    return text if len(text) <= 160 else text[:157] + "..."
 
 
 def _stamp(index_dir: Path | None) -> tuple[int, int] | None:
@@ -162,20 +195,22 @@ def create_app(
     """The API over `source`: a ready Retriever, or an index folder opened once at start-up.
 
     An index folder is opened with `Retriever.open` (built from `corpus` when missing or stale). When that
-    fails the app still starts and reports why on /health (503) and on every retrieval route.
+    fails, or the index fails the probe questions, the app still starts and reports why on /health (503)
+    and on every retrieval route.
     """
     state = _State() if isinstance(source, Retriever) else _State(Path(source), model, corpus, warn)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
         if isinstance(source, Retriever):
-            state.ready(source)
+            try:
+                state.ready(source)
+            except QAError as error:
+                state.unavailable = f"the index cannot answer: {error.message}"
         else:
-            state.open()
-        if state.retriever is not None:
-            _warm_up(state.retriever)
-            if on_ready:
-                on_ready(state.retriever)
+            state.open()  # the probe questions in `ready` also warm the model up for the first request
+        if state.retriever is not None and on_ready:
+            on_ready(state.retriever)
         yield
 
     # FastAPIOffline serves Swagger UI's files itself: /docs works with no network (FastAPI's loads a CDN).
@@ -241,14 +276,6 @@ def create_app(
         return HTMLResponse(page, headers={"Cache-Control": "no-cache"})
 
     return app
-
-
-def _warm_up(retriever: Retriever) -> None:
-    """One throwaway question, so the first real request does not pay for the model's first call."""
-    try:
-        retriever.ask("warm up", 1)
-    except QAError:  # pragma: no cover - nothing to warm
-        pass
 
 
 def _answer(state: _State, question: str, k: int, mode: str | None) -> JSONResponse:
