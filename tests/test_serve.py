@@ -129,6 +129,61 @@ def test_an_internal_error_is_answered_and_leaves_the_connection_usable(retrieve
     assert good.status_code == 200 and "Sweden" in good.json()["passages"][0]["text"]
 
 
+def test_head_allow_and_host_over_http(qa_server):
+    with httpx.Client(base_url=qa_server, timeout=TIMEOUT) as client:
+        got, head = client.get("/health"), client.head("/health")
+        assert (head.status_code, head.content, head.headers["content-length"]) == (
+            200, b"", got.headers["content-length"])
+        put = client.put("/ask")
+        assert (put.status_code, put.headers["allow"]) == (405, "GET, HEAD, POST")
+        port = qa_server.rsplit(":", 1)[1]
+        assert client.get("/health", headers={"Host": f"localhost:{port}"}).status_code == 200
+        rebound = client.get("/health", headers={"Host": f"evil.example:{port}"})
+        assert (rebound.status_code, rebound.json()) == (400, {"error": {"status": 400, "message": (
+            "this server does not answer to the host name 'evil.example' (a guard against DNS rebinding); "
+            "to allow it, start it with --allow-host evil.example")}})
+
+
+def _read_until_closed(sock) -> bytes:
+    """Everything the server sends until it closes the connection (generous: a minute at most)."""
+    sock.settimeout(60)
+    data = b""
+    while chunk := sock.recv(65536):
+        data += chunk
+    return data
+
+
+def test_connections_that_do_not_send_a_whole_request_in_time_are_closed(retriever):
+    import socket
+
+    from qa.api import create_app
+
+    with serving(create_app(retriever), request_timeout=0.5, keep_alive_timeout=1) as url:
+        address = ("127.0.0.1", int(url.rsplit(":", 1)[1]))
+        with socket.create_connection(address) as idle:  # connects and sends nothing
+            assert _read_until_closed(idle) == b""
+        with socket.create_connection(address) as half:  # half the headers (slowloris)
+            half.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            answer = _read_until_closed(half)
+        assert answer.startswith(b"HTTP/1.1 408 Request Timeout\r\n") and b"connection: close\r\n" in answer
+        assert answer.endswith(b'\r\n\r\n{"error": {"status": 408, "message": "the request did not arrive within 0.5 s"}}')
+        with socket.create_connection(address) as stalled:  # whole headers, half the body
+            stalled.sendall(b"POST /ask HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100\r\n\r\n{\"question\"")
+            assert _read_until_closed(stalled) == b""  # the app saw the client go: nothing to answer
+        with socket.create_connection(address) as kept:  # one request answered, then half of the next
+            kept.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            first = b""
+            while b'"message":null}' not in first:
+                first += kept.recv(65536)
+            assert first.startswith(b"HTTP/1.1 200 OK\r\n")
+            kept.sendall(b"GET /health HTTP/1.1\r\n")
+            assert _read_until_closed(kept).startswith(b"HTTP/1.1 408 Request Timeout\r\n")
+        with socket.create_connection(address) as done:  # answered, then idle past the keep-alive timeout
+            done.sendall(b"GET /health HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            assert _read_until_closed(done).startswith(b"HTTP/1.1 200 OK\r\n")
+        assert httpx.get(f"{url}/health", timeout=TIMEOUT).status_code == 200  # whole requests still work
+
+
 def test_concurrent_clients_get_consistent_answers(qa_server):
     questions = [QUESTION, "Who led the diplomacy with North Korea?", "How many embassies are in Pyongyang?"]
 
