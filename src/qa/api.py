@@ -5,7 +5,10 @@
 - `POST /ask` {"question", "k", "mode"} and `GET /ask?q=&k=&mode=` answer with the object
   `qa ask --json` prints, plus `took_ms` (both come from `Answer.to_dict`).
 - `GET /health`, `GET /passages/{id}`, `GET /` (the ask page), `/docs` (OpenAPI).
-- Every error, whatever its source, is `{"error": {"status": <int>, "message": <str>}}`.
+- Every error, whatever its source, is `{"error": {"status": <int>, "message": <str>}}`; no input is a
+  500, and an error, a real 500 included, leaves a keep-alive connection open (`CatchAll`).
+- HEAD works on every GET route; only loopback Host names and the allowed ones are answered (`HostCheck`);
+  a request must arrive within 10 s and an idle connection is closed after 5 s (`serve`).
 - No index and none can be built: the server still starts; `/health` answers 503 with
   `"status": "unavailable"` and the reason, and `/ask` and `/passages` answer 503 saying how to build one.
 - An index folder rebuilt by `qa index` while the server runs (or built after it started) is picked
@@ -354,7 +357,6 @@ def _allowed_methods(request: Request) -> str:
     if "GET" in methods:
         methods.add("HEAD")  # see HeadAsGet
     return ", ".join(sorted(methods))
-
 
 
 _FIELDS = "question, k and mode"
