@@ -15,9 +15,15 @@ from qa.retrieval import MAX_QUESTION_CHARS
 QUESTION = "Which country is the protecting power for the US in North Korea?"
 
 
+def local(app) -> TestClient:
+    """A TestClient that calls as a browser on this machine would (Host: 127.0.0.1; TestClient's default
+    "testserver" is refused, see HostCheck). An exception that gets past the app fails the test."""
+    return TestClient(app, base_url="http://127.0.0.1")
+
+
 @pytest.fixture(scope="module")
 def client(retriever):
-    with TestClient(create_app(retriever), raise_server_exceptions=False) as client:
+    with local(create_app(retriever)) as client:
         yield client
 
 
@@ -109,6 +115,38 @@ def test_unknown_mode_is_422(client):
     assert response.json()["error"]["message"].startswith("mode must be one of ")
     assert "'telepathy'" in response.json()["error"]["message"]
     assert client.get("/ask", params={"q": QUESTION, "mode": "telepathy"}).json() == response.json()
+
+
+@pytest.mark.parametrize("escaped, code", [
+    ("\\ud800 who", "D800"), ("who \\udcff\\udcfe leads", "DCFF"), ("\\udfff", "DFFF"), ("who \\ude00?", "DE00"),
+])
+def test_a_question_with_a_lone_surrogate_is_422(client, escaped, code):
+    body = b'{"question": "' + escaped.encode() + b'"}'  # the raw JSON escape: json= could not send it
+    response = client.post("/ask", content=body, headers={"Content-Type": "application/json"})
+    assert (response.status_code, response.json()) == (422, error(
+        422, f"the question holds characters that are not valid text (U+{code}); send it as UTF-8"))
+
+
+def test_a_surrogate_pair_and_control_characters_are_text(client):
+    response = client.post("/ask", content=b'{"question": "who leads \\ud83d\\ude00 the talks?", "k": 1}',
+                           headers={"Content-Type": "application/json"})
+    assert response.status_code == 200 and response.json()["question"] == "who leads \U0001f600 the talks?"
+    question = "who\x00 leads\x01 the\x7f talks\u200b?"
+    response = client.post("/ask", json={"question": question, "k": 1})
+    assert response.status_code == 200 and response.json()["question"] == question
+
+
+def test_an_internal_error_is_a_500_in_the_error_shape(retriever, monkeypatch):
+    app = create_app(retriever)
+    # the test fails if the exception gets past the app, as it did to uvicorn
+    with local(app) as client:
+        def broken(question, k, mode):
+            raise RuntimeError("a bug")
+
+        monkeypatch.setattr(app.state.qa.batcher, "ask", broken)
+        response = client.post("/ask", json={"question": QUESTION})
+    assert (response.status_code, response.json()) == (500, error(
+        500, "internal error: the server's log has the details"))
 
 
 def test_invalid_json_is_422(client):
@@ -237,6 +275,84 @@ def test_unknown_route_and_method_use_the_error_shape(client):
     assert (response.status_code, response.json()) == (405, error(405, "method DELETE is not allowed on /ask"))
 
 
+@pytest.mark.parametrize("method, path, allow", [
+    ("PUT", "/ask", "GET, HEAD, POST"), ("DELETE", "/ask", "GET, HEAD, POST"), ("POST", "/health", "GET, HEAD"),
+    ("POST", "/passages/abc", "GET, HEAD"), ("PATCH", "/", "GET, HEAD"),
+])
+def test_a_405_allows_every_method_of_every_route_at_the_path(client, method, path, allow):
+    response = client.request(method, path)
+    assert (response.status_code, response.headers["allow"], response.json()) == (
+        405, allow, error(405, f"method {method} is not allowed on {path}"))
+
+
+def test_head_answers_as_get_without_the_body(client, retriever):
+    for path in ["/", "/health", f"/passages/{retriever.index.passages[0].id}", "/docs", "/openapi.json",
+                 "/ask", "/ask?q=who+leads+the+talks&k=0", "/passages/nope", f"/ask?q={QUESTION}&k=1"]:
+        got, head = client.get(path), client.head(path)
+        assert (head.status_code, head.content) == (got.status_code, b""), path
+        if path.startswith("/ask?q=Which"):  # took_ms may take another number of digits
+            got.headers["content-length"] = head.headers["content-length"]
+        assert head.headers == got.headers, path
+    assert client.head("/nowhere").status_code == 404
+
+
+def test_k_may_be_a_json_number_with_a_whole_value(client):
+    """JSON Schema counts 52.0 as an integer, so the schema's "integer" takes it; 2.5 stays refused."""
+    exact = without_timing(client.post("/ask", json={"question": QUESTION, "k": 3}).json())
+    for k in (b"3.0", b"3e0", b"0.3e1"):
+        response = client.post("/ask", content=b'{"question": "' + QUESTION.encode() + b'", "k": ' + k + b"}")
+        assert response.status_code == 200 and without_timing(response.json()) == exact, k
+    assert without_timing(client.get("/ask", params={"q": QUESTION, "k": "3.0"}).json()) == exact
+    response = client.post("/ask", json={"question": QUESTION, "k": 100.0 + 1})
+    assert response.json() == error(422, "k must be a whole number from 1 to 100, not 101")
+
+
+def test_get_ask_parameters_are_documented_as_post_takes_them(client):
+    parameters = {p["name"]: p["schema"] for p in client.get("/openapi.json").json()["paths"]["/ask"]["get"]["parameters"]}
+    body = client.get("/openapi.json").json()["components"]["schemas"]["AskRequest"]["properties"]
+    assert parameters["mode"] == {"type": "string", "enum": ["dense", "bm25", "hybrid"], "title": "Mode"}
+    assert body["mode"]["enum"] == ["dense", "bm25", "hybrid", None]
+    question = {key: body["question"][key] for key in ("minLength", "maxLength", "pattern")}
+    assert {key: parameters["q"][key] for key in question} == question == {
+        "minLength": 1, "maxLength": MAX_QUESTION_CHARS, "pattern": "[^\\s\\x1c-\\x1f\\x85]"}
+    assert (parameters["k"]["minimum"], parameters["k"]["maximum"]) == (body["k"]["minimum"], body["k"]["maximum"])
+    response = client.get("/ask", params={"q": QUESTION, "mode": ""})  # documented-invalid now: 422
+    assert response.json() == error(422, "mode must be one of dense, bm25, hybrid, not ''")
+
+
+@pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.1:8000", "localhost", "localhost:8000", "LocalHost.",
+                                  "[::1]:8000", "::1"])
+def test_loopback_host_names_are_answered(client, host):
+    assert client.get("/health", headers={"Host": host}).status_code == 200
+
+
+@pytest.mark.parametrize("host, name", [("evil.example", "evil.example"), ("evil.example:8000", "evil.example"),
+                                        ("127.0.0.2", "127.0.0.2"), ("localhost.evil.example", "localhost.evil.example"),
+                                        ("testserver", "testserver")])
+def test_other_host_names_are_400_a_guard_against_dns_rebinding(client, host, name):
+    response = client.post("/ask", json={"question": QUESTION}, headers={"Host": host})
+    assert (response.status_code, response.json()) == (400, error(
+        400, f"this server does not answer to the host name {name!r} (a guard against DNS rebinding); "
+             f"to allow it, start it with --allow-host {name}"))
+
+
+def test_allowed_hosts_add_names_and_a_star_takes_any(retriever):
+    with local(create_app(retriever, allowed_hosts=["qa.lan"])) as client:
+        assert client.get("/health", headers={"Host": "QA.lan:8000"}).status_code == 200
+        assert client.get("/health", headers={"Host": "127.0.0.1"}).status_code == 200
+        assert client.get("/health", headers={"Host": "other.lan"}).status_code == 400
+    with local(create_app(retriever, allowed_hosts=["*"])) as client:
+        assert client.get("/health", headers={"Host": "anything.example"}).status_code == 200
+
+
+def test_qa_serve_answers_to_its_host_and_to_any_name_on_a_wildcard_address():
+    from qa.api import host_names
+
+    assert host_names("127.0.0.1") == ("127.0.0.1",)
+    assert host_names("192.168.1.20", ["qa.lan"]) == ("192.168.1.20", "qa.lan")
+    assert host_names("0.0.0.0") == host_names("::", ["qa.lan"]) == ("*",)
+
+
 def test_page_and_docs_are_served(client):
     page = client.get("/")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
@@ -267,7 +383,7 @@ def degraded(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("degraded")
     warnings = []
     app = create_app(tmp / "index", corpus=[tmp / "no-corpus"], warn=warnings.append)
-    with TestClient(app, raise_server_exceptions=False) as client:
+    with local(app) as client:
         yield client, warnings
 
 
@@ -302,7 +418,7 @@ def test_a_rebuilt_index_that_cannot_be_loaded_leaves_the_loaded_one_serving(see
     index_dir = tmp_path / "index"
     shutil.copytree(seed_index_dir, index_dir)
     warnings = []
-    with TestClient(create_app(index_dir, warn=warnings.append), raise_server_exceptions=False) as client:
+    with local(create_app(index_dir, warn=warnings.append)) as client:
         before = client.post("/ask", json={"question": QUESTION, "k": 2}).json()
         broken = index_dir / "manifest.json.new"
         broken.write_text("{not json", encoding="utf-8")
@@ -311,6 +427,82 @@ def test_a_rebuilt_index_that_cannot_be_loaded_leaves_the_loaded_one_serving(see
         assert after.status_code == 200 and without_timing(after.json()) == without_timing(before)
         assert client.get("/health").json()["status"] == "ok"
     assert any("cannot be loaded" in w and "still serving the one loaded before" in w for w in warnings)
+
+
+def _wide_sentence_vectors(index_dir) -> None:
+    """Sentence vectors of a 768-dimension model beside 384-dimension passages (a mixed-up rebuild)."""
+    import numpy as np
+
+    vectors = np.load(index_dir / "sentence_vectors.npy")
+    np.save(index_dir / "sentence_vectors.npy", np.zeros((len(vectors), 768), dtype=np.float32))
+
+
+def _spans_past_the_passages(index_dir) -> None:
+    """Sentence spans naming passage rows the index does not have (they break hybrid mode only)."""
+    import numpy as np
+
+    spans = np.load(index_dir / "sentence_spans.npy")
+    spans[:, 0] += 1000
+    np.save(index_dir / "sentence_spans.npy", spans)
+
+
+DAMAGES = {"wide sentence vectors": _wide_sentence_vectors, "spans past the passages": _spans_past_the_passages}
+
+
+def damaged_copy(seed_index_dir, index_dir, damage):
+    """A copy of the seed index with `damage` done to it, which `load_index` accepts."""
+    import shutil
+
+    from qa.index import load_index
+
+    shutil.copytree(seed_index_dir, index_dir)
+    DAMAGES[damage](index_dir)
+    load_index(index_dir)  # loads: only asking shows the damage
+    return index_dir
+
+
+@pytest.mark.parametrize("damage", sorted(DAMAGES))
+def test_a_rebuilt_index_that_fails_a_probe_question_leaves_the_loaded_one_serving(seed_index_dir, tmp_path,
+                                                                                    monkeypatch, damage):
+    import shutil
+
+    import qa.api
+
+    monkeypatch.setattr(qa.api, "RELOAD_CHECK_SECONDS", 0.0)
+    index_dir = tmp_path / "index"
+    shutil.copytree(seed_index_dir, index_dir)
+    warnings = []
+    with local(create_app(index_dir, warn=warnings.append)) as client:
+        before = client.post("/ask", json={"question": QUESTION, "k": 2}).json()
+        health = client.get("/health").json()
+        rebuilt = damaged_copy(seed_index_dir, tmp_path / "index.new", damage)
+        index_dir.rename(tmp_path / "index.old")  # swapped in whole, as `qa index` does
+        rebuilt.rename(index_dir)
+        for mode in ("dense", "bm25", "hybrid"):
+            after = client.post("/ask", json={"question": QUESTION, "k": 2, "mode": mode})
+            assert after.status_code == 200
+        after = client.post("/ask", json={"question": QUESTION, "k": 2})
+        assert without_timing(after.json()) == without_timing(before)
+        assert client.get("/health").json() == health
+    refused = [w for w in warnings if "fails a probe question" in w]
+    assert len(refused) == 1 and refused[0].startswith(f"the index at {index_dir}/ cannot be loaded (it loads ")
+    assert refused[0].endswith("; still serving the one loaded before")
+
+
+def test_an_index_that_fails_a_probe_question_at_start_up_is_503(seed_index_dir, tmp_path):
+    index_dir = damaged_copy(seed_index_dir, tmp_path / "index", "wide sentence vectors")
+    warnings = []
+    with local(create_app(index_dir, warn=warnings.append)) as client:
+        health = client.get("/health")
+        ask = client.post("/ask", json={"question": QUESTION})
+    assert health.status_code == 503 and health.json()["status"] == "unavailable"
+    message = health.json()["message"]
+    assert message.startswith(f"no index could be loaded from {index_dir}/ (it loads but fails a probe question "
+                              f"(ValueError: matmul")
+    assert message.endswith(f"build one with `qa index CORPUS_FOLDER --index-dir {index_dir}`: "
+                            f"it is picked up without a restart")
+    assert (ask.status_code, ask.json()) == (503, error(503, message))
+    assert warnings == [message]
 
 
 # --- the batcher -------------------------------------------------------------------------------------

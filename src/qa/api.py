@@ -5,11 +5,16 @@
 - `POST /ask` {"question", "k", "mode"} and `GET /ask?q=&k=&mode=` answer with the object
   `qa ask --json` prints, plus `took_ms` (both come from `Answer.to_dict`).
 - `GET /health`, `GET /passages/{id}`, `GET /` (the ask page), `/docs` (OpenAPI).
-- Every error, whatever its source, is `{"error": {"status": <int>, "message": <str>}}`.
+- Every error, whatever its source, is `{"error": {"status": <int>, "message": <str>}}`; no input is a
+  500, and an error, a real 500 included, leaves a keep-alive connection open (`CatchAll`).
+- HEAD works on every GET route; only loopback Host names and the allowed ones are answered (`HostCheck`);
+  a request must arrive within 10 s and an idle connection is closed after 5 s (`serve`).
 - No index and none can be built: the server still starts; `/health` answers 503 with
   `"status": "unavailable"` and the reason, and `/ask` and `/passages` answer 503 saying how to build one.
 - An index folder rebuilt by `qa index` while the server runs (or built after it started) is picked
   up by the next request: its manifest is checked at most once a second, with no restart.
+- An index is served only once it answers the probe questions in every mode: a rebuilt one that fails
+  them leaves the loaded one serving; at start-up, the server starts in the 503 mode and says why.
 - Retrieval is CPU-bound and the tokenizer is not safe to share between threads, so endpoints are
   plain `def` (run in the threadpool) and calls into the retriever are serialized by one lock;
   questions that arrive meanwhile are answered together in one batch (see `Batcher`).
@@ -25,13 +30,15 @@ import time
 from dataclasses import asdict
 from importlib import resources
 from pathlib import Path
-from typing import Any, Callable, Optional
+from typing import Annotated, Any, Callable, Iterable, Optional
 
 from fastapi import FastAPI, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse
 from fastapi_offline import FastAPIOffline
+from pydantic import WithJsonSchema
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match
 
 from . import __version__
 from .api_models import (
@@ -39,6 +46,7 @@ from .api_models import (
     EXAMPLE_QUESTION,
     LENIENT_CONTENT_TYPE,
     MAX_BODY_BYTES,
+    QUESTION_SCHEMA,
     AskRequest,
     AskResponse,
     ErrorBody,
@@ -86,6 +94,10 @@ class _State:
         self._reloading = threading.Lock()
 
     def ready(self, retriever: Retriever) -> None:
+        """Serve from `retriever`, or a QAError when it fails the probe questions (see `_probe`)."""
+        failure = _probe(retriever)
+        if failure is not None:
+            raise QAError(f"it loads but fails a probe question ({failure})", status=503)
         neighbours = {}
         passages = retriever.index.passages
         for i, p in enumerate(passages):
@@ -102,8 +114,8 @@ class _State:
         try:
             self.ready(Retriever.open(self.index_dir, corpus=self.corpus, model=self.model, warn=self.warn))
             self.loaded_stamp = _stamp(self.index_dir)  # the index Retriever.open built, if it built one
-        except QAError as error:
-            self.unavailable = (f"no index could be loaded from {self.index_dir}/ ({error.message}); "
+        except Exception as error:  # noqa: BLE001 - whatever breaks, the server starts and says why
+            self.unavailable = (f"no index could be loaded from {self.index_dir}/ ({_reason(error)}); "
                                 f"build one with `qa index CORPUS_FOLDER --index-dir {self.index_dir}`: "
                                 f"it is picked up without a restart")
             if self.warn:
@@ -118,7 +130,8 @@ class _State:
     def refresh(self) -> None:
         """Load the index folder again when its manifest changed since it was loaded (`qa index` swaps a
         rebuilt index in whole, manifest last), at most once a second, never rebuilding it here. A
-        rebuilt index that cannot be loaded leaves the loaded one serving, with a warning."""
+        rebuilt index that cannot be loaded, or loads but fails the probe questions, leaves the loaded one
+        serving, with a warning."""
         if self.index_dir is None or time.monotonic() < self._next_check:
             return
         self._next_check = time.monotonic() + RELOAD_CHECK_SECONDS
@@ -131,14 +144,40 @@ class _State:
             if self.warn:
                 count = len(self.retriever.index.passages)
                 self.warn(f"loaded the rebuilt index at {self.index_dir}/ ({count} passages)")
-        except QAError as error:
+        except Exception as error:  # noqa: BLE001 - a broken rebuild must not break the serving index
             if self.retriever is None:
-                self.unavailable = f"the index at {self.index_dir}/ cannot be loaded: {error.message}"
+                self.unavailable = f"the index at {self.index_dir}/ cannot be loaded: {_reason(error)}"
             if self.warn:
-                self.warn(f"the index at {self.index_dir}/ cannot be loaded ({error.message})"
+                self.warn(f"the index at {self.index_dir}/ cannot be loaded ({_reason(error)})"
                           + ("; still serving the one loaded before" if self.retriever else ""))
         finally:
             self._reloading.release()
+
+
+# One question of each kind the retriever answers differently (a role, a year, a number), asked in
+# every mode: an index can load and still break in one mode only (sentence spans past its passages
+# break hybrid alone), or break only when the answer is sent (a NaN score is not JSON).
+PROBE_QUESTIONS = ["who leads the talks?", "when did the talks start?", "how many countries take part?"]
+
+
+def _probe(retriever: Retriever) -> str | None:
+    """Why `retriever` cannot answer /ask, or None when it answers the probe questions in every mode."""
+    try:
+        for mode in MODES:
+            for answer in retriever.search(PROBE_QUESTIONS, MAX_K, mode):
+                JSONResponse(answer.to_dict(timing=True))  # rendered as /ask renders it
+    except Exception as error:  # noqa: BLE001 - any failure means the index cannot serve
+        log.warning("the index fails a probe question", exc_info=True)
+        return _reason(error)
+    return None
+
+
+def _reason(error: Exception) -> str:
+    """An exception as one line for a warning or /health: a QAError's message, else its type and text."""
+    if isinstance(error, QAError):
+        return error.message
+    text = f"{type(error).__name__}: {error}".splitlines()[0]
+    return text if len(text) <= 160 else text[:157] + "..."
 
 
 def _stamp(index_dir: Path | None) -> tuple[int, int] | None:
@@ -158,24 +197,30 @@ def create_app(
     warn: Warn | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
     on_ready: Callable[[Retriever], None] | None = None,
+    allowed_hosts: Iterable[str] = (),
 ) -> FastAPI:
     """The API over `source`: a ready Retriever, or an index folder opened once at start-up.
 
+    Requests are answered only when their Host header names a loopback name or one of `allowed_hosts`
+    ("*" for any host): see `HostCheck`.
+
     An index folder is opened with `Retriever.open` (built from `corpus` when missing or stale). When that
-    fails the app still starts and reports why on /health (503) and on every retrieval route.
+    fails, or the index fails the probe questions, the app still starts and reports why on /health (503)
+    and on every retrieval route.
     """
     state = _State() if isinstance(source, Retriever) else _State(Path(source), model, corpus, warn)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
         if isinstance(source, Retriever):
-            state.ready(source)
+            try:
+                state.ready(source)
+            except QAError as error:
+                state.unavailable = f"the index cannot answer: {error.message}"
         else:
-            state.open()
-        if state.retriever is not None:
-            _warm_up(state.retriever)
-            if on_ready:
-                on_ready(state.retriever)
+            state.open()  # the probe questions in `ready` also warm the model up for the first request
+        if state.retriever is not None and on_ready:
+            on_ready(state.retriever)
         yield
 
     # FastAPIOffline serves Swagger UI's files itself: /docs works with no network (FastAPI's loads a CDN).
@@ -190,6 +235,9 @@ def create_app(
     )
     app.state.qa = state
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
+    app.add_middleware(HeadAsGet)
+    app.add_middleware(HostCheck, allowed=allowed_hosts)  # before anything else reads the request
+    app.add_middleware(CatchAll)  # added last: the outermost of ours, so it catches what the others raise
     _add_error_handlers(app)
     page = _page()
 
@@ -200,9 +248,11 @@ def create_app(
 
     @app.get("/ask", response_model=AskResponse, responses=ERRORS, summary="Ask a question (GET)")
     def ask_get(
-        q: str = Query(description="The question.", examples=[EXAMPLE_QUESTION]),
-        k: int = Query(5, description=f"How many passages to return (1-{MAX_K})."),
-        mode: Optional[str] = Query(None, description=f"Retrieval mode: {', '.join(MODES)}."),
+        q: str = Query(description="The question.", examples=[EXAMPLE_QUESTION], json_schema_extra=QUESTION_SCHEMA),
+        k: int = Query(5, ge=1, le=MAX_K, description=f"How many passages to return (1-{MAX_K})."),
+        # documented with the POST body's enum, so ?mode= (empty) is documented-invalid, as it is
+        mode: Annotated[Optional[str], Query(description=f"Retrieval mode: {', '.join(MODES)}."),
+                        WithJsonSchema({"type": "string", "enum": list(MODES)})] = None,
     ) -> JSONResponse:
         """The same as `POST /ask`, for links and curl: `/ask?q=who+leads+the+talks&k=3`."""
         return _answer(state, q, k, mode)
@@ -240,14 +290,6 @@ def create_app(
         return HTMLResponse(page, headers={"Cache-Control": "no-cache"})
 
     return app
-
-
-def _warm_up(retriever: Retriever) -> None:
-    """One throwaway question, so the first real request does not pay for the model's first call."""
-    try:
-        retriever.ask("warm up", 1)
-    except QAError:  # pragma: no cover - nothing to warm
-        pass
 
 
 def _answer(state: _State, question: str, k: int, mode: str | None) -> JSONResponse:
@@ -299,14 +341,22 @@ def _add_error_handlers(app: FastAPI) -> None:
             return error_response(422, "the request body is not valid JSON (is it UTF-8?)")
         message = _STATUS_MESSAGES.get(error.status_code) if error.detail in (None, "Not Found",
                                                                                "Method Not Allowed") else None
+        headers = getattr(error, "headers", None)
         if error.status_code == 405:
             message = f"method {request.method} is not allowed on {request.url.path}"
-        return error_response(error.status_code, message or str(error.detail), getattr(error, "headers", None))
+            headers = {**(headers or {}), "Allow": _allowed_methods(request)}
+        return error_response(error.status_code, message or str(error.detail), headers)
 
-    @app.exception_handler(Exception)
-    async def crash(request: Request, error: Exception) -> JSONResponse:
-        log.exception("internal error on %s %s", request.method, request.url.path)
-        return error_response(500, "internal error: the server's log has the details")
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route at the request's path takes (Starlette's 405 names only the first route's)."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if route.matches(request.scope)[0] is not Match.NONE:
+            methods |= set(getattr(route, "methods", None) or ())
+    if "GET" in methods:
+        methods.add("HEAD")  # see HeadAsGet
+    return ", ".join(sorted(methods))
 
 
 _FIELDS = "question, k and mode"
@@ -334,6 +384,8 @@ def validation_message(problem: dict) -> str:
     if kind == "extra_forbidden":
         return f"unknown field {field!r}: the fields are {_FIELDS}"
     if field == "k" and (kind.startswith("int_") or kind in ("greater_than_equal", "less_than_equal")):
+        if kind in ("greater_than_equal", "less_than_equal") and isinstance(value, str):
+            shown = value  # a query string's number, out of range: shown as the number it is
         return f"k must be a whole number from 1 to {MAX_K}, not {shown}"
     if kind in ("string_type", "str_type"):
         return f"{field} must be a string, not {shown}"
@@ -350,6 +402,106 @@ def _shown(value: Any) -> str:
     except (TypeError, ValueError):
         text = repr(value)
     return text if len(text) <= 60 else text[:57] + "..."
+
+
+class CatchAll:
+    """ASGI middleware: an exception from anything inside is answered with the JSON 500, and ends there.
+
+    Not an `Exception` handler: Starlette runs those in ServerErrorMiddleware, which re-raises after
+    answering, and uvicorn then closes the connection, so a keep-alive client's next request failed too.
+    """
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        sent = {"start": False, "end": False}
+
+        async def watched(message) -> None:
+            if message["type"] == "http.response.start":
+                sent["start"] = True
+            elif message["type"] == "http.response.body" and not message.get("more_body", False):
+                sent["end"] = True
+            await send(message)
+
+        try:
+            await self.app(scope, receive, watched)
+        except Exception:
+            log.exception("internal error on %s %s", scope.get("method"), scope.get("path"))
+            if sent["start"] and not sent["end"]:
+                raise  # half a response is out: only closing the connection can end it
+            if not sent["start"]:
+                await error_response(500, "internal error: the server's log has the details")(scope, receive, send)
+
+
+class HeadAsGet:
+    """ASGI middleware: HEAD on a GET route runs the GET and sends its status and headers, not its body.
+
+    FastAPI's routes take only the methods they name, so HEAD was a 405 even where GET works.
+    """
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http" or scope["method"] != "HEAD" or not _has_get_route(scope):
+            await self.app(scope, receive, send)
+            return
+
+        async def headers_only(message) -> None:
+            if message["type"] == "http.response.body":
+                message = {**message, "body": b""}
+            await send(message)
+
+        await self.app({**scope, "method": "GET"}, receive, headers_only)
+
+
+def _has_get_route(scope) -> bool:
+    get = {**scope, "method": "GET"}
+    return any(route.matches(get)[0] is Match.FULL for route in scope["app"].router.routes)
+
+
+LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "::1")
+
+
+class HostCheck:
+    """ASGI middleware: 400 for a request whose Host header names neither a loopback name nor an allowed one.
+
+    A server on a laptop must not answer a page that DNS rebinding has pointed at 127.0.0.1 under its own
+    name (evil.example resolving to 127.0.0.1): the browser then sends `Host: evil.example`. The port
+    is not checked; "*" among `allowed` takes any host (`qa serve --host 0.0.0.0` means every name).
+    """
+
+    def __init__(self, app, allowed: Iterable[str] = ()) -> None:
+        self.app = app
+        names = [*LOOPBACK_HOSTS, *allowed]
+        self.allowed = None if "*" in names else {_host_name(name) for name in names}
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http" and self.allowed is not None:
+            host = next((value for name, value in scope.get("headers", ()) if name == b"host"), None)
+            # a browser always sends the name it resolved, so no Host (HTTP/1.0) or an empty one cannot
+            # be a rebinding: such requests are answered
+            name = _host_name(host.decode("latin-1")) if host else ""
+            if name and name not in self.allowed:
+                message = (f"this server does not answer to the host name {name!r} (a guard against DNS "
+                           f"rebinding); to allow it, start it with --allow-host {name}")
+                await error_response(400, message)(scope, receive, send)
+                return
+        await self.app(scope, receive, send)
+
+
+def _host_name(host: str) -> str:
+    """The name in a Host header value or an address, without port, brackets or trailing dot, lower case."""
+    host = host.strip().lower()
+    if host.startswith("["):  # [::1]:8000
+        host = host[1:].split("]", 1)[0]
+    elif host.count(":") == 1:  # name:port (a bare IPv6 address has more colons)
+        host = host.split(":", 1)[0]
+    return host.rstrip(".")
 
 
 class BodyLimit:
@@ -409,6 +561,11 @@ class BodyLimit:
 # `qa serve`
 
 
+KEEP_ALIVE_SECONDS = 5  # how long an idle keep-alive connection stays open after a response
+REQUEST_SECONDS = 10.0  # how long a request (request line, headers and body) may take to arrive
+WILDCARD_HOSTS = ("0.0.0.0", "::", "")
+
+
 def serve(
     index_dir: Path,
     host: str = "127.0.0.1",
@@ -416,10 +573,14 @@ def serve(
     model: str | None = None,
     warn: Warn | None = None,
     log_level: str = "warning",
+    allowed_hosts: Iterable[str] = (),
+    request_timeout: float = REQUEST_SECONDS,
 ) -> None:
-    """Run the API under uvicorn until interrupted (Ctrl-C)."""
-    import uvicorn
+    """Run the API under uvicorn until interrupted (Ctrl-C).
 
+    Requests must name a loopback host, `host` or one of `allowed_hosts` ("*": any) in their Host header;
+    bound to a wildcard address (0.0.0.0, ::) the server answers to any name.
+    """
     _check_port(host, port)  # before the model loads: a taken port is said at once, not after a minute
     where = f"http://{host}:{port}/"
 
@@ -427,8 +588,83 @@ def serve(
         if warn:
             warn(f"serving {len(retriever.index.passages)} passages on {where} (API docs: {where}docs)")
 
-    app = create_app(Path(index_dir), model=model, warn=warn, on_ready=announce)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, access_log=False)
+    app = create_app(Path(index_dir), model=model, warn=warn, on_ready=announce,
+                     allowed_hosts=host_names(host, allowed_hosts))
+    server(app, host, port, log_level, request_timeout=request_timeout).run()
+
+
+def host_names(host: str, allowed_hosts: Iterable[str] = ()) -> tuple[str, ...]:
+    """The Host names a server bound to `host` answers to besides the loopback ones ("*": any name)."""
+    return ("*",) if host in WILDCARD_HOSTS else (host, *allowed_hosts)
+
+
+def server(app: FastAPI, host: str = "127.0.0.1", port: int = 8000, log_level: str = "warning",
+           request_timeout: float = REQUEST_SECONDS, keep_alive_timeout: int = KEEP_ALIVE_SECONDS):
+    """The uvicorn server `qa serve` runs `app` under (`.run()` serves until interrupted)."""
+    import uvicorn
+
+    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False,
+                            http=_timed_protocol(request_timeout), timeout_keep_alive=keep_alive_timeout)
+    return uvicorn.Server(config)
+
+
+def _timed_protocol(request_timeout: float) -> type:
+    """uvicorn's httptools protocol, closing a connection whose request takes over `request_timeout` s to arrive.
+
+    uvicorn times out only a connection idle after a response (timeout_keep_alive): one that connects and
+    sends nothing, or half a request (slowloris, a stalled client), was held open for ever.
+    """
+    from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+    class TimedHttpToolsProtocol(HttpToolsProtocol):
+        _timer = None
+        _in_headers = False  # the request line and headers have begun and not yet ended
+
+        def connection_made(self, transport) -> None:
+            super().connection_made(transport)
+            self._arm()  # from the connection on: the first request, or nothing at all, must come in time
+
+        def on_message_begin(self) -> None:
+            super().on_message_begin()
+            self._in_headers = True
+            if self._timer is None:  # a later request on a kept-alive connection
+                self._arm()
+
+        def on_headers_complete(self) -> None:
+            self._in_headers = False
+            super().on_headers_complete()
+
+        def on_message_complete(self) -> None:
+            self._disarm()
+            super().on_message_complete()
+
+        def connection_lost(self, exc) -> None:
+            self._disarm()
+            super().connection_lost(exc)
+
+        def _arm(self) -> None:
+            self._timer = self.loop.call_later(request_timeout, self._timed_out)
+
+        def _disarm(self) -> None:
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
+
+        def _timed_out(self) -> None:
+            self._timer = None
+            if self.transport.is_closing():
+                return
+            if self._in_headers:  # no response has begun: say why before closing (RFC 9110 408)
+                body = (b'{"error": {"status": 408, "message": "the request did not arrive within '
+                        + f"{request_timeout:g}".encode() + b' s"}}')
+                head = [b"HTTP/1.1 408 Request Timeout\r\n"]
+                head += [name + b": " + value + b"\r\n" for name, value in self.server_state.default_headers]
+                head += [b"content-type: application/json\r\n", b"content-length: %d\r\n" % len(body),
+                         b"connection: close\r\n\r\n"]
+                self.transport.write(b"".join(head) + body)
+            self.transport.close()
+
+    return TimedHttpToolsProtocol
 
 
 def _check_port(host: str, port: int) -> None:

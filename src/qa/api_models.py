@@ -16,6 +16,10 @@ from .retrieval import MAX_K, MAX_QUESTION_CHARS, MODES, Hit, check_mode, check_
 
 MAX_BODY_BYTES = 64 * 1024
 EXAMPLE_QUESTION = "Which country is the protecting power for the US in North Korea?"
+# What `check_question` takes, as JSON Schema (validated by it, not by pydantic, for its messages): not
+# blank means one character that is not white space to Python's str.strip (ECMA's \s lacks \x1c-\x1f
+# and \x85). The schema cannot say "no lone surrogate"; JSON text with one is refused as not UTF-8.
+QUESTION_SCHEMA = {"minLength": 1, "maxLength": MAX_QUESTION_CHARS, "pattern": "[^\\s\\x1c-\\x1f\\x85]"}
 
 
 
@@ -30,7 +34,7 @@ class AskRequest(BaseModel):
 
     question: StrictStr = Field(
         description=f"The question, in plain English (1-{MAX_QUESTION_CHARS} characters, not blank).",
-        json_schema_extra={"minLength": 1, "maxLength": MAX_QUESTION_CHARS},
+        json_schema_extra=QUESTION_SCHEMA,
     )
     k: StrictInt = Field(5, ge=1, le=MAX_K, description=f"How many passages to return (1-{MAX_K}).")
     mode: Optional[StrictStr] = Field(
@@ -38,6 +42,13 @@ class AskRequest(BaseModel):
         description=f"Retrieval mode: one of {', '.join(MODES)} [default: the library's].",
         json_schema_extra={"enum": [*MODES, None]},
     )
+
+    @field_validator("k", mode="before")
+    @classmethod
+    def _whole_k(cls, value: Any) -> Any:
+        # JSON Schema counts 52.0 as an integer, so the schema's "integer" takes it; 52.5 stays a float,
+        # which StrictInt refuses with the k message, as it refuses "52" and true
+        return int(value) if isinstance(value, float) and value.is_integer() else value
 
     @field_validator("question")
     @classmethod

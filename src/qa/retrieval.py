@@ -85,6 +85,15 @@ def check_question(question: str) -> str:
         raise QAError("the question is empty: ask something, e.g. qa ask \"who leads the talks?\"", status=422)
     if len(question) > MAX_QUESTION_CHARS:
         raise QAError(f"the question is {len(question)} characters long; the limit is {MAX_QUESTION_CHARS}", status=422)
+    # A lone surrogate (a JSON "\ud800" escape, or argv bytes that are not UTF-8, which Python decodes
+    # to U+DC80-U+DCFF) is not text: UTF-8 cannot encode it, nor can the tokenizer or a JSON response,
+    # and it is the only thing UTF-8 refuses. Control characters, NUL included, are text and harmless
+    # (the tokenizer drops them, JSON escapes them), so they are accepted.
+    try:
+        question.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise QAError(f"the question holds characters that are not valid text (U+{ord(question[error.start]):04X}); "
+                      f"send it as UTF-8", status=422) from None
     return question.strip()
 
 
