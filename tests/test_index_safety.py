@@ -220,3 +220,19 @@ def test_the_verified_stamp_spares_hashing_an_unchanged_index(workdir, monkeypat
     with pytest.raises(Exception, match="dense.faiss is damaged"):
         load_index(workdir / "index")
     assert hashed == ["dense.faiss"]  # only the changed file is hashed again
+
+
+def test_sentence_spans_past_the_passages_are_refused_at_load(tmp_path, seed_index_dir):
+    """As a faulty build would write them (hashes recorded): caught by the load's own checks."""
+    import numpy as np
+
+    from conftest import record_hashes_again
+
+    index_dir = tmp_path / "index"
+    shutil.copytree(seed_index_dir, index_dir)
+    spans = np.load(index_dir / "sentence_spans.npy")
+    spans[:, 0] += 1000
+    np.save(index_dir / "sentence_spans.npy", spans)
+    record_hashes_again(index_dir)
+    with pytest.raises(Exception, match="sentence spans name passages the index does not have"):
+        load_index(index_dir)

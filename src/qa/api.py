@@ -155,8 +155,8 @@ class _State:
 
 
 # One question of each kind the retriever answers differently (a role, a year, a number), asked in
-# every mode: an index can load and still break in one mode only (sentence spans past its passages
-# break hybrid alone), or break only when the answer is sent (a NaN score is not JSON).
+# every mode: an index can load (its files intact, as a faulty build wrote them) and still break in
+# one mode only, or only when the answer is sent (a NaN score is not JSON).
 PROBE_QUESTIONS = ["who leads the talks?", "when did the talks start?", "how many countries take part?"]
 
 

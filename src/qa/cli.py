@@ -160,6 +160,8 @@ def serve_command(
     port: int = typer.Option(8000, "--port", help="Port to listen on (1-65535)."),
     index_dir: Path = IndexDir,
     model: Optional[str] = Model,
+    allow_host: Optional[list[str]] = typer.Option(None, "--allow-host", metavar="NAME", help="Also answer "
+                                                   "requests whose Host header names NAME (repeatable; * for any)."),
 ) -> None:
     """Serve the HTTP API (/ask, /passages/ID, /health, /docs) and the ask page at / until Ctrl-C.
 
@@ -170,7 +172,7 @@ def serve_command(
     with _user_errors():
         if not 1 <= port <= 65535:  # checked here, not by click, for the one-line `Error:` form
             raise QAError(f"--port must be a whole number from 1 to 65535, not {port}")
-        serve(index_dir, host=host, port=port, model=model, warn=_warn)
+        serve(index_dir, host=host, port=port, model=model, warn=_warn, allowed_hosts=allow_host or ())
 
 
 @app.command("eval")
