@@ -346,7 +346,7 @@ def test_allowed_hosts_add_names_and_a_star_takes_any(retriever):
 
 
 def test_qa_serve_answers_to_its_host_and_to_any_name_on_a_wildcard_address():
-    from qa.api import host_names
+    from qa.server import host_names
 
     assert host_names("127.0.0.1") == ("127.0.0.1",)
     assert host_names("192.168.1.20", ["qa.lan"]) == ("192.168.1.20", "qa.lan")

@@ -85,10 +85,10 @@ def test_a_bad_question_leaves_the_keep_alive_connection_usable(qa_server):
 
 @contextlib.contextmanager
 def serving(app, **options):
-    """`app` under the uvicorn server `qa serve` runs (qa.api.server), in a thread on a free loopback port."""
+    """`app` under the uvicorn server `qa serve` runs (qa.server.server), in a thread on a free loopback port."""
     import time
 
-    from qa.api import server
+    from qa.server import server
 
     port = free_port()
     running = server(app, "127.0.0.1", port, **options)

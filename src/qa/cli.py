@@ -167,7 +167,7 @@ def serve_command(
 
     Example: qa serve --port 8000   (then open http://127.0.0.1:8000/?q=who+leads+the+talks)
     """
-    from .api import serve
+    from .server import serve
 
     with _user_errors():
         if not 1 <= port <= 65535:  # checked here, not by click, for the one-line `Error:` form
