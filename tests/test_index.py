@@ -126,3 +126,15 @@ def test_non_utf8_file_is_skipped_with_a_warning(tmp_path, embedder):
     assert [p.doc for p in index.passages] == ["good.txt"]
     assert len(warnings) == 1 and "bad.txt" in warnings[0] and "UTF-8" in warnings[0]
     assert stale_reason(index.manifest, "all-MiniLM-L6-v2") is None  # a skipped file is not "added"
+
+
+def test_passage_vectors_are_a_view_of_faiss_memory_that_keeps_it_alive(seed_index_dir):
+    import gc
+
+    index = load_index(seed_index_dir, mmap=True)
+    expected = index.dense.reconstruct_n(0, index.dense.ntotal)
+    vectors = index.vectors()
+    assert not vectors.flags.owndata and not vectors.flags.writeable  # no second copy, never written
+    del index
+    gc.collect()
+    assert np.array_equal(np.asarray(vectors[2:4]), expected[2:4])  # the FAISS index outlives its Index

@@ -29,6 +29,10 @@ Warn = Callable[[str], None]
 ProgressFactory = Callable[[int], Callable[[int], None]]
 
 
+class _FaissView(np.ndarray):
+    """An array over a FAISS index's memory that keeps the index alive (`owner`)."""
+
+
 @dataclass
 class Index:
     """A loaded index: the passages in id order of the FAISS rows, the FAISS index, the manifest."""
@@ -47,9 +51,20 @@ class Index:
         return self.manifest["model"]
 
     def vectors(self) -> np.ndarray:
-        """The passage vectors as one (passages × dimension) float32 matrix, read once."""
+        """The passage vectors as one (passages × dimension) float32 matrix: a view of FAISS's own
+        storage for a flat index (no second copy in memory), else reconstructed once."""
         if "_vectors" not in self.extras:
-            self.extras["_vectors"] = self.dense.reconstruct_n(0, self.dense.ntotal)
+            import faiss
+
+            dense = self.dense
+            if isinstance(dense, faiss.IndexFlat) and dense.ntotal:
+                view = faiss.rev_swig_ptr(dense.get_xb(), dense.ntotal * dense.d).reshape(dense.ntotal, dense.d)
+                view = view.view(_FaissView)
+                view.owner = dense  # the FAISS index lives as long as any view of its memory
+                view.flags.writeable = False  # FAISS's memory: never written through
+                self.extras["_vectors"] = view
+            else:
+                self.extras["_vectors"] = dense.reconstruct_n(0, dense.ntotal)
         return self.extras["_vectors"]
 
     def holds_mask(self, answer_type: str) -> np.ndarray:
