@@ -140,16 +140,24 @@ def write_scanned_pdf(path: Path, text_pages: int = 0) -> Path:
     return path
 
 
+PARTS = ("Spring", "Summer", "Autumn")
+
+
 def write_long_pdf(path: Path, pages: int = 300) -> Path:
-    """A long report drawn line by line (fast to write): a numbered heading and body lines per page."""
+    """A long report drawn line by line (fast to write): a numbered heading and body lines per page,
+    an outline whose entries leave the number out, and a running head that names the part (so no one
+    text repeats on most pages) followed by the printed page number, four ahead of the page's index."""
     from reportlab.lib.pagesizes import A4
     from reportlab.pdfgen.canvas import Canvas
 
     canvas = Canvas(str(path), pagesize=A4)
     for n in range(1, pages + 1):
+        canvas.bookmarkPage(f"p{n}")
+        canvas.addOutlineEntry(f"Chapter {n}", f"p{n}", level=0)
         canvas.setFont("Helvetica", 9)
-        canvas.drawString(72, 800, "Annual Report of the Widget Board")
-        canvas.drawCentredString(297, 30, str(n))
+        canvas.drawString(72, 800, f"{PARTS[(n - 1) * len(PARTS) // pages]} minutes of the Widget Board")
+        canvas.drawRightString(523, 800, str(n + 4))
+        canvas.drawCentredString(297, 30, str(n + 4))
         if n == 1:
             canvas.setFont("Helvetica-Bold", 20)
             canvas.drawString(72, 775, "The Widget Board Report")
@@ -163,3 +171,90 @@ def write_long_pdf(path: Path, pages: int = 300) -> Path:
         canvas.showPage()
     canvas.save()
     return path
+
+
+# Web pages as sites write them: the article sits among navigation, a sidebar, breadcrumbs,
+# previous/next links, a footer and a cookie banner, in semantic tags (DOCS_PAGE) or in plain divs
+# named by class (BLOG_PAGE).
+COOKIE = "We use cookies to improve your experience. By continuing you accept our cookie policy."
+NAV = ["Home", "Documentation", "Blog", "Pricing", "Sign in"]
+SIDEBAR = ["Getting started", "Configuration reference", "Troubleshooting guide"]
+COPYRIGHT = "Copyright 2024 Acme Widgets Ltd. All rights reserved."
+DOCS_PAGE = """<!DOCTYPE html>
+<html lang="en"><head><meta charset="utf-8"><title>Configuring the watcher | Acme Docs</title>
+<link rel="stylesheet" href="site.css"><script>window.dataLayer = [];</script></head>
+<body>
+<header class="site-header"><a class="logo" href="/">Acme Docs</a>
+<nav class="main-nav"><ul>{nav}</ul></nav></header>
+<div id="cookie-banner" class="cookie-consent"><p>{cookie}</p><button>Accept</button></div>
+<nav aria-label="breadcrumb"><ol class="breadcrumb"><li><a href="/">Home</a></li>
+<li><a href="/docs">Docs</a></li><li>Configuring the watcher</li></ol></nav>
+<div class="layout">
+<aside class="sidebar"><h2>In this section</h2><ul>{sidebar}</ul></aside>
+<main><article>
+<h1>Configuring the watcher</h1>
+<p>{intro}</p>
+<h2>The glob files</h2>
+<p>{glob}</p>
+<ul><li>Patterns are matched against the path relative to the root.</li>
+<li>A pattern that ends with a slash matches folders only.</li></ul>
+<h3>Precedence of patterns</h3>
+<p>Later patterns win over earlier ones, so put the exclusions last.</p>
+<h2>Settings</h2>
+<table><thead><tr><th>Setting</th><th>Default</th><th>Meaning</th></tr></thead>
+<tbody><tr><td>interval</td><td>5 s</td><td>how often the folders are scanned</td></tr>
+<tr><td>journal</td><td>on</td><td>whether changes are journalled first</td></tr></tbody></table>
+<p>{install}</p>
+</article>
+<nav class="pagination"><a rel="prev" href="install.html">&larr; Previous: Installing</a>
+<a rel="next" href="operate.html">Next: Operating &rarr;</a></nav>
+</main></div>
+<footer class="site-footer"><p>{copyright}</p><ul><li><a href="/privacy">Privacy</a></li>
+<li><a href="/contact">Contact us</a></li></ul></footer>
+</body></html>
+"""
+BLOG_PAGE = """<html><head><meta http-equiv="Content-Type" content="text/html; charset={charset}">
+<title>Why the journal comes first - Acme Blog</title></head><body>
+<div class="navbar"><a href="/">Home</a> | <a href="/blog">Blog</a> | <a href="/about">About us</a></div>
+<div class="breadcrumbs"><a href="/">Home</a> &gt; <a href="/blog">Blog</a> &gt; Why the journal comes first</div>
+<div class="container"><div class="content">
+<h1>Why the journal comes first</h1>
+<div class="meta">Posted by Zo\u00eb on 3 March 2024</div>
+<p>{journal}</p>
+<h2>What a crash leaves behind</h2>
+<p>{crash}</p>
+</div>
+<div class="sidebar widget-area"><h3>Popular posts</h3><ul>{sidebar}</ul></div></div>
+<div id="footer">{copyright}</div>
+<div class="cookie-notice">{cookie} <a href="#">OK</a></div>
+</body></html>
+"""
+# Characters windows-1252 has and ISO-8859-1 lacks (curly quotes, the euro sign, the dash) and
+# accented letters both have: a decoder that ignores the page's charset gets them wrong.
+JOURNAL = (
+    "The caf\u00e9 owner\u2019s \u201cna\u00efve\u201d question \u2014 why pay \u20ac5 for a journal? \u2014 "
+    "has a plain answer: the journal is written before the change, so a crash can always be replayed."
+)
+CRASH = "After a crash the watcher reads the journal again and finishes or undoes the change in flight."
+
+
+def _items(words) -> str:
+    return "".join(f'<li><a href="#">{w}</a></li>' for w in words)
+
+
+def docs_page() -> str:
+    return DOCS_PAGE.format(
+        nav=_items(NAV), sidebar=_items(SIDEBAR), cookie=COOKIE, intro=INTRO, glob=GLOB, install=INSTALL,
+        copyright=COPYRIGHT,
+    )
+
+
+def write_html(path: Path, html: str, encoding: str = "utf-8") -> Path:
+    path.write_bytes(html.encode(encoding))
+    return path
+
+
+def blog_page(charset: str = "utf-8") -> str:
+    return BLOG_PAGE.format(
+        charset=charset, journal=JOURNAL, crash=CRASH, sidebar=_items(SIDEBAR), copyright=COPYRIGHT, cookie=COOKIE
+    )

@@ -111,7 +111,7 @@ class Builder:
         for i, (start, heading, level) in enumerate(heads):
             # A section runs to the next heading of its own level or above, so chapters hold their subsections.
             end = next((s for s, _, lv in heads[i + 1:] if lv <= level), len(text))
-            end = len(text[:end].rstrip("\n"))  # the blank line before the next heading is not content
+            end = max(start, len(text[:end].rstrip("\n")))  # the blank line before the next heading is not content
             sections.append(Section(start, end, heading, level))
         pages = tuple(self.page_ranges) if self.page_ranges else None
         return Document(name, text, sha256, tuple(sections), pages, kind)

@@ -13,11 +13,16 @@ from .document import Builder, Document, Unreadable, Warn, guarded
 
 BAND = 0.12  # running headers and footers live in the top and bottom 12% of a page
 HEADING_SCALE = 1.15  # a line set this much larger than the body text is a heading
-PARAGRAPH_GAP = 1.5  # baselines further apart than this many font sizes start a new paragraph
+LEADING_SLACK = 1.12  # lines further apart than the usual spacing of their size by this much start a paragraph
+LEADING_SAMPLES = 5
+PARAGRAPH_GAP = 1.5  # ... or, for a size seen too rarely to know its spacing, this many font sizes
 ROW_GAP = 2.4  # table rows are set further apart than prose lines, but not this far
 CELL_GAP = 1.2  # a horizontal gap of this many font sizes inside a short line separates table cells
 ROW_MAX_CHARS = 80
 _LINE = re.compile(r"[^\r\n]+")
+_NUMBER = re.compile(r"^(?:(?:chapter|section|part|appendix)\s+)?(?:(?:\d+|[A-Z])\.)*(?:\d+|[A-Z])\.?\s+(?=\S)")
+_FOLIO = re.compile(r"^(\d{1,4})\s|\s(\d{1,4})$")  # a page number opening or closing a header line
+_BULLET = re.compile(r"^(?:[\u2022\u25e6\u25aa\u2023\u2043*\u2013-]|\d{1,2}[.)]|[a-z][.)])\s")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
@@ -88,17 +93,30 @@ def _lines(textpage, height: float) -> list[_Line]:
         line = m.group(0)
         lead = len(line) - len(line.lstrip())
         line = line.strip()
-        first = raw.FPDFText_GetCharIndexFromTextIndex(textpage, m.start() + lead)
+        # Weight is read off the first letter or digit: a bullet is often set in another font.
+        alnum = next((i for i, ch in enumerate(line) if ch.isalnum()), 0)
+        first = raw.FPDFText_GetCharIndexFromTextIndex(textpage, m.start() + lead + alnum)
         if not line or first < 0:
             continue
-        size = raw.FPDFText_GetFontSize(textpage, first) or 10.0
-        top = textpage.get_charbox(first, loose=True)[3]
+        # The line's size is the middle one of three samples (first letter, middle, end), so that a
+        # code word or a bullet at one end does not decide it.
+        samples = [first] + [
+            i for i in (raw.FPDFText_GetCharIndexFromTextIndex(textpage, m.start() + lead + k)
+                        for k in (len(line) // 2, len(line) - 1)) if i >= 0
+        ]
+        sized = sorted((raw.FPDFText_GetFontSize(textpage, i), i) for i in samples)
+        size, probe = sized[len(sized) // 2]
+        size = size or 10.0
+        top = textpage.get_charbox(probe, loose=True)[3]
         row = False
         if len(line) <= ROW_MAX_CHARS:
             line, row = _cells(textpage, line, m.start() + lead, size)
         line = _CONTROL.sub("", line)
+        last = raw.FPDFText_GetCharIndexFromTextIndex(textpage, m.end() - 1)
         if line:
-            lines.append(_Line(line, top, height, size, _bold(textpage, first), row))
+            # Bold only when the whole line is: a bold word opening a line is emphasis, not a heading.
+            bold = _bold(textpage, first) and (last < 0 or _bold(textpage, last))
+            lines.append(_Line(line, top, height, size, bold, row))
     return lines
 
 
@@ -146,39 +164,88 @@ def _drop_furniture(pages: list[list[_Line]]) -> list[list[_Line]]:
         return F.furniture_key(line.text), round(share * 100)
 
     running = F.repeated([{key(ln) for ln in page} - {None} for page in pages])
-    return [
-        [ln for ln in page if key(ln) is None or (key(ln) not in running and not F.PAGE_NUMBER.match(ln.text))]
-        for page in pages
-    ]
+    offset = _folio_offset(pages, key)
+
+    def furniture(index: int, line: _Line) -> bool:
+        if key(line) is None:
+            return False
+        if key(line) in running or F.PAGE_NUMBER.match(line.text):
+            return True
+        # "Chapter 2: Structures 3": a running head that changes with the chapter but carries the folio.
+        return offset is not None and _folio(line.text) == index + offset
+
+    return [[ln for ln in page if not furniture(i, ln)] for i, page in enumerate(pages)]
 
 
-def _blocks(lines: list[_Line]) -> list[list[_Line]]:
-    """Lines grouped into paragraphs: a change of type size or weight, a wider baseline gap, a jump up
-    the page (the next column) or a change between prose and table rows starts a new paragraph."""
+def _folio(text: str) -> int | None:
+    m = _FOLIO.search(text)
+    return None if m is None else int(m.group(1) or m.group(2))
+
+
+def _folio_offset(pages: list[list[_Line]], key) -> int | None:
+    """The printed page number minus the page's index, when the band lines of most pages agree on one
+    (books number from after their front matter, so the folio and the index differ by a constant)."""
+    offsets = Counter()
+    for index, page in enumerate(pages):
+        found = {_folio(ln.text) - index for ln in page if key(ln) is not None and _folio(ln.text) is not None}
+        offsets.update(found)
+    if not offsets:
+        return None
+    offset, n = offsets.most_common(1)[0]
+    return offset if n >= max(2, 0.3 * len(pages)) else None
+
+
+def _leading(pages: list[list[_Line]]) -> dict[float, float]:
+    """Each type size's usual baseline-to-baseline distance: the most common gap between two lines of
+    that size, measured over the whole document (paragraph gaps are rarer than line gaps)."""
+    gaps: dict[float, Counter] = {}
+    for page in pages:
+        for prev, line in zip(page, page[1:]):
+            drop = prev.top - line.top
+            if abs(prev.size - line.size) < 0.1 and 0 < drop < 3 * line.size:
+                gaps.setdefault(round(line.size, 1), Counter())[round(drop * 2) / 2] += 1
+    # A size with few line pairs (headings) has no usual spacing to learn; PARAGRAPH_GAP serves there.
+    return {size: c.most_common(1)[0][0] for size, c in gaps.items() if c.total() >= LEADING_SAMPLES}
+
+
+def _blocks(lines: list[_Line], leading: dict[float, float]) -> list[list[_Line]]:
+    """Lines grouped into paragraphs (see _breaks)."""
     blocks: list[list[_Line]] = []
     for line in lines:
         prev = blocks[-1][-1] if blocks else None
-        if prev is None or _breaks(prev, line):
+        if prev is None or _breaks(prev, line, leading):
             blocks.append([line])
         else:
             blocks[-1].append(line)
     return blocks
 
 
-def _breaks(prev: _Line, line: _Line) -> bool:
-    if prev.row != line.row or abs(prev.size - line.size) > 0.5 or prev.bold != line.bold:
+def _breaks(prev: _Line, line: _Line, leading: dict[float, float]) -> bool:
+    """A new paragraph starts at a change of type size, between prose and table rows, or (unless the
+    line carries on a sentence that the previous one breaks off) at a change of weight, a gap wider
+    than the usual line spacing, or a jump back up the page (the next column)."""
+    if prev.row != line.row or abs(prev.size - line.size) > 0.5:
         return True
-    drop = (prev.top - line.top) / max(prev.size, line.size)
-    if drop < 0:  # back up the page: a new column; a sentence cut by the column break carries on
-        return not F.continues(prev.text, line.text)
-    return drop > (ROW_GAP if line.row else PARAGRAPH_GAP)
-
+    if F.continues(prev.text, line.text):
+        return False
+    if prev.bold != line.bold:
+        return True
+    drop = prev.top - line.top
+    if drop < 0:
+        return True
+    if line.row:
+        return drop > ROW_GAP * line.size
+    usual = leading.get(round(line.size, 1))
+    return drop > (usual * LEADING_SLACK + 0.5 if usual else PARAGRAPH_GAP * line.size)
 
 
 def _block_text(block: list[_Line], known: set[str]) -> str:
     if block[0].row:
         return "\n".join(ln.text for ln in block)
-    return F.join_hyphens("\n".join(ln.text for ln in block), known).replace("\n", " ")
+    # Hyphens are joined while the line ends are still there; then a list item keeps its own line
+    # and the other line ends become spaces.
+    lines = F.join_hyphens("\n".join(ln.text for ln in block), known).split("\n")
+    return lines[0] + "".join(("\n" if _BULLET.match(ln) else " ") + ln for ln in lines[1:])
 
 
 def _layout(pages: list[list[_Line]], outline, builder: Builder) -> None:
@@ -188,13 +255,14 @@ def _layout(pages: list[list[_Line]], outline, builder: Builder) -> None:
         for ln in page:
             sizes[round(ln.size, 1)] += len(ln.text)
     body = sizes.most_common(1)[0][0]
+    leading = _leading(pages)
     heads = []  # (offset, text, size, page index)
     starts_by_page: list[list[tuple[int, str]]] = []
     last = None
     for index, lines in enumerate(pages):
         builder.new_page()
         starts = []
-        for block in _blocks(lines):
+        for block in _blocks(lines, leading):
             text = _block_text(block, known)
             first = block[0]
             heading = len(block) == 1 and not first.row and F.heading_like(text) and (
@@ -241,8 +309,10 @@ def _font_sections(heads, builder: Builder) -> None:
 
 
 def _outline_sections(outline, heads, starts_by_page, builder: Builder) -> None:
-    """Sections from the bookmarks, each placed at the paragraph on its page that reads the same
-    (or at the page's start). A lone top-level bookmark is the title; otherwise the type finds it."""
+    """Sections from the bookmarks, each placed at the paragraph on its page that reads the same, its
+    number aside ("2.2 Simple parsing" for the bookmark "Simple parsing"), or else at the page's start;
+    never before the previous bookmark's place. A lone top-level bookmark is the title; otherwise the
+    type finds it."""
     tops = [entry for entry in outline if entry[0] == 0]
     shift = 1
     if len(tops) != 1:
@@ -250,14 +320,20 @@ def _outline_sections(outline, heads, starts_by_page, builder: Builder) -> None:
         title = _title(heads)
         if title:
             builder.mark(title[0], title[1], 1)
+    floor = 0
     for depth, title_text, page in outline:
         if page >= len(starts_by_page):
             continue
-        wanted = title_text.casefold()
-        starts = starts_by_page[page]
-        start = next((s for s, t in starts if F.squash(t).casefold() == wanted), None)
+        wanted = _unnumbered(title_text)
+        starts = [(s, _unnumbered(t)) for s, t in starts_by_page[page] if s >= floor]
+        start = next((s for s, t in starts if t == wanted), None)
         if start is None:
-            start = next((s for s, t in starts if F.squash(t).casefold().startswith(wanted)), None)
+            start = next((s for s, t in starts if t.startswith(wanted)), None)
         if start is None:
-            start = builder.page_ranges[page][0]
+            start = max(floor, builder.page_ranges[page][0])
         builder.mark(start, title_text, min(6, depth + shift))
+        floor = start
+
+
+def _unnumbered(text: str) -> str:
+    return _NUMBER.sub("", F.squash(text)).casefold()
