@@ -258,3 +258,29 @@ def blog_page(charset: str = "utf-8") -> str:
     return BLOG_PAGE.format(
         charset=charset, journal=JOURNAL, crash=CRASH, sidebar=_items(SIDEBAR), copyright=COPYRIGHT, cookie=COOKIE
     )
+
+
+# A page labelled ISO-8859-1 whose bytes use windows-1252's curly quotes (as such pages do: browsers
+# decode the label as windows-1252), and a Japanese page in Shift_JIS.
+LATIN1_PAGE = (
+    '<html><head><meta charset="iso-8859-1"><title>R\u00e9sum\u00e9 tips</title></head><body>'
+    "<h1>R\u00e9sum\u00e9 tips</h1><p>Keep it to one page \u2014 \u201cless is more\u201d, as the se\u00f1or says.</p>"
+    "</body></html>"
+)
+JAPANESE = "\u8a2d\u5b9a\u30d5\u30a1\u30a4\u30eb\u306f\u8d77\u52d5\u6642\u306b\u8aad\u307f\u8fbc\u307e\u308c\u307e\u3059\u3002"
+SJIS_PAGE = (
+    '<html><head><meta http-equiv="content-type" content="text/html;charset=Shift_JIS">'
+    "<title>\u8a2d\u5b9a</title></head><body><h1>\u8a2d\u5b9a</h1><p>" + JAPANESE + "</p></body></html>"
+)
+
+
+def sections(doc) -> list[tuple[str, int]]:
+    """The document's (heading, level) pairs, after checking that every section's range starts at its
+    heading line and ends at the end of its content (no blank line at either end), and so do pages."""
+    for s in doc.sections:
+        content = doc.text[s.start:s.end]
+        assert content.split("\n", 1)[0] == s.heading, (s, content[:60])
+        assert content == content.strip(), s
+    for start, end in doc.pages or ():
+        assert doc.text[start:end] == doc.text[start:end].strip()
+    return [(s.heading, s.level) for s in doc.sections]
