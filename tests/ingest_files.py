@@ -284,3 +284,44 @@ def sections(doc) -> list[tuple[str, int]]:
     for start, end in doc.pages or ():
         assert doc.text[start:end] == doc.text[start:end].strip()
     return [(s.heading, s.level) for s in doc.sections]
+
+
+def write_docx(path: Path, title: bool = True, property_title: str = "") -> Path:
+    """The manual as Word writes it: Title and Heading styles, a bulleted list, a table, a page break,
+    and a running header and footer (which are not body text)."""
+    import docx
+
+    document = docx.Document()
+    section = document.sections[0]
+    section.header.paragraphs[0].text = HEADER
+    section.footer.paragraphs[0].text = FOOTER
+    document.core_properties.title = property_title
+    if title:
+        document.add_heading("Widget Controller Guide", level=0)
+    document.add_heading("1. Introduction", level=1)
+    document.add_paragraph(INTRO)
+    document.add_heading("2. Installing", level=1)
+    document.add_paragraph(INSTALL)
+    document.add_heading("2.1. Requirements", level=2)
+    table = document.add_table(rows=0, cols=3)
+    for row in (["Component", "Version", "Notes"], ["Python", "3.11", "required"], ["SQLite", "3.40", "bundled"]):
+        cells = table.add_row().cells
+        for cell, text in zip(cells, row):
+            cell.text = text
+    document.add_paragraph("Patterns are matched against the path relative to the root.", style="List Bullet")
+    document.add_paragraph("A pattern that ends with a slash matches folders only.", style="List Bullet")
+    document.add_heading("2.4. The glob files", level=2)
+    document.add_paragraph(GLOB)
+    document.add_page_break()
+    document.add_heading("3. Operating", level=1)
+    document.add_paragraph("The last paragraph closes the manual.")
+    document.save(str(path))
+    return path
+
+
+def skip_warning(read, path: Path) -> str:
+    """Read a bad file: the reader must return None after exactly one warning, which is returned."""
+    warnings: list[str] = []
+    assert read(path, path.name, warnings.append) is None
+    assert len(warnings) == 1, warnings
+    return warnings[0]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from .document import Document, Section
 
-READERS = {".pdf": "pdf", ".html": "html", ".htm": "html"}
+READERS = {".pdf": "pdf", ".html": "html", ".htm": "html", ".docx": "docx"}
 
 
 def reader(suffix: str):

@@ -115,3 +115,18 @@ class Builder:
             sections.append(Section(start, end, heading, level))
         pages = tuple(self.page_ranges) if self.page_ranges else None
         return Document(name, text, sha256, tuple(sections), pages, kind)
+
+
+class TitleLevels:
+    """Heading levels such that the document's title alone is level 1. Given a document's top heading
+    count (its <h1>s or Title/Heading 1 paragraphs): with several, the first is the title and every
+    later heading goes one level down (h1 -> 2, h2 -> 3); with one or none, levels stay as written."""
+
+    def __init__(self, top_count: int):
+        self.shift, self.titled = int(top_count > 1), False
+
+    def __call__(self, n: int) -> int:
+        if n == 1 and not self.titled:
+            self.titled = True
+            return 1
+        return min(6, n + self.shift)

@@ -7,7 +7,7 @@ import re
 from pathlib import Path
 
 from . import furniture as F
-from .document import Builder, Document, Unreadable, Warn, guarded
+from .document import Builder, Document, TitleLevels, Unreadable, Warn, guarded
 
 HEADINGS = {f"h{n}": n for n in range(1, 7)}
 # Never content: scripts and styles, forms, and the HTML5 tags for site navigation and furniture.
@@ -73,25 +73,7 @@ def _extract(path: Path, builder: Builder) -> None:
     if root.css_first("h1") is None and title:
         # No <h1>: the <title> names the page, less a site name after a separator.
         builder.heading(re.split(r"\s+[|\u2013\u2014-]\s+", title)[0], 1)
-    _walk(root, _Headings(builder, len(root.css("h1"))))
-
-
-class _Headings:
-    """The builder, with heading levels made so the page's title alone is level 1: when a page has several
-    <h1> (the title, then chapters), the first is the title and every later heading goes one level down."""
-
-    def __init__(self, builder: Builder, h1_count: int):
-        self.builder, self.shift, self.titled = builder, int(h1_count > 1), False
-
-    def heading(self, text: str, n: int) -> None:
-        if n == 1 and not self.titled:
-            self.titled = True
-            self.builder.heading(text, 1)
-        else:
-            self.builder.heading(text, min(6, n + self.shift))
-
-    def paragraph(self, text: str) -> None:
-        self.builder.paragraph(text)
+    _walk(root, builder, TitleLevels(len(root.css("h1"))))
 
 
 def _only(nodes):
@@ -116,7 +98,7 @@ def _drop_furniture(tree) -> None:
             node.decompose()
 
 
-def _walk(node, builder: _Headings) -> None:
+def _walk(node, builder: Builder, levels: TitleLevels) -> None:
     """Each block element becomes a heading or paragraph; inline text between blocks is a paragraph."""
     run: list[str] = []
     for child in node.iter(include_text=True):
@@ -127,7 +109,7 @@ def _walk(node, builder: _Headings) -> None:
         _paragraph(run, builder)
         run = []
         if tag in HEADINGS:
-            builder.heading(child.text(deep=True), HEADINGS[tag])
+            builder.heading(child.text(deep=True), levels(HEADINGS[tag]))
         elif tag == "p" or tag == "address" or tag == "figcaption" or tag == "summary" or tag == "caption":
             if not _navigation(child):
                 builder.paragraph(F.squash(child.text(deep=True)))
@@ -138,9 +120,9 @@ def _walk(node, builder: _Headings) -> None:
         elif tag in ("ul", "ol", "dl"):
             _list(child, builder)
         elif tag == "table":
-            _table(child, builder)
+            _table(child, builder, levels)
         elif tag != "hr":
-            _walk(child, builder)
+            _walk(child, builder, levels)
     _paragraph(run, builder)
 
 
@@ -173,11 +155,11 @@ def _list(node, builder: Builder) -> None:
         builder.paragraph("\n".join(items))
 
 
-def _table(node, builder: Builder) -> None:
+def _table(node, builder: Builder, levels: TitleLevels) -> None:
     """Rows as lines, cells joined by " | "; a table laid out with paragraphs or headings inside its
     cells is page layout, read as blocks."""
     if _inside(node, "p, h1, h2, h3, h4, h5, h6, div, ul, ol, table"):
-        _walk(node, builder)
+        _walk(node, builder, levels)
         return
     rows = []
     for tr in node.css("tr"):
