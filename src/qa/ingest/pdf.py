@@ -140,7 +140,8 @@ def _cells(textpage, line: str, offset: int, size: float) -> tuple[str, bool]:
 
     out, gaps = [], 0
     for i, ch in enumerate(line):
-        if ch == " " and 0 < i < len(line) - 1 and line[i - 1] != " ":
+        # Only spaces pdfium made up itself can span a gap: one typed in the text is a word space.
+        if ch == " " and 0 < i < len(line) - 1 and line[i - 1] != " " and _generated(textpage, offset + i):
             before = raw.FPDFText_GetCharIndexFromTextIndex(textpage, offset + i - 1)
             after = raw.FPDFText_GetCharIndexFromTextIndex(textpage, offset + i + 1)
             if before >= 0 and after >= 0:
@@ -151,6 +152,13 @@ def _cells(textpage, line: str, offset: int, size: float) -> tuple[str, bool]:
                     continue
         out.append(ch)
     return "".join(out), gaps > 0
+
+
+def _generated(textpage, text_index: int) -> bool:
+    import pypdfium2.raw as raw
+
+    index = raw.FPDFText_GetCharIndexFromTextIndex(textpage, text_index)
+    return index < 0 or raw.FPDFText_IsGenerated(textpage, index) != 0
 
 
 def _drop_furniture(pages: list[list[_Line]]) -> list[list[_Line]]:
