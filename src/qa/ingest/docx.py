@@ -34,7 +34,8 @@ def _extract(path: Path, builder: Builder) -> None:
     except (zipfile.BadZipFile, PackageNotFoundError, KeyError) as exc:
         raise Unreadable(f"not a readable .docx ({type(exc).__name__}: {exc})") from None
     blocks = list(document.iter_inner_content())
-    styles = [None if isinstance(b, Table) else _style_level(b) for b in blocks]
+    known: dict[str, int | None] = {}  # python-docx looks styles up slowly: once a style per file
+    styles = [None if isinstance(b, Table) else _style_level(b, known) for b in blocks]
     meta = F.squash(document.core_properties.title or "")
     if 0 in styles or meta:  # a Title paragraph (or the file's title property) is level 1, Heading n is n + 1
         if 0 not in styles:
@@ -63,10 +64,17 @@ def _extract(path: Path, builder: Builder) -> None:
     _flush(items, builder)
 
 
-def _style_level(paragraph) -> int | None:
+def _style_level(paragraph, known: dict[str, int | None]) -> int | None:
     """0 for the Title style, n for Heading n, None for the rest, following a custom style back to the
     built-in one it is based on."""
-    style = paragraph.style
+    pPr = paragraph._p.pPr
+    key = pPr.pStyle.val if pPr is not None and pPr.pStyle is not None else ""
+    if key not in known:
+        known[key] = _level_of_style(paragraph.style)
+    return known[key]
+
+
+def _level_of_style(style) -> int | None:
     while style is not None:
         for name in (style.name or "", style.style_id or ""):
             if name.lower() == "title":
