@@ -27,6 +27,10 @@ LONG = " ".join(
     "cut never loses more than the change in flight."
     for word in ("one", "two", "three", "four", "five", "six", "seven", "eight", "nine", "ten")
 )
+ITEMS = (
+    "A pattern that starts with an exclamation mark removes files from the set that the earlier patterns matched.",
+    "A pattern that ends with a slash matches folders only, and never the files with that name.",
+)
 HEADER = "Acme Widget Controller Manual"
 FOOTER = "Confidential draft for internal review"
 
@@ -54,7 +58,11 @@ def manual_flowables(outline: bool):
     """The manual's story: title, numbered headings, a hyphenated line end, a table, a page break."""
     from reportlab.platypus import PageBreak, Paragraph, Spacer, Table
 
+    from reportlab.lib.styles import ParagraphStyle
+
     s = _styles()
+    # A list set tight, as most are: no space between the items, a hanging indent after the bullet.
+    tight = ParagraphStyle("tight", parent=s["BodyText"], spaceBefore=0, leftIndent=18, bulletIndent=6)
     story = [
         Paragraph("Widget Controller Guide", s["Title"]),
         Paragraph("1. Introduction", s["Heading1"]),
@@ -68,6 +76,7 @@ def manual_flowables(outline: bool):
         Spacer(1, 12),
         Paragraph("2.4. The glob files", s["Heading2"]),
         Paragraph(GLOB, s["BodyText"]),
+        *(Paragraph(item, tight, bulletText="\u2022") for item in ITEMS),
         PageBreak(),
         Paragraph("3. Operating", s["Heading1"]),
         Spacer(1, 500),

@@ -53,7 +53,11 @@ def test_outline_gives_the_sections_with_their_levels(manual):
         "2.1. Requirements\n\nComponent | Version | Notes\nPython | 3.11 | required\nSQLite | 3.40 | bundled"
     )
     glob = by_name["2.4. The glob files"]
-    assert manual.text[glob.start:glob.end] == "2.4. The glob files\n\n" + files.GLOB
+    # A list set tight (no space above it) stays in the paragraph above, an item a line, each item's
+    # wrapped lines joined.
+    assert manual.text[glob.start:glob.end] == "2.4. The glob files\n\n" + files.GLOB + "\n" + "\n".join(
+        "\u2022 " + item for item in files.ITEMS
+    )
     install = by_name["2. Installing"]
     assert install.start < req.start and glob.end == install.end  # a chapter holds its subsections
     assert by_name["Widget Controller Guide"].end == len(manual.text)
@@ -69,7 +73,7 @@ def test_pages_cover_the_text_and_paragraphs_stay_on_their_page(manual):
     pages = manual.pages
     assert len(pages) == 3
     assert manual.text[pages[0][0]:].startswith("Widget Controller Guide")
-    assert manual.text[pages[0][0]:pages[0][1]].endswith("editor backups and temporary files.")
+    assert manual.text[pages[0][0]:pages[0][1]].endswith("never the files with that name.")
     assert manual.text[pages[1][0]:].startswith("3. Operating")
     assert pages[-1][1] == len(manual.text)
     # The one paragraph that runs over a page break is cut there mid-sentence, by a single line break.
