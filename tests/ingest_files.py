@@ -102,7 +102,7 @@ def write_manual_pdf(path: Path, outline: bool = True, encrypt: str | None = Non
                     self.canv.addOutlineEntry(flowable.getPlainText(), key, level=level)
 
     kwargs = {}
-    if encrypt:
+    if encrypt is not None:  # "" is an owner password alone: anyone may open it, as readers do
         from reportlab.lib.pdfencrypt import StandardEncryption
 
         kwargs["encrypt"] = StandardEncryption(encrypt, ownerPassword="owner", strength=128)

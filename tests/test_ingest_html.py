@@ -116,3 +116,13 @@ def test_bad_pages_are_skipped_with_one_warning(tmp_path, content, reason):
 
 def test_the_reader_is_found_by_suffix():
     assert reader(".html") is read_html and reader(".HTM") is read_html
+
+
+def test_hidden_elements_are_not_text(tmp_path):
+    page = (
+        "<html><body><h1>Notes</h1><p>Shown.</p><div hidden><p>A closed dialog.</p></div>"
+        '<p style="display: none">Display none.</p><p style="color: red">Red but shown.</p>'
+        '<div aria-hidden="true">Decoration</div></body></html>'
+    )
+    doc, _ = _read(files.write_html(tmp_path / "h.html", page))
+    assert doc.text == "Notes\n\nShown.\n\nRed but shown."

@@ -132,6 +132,11 @@ def test_bad_files_are_skipped_with_one_warning(folder, make, reason):
     assert files.skip_warning(read_pdf, path).startswith(f"skipped bad.pdf: {reason}")
 
 
+def test_a_pdf_encrypted_with_an_owner_password_only_is_read(folder, manual):
+    doc = read_pdf(files.write_manual_pdf(folder / "owner.pdf", encrypt=""), "owner.pdf", _no_warning)
+    assert doc.text == manual.text and doc.sections == manual.sections
+
+
 def test_an_image_only_page_has_an_empty_range(folder):
     doc, warnings = _read(files.write_scanned_pdf(folder / "mixed.pdf", text_pages=1))
     assert warnings == []

@@ -83,6 +83,13 @@ def _only(nodes):
 def _drop_furniture(tree) -> None:
     for node in tree.css(DROP_TAGS):
         node.decompose()
+    # What the page hides is not what the reader reads (closed cookie dialogs, menus shown on a click).
+    for node in tree.css("[hidden], [aria-hidden=true], [style]"):
+        attrs = node.attributes
+        style = (attrs.get("style") or "").replace(" ", "").lower()
+        hidden = "hidden" in attrs or attrs.get("aria-hidden") == "true"
+        if node.tag not in ("html", "body") and (hidden or "display:none" in style or "visibility:hidden" in style):
+            node.decompose()
     for node in tree.css("header"):
         # A page's <header> is the site's; an article's own <header> holds its title.
         if node.css_first("h1") is None:
