@@ -334,3 +334,22 @@ def skip_warning(read, path: Path) -> str:
     assert read(path, path.name, warnings.append) is None
     assert len(warnings) == 1, warnings
     return warnings[0]
+
+
+def check_never_raises(read, data: bytes, path: Path, tries: int = 40) -> None:
+    """Truncate or flip bytes of a real file `tries` times (a fixed seed): the reader never raises, and
+    returns None after exactly one "skipped" warning, or a document."""
+    import random
+
+    rng = random.Random(7)
+    for i in range(tries):
+        mangled = bytearray(data[: rng.randrange(len(data))] if i % 2 else data)
+        for _ in range(0 if i % 2 else rng.randint(1, 30)):
+            mangled[rng.randrange(len(mangled))] = rng.randrange(256)
+        path.write_bytes(bytes(mangled))
+        warnings: list[str] = []
+        doc = read(path, path.name, warnings.append)
+        if doc is None:
+            assert len(warnings) == 1 and warnings[0].startswith(f"skipped {path.name}: "), warnings
+        else:
+            assert all(w.startswith(f"{path.name}: ") for w in warnings), warnings

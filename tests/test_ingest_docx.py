@@ -88,3 +88,7 @@ def test_bad_files_are_skipped_with_one_warning(tmp_path, make, reason):
 
 def test_the_reader_is_found_by_suffix():
     assert reader(".docx") is read_docx
+
+
+def test_mangled_docx_files_never_raise(tmp_path):
+    files.check_never_raises(read_docx, files.write_docx(tmp_path / "m.docx").read_bytes(), tmp_path / "mangled.docx")

@@ -126,3 +126,7 @@ def test_hidden_elements_are_not_text(tmp_path):
     )
     doc, _ = _read(files.write_html(tmp_path / "h.html", page))
     assert doc.text == "Notes\n\nShown.\n\nRed but shown."
+
+
+def test_mangled_pages_never_raise(tmp_path):
+    files.check_never_raises(read_html, files.docs_page().encode(), tmp_path / "mangled.html")

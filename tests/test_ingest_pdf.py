@@ -12,7 +12,7 @@ import pytest
 
 import ingest_files as files
 from qa.ingest import reader
-from qa.ingest.furniture import join_hyphens
+from qa.ingest.furniture import join_hyphens, plain
 from qa.ingest.pdf import read_pdf
 
 SECTIONS = [
@@ -105,6 +105,8 @@ def test_hyphen_rule():
     assert join_hyphens("the well-\nknown loop", {"well-known"}) == "the well-known loop"
     assert join_hyphens("with Jean-\nPierre", set()) == "with Jean-\nPierre"
     assert join_hyphens("exam\ufffeple", set()) == "example"
+    assert join_hyphens("exam\u00ad\nple and hy\u00adphen", set()) == "example and hyphen"
+    assert plain("\ufb01le of \ufb02ags") == "file of flags"
 
 
 def test_two_columns_read_left_column_first(folder):
@@ -130,6 +132,22 @@ def test_bad_files_are_skipped_with_one_warning(folder, make, reason):
     path = folder / "bad.pdf"
     make(path)
     assert files.skip_warning(read_pdf, path).startswith(f"skipped bad.pdf: {reason}")
+
+
+def test_a_damaged_page_is_left_empty_with_a_warning_and_the_rest_is_read(folder, manual):
+    data = files.write_manual_pdf(folder / "damaged.pdf").read_bytes()
+    # Deliberate damage of the same length (the cross-reference offsets stay right): page 2's
+    # dictionary no longer says it is a page.
+    at = [i for i in range(len(data)) if data.startswith(b"/Type /Page\n", i)][1]
+    path = folder / "damaged.pdf"
+    path.write_bytes(data[:at] + b"/Type /Xxxx\n" + data[at + 12:])
+    warnings: list[str] = []
+    doc = read_pdf(path, "damaged.pdf", warnings.append)
+    assert warnings == ["damaged.pdf: page 2 of 3 could not be loaded (damaged?); the other pages are read"]
+    first, second, third = doc.pages
+    assert second[0] == second[1] and doc.text[: first[1]] == manual.text[: manual.pages[0][1]]
+    assert doc.text[third[0]:].startswith("watcher keeps its state")
+    files.sections(doc)  # the bookmarks of the lost page are left out; the others keep their headings
 
 
 def test_a_pdf_encrypted_with_an_owner_password_only_is_read(folder, manual):
@@ -165,12 +183,13 @@ def test_a_300_page_pdf_is_read_page_by_page_in_bounded_memory(folder):
     result = json.loads(out.stdout.strip().splitlines()[-1])
     assert result["pages"] == 300 and not result["header"]
     assert result["page2"] == "2. Chapter 2\n\n"  # the running head and the folio "6" are gone
-    # Outline entries without the number land on the numbered headings; the title is found by its size.
+    # Outline entries without the number land on the numbered headings, named as printed; the title
+    # is found by its size.
     assert result["count"] == 301
     assert result["sections"] == [
         ["The Widget Board Report", 1, "The Widget Board Report"],
-        ["Chapter 1", 2, "1. Chapter 1"],
-        ["Chapter 2", 2, "2. Chapter 2"],
+        ["1. Chapter 1", 2, "1. Chapter 1"],
+        ["2. Chapter 2", 2, "2. Chapter 2"],
     ]
     assert result["rss_mb"] < 100, result  # ~1 MB of text: memory does not grow with every page kept open
 
@@ -178,3 +197,7 @@ def test_a_300_page_pdf_is_read_page_by_page_in_bounded_memory(folder):
 def test_the_reader_is_found_by_suffix():
     assert reader(".PDF") is read_pdf
     assert reader(".txt") is None
+
+
+def test_mangled_pdfs_never_raise(folder):
+    files.check_never_raises(read_pdf, files.write_manual_pdf(folder / "m.pdf").read_bytes(), folder / "mangled.pdf")

@@ -43,13 +43,17 @@ def file_sha256(path: Path) -> str:
 
 
 def guarded(kind: str, extract: Callable[[Path, "Builder"], None], path: Path, name: str, warn: Warn) -> Document | None:
-    """Run one reader's `extract` into a fresh Builder; any failure is one warning and None, never a raise."""
+    """Run one reader's `extract` into a fresh Builder; any failure is one warning and None, never a raise.
+    A file read only in part (a damaged page) is returned, with one warning per note the reader made."""
     try:
         builder = Builder()
         extract(path, builder)
         if not builder.has_text():
             raise Unreadable("no text found")
-        return builder.document(name, file_sha256(path), kind)
+        document = builder.document(name, file_sha256(path), kind)
+        for note in builder.notes:  # read, but not all of it: said once each, after the name
+            warn(f"{name}: {note}")
+        return document
     except Unreadable as exc:
         warn(f"skipped {name}: {exc}")
     except Exception as exc:  # a broken file can make a library raise anything; the index must go on
@@ -66,6 +70,7 @@ class Builder:
     heads: list[tuple[int, str, int]] = field(default_factory=list)  # (start, heading, level)
     page_ranges: list[tuple[int, int]] = field(default_factory=list)
     page_start: int | None = None
+    notes: list[str] = field(default_factory=list)
 
     def paragraph(self, text: str, continues: bool = False) -> int:
         """Add one paragraph and return its offset; `continues` joins it to the previous one by a single
@@ -92,6 +97,10 @@ class Builder:
     def mark(self, start: int, text: str, level: int) -> None:
         """A section whose heading is already in the text at `start` (a PDF outline entry)."""
         self.heads.append((start, " ".join(text.split()), level))
+
+    def note(self, message: str) -> None:
+        """Something the reader could not read in a file it otherwise read."""
+        self.notes.append(message)
 
     def new_page(self) -> None:
         self.page_start = None

@@ -12,8 +12,12 @@ NUMBERED = re.compile(r"^((?:\d+\.)*\d+)\.?\s+[A-Z]")
 SENTENCE_END = tuple(".!?:;\"'\u201d)")
 HEADING_MAX_CHARS = 100
 HEADING_MAX_WORDS = 14
-# A word broken at a line end: pdfium marks the hyphen it saw there as U+FFFE; other text keeps "-\n".
-_BROKEN = re.compile(r"([A-Za-z\u00c0-\u024f]+)(?:\ufffe|-\n|-\r\n)([a-z\u00df-\u024f]+)")
+# A word broken at a line end: pdfium marks the hyphen it saw there as U+FFFE, some writers put a soft
+# hyphen (U+00AD) there, and other text keeps "-\n".
+_BROKEN = re.compile(r"([A-Za-z\u00c0-\u024f]+)(?:\ufffe|\u00ad\n?|-\n|-\r\n)([a-z\u00df-\u024f]+)")
+# Typographic ligatures ("ﬁ" in "ﬁle") as the letters they stand for, so that words are found.
+_LIGATURES = str.maketrans({"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl",
+                            "\ufb05": "st", "\ufb06": "st"})
 _HYPHENATED = re.compile(r"\b[A-Za-z\u00c0-\u024f]+-[A-Za-z\u00c0-\u024f]+\b")
 
 
@@ -51,7 +55,12 @@ def join_hyphens(text: str, known: set[str]) -> str:
             return f"{left}-{right}"
         return left + right
 
-    return _BROKEN.sub(fix, text).replace("\ufffe", "-")
+    return _BROKEN.sub(fix, text).replace("\ufffe", "-").replace("\u00ad", "")
+
+
+def plain(text: str) -> str:
+    """Ligatures spelt out."""
+    return text.translate(_LIGATURES)
 
 
 def continues(before: str, after: str) -> bool:
@@ -67,7 +76,7 @@ def heading_like(text: str) -> bool:
         0 < len(text) <= HEADING_MAX_CHARS
         and len(text.split()) <= HEADING_MAX_WORDS
         and "\n" not in text
-        and not text.rstrip().endswith(tuple(".,;:!?"))
+        and not text.rstrip().endswith(tuple(".,;:!"))  # a question can head a section
     )
 
 

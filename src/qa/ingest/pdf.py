@@ -20,7 +20,7 @@ ROW_GAP = 2.4  # table rows are set further apart than prose lines, but not this
 CELL_GAP = 1.2  # a horizontal gap of this many font sizes inside a short line separates table cells
 ROW_MAX_CHARS = 80
 _LINE = re.compile(r"[^\r\n]+")
-_NUMBER = re.compile(r"^(?:(?:chapter|section|part|appendix)\s+)?(?:(?:\d+|[A-Z])\.)*(?:\d+|[A-Z])\.?\s+(?=\S)")
+_NUMBER = re.compile(r"^(?:(?i:chapter|section|part|appendix)\s+)?(?:(?:\d+|[A-Z])\.)*(?:\d+|[A-Z])\.?\s+(?=\S)")
 _FOLIO = re.compile(r"^(\d{1,4})\s|\s(\d{1,4})$")  # a page number opening or closing a header line
 _BULLET = re.compile(r"^(?:[\u2022\u25e6\u25aa\u2023\u2043*\u2013-]|\d{1,2}[.)]|[a-z][.)])\s")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
@@ -54,9 +54,15 @@ def _extract(path: Path, builder: Builder) -> None:
     try:
         outline = _outline(pdf)
         pages = []
+        damaged = []
         for index in range(len(pdf)):
             # One page and its text page at a time, closed at once: memory stays flat on long files.
-            page = pdf.get_page(index)
+            try:
+                page = pdf.get_page(index)
+            except pdfium.PdfiumError:
+                damaged.append(index + 1)
+                pages.append([])  # kept as an empty page, so that page numbers stay right
+                continue
             try:
                 textpage = page.get_textpage()
                 try:
@@ -67,8 +73,14 @@ def _extract(path: Path, builder: Builder) -> None:
                 page.close()
     finally:
         pdf.close()
+    if damaged and len(damaged) == len(pages):
+        raise Unreadable("not a readable PDF (no page could be loaded)")
     if not any(pages):
         raise Unreadable("has no text layer (scanned?); qa does not OCR")
+    if damaged:
+        shown = ", ".join(map(str, damaged[:10])) + (", ..." if len(damaged) > 10 else "")
+        word = "page" if len(damaged) == 1 else "pages"
+        builder.note(f"{word} {shown} of {len(pages)} could not be loaded (damaged?); the other pages are read")
     _layout(_drop_furniture(pages), outline, builder)
 
 
@@ -111,7 +123,7 @@ def _lines(textpage, height: float) -> list[_Line]:
         row = False
         if len(line) <= ROW_MAX_CHARS:
             line, row = _cells(textpage, line, m.start() + lead, size)
-        line = _CONTROL.sub("", line)
+        line = F.plain(_CONTROL.sub("", line))
         last = raw.FPDFText_GetCharIndexFromTextIndex(textpage, m.end() - 1)
         if line:
             # Bold only when the whole line is: a bold word opening a line is emphasis, not a heading.
@@ -262,6 +274,8 @@ def _layout(pages: list[list[_Line]], outline, builder: Builder) -> None:
     for page in pages:
         for ln in page:
             sizes[round(ln.size, 1)] += len(ln.text)
+    if not sizes:
+        return  # nothing but furniture: the builder stays empty and the file is skipped as having no text
     body = sizes.most_common(1)[0][0]
     leading = _leading(pages)
     heads = []  # (offset, text, size, page index)
@@ -285,9 +299,7 @@ def _layout(pages: list[list[_Line]], outline, builder: Builder) -> None:
             last = None if heading or first.row else text
         builder.end_page()
         starts_by_page.append(starts)
-    if outline:
-        _outline_sections(outline, heads, starts_by_page, builder)
-    else:
+    if not (outline and _outline_sections(outline, heads, starts_by_page, builder)):
         _font_sections(heads, builder)
 
 
@@ -316,31 +328,32 @@ def _font_sections(heads, builder: Builder) -> None:
         builder.mark(start, text, level)
 
 
-def _outline_sections(outline, heads, starts_by_page, builder: Builder) -> None:
-    """Sections from the bookmarks, each placed at the paragraph on its page that reads the same, its
-    number aside ("2.2 Simple parsing" for the bookmark "Simple parsing"), or else at the page's start;
-    never before the previous bookmark's place. A lone top-level bookmark is the title; otherwise the
-    type finds it."""
-    tops = [entry for entry in outline if entry[0] == 0]
-    shift = 1
-    if len(tops) != 1:
-        shift = 2
-        title = _title(heads)
-        if title:
-            builder.mark(title[0], title[1], 1)
-    floor = 0
+def _outline_sections(outline, heads, starts_by_page, builder: Builder) -> bool:
+    """Sections from the bookmarks, each at the heading on its page that reads the same, its number
+    aside ("2.2 Simple parsing" for the bookmark "Simple parsing"), and named as printed; never before
+    the previous bookmark's place. A bookmark whose heading is not on its page is left out; when that is
+    most of them (an outline that does not match the text), False: the type decides instead. A lone
+    top-level bookmark is the title; otherwise the type finds it."""
+    marks, floor = [], 0
+    shift = 1 if sum(entry[0] == 0 for entry in outline) == 1 else 2
     for depth, title_text, page in outline:
         if page >= len(starts_by_page):
             continue
         wanted = _unnumbered(title_text)
-        starts = [(s, _unnumbered(t)) for s, t in starts_by_page[page] if s >= floor]
-        start = next((s for s, t in starts if t == wanted), None)
-        if start is None:
-            start = next((s for s, t in starts if t.startswith(wanted)), None)
-        if start is None:
-            start = max(floor, builder.page_ranges[page][0])
-        builder.mark(start, title_text, min(6, depth + shift))
-        floor = start
+        starts = [(s, t) for s, t in starts_by_page[page] if s >= floor and F.heading_like(t)]
+        found = next(((s, t) for s, t in starts if _unnumbered(t) == wanted), None)
+        found = found or next(((s, t) for s, t in starts if _unnumbered(t).startswith(wanted)), None)
+        if found:
+            marks.append((found[0], found[1], min(6, depth + shift)))
+            floor = found[0]
+    if len(marks) < len(outline) / 2:
+        return False
+    title = _title(heads) if shift == 2 else None
+    if title and all(start != title[0] for start, _, _ in marks):
+        builder.mark(title[0], title[1], 1)
+    for mark in marks:
+        builder.mark(*mark)
+    return True
 
 
 def _unnumbered(text: str) -> str:
