@@ -130,3 +130,15 @@ def test_hidden_elements_are_not_text(tmp_path):
 
 def test_mangled_pages_never_raise(tmp_path):
     files.check_never_raises(read_html, files.docs_page().encode(), tmp_path / "mangled.html")
+
+
+def test_line_breaks_permalinks_and_empty_headings(tmp_path):
+    page = (
+        "<html><body><h1>GCC 12<br>Changes</h1><p>Intro.</p>"
+        '<h2>Contents<a class="headerlink" href="#c">\u00b6</a></h2><ul><li><a href="#a">Caveats</a></li></ul>'
+        '<h2>Caveats<a href="#cv">#</a></h2><p>An ABI change.</p></body></html>'
+    )
+    doc, _ = _read(files.write_html(tmp_path / "gcc.html", page))
+    # "Contents" headed only a menu, which is dropped: an empty section is not kept.
+    assert doc.text == "GCC 12 Changes\n\nIntro.\n\nCaveats\n\nAn ABI change."
+    assert files.sections(doc) == [("GCC 12 Changes", 1), ("Caveats", 2)]

@@ -71,6 +71,7 @@ class Builder:
     page_ranges: list[tuple[int, int]] = field(default_factory=list)
     page_start: int | None = None
     notes: list[str] = field(default_factory=list)
+    undo: tuple[int, int, int] | None = None  # (parts, size) before the last heading, and the size after it
 
     def paragraph(self, text: str, continues: bool = False) -> int:
         """Add one paragraph and return its offset; `continues` joins it to the previous one by a single
@@ -90,9 +91,20 @@ class Builder:
         return start
 
     def heading(self, text: str, level: int) -> None:
+        """Add a heading paragraph and its section. A heading left with nothing under it when the next
+        one of its rank or above comes ("Contents" over a menu that was dropped) is taken back out."""
         text = " ".join(text.split())
-        if text:
-            self.heads.append((self.paragraph(text), text, level))
+        if not text:
+            return
+        if self.undo is not None and self.undo[2] == self.size and self.heads[-1][2] >= level:
+            self.heads.pop()
+            del self.parts[self.undo[0]:]
+            self.size = self.undo[1]
+            if self.page_start is not None and self.page_start >= self.size:
+                self.page_start = None
+        before = (len(self.parts), self.size)
+        self.heads.append((self.paragraph(text), text, level))
+        self.undo = (*before, self.size)  # how to take this heading back while nothing follows it
 
     def mark(self, start: int, text: str, level: int) -> None:
         """A section whose heading is already in the text at `start` (a PDF outline entry)."""

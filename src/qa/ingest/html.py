@@ -83,6 +83,13 @@ def _only(nodes):
 def _drop_furniture(tree) -> None:
     for node in tree.css(DROP_TAGS):
         node.decompose()
+    for node in tree.css("br"):
+        node.replace_with(" ")  # a line break is a word break: "GCC 12<br>Changes" is two words
+    for node in tree.css("h1 a, h2 a, h3 a, h4 a, h5 a, h6 a"):
+        # A heading's permalink ("¶", "#", "§") is a symbol, not part of its title.
+        text = node.text(deep=True).strip()
+        if text and len(text) <= 2 and not any(ch.isalnum() for ch in text):
+            node.decompose()
     # What the page hides is not what the reader reads (closed cookie dialogs, menus shown on a click).
     for node in tree.css("[hidden], [aria-hidden=true], [style]"):
         attrs = node.attributes
@@ -111,7 +118,7 @@ def _walk(node, builder: Builder, levels: TitleLevels) -> None:
     for child in node.iter(include_text=True):
         tag = child.tag
         if tag not in BLOCKS:
-            run.append(child.text(deep=True) if tag != "br" else " ")
+            run.append(child.text(deep=True))
             continue
         _paragraph(run, builder)
         run = []
