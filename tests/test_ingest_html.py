@@ -118,27 +118,31 @@ def test_the_reader_is_found_by_suffix():
     assert reader(".html") is read_html and reader(".HTM") is read_html
 
 
-def test_hidden_elements_are_not_text(tmp_path):
-    page = (
-        "<html><body><h1>Notes</h1><p>Shown.</p><div hidden><p>A closed dialog.</p></div>"
-        '<p style="display: none">Display none.</p><p style="color: red">Red but shown.</p>'
-        '<div aria-hidden="true">Decoration</div></body></html>'
-    )
-    doc, _ = _read(files.write_html(tmp_path / "h.html", page))
-    assert doc.text == "Notes\n\nShown.\n\nRed but shown."
-
-
 def test_mangled_pages_never_raise(tmp_path):
     files.check_never_raises(read_html, files.docs_page().encode(), tmp_path / "mangled.html")
 
 
-def test_line_breaks_permalinks_and_empty_headings(tmp_path):
-    page = (
-        "<html><body><h1>GCC 12<br>Changes</h1><p>Intro.</p>"
-        '<h2>Contents<a class="headerlink" href="#c">\u00b6</a></h2><ul><li><a href="#a">Caveats</a></li></ul>'
-        '<h2>Caveats<a href="#cv">#</a></h2><p>An ABI change.</p></body></html>'
-    )
-    doc, _ = _read(files.write_html(tmp_path / "gcc.html", page))
-    # "Contents" headed only a menu, which is dropped: an empty section is not kept.
-    assert doc.text == "GCC 12 Changes\n\nIntro.\n\nCaveats\n\nAn ABI change."
-    assert files.sections(doc) == [("GCC 12 Changes", 1), ("Caveats", 2)]
+@pytest.mark.parametrize(
+    "body, text, sections",
+    [
+        (  # what the page hides (a closed dialog, decoration) is not text
+            "<h1>Notes</h1><p>Shown.</p><div hidden><p>A closed dialog.</p></div>"
+            '<p style="display: none">Display none.</p><p style="color: red">Red but shown.</p>'
+            '<div aria-hidden="true">Decoration</div>',
+            "Notes\n\nShown.\n\nRed but shown.",
+            [("Notes", 1)],
+        ),
+        (  # <br> is a word break, permalinks are no part of a heading, and "Contents" headed only a
+            # menu, which is dropped: an empty section is not kept
+            "<h1>GCC 12<br>Changes</h1><p>Intro.</p>"
+            '<h2>Contents<a class="headerlink" href="#c">\u00b6</a></h2><ul><li><a href="#a">Caveats</a></li></ul>'
+            '<h2>Caveats<a href="#cv">#</a></h2><p>An ABI change.</p>',
+            "GCC 12 Changes\n\nIntro.\n\nCaveats\n\nAn ABI change.",
+            [("GCC 12 Changes", 1), ("Caveats", 2)],
+        ),
+    ],
+    ids=["hidden", "breaks-permalinks-empty-headings"],
+)
+def test_page_rules(tmp_path, body, text, sections):
+    doc, _ = _read(files.write_html(tmp_path / "p.html", f"<html><body>{body}</body></html>"))
+    assert doc.text == text and files.sections(doc) == sections
