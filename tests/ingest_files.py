@@ -164,14 +164,16 @@ def write_long_pdf(path: Path, pages: int = 300) -> Path:
         canvas.bookmarkPage(f"p{n}")
         canvas.addOutlineEntry(f"Chapter {n}", f"p{n}", level=0)
         canvas.setFont("Helvetica", 9)
-        canvas.drawString(72, 800, f"{PARTS[(n - 1) * len(PARTS) // pages]} minutes of the Widget Board")
-        canvas.drawRightString(523, 800, str(n + 4))
+        canvas.drawString(72, 812, f"{PARTS[(n - 1) * len(PARTS) // pages]} minutes of the Widget Board")
+        canvas.drawRightString(523, 812, str(n + 4))
         canvas.drawCentredString(297, 30, str(n + 4))
         if n == 1:
             canvas.setFont("Helvetica-Bold", 20)
-            canvas.drawString(72, 775, "The Widget Board Report")
+            canvas.drawString(72, 788, "The Widget Board Report")
+        # The heading sits high, among the running heads' band, and is alike on every page but for its
+        # numbers: it must not be taken for a running head.
         canvas.setFont("Helvetica-Bold", 14)
-        canvas.drawString(72, 745, f"{n}. Chapter {n}")
+        canvas.drawString(72, 768, f"{n}. Chapter {n}")
         canvas.setFont("Helvetica", 11)
         y = 715
         for line in range(40):

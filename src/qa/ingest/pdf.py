@@ -14,7 +14,7 @@ from .document import Builder, Document, Unreadable, Warn, guarded
 BAND = 0.12  # running headers and footers live in the top and bottom 12% of a page
 HEADING_SCALE = 1.15  # a line set this much larger than the body text is a heading
 LEADING_SLACK = 1.12  # lines further apart than the usual spacing of their size by this much start a paragraph
-LEADING_SAMPLES = 5
+LEADING_SAMPLES = 5  # line pairs of one size needed before its usual spacing is trusted
 PARAGRAPH_GAP = 1.5  # ... or, for a size seen too rarely to know its spacing, this many font sizes
 ROW_GAP = 2.4  # table rows are set further apart than prose lines, but not this far
 CELL_GAP = 1.2  # a horizontal gap of this many font sizes inside a short line separates table cells
@@ -120,11 +120,11 @@ def _lines(textpage, height: float) -> list[_Line]:
         size, probe = sized[len(sized) // 2]
         size = size or 10.0
         top = textpage.get_charbox(probe, loose=True)[3]
+        last = raw.FPDFText_GetCharIndexFromTextIndex(textpage, m.start() + lead + len(line) - 1)
         row = False
         if len(line) <= ROW_MAX_CHARS:
             line, row = _cells(textpage, line, m.start() + lead, size)
         line = F.plain(_CONTROL.sub("", line))
-        last = raw.FPDFText_GetCharIndexFromTextIndex(textpage, m.end() - 1)
         if line:
             # Bold only when the whole line is: a bold word opening a line is emphasis, not a heading.
             bold = _bold(textpage, first) and (last < 0 or _bold(textpage, last))
@@ -177,9 +177,14 @@ def _drop_furniture(pages: list[list[_Line]]) -> list[list[_Line]]:
     """Leave out lines in the top or bottom band that repeat at the same height on most pages
     (running headers and footers), and page-number lines there."""
 
+    sizes = Counter(round(ln.size, 1) for page in pages for ln in page)
+    body = sizes.most_common(1)[0][0] if sizes else 0
+
     def key(line: _Line):
         share = line.top / line.height
         if BAND < share < 1 - BAND + 0.04:  # +0.04: a header's top edge sits above its baseline
+            return None
+        if line.size >= body * HEADING_SCALE:  # running heads are not set large; "Chapter 7" at the top is a heading
             return None
         return F.furniture_key(line.text), round(share * 100)
 
