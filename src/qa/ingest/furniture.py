@@ -1,0 +1,86 @@
+"""Format-independent rules for page furniture, hyphenation, line joining and numbered headings."""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+
+# "7", "Page 7", "page 7 of 30", "7 / 30", "- 7 -", "vii": what page-number lines look like.
+PAGE_NUMBER = re.compile(r"^[-\u2013\u2014\s]*(?:page\s+)?(?:\d+|[ivxlc]+)(?:\s*(?:of|/)\s*\d+)?[-\u2013\u2014\s]*$", re.I)
+# "2", "2.4", "2.4." followed by a capitalised title: a numbered heading; the depth of the number is its level.
+NUMBERED = re.compile(r"^((?:\d+\.)*\d+)\.?\s+[A-Z]")
+SENTENCE_END = tuple(".!?:;\"'\u201d)")
+HEADING_MAX_CHARS = 100
+HEADING_MAX_WORDS = 14
+# A word broken at a line end: pdfium marks the hyphen it saw there as U+FFFE, some writers put a soft
+# hyphen (U+00AD) there, and other text keeps "-\n".
+_BROKEN = re.compile(r"([A-Za-z\u00c0-\u024f]+)(?:\ufffe|\u00ad\n?|-\n|-\r\n)([a-z\u00df-\u024f]+)")
+# Typographic ligatures ("ﬁ" in "ﬁle") as the letters they stand for, so that words are found.
+_LIGATURES = str.maketrans({"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl",
+                            "\ufb05": "st", "\ufb06": "st"})
+_HYPHENATED = re.compile(r"\b[A-Za-z\u00c0-\u024f]+-[A-Za-z\u00c0-\u024f]+\b")
+
+
+def squash(text: str) -> str:
+    """White space folded to single spaces, ends trimmed."""
+    return " ".join(text.split())
+
+
+def furniture_key(text: str) -> str:
+    """What makes two running lines "the same": case and white space folded, every number alike
+    (so "Page 3 of 9" on page 3 and "Page 4 of 9" on page 4 are one running footer)."""
+    return re.sub(r"\d+", "#", squash(text).casefold())
+
+
+def repeated(keys_by_page: list[set], share: float = 0.5) -> set:
+    """The keys found on at least `share` of the pages (and on two pages at the least)."""
+    counts = Counter(key for keys in keys_by_page for key in keys)
+    needed = max(2, share * len(keys_by_page))
+    return {key for key, n in counts.items() if n >= needed}
+
+
+def compounds(text: str) -> set[str]:
+    """The hyphenated words the document writes inside a line ("well-known"), folded."""
+    return {m.group(0).casefold() for m in _HYPHENATED.finditer(text)}
+
+
+def join_hyphens(text: str, known: set[str]) -> str:
+    """Join words hyphenated across a line end: "exam-\\nple" -> "example". The hyphen stays when the
+    word after it starts with a capital (a name, "Jean-\\nPierre": the pattern needs a lower-case start)
+    or when the document writes the compound with its hyphen elsewhere ("well-known")."""
+
+    def fix(m: re.Match) -> str:
+        left, right = m.group(1), m.group(2)
+        if f"{left}-{right}".casefold() in known:
+            return f"{left}-{right}"
+        return left + right
+
+    return _BROKEN.sub(fix, text).replace("\ufffe", "-").replace("\u00ad", "")
+
+
+def plain(text: str) -> str:
+    """Ligatures spelt out."""
+    return text.translate(_LIGATURES)
+
+
+def continues(before: str, after: str) -> bool:
+    """Does `after` carry on the sentence `before` breaks off? Yes when `before` has no closing
+    punctuation and `after` starts in lower case: the case where a line or page break cuts a sentence."""
+    before, after = before.rstrip(), after.lstrip()
+    return bool(before and after) and not before.endswith(SENTENCE_END) and after[0].islower()
+
+
+def heading_like(text: str) -> bool:
+    """Short, one line and without closing punctuation: the shape a heading has."""
+    return (
+        0 < len(text) <= HEADING_MAX_CHARS
+        and len(text.split()) <= HEADING_MAX_WORDS
+        and "\n" not in text
+        and not text.rstrip().endswith(tuple(".,;:!"))  # a question can head a section
+    )
+
+
+def numbered_level(text: str) -> int | None:
+    """ "2. Installing" -> 2, "2.4. The glob files" -> 3 (the title is level 1); None if not numbered."""
+    m = NUMBERED.match(text)
+    return None if m is None else min(6, m.group(1).count(".") + 2)

@@ -1,0 +1,365 @@
+"""PDF reader on pypdfium2: text page by page, furniture dropped, paragraphs, outline or font headings."""
+
+from __future__ import annotations
+
+import ctypes
+import re
+from collections import Counter
+from dataclasses import dataclass
+from pathlib import Path
+
+from . import furniture as F
+from .document import Builder, Document, Unreadable, Warn, guarded
+
+BAND = 0.12  # running headers and footers live in the top and bottom 12% of a page
+HEADING_SCALE = 1.15  # a line set this much larger than the body text is a heading
+LEADING_SLACK = 1.12  # lines further apart than the usual spacing of their size by this much start a paragraph
+LEADING_SAMPLES = 5  # line pairs of one size needed before its usual spacing is trusted
+PARAGRAPH_GAP = 1.5  # ... or, for a size seen too rarely to know its spacing, this many font sizes
+ROW_GAP = 2.4  # table rows are set further apart than prose lines, but not this far
+CELL_GAP = 1.2  # a horizontal gap of this many font sizes inside a short line separates table cells
+ROW_MAX_CHARS = 80
+_LINE = re.compile(r"[^\r\n]+")
+_NUMBER = re.compile(r"^(?:(?i:chapter|section|part|appendix)\s+)?(?:(?:\d+|[A-Z])\.)*(?:\d+|[A-Z])\.?\s+(?=\S)")
+_FOLIO = re.compile(r"^(\d{1,4})\s|\s(\d{1,4})$")  # a page number opening or closing a header line
+_BULLET = re.compile(r"^(?:[\u2022\u25e6\u25aa\u2023\u2043*\u2013-]|\d{1,2}[.)]|[a-z][.)])\s")
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+@dataclass
+class _Line:
+    text: str
+    top: float  # points from the page's bottom edge
+    height: float  # the page's height in points
+    size: float
+    bold: bool
+    row: bool  # a table row: cells set apart by wide gaps, already joined by " | "
+
+
+def read_pdf(path: Path, name: str, warn: Warn) -> Document | None:
+    """The PDF's text with its outline (or numbered/large-type headings) as sections and every page's range."""
+    return guarded("pdf", _extract, path, name, warn)
+
+
+def _extract(path: Path, builder: Builder) -> None:
+    import pypdfium2 as pdfium
+
+    try:
+        pdf = pdfium.PdfDocument(Path(path))
+    except pdfium.PdfiumError as exc:
+        code = getattr(exc, "err_code", None)
+        if code == pdfium.raw.FPDF_ERR_PASSWORD:
+            raise Unreadable("is encrypted (needs a password)") from None
+        raise Unreadable(f"not a readable PDF ({exc})") from None
+    try:
+        outline = _outline(pdf)
+        pages = []
+        damaged = []
+        for index in range(len(pdf)):
+            # One page and its text page at a time, closed at once: memory stays flat on long files.
+            try:
+                page = pdf.get_page(index)
+            except pdfium.PdfiumError:
+                damaged.append(index + 1)
+                pages.append([])  # kept as an empty page, so that page numbers stay right
+                continue
+            try:
+                textpage = page.get_textpage()
+                try:
+                    pages.append(_lines(textpage, page.get_height()))
+                finally:
+                    textpage.close()
+            finally:
+                page.close()
+    finally:
+        pdf.close()
+    if damaged and len(damaged) == len(pages):
+        raise Unreadable("not a readable PDF (no page could be loaded)")
+    if not any(pages):
+        raise Unreadable("has no text layer (scanned?); qa does not OCR")
+    if damaged:
+        shown = ", ".join(map(str, damaged[:10])) + (", ..." if len(damaged) > 10 else "")
+        word = "page" if len(damaged) == 1 else "pages"
+        builder.note(f"{word} {shown} of {len(pages)} could not be loaded (damaged?); the other pages are read")
+    _layout(_drop_furniture(pages), outline, builder)
+
+
+def _outline(pdf) -> list[tuple[int, str, int]]:
+    """The bookmarks as (depth, title, page index), depth 0 = top level; those without a page are left out."""
+    entries = []
+    for mark in pdf.get_toc():
+        dest = mark.get_dest()
+        page = dest.get_index() if dest is not None else None
+        title = F.squash(mark.get_title())
+        if page is not None and title:
+            entries.append((mark.level, title, page))
+    return entries
+
+
+def _lines(textpage, height: float) -> list[_Line]:
+    import pypdfium2.raw as raw
+
+    text = textpage.get_text_range()
+    lines = []
+    for m in _LINE.finditer(text):
+        line = m.group(0)
+        lead = len(line) - len(line.lstrip())
+        line = line.strip()
+        # Weight is read off the first letter or digit: a bullet is often set in another font.
+        alnum = next((i for i, ch in enumerate(line) if ch.isalnum()), 0)
+        first = raw.FPDFText_GetCharIndexFromTextIndex(textpage, m.start() + lead + alnum)
+        if not line or first < 0:
+            continue
+        # The line's size is the middle one of three samples (first letter, middle, end), so that a
+        # code word or a bullet at one end does not decide it.
+        samples = [first] + [
+            i for i in (raw.FPDFText_GetCharIndexFromTextIndex(textpage, m.start() + lead + k)
+                        for k in (len(line) // 2, len(line) - 1)) if i >= 0
+        ]
+        sized = sorted((raw.FPDFText_GetFontSize(textpage, i), i) for i in samples)
+        size, probe = sized[len(sized) // 2]
+        size = size or 10.0
+        top = textpage.get_charbox(probe, loose=True)[3]
+        last = raw.FPDFText_GetCharIndexFromTextIndex(textpage, m.start() + lead + len(line) - 1)
+        row = False
+        if len(line) <= ROW_MAX_CHARS:
+            line, row = _cells(textpage, line, m.start() + lead, size)
+        line = F.plain(_CONTROL.sub("", line))
+        if line:
+            # Bold only when the whole line is: a bold word opening a line is emphasis, not a heading.
+            bold = _bold(textpage, first) and (last < 0 or _bold(textpage, last))
+            lines.append(_Line(line, top, height, size, bold, row))
+    return lines
+
+
+def _bold(textpage, index: int) -> bool:
+    # pdfium reports a weight for few fonts (0 for the standard 14), so the font's name decides too.
+    import pypdfium2.raw as raw
+
+    if raw.FPDFText_GetFontWeight(textpage, index) >= 600:
+        return True
+    buffer = ctypes.create_string_buffer(128)
+    flags = ctypes.c_int()
+    raw.FPDFText_GetFontInfo(textpage, index, buffer, 128, ctypes.byref(flags))
+    name = buffer.value.decode("latin-1").lower()
+    return any(w in name for w in ("bold", "black", "heavy", "semibold"))
+
+
+def _cells(textpage, line: str, offset: int, size: float) -> tuple[str, bool]:
+    """The line with " | " where a space spans a wide horizontal gap (between table cells); only the
+    characters on either side of each space are measured, not every character."""
+    import pypdfium2.raw as raw
+
+    out, gaps = [], 0
+    for i, ch in enumerate(line):
+        # Only spaces pdfium made up itself can span a gap: one typed in the text is a word space.
+        if ch == " " and 0 < i < len(line) - 1 and line[i - 1] != " " and _generated(textpage, offset + i):
+            before = raw.FPDFText_GetCharIndexFromTextIndex(textpage, offset + i - 1)
+            after = raw.FPDFText_GetCharIndexFromTextIndex(textpage, offset + i + 1)
+            if before >= 0 and after >= 0:
+                gap = textpage.get_charbox(after)[0] - textpage.get_charbox(before)[2]
+                if gap > CELL_GAP * size:
+                    out.append(" | ")
+                    gaps += 1
+                    continue
+        out.append(ch)
+    return "".join(out), gaps > 0
+
+
+def _generated(textpage, text_index: int) -> bool:
+    import pypdfium2.raw as raw
+
+    index = raw.FPDFText_GetCharIndexFromTextIndex(textpage, text_index)
+    return index < 0 or raw.FPDFText_IsGenerated(textpage, index) != 0
+
+
+def _drop_furniture(pages: list[list[_Line]]) -> list[list[_Line]]:
+    """Leave out lines in the top or bottom band that repeat at the same height on most pages
+    (running headers and footers), and page-number lines there."""
+
+    sizes = Counter(round(ln.size, 1) for page in pages for ln in page)
+    body = sizes.most_common(1)[0][0] if sizes else 0
+
+    def key(line: _Line):
+        share = line.top / line.height
+        if BAND < share < 1 - BAND + 0.04:  # +0.04: a header's top edge sits above its baseline
+            return None
+        if line.size >= body * HEADING_SCALE:  # running heads are not set large; "Chapter 7" at the top is a heading
+            return None
+        return F.furniture_key(line.text), round(share * 100)
+
+    running = F.repeated([{key(ln) for ln in page} - {None} for page in pages])
+    offset = _folio_offset(pages, key)
+
+    def furniture(index: int, line: _Line) -> bool:
+        if key(line) is None:
+            return False
+        if key(line) in running or F.PAGE_NUMBER.match(line.text):
+            return True
+        # "Chapter 2: Structures 3": a running head that changes with the chapter but carries the folio.
+        return offset is not None and _folio(line.text) == index + offset
+
+    return [[ln for ln in page if not furniture(i, ln)] for i, page in enumerate(pages)]
+
+
+def _folio(text: str) -> int | None:
+    m = _FOLIO.search(text)
+    return None if m is None else int(m.group(1) or m.group(2))
+
+
+def _folio_offset(pages: list[list[_Line]], key) -> int | None:
+    """The printed page number minus the page's index, when the band lines of most pages agree on one
+    (books number from after their front matter, so the folio and the index differ by a constant)."""
+    offsets = Counter()
+    for index, page in enumerate(pages):
+        found = {_folio(ln.text) - index for ln in page if key(ln) is not None and _folio(ln.text) is not None}
+        offsets.update(found)
+    if not offsets:
+        return None
+    offset, n = offsets.most_common(1)[0]
+    return offset if n >= max(2, 0.3 * len(pages)) else None
+
+
+def _leading(pages: list[list[_Line]]) -> dict[float, float]:
+    """Each type size's usual baseline-to-baseline distance: the most common gap between two lines of
+    that size, measured over the whole document (paragraph gaps are rarer than line gaps)."""
+    gaps: dict[float, Counter] = {}
+    for page in pages:
+        for prev, line in zip(page, page[1:]):
+            drop = prev.top - line.top
+            if abs(prev.size - line.size) < 0.1 and 0 < drop < 3 * line.size:
+                gaps.setdefault(round(line.size, 1), Counter())[round(drop * 2) / 2] += 1
+    # A size with few line pairs (headings) has no usual spacing to learn; PARAGRAPH_GAP serves there.
+    return {size: c.most_common(1)[0][0] for size, c in gaps.items() if c.total() >= LEADING_SAMPLES}
+
+
+def _blocks(lines: list[_Line], leading: dict[float, float]) -> list[list[_Line]]:
+    """Lines grouped into paragraphs (see _breaks)."""
+    blocks: list[list[_Line]] = []
+    for line in lines:
+        prev = blocks[-1][-1] if blocks else None
+        if prev is None or _breaks(prev, line, leading):
+            blocks.append([line])
+        else:
+            blocks[-1].append(line)
+    return blocks
+
+
+def _breaks(prev: _Line, line: _Line, leading: dict[float, float]) -> bool:
+    """A new paragraph starts at a change of type size, between prose and table rows, or (unless the
+    line carries on a sentence that the previous one breaks off) at a change of weight, a gap wider
+    than the usual line spacing, or a jump back up the page (the next column)."""
+    if prev.row != line.row or abs(prev.size - line.size) > 0.5:
+        return True
+    if F.continues(prev.text, line.text):
+        return False
+    if prev.bold != line.bold:
+        return True
+    drop = prev.top - line.top
+    if drop < 0:
+        return True
+    if line.row:
+        return drop > ROW_GAP * line.size
+    usual = leading.get(round(line.size, 1))
+    return drop > (usual * LEADING_SLACK + 0.5 if usual else PARAGRAPH_GAP * line.size)
+
+
+def _block_text(block: list[_Line], known: set[str]) -> str:
+    if block[0].row:
+        return "\n".join(ln.text for ln in block)
+    # Hyphens are joined while the line ends are still there; then a list item keeps its own line
+    # and the other line ends become spaces.
+    lines = F.join_hyphens("\n".join(ln.text for ln in block), known).split("\n")
+    return lines[0] + "".join(("\n" if _BULLET.match(ln) else " ") + ln for ln in lines[1:])
+
+
+def _layout(pages: list[list[_Line]], outline, builder: Builder) -> None:
+    known = F.compounds(" ".join(ln.text for page in pages for ln in page))
+    sizes = Counter()
+    for page in pages:
+        for ln in page:
+            sizes[round(ln.size, 1)] += len(ln.text)
+    if not sizes:
+        return  # nothing but furniture: the builder stays empty and the file is skipped as having no text
+    body = sizes.most_common(1)[0][0]
+    leading = _leading(pages)
+    heads = []  # (offset, text, size, page index)
+    starts_by_page: list[list[tuple[int, str]]] = []
+    last = None
+    for index, lines in enumerate(pages):
+        builder.new_page()
+        starts = []
+        for block in _blocks(lines, leading):
+            text = _block_text(block, known)
+            first = block[0]
+            heading = len(block) == 1 and not first.row and F.heading_like(text) and (
+                first.size >= body * HEADING_SCALE or first.bold or F.numbered_level(text) is not None
+            )
+            # A prose paragraph cut by the page break goes on after one line break, not a blank line.
+            joined = not starts and last is not None and not heading and F.continues(last, text)
+            start = builder.paragraph(text, continues=joined)
+            starts.append((start, text))
+            if heading:
+                heads.append((start, text, first.size, index))
+            last = None if heading or first.row else text
+        builder.end_page()
+        starts_by_page.append(starts)
+    if not (outline and _outline_sections(outline, heads, starts_by_page, builder)):
+        _font_sections(heads, builder)
+
+
+def _title(heads) -> tuple[int, str] | None:
+    """The document's title: the largest heading on the first page that has any."""
+    if not heads:
+        return None
+    page = heads[0][3]
+    first_page = [h for h in heads if h[3] == page]
+    top = max(h[2] for h in first_page)
+    start, text, _, _ = next(h for h in first_page if h[2] == top)
+    return start, text
+
+
+def _font_sections(heads, builder: Builder) -> None:
+    """Sections from the headings the type shows: numbered ones by their number's depth, the
+    others by size rank below the title."""
+    title = _title(heads)
+    if title:
+        builder.mark(title[0], title[1], 1)
+    ranks = sorted({h[2] for h in heads if title is None or h[0] != title[0]}, reverse=True)
+    for start, text, size, _ in heads:
+        if title and start == title[0]:
+            continue
+        level = F.numbered_level(text) or min(6, 2 + ranks.index(size))
+        builder.mark(start, text, level)
+
+
+def _outline_sections(outline, heads, starts_by_page, builder: Builder) -> bool:
+    """Sections from the bookmarks, each at the heading on its page that reads the same, its number
+    aside ("2.2 Simple parsing" for the bookmark "Simple parsing"), and named as printed; never before
+    the previous bookmark's place. A bookmark whose heading is not on its page is left out; when that is
+    most of them (an outline that does not match the text), False: the type decides instead. A lone
+    top-level bookmark is the title; otherwise the type finds it."""
+    marks, floor = [], 0
+    shift = 1 if sum(entry[0] == 0 for entry in outline) == 1 else 2
+    for depth, title_text, page in outline:
+        if page >= len(starts_by_page):
+            continue
+        wanted = _unnumbered(title_text)
+        starts = [(s, t) for s, t in starts_by_page[page] if s >= floor and F.heading_like(t)]
+        found = next(((s, t) for s, t in starts if _unnumbered(t) == wanted), None)
+        found = found or next(((s, t) for s, t in starts if _unnumbered(t).startswith(wanted)), None)
+        if found:
+            marks.append((found[0], found[1], min(6, depth + shift)))
+            floor = found[0]
+    if len(marks) < len(outline) / 2:
+        return False
+    title = _title(heads) if shift == 2 else None
+    if title and all(start != title[0] for start, _, _ in marks):
+        builder.mark(title[0], title[1], 1)
+    for mark in marks:
+        builder.mark(*mark)
+    return True
+
+
+def _unnumbered(text: str) -> str:
+    return _NUMBER.sub("", F.squash(text)).casefold()

@@ -1,0 +1,203 @@
+"""The PDF reader on real PDFs written by reportlab: sections, pages, furniture, hyphens, bad files."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import ingest_files as files
+from qa.ingest import reader
+from qa.ingest.furniture import join_hyphens, plain
+from qa.ingest.pdf import read_pdf
+
+SECTIONS = [
+    ("Widget Controller Guide", 1),
+    ("1. Introduction", 2),
+    ("2. Installing", 2),
+    ("2.1. Requirements", 3),
+    ("2.4. The glob files", 3),
+    ("3. Operating", 2),
+]
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("pdf")
+
+
+@pytest.fixture(scope="module")
+def manual(folder):
+    return read_pdf(files.write_manual_pdf(folder / "manual.pdf"), "manual.pdf", _no_warning)
+
+
+def _no_warning(message):
+    raise AssertionError(f"unexpected warning: {message}")
+
+
+def _read(path: Path):
+    warnings: list[str] = []
+    return read_pdf(path, path.name, warnings.append), warnings
+
+
+def test_outline_gives_the_sections_with_their_levels(manual):
+    assert files.sections(manual) == SECTIONS
+    assert manual.kind == "pdf"
+    by_name = {s.heading: s for s in manual.sections}
+    req = by_name["2.1. Requirements"]
+    assert manual.text[req.start:req.end] == (
+        "2.1. Requirements\n\nComponent | Version | Notes\nPython | 3.11 | required\nSQLite | 3.40 | bundled"
+    )
+    glob = by_name["2.4. The glob files"]
+    # A list set tight (no space above it) stays in the paragraph above, an item a line, each item's
+    # wrapped lines joined.
+    assert manual.text[glob.start:glob.end] == "2.4. The glob files\n\n" + files.GLOB + "\n" + "\n".join(
+        "\u2022 " + item for item in files.ITEMS
+    )
+    install = by_name["2. Installing"]
+    assert install.start < req.start and glob.end == install.end  # a chapter holds its subsections
+    assert by_name["Widget Controller Guide"].end == len(manual.text)
+
+
+def test_without_an_outline_numbered_and_large_headings_give_the_same_sections(folder, manual):
+    doc = read_pdf(files.write_manual_pdf(folder / "plain.pdf", outline=False), "plain.pdf", _no_warning)
+    assert files.sections(doc) == SECTIONS
+    assert doc.sections == manual.sections and doc.text == manual.text
+
+
+def test_pages_cover_the_text_and_paragraphs_stay_on_their_page(manual):
+    pages = manual.pages
+    assert len(pages) == 3
+    assert manual.text[pages[0][0]:].startswith("Widget Controller Guide")
+    assert manual.text[pages[0][0]:pages[0][1]].endswith("never the files with that name.")
+    assert manual.text[pages[1][0]:].startswith("3. Operating")
+    assert pages[-1][1] == len(manual.text)
+    # The one paragraph that runs over a page break is cut there mid-sentence, by a single line break.
+    assert manual.text[pages[1][1]:pages[2][0]] == "\n"
+    assert manual.text[pages[1][0]:pages[1][1]].endswith("Note six says the")
+    assert manual.text[pages[2][0]:].startswith("watcher keeps its state")
+    assert manual.text[pages[0][1]:pages[1][0]] == "\n\n"
+    offset = 0
+    for paragraph in manual.text.split("\n\n"):
+        inside = [i for i, (a, b) in enumerate(pages) if a <= offset and offset + len(paragraph) <= b]
+        assert inside or "\n" in paragraph, paragraph[:40]
+        offset += len(paragraph) + 2
+
+
+def test_running_headers_footers_and_page_numbers_are_dropped(manual):
+    assert files.HEADER not in manual.text
+    assert files.FOOTER not in manual.text
+    assert "Page 1" not in manual.text and "Page 3" not in manual.text
+
+
+def test_lines_join_into_paragraphs_and_hyphenated_words_join(manual):
+    assert "\n\n" + files.INTRO + "\n\n" in manual.text
+    assert "a small example of a well-known design." in manual.text
+    assert "follows the well-known reactor pattern." in manual.text  # a real hyphen at the line end stays
+
+
+def test_hyphen_rule():
+    assert join_hyphens("a small exam-\nple here", set()) == "a small example here"
+    assert join_hyphens("the well-\nknown loop", {"well-known"}) == "the well-known loop"
+    assert join_hyphens("with Jean-\nPierre", set()) == "with Jean-\nPierre"
+    assert join_hyphens("exam\ufffeple", set()) == "example"
+    assert join_hyphens("exam\u00ad\nple and hy\u00adphen", set()) == "example and hyphen"
+    assert plain("\ufb01le of \ufb02ags") == "file of flags"
+
+
+def test_two_columns_read_left_column_first(folder):
+    doc = read_pdf(files.write_two_column_pdf(folder / "two.pdf"), "two.pdf", _no_warning)
+    assert doc.text == "\n\n".join(
+        ["Two Column Notes", files.INTRO, files.INSTALL, "Right Column", files.GLOB]
+    )
+    assert files.sections(doc) == [("Two Column Notes", 1), ("Right Column", 2)]
+
+
+@pytest.mark.parametrize(
+    "make, reason",
+    [
+        (lambda p: files.write_manual_pdf(p, encrypt="secret"), "is encrypted (needs a password)"),
+        (lambda p: files.write_scanned_pdf(p), "has no text layer (scanned?); qa does not OCR"),
+        (lambda p: p.write_bytes(files.write_manual_pdf(p).read_bytes()[:3000]), "not a readable PDF"),
+        (lambda p: p.write_bytes(os.urandom(4096)), "not a readable PDF"),
+        (lambda p: p.write_bytes(b""), "not a readable PDF"),
+    ],
+    ids=["encrypted", "scanned", "truncated", "random-bytes", "empty"],
+)
+def test_bad_files_are_skipped_with_one_warning(folder, make, reason):
+    path = folder / "bad.pdf"
+    make(path)
+    assert files.skip_warning(read_pdf, path).startswith(f"skipped bad.pdf: {reason}")
+
+
+def test_a_damaged_page_is_left_empty_with_a_warning_and_the_rest_is_read(folder, manual):
+    data = files.write_manual_pdf(folder / "damaged.pdf").read_bytes()
+    # Deliberate damage of the same length (the cross-reference offsets stay right): page 2's
+    # dictionary no longer says it is a page.
+    at = [i for i in range(len(data)) if data.startswith(b"/Type /Page\n", i)][1]
+    path = folder / "damaged.pdf"
+    path.write_bytes(data[:at] + b"/Type /Xxxx\n" + data[at + 12:])
+    warnings: list[str] = []
+    doc = read_pdf(path, "damaged.pdf", warnings.append)
+    assert warnings == ["damaged.pdf: page 2 of 3 could not be loaded (damaged?); the other pages are read"]
+    first, second, third = doc.pages
+    assert second[0] == second[1] and doc.text[: first[1]] == manual.text[: manual.pages[0][1]]
+    assert doc.text[third[0]:].startswith("watcher keeps its state")
+    files.sections(doc)  # the bookmarks of the lost page are left out; the others keep their headings
+
+
+def test_a_pdf_encrypted_with_an_owner_password_only_is_read(folder, manual):
+    doc = read_pdf(files.write_manual_pdf(folder / "owner.pdf", encrypt=""), "owner.pdf", _no_warning)
+    assert doc.text == manual.text and doc.sections == manual.sections
+
+
+def test_an_image_only_page_has_an_empty_range(folder):
+    doc, warnings = _read(files.write_scanned_pdf(folder / "mixed.pdf", text_pages=1))
+    assert warnings == []
+    assert doc.text == "Typed page 1 has a real text layer."
+    assert doc.pages == ((0, 35), (35, 35))
+
+
+_MEASURE = """
+import json, sys
+from pathlib import Path
+from qa.ingest.pdf import read_pdf
+doc = read_pdf(Path(sys.argv[1]), "long.pdf", print)
+# VmHWM, not ru_maxrss: Linux carries ru_maxrss over from the parent (pytest) through fork and exec.
+peak = next(int(ln.split()[1]) / 1024 for ln in open("/proc/self/status") if ln.startswith("VmHWM:"))
+print(json.dumps({"pages": len(doc.pages), "header": "minutes of the Widget Board" in doc.text,
+                  "sections": [(s.heading, s.level, doc.text[s.start:s.end].split("\\n")[0]) for s in doc.sections[:3]],
+                  "count": len(doc.sections), "page2": doc.text[doc.pages[1][0]:doc.pages[1][0] + 14],
+                  "text": len(doc.text), "rss_mb": peak}))
+"""
+
+
+def test_a_300_page_pdf_is_read_page_by_page_in_bounded_memory(folder):
+    path = files.write_long_pdf(folder / "long.pdf", pages=300)
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(sys.path))
+    out = subprocess.run([sys.executable, "-c", _MEASURE, str(path)], capture_output=True, text=True, env=env, check=True)
+    result = json.loads(out.stdout.strip().splitlines()[-1])
+    assert result["pages"] == 300 and not result["header"]
+    assert result["page2"] == "2. Chapter 2\n\n"  # the running head and the folio "6" are gone
+    # Outline entries without the number land on the numbered headings, named as printed; the title
+    # is found by its size.
+    assert result["count"] == 301
+    assert result["sections"] == [
+        ["The Widget Board Report", 1, "The Widget Board Report"],
+        ["1. Chapter 1", 2, "1. Chapter 1"],
+        ["2. Chapter 2", 2, "2. Chapter 2"],
+    ]
+    assert result["rss_mb"] < 100, result  # ~1 MB of text: memory does not grow with every page kept open
+
+
+def test_the_reader_is_found_by_suffix():
+    assert reader(".PDF") is read_pdf
+    assert reader(".txt") is None
+
+
+def test_mangled_pdfs_never_raise(folder):
+    files.check_never_raises(read_pdf, files.write_manual_pdf(folder / "m.pdf").read_bytes(), folder / "mangled.pdf")
