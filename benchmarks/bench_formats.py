@@ -207,6 +207,10 @@ def generated(folder: Path) -> dict[Path, tuple[list[str], list[str]]]:
             [F.INTRO, F.GLOB, "interval | 5 s | how often the folders are scanned", "Precedence of patterns"],
             html_furniture,
         ),
+        F.write_html(folder / "wordpress.html", F.wordpress_page()): (
+            [F.JOURNAL, F.CRASH],
+            [F.COMMENT, "Leave a Reply", "Recent Posts", "Previous Post", "Tagged", F.COPYRIGHT, "Skip to content"],
+        ),
         F.write_html(folder / "blog-1252.html", F.blog_page("windows-1252"), "windows-1252"): (
             [F.JOURNAL, F.CRASH],
             [F.COOKIE, "About us", F.SIDEBAR[1], F.COPYRIGHT],

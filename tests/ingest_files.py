@@ -355,3 +355,34 @@ def check_never_raises(read, data: bytes, path: Path, tries: int = 40) -> None:
             assert len(warnings) == 1 and warnings[0].startswith(f"skipped {path.name}: "), warnings
         else:
             assert all(w.startswith(f"{path.name}: ") for w in warnings), warnings
+
+
+# The shape a WordPress theme gives a post: the article inside <main> among its own furniture (entry
+# meta, tags, post navigation, comments and the reply form), the sidebar widgets and the site footer.
+COMMENT = "Great post, thanks! Does the journal also work on network drives?"
+WORDPRESS_PAGE = """<!DOCTYPE html><html><head><meta charset="UTF-8"><title>Why the journal comes first &#8211; Acme Blog</title></head>
+<body class="post-template-default single has-sidebar"><div id="page" class="site">
+<a class="skip-link screen-reader-text" href="#content">Skip to content</a>
+<div id="masthead" class="site-header"><p class="site-title"><a href="/">Acme Blog</a></p>
+<div id="site-navigation" class="main-navigation"><ul id="primary-menu" class="menu">{nav}</ul></div></div>
+<div id="content" class="site-content"><div id="primary" class="content-area"><main id="main" class="site-main">
+<article id="post-42" class="post-42 post type-post status-publish">
+<header class="entry-header"><h1 class="entry-title">Why the journal comes first</h1>
+<div class="entry-meta"><span class="posted-on">Posted on <time>3 March 2024</time></span></div></header>
+<div class="entry-content"><p>{journal}</p><h2>What a crash leaves behind</h2><p>{crash}</p></div>
+<footer class="entry-footer"><span class="cat-links">Posted in <a href="/c/eng">Engineering</a></span>
+<span class="tags-links">Tagged <a href="/t/journal">journal</a></span></footer></article>
+<nav class="navigation post-navigation"><div class="nav-links"><div class="nav-previous"><a href="/p/41">Previous Post: Installing the controller</a></div></div></nav>
+<div id="comments" class="comments-area"><h2 class="comments-title">One thought on this post</h2>
+<ol class="comment-list"><li class="comment"><p>{comment}</p></li></ol>
+<div id="respond" class="comment-respond"><h3 class="comment-reply-title">Leave a Reply</h3>
+<form><textarea></textarea></form></div></div>
+</main></div>
+<aside id="secondary" class="widget-area"><section class="widget widget_recent_entries"><h2 class="widget-title">Recent Posts</h2><ul>{sidebar}</ul></section></aside>
+</div><footer id="colophon" class="site-footer"><div class="site-info">{copyright}</div></footer></div></body></html>
+"""
+
+
+def wordpress_page() -> str:
+    return WORDPRESS_PAGE.format(nav=_items(NAV), journal=JOURNAL, crash=CRASH, comment=COMMENT,
+                                 sidebar=_items(SIDEBAR), copyright=COPYRIGHT)

@@ -58,6 +58,17 @@ def test_a_page_of_plain_divs_loses_its_furniture_by_class_name(tmp_path):
     assert files.sections(doc) == [("Why the journal comes first", 1), ("What a crash leaves behind", 2)]
 
 
+def test_a_wordpress_post_keeps_the_post_and_drops_meta_navigation_comments_and_widgets(tmp_path):
+    doc, _ = _read(files.write_html(tmp_path / "wp.html", files.wordpress_page()))
+    assert doc.text == "\n\n".join([
+        "Why the journal comes first", "Posted on 3 March 2024", files.JOURNAL, "What a crash leaves behind", files.CRASH,
+    ])
+    assert files.sections(doc) == [("Why the journal comes first", 1), ("What a crash leaves behind", 2)]
+    for furniture in ["Skip to content", "Acme Blog", "Engineering", "Previous Post", files.COMMENT, "Leave a Reply",
+                      "Recent Posts", files.COPYRIGHT] + files.NAV + files.SIDEBAR:
+        assert furniture not in doc.text
+
+
 def test_previous_next_links_and_link_menus_are_dropped_and_title_comes_from_title_tag(tmp_path):
     page = (
         "<html><head><title>Closure Example (libffi manual)</title></head><body>"

@@ -13,11 +13,11 @@ HEADINGS = {f"h{n}": n for n in range(1, 7)}
 # Never content: scripts and styles, forms, and the HTML5 tags for site navigation and furniture.
 DROP_TAGS = "script, style, noscript, template, svg, canvas, nav, aside, footer, form, button, iframe, select, dialog"
 # Class/id/role words that sites use for furniture, matched as whole words ("navbar", "cookie-banner",
-# "site-footer", "breadcrumbs"), never inside longer words ("navigation-free" still matches "navigation").
+# "site-footer", "breadcrumbs", "comments-area"), never inside longer words ("commentary" is no "comment").
 _FURNITURE_NAME = re.compile(
     r"(?:^|[-_\s])(?:nav|navbar|navigation|menu|breadcrumbs?|crumbs|sidebar|side-bar|footer|masthead|cookies?|"
     r"consent|gdpr|banner|pagination|pager|share|sharing|social|related|widget|widget-area|advert|ads|"
-    r"newsletter|subscribe|skip-link|toc)(?:$|[-_\s])",
+    r"newsletter|subscribe|skip-link|toc|comments?|respond)(?:$|[-_\s])",
     re.I,
 )
 _FURNITURE_ROLES = {"navigation", "banner", "contentinfo", "complementary", "search", "dialog", "alertdialog"}
