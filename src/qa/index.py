@@ -165,16 +165,7 @@ def write_index(
         with build_lock(index_dir, warn), staging_dir(index_dir) as staging:
             step = progress(len(passages) + len(spans)) if progress else None
             encoder = getattr(embedder, "passage_encoder", type(embedder).__name__)
-            known, partial = KnownVectors(), PartialVectors(index_dir, {"model": embedder.model, "encoder": encoder})
-            if reuse:
-                previous = _reusable(index_dir, embedder, encoder)
-                if previous is not None:
-                    known.add_index(previous)
-                resumed = partial.load_into(known)
-                if resumed and warn:
-                    warn(f"resuming an unfinished build: {resumed:,} texts were embedded already")
-            else:
-                partial.remove()
+            known, partial = _known_vectors(index_dir, embedder, encoder, reuse, warn)
             dense, sentence_vectors, counts = _embed(passages, spans, embedder, staging / SENTENCE_VECTORS, known,
                                                      partial, step)
             manifest["texts"] = counts  # how many passage and sentence texts were embedded, and reused
@@ -193,6 +184,23 @@ def write_index(
         raise QAError(f"cannot write the index at {shown_path(index_dir)} ({exc.strerror or exc})") from None
     return Index(index_dir, manifest, passages, dense, BM25Scores(index_dir / BM25), spans, sentence_vectors,
                  documents=read_records(index_dir))
+
+
+def _known_vectors(index_dir: Path, embedder, encoder: str, reuse: bool,
+                   warn: Warn | None) -> tuple[KnownVectors, PartialVectors]:
+    """The vectors a build need not compute (with `reuse`: the index there, and what an unfinished
+    build kept), and where this build keeps the ones it computes."""
+    known, partial = KnownVectors(), PartialVectors(index_dir, {"model": embedder.model, "encoder": encoder})
+    if not reuse:
+        partial.remove()
+        return known, partial
+    previous = _reusable(index_dir, embedder, encoder)
+    if previous is not None:
+        known.add_index(previous)
+    resumed = partial.load_into(known)
+    if resumed and warn:
+        warn(f"resuming an unfinished build: {resumed:,} texts were embedded already")
+    return known, partial
 
 
 def _reusable(index_dir: Path, embedder, encoder: str) -> Index | None:
