@@ -250,7 +250,7 @@ def test_passage_with_neighbours(client, retriever):
     assert response.status_code == 200
     assert response.json() == {
         "id": p.id, "doc": p.doc, "title": p.title, "section": p.section, "ordinal": p.ordinal,
-        "start": p.start, "end": p.end, "text": p.text,
+        "start": p.start, "end": p.end, "text": p.text, "page": None,
         "citation": f"{p.doc} › {p.section} (chars {p.start}–{p.end})",
         "previous": passages[0].id, "next": passages[2].id,
     }

@@ -91,10 +91,19 @@ def test_bad_input_is_one_line_and_exit_2(workdir, args, message):
 
 def test_folder_without_documents(workdir):
     (workdir / "empty").mkdir()
-    (workdir / "empty" / "notes.pdf").write_bytes(b"%PDF")
+    (workdir / "empty" / "photo.jpg").write_bytes(b"\xff\xd8\xff")
     result = runner.invoke(app, ["index", "empty"])
     assert result.exit_code == 2
-    assert result.stderr == "Error: no .txt or .md files found in empty\n"
+    assert result.stderr == "Error: no .txt, .md, .pdf, .html or .docx files found in empty\n"
+
+
+def test_folder_whose_every_document_is_unreadable(workdir):
+    (workdir / "bad").mkdir()
+    (workdir / "bad" / "notes.pdf").write_bytes(b"%PDF")
+    result = runner.invoke(app, ["index", "bad", "--index-dir", "bad-index"])
+    assert result.exit_code == 2
+    assert result.stderr == ("qa: skipped notes.pdf: not a readable PDF (Failed to load document (PDFium: Data "
+                             "format error).)\nError: no readable documents to index (every file was skipped)\n")
 
 
 def test_corrupt_index_says_run_qa_index(workdir):

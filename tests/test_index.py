@@ -62,7 +62,7 @@ def test_stale_when_corpus_changes(tmp_path, seed_corpus, seed_index_dir):
     seed.write_text(seed.read_text() + "\nOne more sentence.\n")
     assert "north-korea-diplomacy.txt changed" in stale_reason(manifest, "all-MiniLM-L6-v2")
     seed.unlink()
-    assert "no .txt or .md" in stale_reason(manifest, "all-MiniLM-L6-v2")
+    assert "no .txt, .md, .pdf, .html or .docx files" in stale_reason(manifest, "all-MiniLM-L6-v2")
 
 
 def test_interrupted_build_leaves_the_old_index_loadable(tmp_path, seed_corpus, seed_index_dir):

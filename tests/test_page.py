@@ -228,3 +228,24 @@ def test_script_in_a_document_is_shown_as_text(browser, hostile_server):
     assert browser.execute_script("return window.qaPwned") is None
     assert cards[0].find_elements(By.CSS_SELECTOR, "script, img, b") == []
     assert cards[0].find_element(By.CSS_SELECTOR, ".cite").text.startswith("1. markup.txt › Markup In The Corpus")
+
+
+@pytest.fixture(scope="module")
+def pdf_server(tmp_path_factory, embedder):
+    """A server over an index of a real three-page PDF manual."""
+    from ingest_files import write_manual_pdf
+    from qa.index import build_index, load_index
+    from qa.retrieval import Retriever
+
+    tmp = tmp_path_factory.mktemp("pdf")
+    (tmp / "corpus").mkdir()
+    write_manual_pdf(tmp / "corpus" / "manual.pdf")
+    build_index([tmp / "corpus"], tmp / "index", embedder)
+    yield from serve_in_thread(Retriever(load_index(tmp / "index"), embedder))
+
+
+def test_a_pdf_passage_is_cited_with_its_page(browser, pdf_server):
+    browser.get(f"{pdf_server}/?q={quote('what does note seven say the watcher keeps')}")
+    cards = wait_for_cards(browser)
+    cite = cards[0].find_element(By.CSS_SELECTOR, ".cite").text
+    assert cite.startswith("1. manual.pdf › 3. Operating (p. 3, chars "), cite

@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Annotated, Callable, Iterable, Optional
 
 from fastapi import FastAPI, Query
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from fastapi_offline import FastAPIOffline
 from pydantic import WithJsonSchema
 
@@ -280,8 +280,20 @@ def create_app(
             raise QAError(f"no passage with id {passage_id!r} in this index", status=404)
         p = retriever.index.passages[row]
         before, after = state.neighbours.get(p.id, (None, None))
-        citation = f"{p.doc} › {p.section} (chars {p.start}–{p.end})"
+        citation = p.citation()
         return JSONResponse(asdict(PassageDetail(**p.to_dict(), citation=citation, previous=before, next=after)))
+
+    # the errors are JSON, as everywhere: only the 200 is text/plain (a response_class would document
+    # the errors as text/plain too)
+    @app.get("/documents/{doc:path}/text", response_model=None,
+             responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}},
+                              "description": "The document's text"},
+                        404: {"model": ErrorBody, "description": "No document has that name"}, 503: ERRORS[503]},
+             summary="A document's text")
+    def document_text(doc: str) -> PlainTextResponse:
+        """The text a document's passage offsets index (`text[start:end]` is each passage): the file as
+        read for .txt and .md, the extracted text for PDF, HTML and Word files (what `qa text DOC` prints)."""
+        return PlainTextResponse(state.require().index.text(doc))
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index_page() -> HTMLResponse:

@@ -112,6 +112,7 @@ class AskResponse(BaseModel):
                     "start": 104,
                     "end": 763,
                     "text": "North Korea's foreign relations have been marked by conflict ...",
+                    "page": None,
                     "citation": "north-korea-diplomacy.txt › Who Led The North Korea Diplomacy Efforts? "
                                 "(chars 104–763)",
                     "previous": "0e4c1b2a3d5f6789",
@@ -123,7 +124,8 @@ class AskResponse(BaseModel):
 class PassageDetail(Passage):
     """One passage (the index's own record) with its citation and its neighbours in the same document."""
 
-    citation: str = Field(description="doc › section (chars start–end), as `qa ask` prints it.")
+    citation: str = Field(description="doc › section (p. N, chars start–end), as `qa ask` prints it "
+                                      "(the page only for a paged document).")
     previous: Optional[str] = Field(description="Id of the passage before this one in the same document.")
     next: Optional[str] = Field(description="Id of the passage after this one in the same document.")
 

@@ -154,6 +154,22 @@ def ask_command(
             print_answer(answer)
 
 
+@app.command("text")
+def text_command(
+    doc: str = typer.Argument(..., help="The document's name as cited, e.g. manual.pdf or notes/a.md."),
+    index_dir: Path = IndexDir,
+) -> None:
+    """Print the text that DOC's citations index: the file for .txt and .md, the extracted text for
+    PDF, HTML and Word files, so that text[start:end] is each cited passage.
+
+    Example: qa text manual.pdf | sed -n 1,20p
+    """
+    from .index import load_index
+
+    with _user_errors():
+        sys.stdout.write(load_index(index_dir, mmap=True).text(doc))
+
+
 @app.command("serve")
 def serve_command(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0 for every interface)."),
@@ -229,13 +245,15 @@ def print_answer(answer, console=None) -> None:
     from rich.console import Console
     from rich.text import Text
 
+    from .passages import cite
+
     console = console or Console(highlight=False, width=min(Console().width, 100))
     if not answer.answerable:
         console.print(Text(NOT_IN_CORPUS, style="bold red"), soft_wrap=True)
     for n, hit in enumerate(answer.passages, 1):
         if n > 1:
             console.print()
-        console.print(Text(f"[{n}] {hit.doc} › {hit.section} (chars {hit.start}–{hit.end}) {hit.score:.3f}",
+        console.print(Text(f"[{n}] {cite(hit.doc, hit.section, hit.start, hit.end, hit.page)} {hit.score:.3f}",
                            style="bold cyan"), soft_wrap=True)
         body = Text(hit.text)
         if hit.highlight:

@@ -1,27 +1,25 @@
-"""Documents: find the .txt/.md files under the given paths and read them exactly as stored."""
+"""Documents: find the corpus files under the given paths and read each into a Document.
+
+.txt and .md are read exactly as stored (offsets index the file); PDF, HTML and Word files go
+through their reader in `ingest/` (offsets index the extracted text, which the index keeps).
+"""
 
 from __future__ import annotations
 
 import hashlib
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
 from .errors import QAError
+from .ingest import READERS, reader
+from .ingest.document import Document, file_sha256  # noqa: F401 - file_sha256 is imported from here
 
-SUFFIXES = (".txt", ".md")
+PLAIN_SUFFIXES = (".txt", ".md")
+SUFFIXES = (*PLAIN_SUFFIXES, *READERS)
+KINDS = "a .txt, .md, .pdf, .html, .htm or .docx file"
 
 Warn = Callable[[str], None]
-
-
-@dataclass(frozen=True)
-class Document:
-    """One corpus file: `path` is relative to the corpus root, `text` is the file's exact characters."""
-
-    path: str
-    text: str
-    sha256: str
 
 
 def find_files(paths: list[Path], warn: Warn | None = None) -> list[tuple[Path, Path]]:
@@ -40,10 +38,10 @@ def find_files(paths: list[Path], warn: Warn | None = None) -> list[tuple[Path, 
         elif path.suffix.lower() in SUFFIXES:
             found.append((path.parent, path))
         else:
-            raise QAError(f"not a .txt or .md file: {shown_path(path)}")
+            raise QAError(f"not {KINDS}: {shown_path(path)}")
     if not found:
         shown = ", ".join(shown_path(p) for p in paths)
-        raise QAError(f"no .txt or .md files found in {shown}")
+        raise QAError(f"no .txt, .md, .pdf, .html or .docx files found in {shown}")
     return found
 
 
@@ -68,43 +66,42 @@ def _walk(root: Path, warn: Warn | None) -> list[Path]:
     return sorted(files)
 
 
-def file_sha256(path: Path) -> str:
-    """The file's SHA-256, read in 1 MiB blocks (model files are large)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
 def read_documents(paths: list[Path], warn: Warn | None = None) -> list[Document]:
-    """Read every corpus file; one that cannot be read or is not valid UTF-8 is skipped with a warning."""
+    """Read every corpus file; one that cannot be read (permissions, not UTF-8, a broken or encrypted
+    PDF, ...) is skipped with a warning naming it."""
     documents: list[Document] = []
     seen: set[str] = set()
+    warn = warn or (lambda message: None)
     for root, file in find_files(paths, warn=warn):
-        try:
-            data = file.read_bytes()
-        except OSError as exc:
-            if warn:
-                warn(f"skipped {shown_path(file)}: cannot be read ({exc.strerror})")
-            continue
-        try:
-            # newline="" semantics: keep \r\n so offsets index the file's own characters.
-            text = data.decode("utf-8")
-        except UnicodeDecodeError as exc:
-            if warn:
-                warn(f"skipped {shown_path(file)}: not valid UTF-8 (byte {exc.start})")
-            continue
-        if text.startswith("\ufeff"):
-            text = text[1:]  # a BOM is an encoding mark, not content; offsets count from after it
         name = doc_name(root, file)
         if name in seen:
             continue
-        seen.add(name)
-        documents.append(Document(path=name, text=text, sha256=hashlib.sha256(data).hexdigest()))
+        read = reader(file.suffix)
+        document = read(file, name, warn) if read else _read_plain(file, name, warn)
+        if document is not None:
+            seen.add(name)
+            documents.append(document)
     if not documents:
-        raise QAError("no readable .txt or .md files to index (every file was skipped)")
+        raise QAError("no readable documents to index (every file was skipped)")
     return documents
+
+
+def _read_plain(file: Path, name: str, warn: Warn) -> Document | None:
+    """A .txt or .md file's exact characters (\r\n kept, so offsets index the file), or None."""
+    try:
+        data = file.read_bytes()
+    except OSError as exc:
+        warn(f"skipped {shown_path(file)}: cannot be read ({exc.strerror})")
+        return None
+    try:
+        text = data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        warn(f"skipped {shown_path(file)}: not valid UTF-8 (byte {exc.start})")
+        return None
+    if text.startswith("\ufeff"):
+        text = text[1:]  # a BOM is an encoding mark, not content; offsets count from after it
+    kind = "markdown" if file.suffix.lower() == ".md" else "text"
+    return Document(path=name, text=text, sha256=hashlib.sha256(data).hexdigest(), kind=kind)
 
 
 def doc_name(root: Path, file: Path) -> str:

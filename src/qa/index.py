@@ -15,7 +15,8 @@ from .errors import QAError
 from .index_folder import (FORMAT, MANIFEST, build_lock, check_index_target, hash_files, stamp_verified,
                            staging_dir, swap_into_place, verify_files)
 from .lexical import BM25Scores, write_bm25
-from .passages import Passage, sentence_spans, split_documents
+from .index_documents import DOCUMENTS, TEXTS, document_text, read_records, write_documents
+from .passages import Passage, page_of, sentence_spans, split_documents
 from .vector_reuse import KnownVectors, PartialVectors, sentence_texts
 
 FORMAT_VERSION = 1
@@ -45,6 +46,7 @@ class Index:
     sentence_spans: np.ndarray | None = None
     sentence_vectors: np.ndarray | None = None
     extras: dict = field(default_factory=dict)
+    documents: dict = field(default_factory=dict)  # doc → kind, pages, extracted text file (index_documents)
 
     @property
     def model(self) -> str:
@@ -85,6 +87,15 @@ class Index:
             )
         return self.extras["_sections"]
 
+    def page_of(self, doc: str, offset: int) -> int | None:
+        """The 1-based page of `doc` holding `offset`, or None for an unpaged document."""
+        record = self.documents.get(doc)
+        return page_of(record["pages"], offset) if record else None
+
+    def text(self, doc: str) -> str:
+        """The text `doc`'s passage offsets index (`qa text DOC`)."""
+        return document_text(self.path, self.manifest, self.documents, doc)
+
     def passage_by_id(self) -> dict[str, int]:
         if "_by_id" not in self.extras:
             self.extras["_by_id"] = {p.id: i for i, p in enumerate(self.passages)}
@@ -111,7 +122,8 @@ def build_index(
     if not passages:
         raise QAError("the corpus has no passages to index (every file is empty or furniture)")
     corpus = {"sources": [str(s) for s in sources], "files": _file_records(sources, documents)}
-    return write_index(passages, index_dir, embedder, corpus, progress=progress, warn=warn, reuse=reuse)
+    return write_index(passages, index_dir, embedder, corpus, progress=progress, warn=warn, reuse=reuse,
+                       documents=documents)
 
 
 def write_index(
@@ -122,9 +134,11 @@ def write_index(
     progress: ProgressFactory | None = None,
     warn: Warn | None = None,
     reuse: bool = False,
+    documents: list[Document] = (),
 ) -> Index:
     """Embed ready-made passages and write them to `index_dir`, replacing any index there atomically
-    (with `reuse`, taking the vectors of texts it already holds from the index there).
+    (with `reuse`, taking the vectors of texts it already holds from the index there). `documents`
+    are recorded (kind, pages) and their extracted texts kept.
 
     `corpus` goes into the manifest as is (`sources` and `files` let `stale_reason` check it).
     """
@@ -142,7 +156,8 @@ def write_index(
         **corpus,
         "passage_count": len(passages),
         "files_written": {"passages": PASSAGES, "dense": DENSE, "bm25": BM25,
-                          "sentence_spans": SENTENCE_SPANS, "sentence_vectors": SENTENCE_VECTORS},
+                          "sentence_spans": SENTENCE_SPANS, "sentence_vectors": SENTENCE_VECTORS,
+                          "documents": DOCUMENTS, "texts": TEXTS},
     }
     index_dir = Path(index_dir)
     check_index_target(index_dir)
@@ -170,12 +185,14 @@ def write_index(
                 manifest["onnx"] = onnx[1]
             # what embedded the passages: "openvino bf16" vectors are within 1e-4 cosine of fp32 ones
             manifest["passage_encoder"] = encoder
+            write_documents(staging, list(documents))
             _write_files(staging, passages, dense, spans, onnx, manifest)
             swap_into_place(staging, index_dir)
             partial.remove()  # the index holds every vector now
     except OSError as exc:  # a full disk, a read-only folder, /proc
         raise QAError(f"cannot write the index at {shown_path(index_dir)} ({exc.strerror or exc})") from None
-    return Index(index_dir, manifest, passages, dense, BM25Scores(index_dir / BM25), spans, sentence_vectors)
+    return Index(index_dir, manifest, passages, dense, BM25Scores(index_dir / BM25), spans, sentence_vectors,
+                 documents=read_records(index_dir))
 
 
 def _reusable(index_dir: Path, embedder, encoder: str) -> Index | None:
@@ -272,6 +289,7 @@ def load_index(index_dir: Path, mmap: bool = False) -> Index:
         mode = "r" if mmap else None
         spans = np.load(index_dir / SENTENCE_SPANS, mmap_mode=mode, allow_pickle=False)
         sentence_vectors = np.load(index_dir / SENTENCE_VECTORS, mmap_mode=mode, allow_pickle=False)
+        documents = read_records(index_dir)
     except (OSError, EOFError, ValueError, TypeError, KeyError, IndexError, RuntimeError) as exc:
         raise _corrupt(index_dir, exc) from exc
     if not (len(passages) == manifest.get("passage_count") == dense.ntotal == bm25.num_docs):
@@ -281,7 +299,7 @@ def load_index(index_dir: Path, mmap: bool = False) -> Index:
     if len(spans) and not (0 <= spans[0, 0] and spans[-1, 0] < len(passages)
                            and bool(np.all(np.diff(spans[:, 0]) >= 0))):
         raise _corrupt(index_dir, "sentence spans name passages the index does not have")
-    return Index(index_dir, manifest, passages, dense, bm25, spans, sentence_vectors)
+    return Index(index_dir, manifest, passages, dense, bm25, spans, sentence_vectors, documents=documents)
 
 
 def index_exists(index_dir: Path) -> bool:

@@ -12,12 +12,13 @@ Every passage satisfies `document.text[start:end] == passage.text`.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 import re
 from collections import Counter
 from dataclasses import asdict, dataclass
 
-from .documents import Document
+from .ingest.document import Document
 
 SPLIT_ABOVE = 1000  # a paragraph longer than this is split at sentence boundaries
 TARGET = 800  # sentences are packed up to about this many characters per passage
@@ -45,6 +46,7 @@ _FURNITURE = re.compile(
     )\s*[:|]?\s*$""",
     re.IGNORECASE | re.VERBOSE,
 )
+_ENDS_SENTENCE = re.compile(r"[.!?:;][\"'\u201d\u2019)\]]*$")
 _SENTENCE_END = re.compile(r"[.!?][\"'\u201d\u2019)\]]*\s+(?=[\"'\u201c\u2018(\[]?[A-Z0-9])")
 _ABBREVIATION = re.compile(r"(?:\b[A-Za-z]\.)+$|\b(?:Mr|Mrs|Ms|Dr|St|Jr|Sr|Prof|vs|etc|e\.g|i\.e|No|Gen|Gov|Sen|Rep)\.$")
 
@@ -61,6 +63,7 @@ class Passage:
     start: int
     end: int
     text: str
+    page: int | None = None  # 1-based, for a paged document (PDF): the page the passage starts on
 
     def embedding_text(self) -> str:
         """What is embedded: the passage with its title and section heading as context."""
@@ -72,8 +75,17 @@ class Passage:
         recurs in every passage of its document, and its words would lose their weight there."""
         return f"{self.section}\n{self.text}"
 
+    def citation(self) -> str:
+        return cite(self.doc, self.section, self.start, self.end, self.page)
+
     def to_dict(self) -> dict:
         return asdict(self)
+
+
+def cite(doc: str, section: str, start: int, end: int, page: int | None = None) -> str:
+    """`doc › section (p. N, chars start–end)` as `qa ask` and /passages show a passage (no page: unpaged)."""
+    where = f"p. {page}, chars {start}–{end}" if page is not None else f"chars {start}–{end}"
+    return f"{doc} › {section} ({where})"
 
 
 @dataclass(frozen=True)
@@ -84,22 +96,11 @@ class _Span:
 
 
 def split_document(document: Document) -> list[Passage]:
-    """The document's passages in reading order, each tagged with its section heading."""
-    markdown = document.path.lower().endswith(".md")
-    blocks = [_Span(m.start(), m.end(), m.group()) for m in _BLOCK.finditer(document.text)]
-    separators = _repeated_separators(blocks)
-    title = ""
-    section = ""
-    spans: list[tuple[str, _Span]] = []
-    for block in blocks:
-        if block.text.strip() in separators:
-            continue
-        for heading, run in _segments(block, markdown):
-            if heading is not None:
-                title = title or heading
-                section = heading
-            elif _is_content(run.text):
-                spans.extend((section, piece) for piece in _split_long(run))
+    """The document's passages in reading order, each tagged with its section heading (and page)."""
+    if document.kind in ("text", "markdown"):
+        title, spans = _text_spans(document)
+    else:
+        title, spans = _structured_spans(document)
     if not title:
         title = document.path.rsplit("/", 1)[-1].rsplit(".", 1)[0]
     passages: list[Passage] = []
@@ -118,9 +119,74 @@ def split_document(document: Document) -> list[Passage]:
                 start=span.start,
                 end=span.end,
                 text=span.text,
+                page=page_of(document.pages, span.start),
             )
         )
     return passages
+
+
+def _text_spans(document: Document) -> tuple[str, list[tuple[str, _Span]]]:
+    """Title and (section, span) pieces of a plain-text or Markdown file: headings found by their look."""
+    markdown = document.kind == "markdown" or document.path.lower().endswith(".md")
+    blocks = [_Span(m.start(), m.end(), m.group()) for m in _BLOCK.finditer(document.text)]
+    separators = _repeated_separators(blocks)
+    title = ""
+    section = ""
+    spans: list[tuple[str, _Span]] = []
+    for block in blocks:
+        if block.text.strip() in separators:
+            continue
+        for heading, run in _segments(block, markdown):
+            if heading is not None:
+                title = title or heading
+                section = heading
+            elif _is_content(run.text):
+                spans.extend((section, piece) for piece in _split_long(run))
+    return title, spans
+
+
+def _structured_spans(document: Document) -> tuple[str, list[tuple[str, _Span]]]:
+    """Title and (section, span) pieces of an extracted document (PDF, HTML, Word): its reader found the
+    sections and dropped the furniture, so every paragraph but a heading line is content. A paragraph
+    is cut where a page starts unless a sentence runs over the break."""
+    sections = sorted(document.sections, key=lambda s: s.start)
+    starts = [s.start for s in sections]
+    heading_lines = set(starts)
+    title = next((s.heading for s in sections if s.level == 1), sections[0].heading if sections else "")
+    page_starts = [start for start, _ in (document.pages or ())[1:]]
+    spans: list[tuple[str, _Span]] = []
+    for match in _BLOCK.finditer(document.text):
+        block = _Span(match.start(), match.end(), match.group())
+        if block.start in heading_lines:  # the heading's own line, and anything the reader ran on after it
+            newline = block.text.find("\n")
+            if newline < 0:
+                continue
+            block = _trimmed(block, newline, len(block.text))
+        at = bisect.bisect_right(starts, block.start) - 1
+        section = sections[at].heading if at >= 0 else title
+        for _, run in _segments(block, markdown=False, headings=False):
+            for piece in _at_page_starts(run, page_starts):
+                spans.extend((section, p) for p in _split_long(piece))
+    return title, spans
+
+
+def _at_page_starts(span: _Span, page_starts: list[int]) -> list[_Span]:
+    """`span` cut at each page start inside it that falls between sentences."""
+    pieces, a = [], 0
+    for start in page_starts:
+        cut = start - span.start
+        if 0 < cut < len(span.text) and _ENDS_SENTENCE.search(span.text[a:cut].rstrip()):
+            pieces.append(_trimmed(span, a, cut))
+            a = cut
+    pieces.append(_trimmed(span, a, len(span.text)))
+    return [p for p in pieces if p.text]
+
+
+def page_of(pages: tuple[tuple[int, int], ...] | None, offset: int) -> int | None:
+    """The 1-based page holding `offset` of a paged document's text, or None for an unpaged one."""
+    if not pages:
+        return None
+    return max(1, bisect.bisect_right([start for start, _ in pages], offset))
 
 
 def split_documents(documents: list[Document]) -> list[Passage]:
@@ -151,16 +217,17 @@ def _repeated_separators(blocks: list[_Span]) -> set[str]:
     return {text for text, n in counts.items() if n >= 2}
 
 
-def _segments(block: _Span, markdown: bool) -> list[tuple[str | None, _Span | None]]:
-    """The block as (heading, None) and (None, content run) items; furniture lines are dropped."""
-    heading = None if markdown else _heading(block.text)
+def _segments(block: _Span, markdown: bool, headings: bool = True) -> list[tuple[str | None, _Span | None]]:
+    """The block as (heading, None) and (None, content run) items; furniture lines are dropped.
+    With `headings` false (a reader found them already) no line is taken for a heading."""
+    heading = _heading(block.text) if headings and not markdown else None
     if heading is not None:
         return [(heading, None)]
     items: list[tuple[str | None, _Span | None]] = []
     current: list[re.Match] = []
     for line in _LINE.finditer(block.text):
         stripped = line.group().strip()
-        md_heading = _MD_HEADING.fullmatch(stripped) if markdown else None
+        md_heading = _MD_HEADING.fullmatch(stripped) if markdown and headings else None
         if md_heading or _FURNITURE.match(stripped):
             if current:
                 items.append((None, _join(block, current)))

@@ -34,11 +34,13 @@ class Highlight:
     start: int
     end: int
     text: str
+    page: int | None = None  # the 1-based page it starts on, in a paged document (PDF)
 
 
 @dataclass(frozen=True)
 class Hit:
-    """One cited passage: `text` is `source[start:end]` of `doc`, found under heading `section`.
+    """One cited passage: `text` is `source[start:end]` of `doc`, found under heading `section` (on
+    page `page` of a PDF). `source` is the file for .txt/.md, else its extracted text (`qa text DOC`).
 
     `score` is what the passage ranks by, higher first: cosine (dense), BM25 (bm25), or the fused
     score with its answer-type or role bonus, less 0.1 when a passage above is from its section (hybrid).
@@ -52,6 +54,7 @@ class Hit:
     score: float
     text: str
     highlight: Highlight | None = None
+    page: int | None = None  # the 1-based page it starts on, in a paged document (PDF); else None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -265,7 +268,7 @@ class Retriever:
     def _hit(self, row: int, score: float, query_vector: np.ndarray) -> Hit:
         p = self.index.passages[row]
         return Hit(id=p.id, doc=p.doc, section=p.section, start=p.start, end=p.end, score=round(score, 4),
-                   text=p.text, highlight=self._highlight(row, query_vector))
+                   text=p.text, highlight=self._highlight(row, query_vector), page=p.page)
 
     def _highlight(self, row: int, query_vector: np.ndarray) -> Highlight | None:
         """The passage's sentence closest to the question (sentence vectors are built with the index)."""
@@ -276,4 +279,4 @@ class Retriever:
         best = lo + int(np.argmax(self.index.sentence_vectors[lo:hi] @ query_vector))
         _, start, end = (int(x) for x in spans[best])
         p = self.index.passages[row]
-        return Highlight(start, end, p.text[start - p.start : end - p.start])
+        return Highlight(start, end, p.text[start - p.start : end - p.start], self.index.page_of(p.doc, start))
