@@ -59,6 +59,35 @@ def test_every_evidence_string_is_in_a_passage_of_the_index(questions, retriever
         assert set().union(*found.values()) == set(range(len(q.evidence))), q.id
 
 
+MIXED = ROOT / "eval" / "mixed"
+
+
+def test_mixed_set_gold_is_in_the_readers_text_on_its_page():
+    """eval/mixed: every evidence string is in one paragraph of one corpus file as the readers extract it,
+    and a PDF question's string is on its `page` (by the reader's page ranges and by pypdfium2's own text)."""
+    import pypdfium2 as pdfium
+
+    from qa.ingest import reader
+
+    questions = load_questions(MIXED / "questions.jsonl")
+    assert (sum(q.answerable for q in questions), sum(not q.answerable for q in questions)) == (33, 8)
+    docs = {f.name: reader(f.suffix)(f, f.name, pytest.fail) for f in sorted((MIXED / "corpus").iterdir())}
+    assert {Path(n).suffix for n in docs} == {".pdf", ".html", ".docx"}
+    paragraphs = {n: [fold(p) for p in re.split(r"\n\s*\n", d.text)] for n, d in docs.items()}
+    for q in questions:
+        for evidence in q.evidence:
+            holders = [n for n, ps in paragraphs.items() if any(fold(evidence) in p for p in ps)]
+            assert holders, (q.id, evidence)
+            if q.page is None:
+                assert not any(n.endswith(".pdf") for n in holders), q.id  # a PDF answer says its page
+                continue
+            (name,) = holders
+            start, end = docs[name].pages[q.page - 1]
+            assert fold(evidence) in fold(docs[name].text[start:end]), (q.id, q.page)
+            page_text = pdfium.PdfDocument(str(MIXED / "corpus" / name))[q.page - 1].get_textpage().get_text_range()
+            assert fold(evidence) in fold(page_text), (q.id, q.page)
+
+
 def test_fold_ignores_case_quotes_and_whitespace():
     assert fold("The \u2018One  Korea\u2019\n policy") == fold("the 'one korea' POLICY") == "the 'one korea' policy"
     assert fold("\u201cnuclear state\u201d") == '"nuclear state"'
