@@ -101,10 +101,10 @@ def test_fold_ignores_case_quotes_and_whitespace():
     ('{"id": "a", "question": "q?", "evidence": ["x"], "answerable": false}\n', "must have no evidence"),
     ('{"id": "a", "question": "q?", "evidence": [], "answerable": false}\n' * 2, "line 2: duplicate id 'a'"),
     ("\n", "has no questions"),
-    ('{"id": "a", "question": "q?", "evidence": ["x"], "answerable": true, "page": 0}\n', "page must be a whole number"),
-    ('{"id": "a", "question": "q?", "evidence": ["x"], "answerable": true, "page": "3"}\n', "page must be a whole number"),
-    ('{"id": "a", "question": "q?", "evidence": ["x"], "answerable": true, "page": true}\n', "page must be a whole number"),
-    ('{"id": "a", "question": "q?", "evidence": [], "answerable": false, "page": 2}\n', "unanswerable question has no page"),
+    *((f'{{"id": "a", "question": "q?", "evidence": ["x"], "answerable": true, "page": {page}}}\n',
+       "page must be a whole number") for page in ("0", '"3"', "true", "1.5")),
+    ('{"id": "a", "question": "q?", "evidence": [], "answerable": false, "page": 2}\n',
+     "unanswerable question has no page"),
 ])
 def test_bad_question_files_are_named(tmp_path, content, message):
     path = tmp_path / "set.jsonl"

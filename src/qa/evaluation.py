@@ -126,7 +126,8 @@ def percentile(values: list[float], p: float) -> float:
     return float(np.percentile(values, p)) if values else 0.0
 
 
-def page_accuracy(questions: list[EvalQuestion], judged: dict[str, dict], hits: dict[str, list]) -> tuple[float, list[dict]] | None:
+def page_accuracy(questions: list[EvalQuestion], judged: dict[str, dict],
+                  hits: dict[str, list]) -> tuple[float, list[dict]] | None:
     """Page accuracy over the answerable questions that have a `page` and whose evidence some passage of
     the index holds: the share whose first relevant hit in `hits` (the top k, best first) cites that
     page. A question with no relevant hit in the top k counts as wrong. Also a row per question that
@@ -360,7 +361,8 @@ def parse_gates(specs: list[str]) -> list[tuple[str, float]]:
 
 def _metric_key(name: str, figures: dict) -> str | None:
     aliases = {v.lower(): k for k, v in LABELS.items()} | {k.lower(): k for k in figures}
-    aliases |= {f"hit@{n}": f"hit_rate@{n}" for n in (1, 3, 5)} | {"page": "page_accuracy", "page accuracy": "page_accuracy"}
+    aliases |= {f"hit@{n}": f"hit_rate@{n}" for n in (1, 3, 5)}
+    aliases |= {"page": "page_accuracy", "page accuracy": "page_accuracy"}
     return aliases.get(name) if aliases.get(name) in figures else None
 
 
