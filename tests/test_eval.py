@@ -11,8 +11,8 @@ from typer.testing import CliRunner
 
 from qa.cli import app
 from qa.errors import QAError
-from qa.evaluation import (EvalQuestion, evaluate_beir, evaluate_questions, failed_gates, fold, ir_metrics,
-                           judge, load_questions, parse_gates, percentile)
+from qa.evaluation import (EvalQuestion, evaluate_beir, evaluate_evalset, evaluate_questions, failed_gates, fold,
+                           ir_metrics, judge, load_questions, page_accuracy, parse_gates, percentile)
 
 from conftest import ROOT, SEED
 
@@ -59,6 +59,35 @@ def test_every_evidence_string_is_in_a_passage_of_the_index(questions, retriever
         assert set().union(*found.values()) == set(range(len(q.evidence))), q.id
 
 
+MIXED = ROOT / "eval" / "mixed"
+
+
+def test_mixed_set_gold_is_in_the_readers_text_on_its_page():
+    """eval/mixed: every evidence string is in one paragraph of one corpus file as the readers extract it,
+    and a PDF question's string is on its `page` (by the reader's page ranges and by pypdfium2's own text)."""
+    import pypdfium2 as pdfium
+
+    from qa.ingest import reader
+
+    questions = load_questions(MIXED / "questions.jsonl")
+    assert (sum(q.answerable for q in questions), sum(not q.answerable for q in questions)) == (33, 8)
+    docs = {f.name: reader(f.suffix)(f, f.name, pytest.fail) for f in sorted((MIXED / "corpus").iterdir())}
+    assert {Path(n).suffix for n in docs} == {".pdf", ".html", ".docx"}
+    paragraphs = {n: [fold(p) for p in re.split(r"\n\s*\n", d.text)] for n, d in docs.items()}
+    for q in questions:
+        for evidence in q.evidence:
+            holders = [n for n, ps in paragraphs.items() if any(fold(evidence) in p for p in ps)]
+            assert holders, (q.id, evidence)
+            if q.page is None:
+                assert not any(n.endswith(".pdf") for n in holders), q.id  # a PDF answer says its page
+                continue
+            (name,) = holders
+            start, end = docs[name].pages[q.page - 1]
+            assert fold(evidence) in fold(docs[name].text[start:end]), (q.id, q.page)
+            page_text = pdfium.PdfDocument(str(MIXED / "corpus" / name))[q.page - 1].get_textpage().get_text_range()
+            assert fold(evidence) in fold(page_text), (q.id, q.page)
+
+
 def test_fold_ignores_case_quotes_and_whitespace():
     assert fold("The \u2018One  Korea\u2019\n policy") == fold("the 'one korea' POLICY") == "the 'one korea' policy"
     assert fold("\u201cnuclear state\u201d") == '"nuclear state"'
@@ -72,6 +101,10 @@ def test_fold_ignores_case_quotes_and_whitespace():
     ('{"id": "a", "question": "q?", "evidence": ["x"], "answerable": false}\n', "must have no evidence"),
     ('{"id": "a", "question": "q?", "evidence": [], "answerable": false}\n' * 2, "line 2: duplicate id 'a'"),
     ("\n", "has no questions"),
+    *((f'{{"id": "a", "question": "q?", "evidence": ["x"], "answerable": true, "page": {page}}}\n',
+       "page must be a whole number") for page in ("0", '"3"', "true", "1.5")),
+    ('{"id": "a", "question": "q?", "evidence": [], "answerable": false, "page": 2}\n',
+     "unanswerable question has no page"),
 ])
 def test_bad_question_files_are_named(tmp_path, content, message):
     path = tmp_path / "set.jsonl"
@@ -95,12 +128,15 @@ def test_ir_metrics_graded_hand_computed():
     assert got["recall@100"] == pytest.approx(0.25)  # a: 1 of its 2 relevant (grade 0 is not relevant)
 
 
-def _fake_retriever(texts: dict[str, str], ranking: dict[str, list[str]], abstain: set[str] = frozenset()):
-    """A stand-in retriever: fixed passages, a fixed ranking per question, an `answerable` flag."""
+def _fake_retriever(texts: dict[str, str], ranking: dict[str, list[str]], abstain: set[str] = frozenset(),
+                    pages: dict[str, int] | None = None):
+    """A stand-in retriever: fixed passages, a fixed ranking per question, an `answerable` flag, and the
+    page each passage cites (`pages`; a passage not in it has none, as a passage of a text file)."""
     passages = [SimpleNamespace(id=pid, text=text) for pid, text in texts.items()]
 
     def answer(question, k):
-        hits = tuple(SimpleNamespace(id=pid, section=f"s-{pid}") for pid in ranking[question][:k])
+        hits = tuple(SimpleNamespace(id=pid, section=f"s-{pid}", page=(pages or {}).get(pid))
+                     for pid in ranking[question][:k])
         return SimpleNamespace(passages=hits, answerable=question not in abstain)
 
     return SimpleNamespace(
@@ -136,6 +172,37 @@ def test_evaluate_questions_hand_computed():
                                  "false_abstention_rate": 0.5, "answered_unanswerable": ["q4"],
                                  "abstained_answerable": ["q2"]}
     assert set(run["latency_ms"]) == {"p50", "p95"}
+    assert "page_accuracy" not in m and "page_misses" not in run  # a set without pages: no page figures
+
+
+def test_page_accuracy_hand_computed():
+    """Of the questions with a page, the share whose first relevant hit in the top k cites that page."""
+    texts = {"p1": "alpha on page one", "p2": "alpha again, page two", "p3": "beta on page three",
+             "p4": "gamma", "p5": "delta, an unpaged file", "p6": "nothing"}
+    pages = {"p1": 1, "p2": 2, "p3": 3, "p4": 4}
+    questions = [
+        EvalQuestion("a", "alpha?", ("alpha",), True, page=2),  # first relevant hit p1 (page 1): wrong
+        EvalQuestion("b", "beta?", ("beta",), True, page=3),  # p3 at rank 2, page 3: right
+        EvalQuestion("c", "gamma?", ("gamma",), True, page=4),  # p4 not in the top 2: wrong
+        EvalQuestion("d", "delta?", ("delta",), True, page=1),  # p5 has no page: wrong
+        EvalQuestion("e", "epsilon?", ("epsilon",), True, page=1),  # no passage holds it: left out
+        EvalQuestion("f", "alpha, no page?", ("alpha",), True),  # no page asked for: left out
+        EvalQuestion("u", "unknown?", (), False),
+    ]
+    ranking = {"alpha?": ["p1", "p2"], "beta?": ["p6", "p3"], "gamma?": ["p6", "p1", "p4"], "delta?": ["p5"],
+               "epsilon?": ["p1"], "alpha, no page?": ["p2"], "unknown?": ["p6"]}
+    report = evaluate_questions(_fake_retriever(texts, ranking, pages=pages), questions, k=2, modes=["dense"])
+    run = report["runs"]["dense"]
+    assert report["unmatched_evidence"] == ["e"]
+    assert run["metrics"]["page_accuracy"] == 0.25  # b of a, b, c, d
+    assert run["page_misses"] == [
+        {"id": "a", "page": 2, "cited_page": 1, "first_relevant_rank": 1},
+        {"id": "c", "page": 4, "cited_page": None, "first_relevant_rank": None},
+        {"id": "d", "page": 1, "cited_page": None, "first_relevant_rank": 1}]
+    assert failed_gates(report, parse_gates(["page=0.25", "page accuracy=0.2"])) == []
+    assert failed_gates(report, parse_gates(["page=0.5"])) == ["dense Page acc. = 0.250 is below 0.5"]
+    judged = {"x": {"p1": {0}}}
+    assert page_accuracy([EvalQuestion("x", "?", ("alpha",), True)], judged, {"x": []}) is None  # no page in the set
 
 
 def test_percentile_and_gates():
@@ -248,3 +315,62 @@ def test_beir_through_the_cli(beir_folder, tmp_path, shared_model):
     (beir_folder / "qrels" / "test.tsv").unlink()
     result = runner.invoke(app, ["eval", "--beir", str(beir_folder), "--index-dir", str(tmp_path / "ix")])
     assert result.exit_code == 2 and "Error: BEIR folder is missing qrels/test.tsv" in result.stderr
+
+
+# --- page accuracy end to end: a real three-page PDF through `qa index` and `qa eval` -------------
+
+LIGHTHOUSE = (
+    ("The Keeper's Day", "The keeper writes the weather into the log every morning at six. He reads the barometer, "
+                         "notes the wind and the state of the sea, and signs the entry."),
+    ("Supplies", "The supply boat comes out from the harbour on the first Tuesday of every month. It brings "
+                 "oil, food and the post, and takes back the empty drums."),
+    ("The Lamp", "Spare lamp bulbs are kept in the cellar beside the oil drums. A bulb is changed at dusk, "
+                 "never at night, so that the light is not dark while the keeper works."),
+)
+
+
+def write_lighthouse_pdf(path: Path) -> Path:
+    """Three pages, one section a page, written by reportlab."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.platypus import PageBreak, Paragraph, SimpleDocTemplate
+
+    s = getSampleStyleSheet()
+    story = [Paragraph("Lighthouse Notes", s["Title"])]
+    for n, (heading, text) in enumerate(LIGHTHOUSE):
+        story += [Paragraph(heading, s["Heading1"]), Paragraph(text, s["BodyText"])]
+        if n < len(LIGHTHOUSE) - 1:
+            story.append(PageBreak())
+    SimpleDocTemplate(str(path), pagesize=A4, title="Lighthouse Notes").build(story)
+    return path
+
+
+def test_page_accuracy_on_a_real_pdf(tmp_path, embedder, shared_model):
+    from qa.index import build_index
+
+    (tmp_path / "corpus").mkdir()
+    write_lighthouse_pdf(tmp_path / "corpus" / "lighthouse.pdf")
+    build_index([tmp_path / "corpus"], tmp_path / "index", embedder)
+    evalset = tmp_path / "pages.jsonl"
+    evalset.write_text("".join(json.dumps(q) + "\n" for q in [
+        {"id": "p1", "question": "When does the keeper write up the weather?", "evidence": ["every morning at six"],
+         "answerable": True, "page": 1},
+        {"id": "p2", "question": "How often does the supply boat come?", "evidence": ["first Tuesday of every month"],
+         "answerable": True, "page": 2},
+        {"id": "p3", "question": "Where are the spare bulbs kept?", "evidence": ["kept in the cellar"],
+         "answerable": True, "page": 1},  # a wrong page on purpose: the bulbs are on page 3
+        {"id": "p4", "question": "What does the boat take back?", "evidence": ["takes back the empty drums"],
+         "answerable": True},  # no page: not counted
+    ]), encoding="utf-8")
+    report = evaluate_evalset(evalset, tmp_path / "index", k=3, modes=["dense", "bm25"])
+    for mode, run in report["runs"].items():
+        assert run["metrics"]["page_accuracy"] == pytest.approx(2 / 3, abs=1e-4), mode
+        assert [(m["id"], m["cited_page"]) for m in run["page_misses"]] == [("p3", 3)], mode
+    args = ["eval", str(evalset), "--mode", "dense", "-k", "3", "--index-dir", str(tmp_path / "index")]
+    result = runner.invoke(app, [*args, "--min", "page=0.6"])
+    assert result.exit_code == 0, result.output
+    assert "Page acc." in result.stdout and "0.667" in result.stdout and "Page not cited" in result.stdout
+    assert re.search(r"p3\s+1\s+p\. 3", result.stdout), result.stdout
+    result = runner.invoke(app, [*args, "--min", "page=0.7", "--json"])
+    assert result.exit_code == 1 and "dense Page acc. = 0.667 is below 0.7" in result.stderr
+    assert json.loads(result.stdout)["runs"]["dense"]["metrics"]["page_accuracy"] == pytest.approx(0.6667)

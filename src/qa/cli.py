@@ -206,7 +206,8 @@ def eval_command(
     model: Optional[str] = Model,
     as_json: bool = JsonOut,
 ) -> None:
-    """Score retrieval: Hit@1/3/5, MRR@10, nDCG@10, evidence recall, latency, abstention.
+    """Score retrieval: Hit@1/3/5, MRR@10, nDCG@10, evidence recall, latency, abstention, and page accuracy
+    for a set whose questions give the page of their answer (--min page=0.9 gates it).
 
     Example: qa eval --compare --min ndcg@10=0.8   (or: qa eval --beir ../shared/benchmarks/msmarco-5k)
     """

@@ -19,17 +19,19 @@ _QUOTES = str.maketrans({"\u2018": "'", "\u2019": "'", "\u201a": "'", "\u201b": 
                          "\u201c": '"', "\u201d": '"', "\u201e": '"', "\u2033": '"'})
 # Display names of the figures, in report order; keys are ranx's names (plus our evidence recall).
 LABELS = {"hit_rate@1": "Hit@1", "hit_rate@3": "Hit@3", "hit_rate@5": "Hit@5", "mrr@10": "MRR@10",
-          "ndcg@10": "nDCG@10", "recall@100": "Recall@100"}
+          "ndcg@10": "nDCG@10", "recall@100": "Recall@100", "page_accuracy": "Page acc."}
 
 
 @dataclass(frozen=True)
 class EvalQuestion:
-    """One question of the set: relevant passages are those containing any `evidence` string."""
+    """One question of the set: relevant passages are those containing any `evidence` string; `page`,
+    for a question about a PDF, is the 1-based page its answer is on (None: no page asked for)."""
 
     id: str
     question: str
     evidence: tuple[str, ...]
     answerable: bool
+    page: int | None = None
 
 
 def fold(text: str) -> str:
@@ -76,8 +78,13 @@ def load_questions(path: Path) -> list[EvalQuestion]:
             raise QAError(f"{where}: an answerable question needs at least one evidence string")
         if not answerable and evidence:
             raise QAError(f"{where}: an unanswerable question must have no evidence")
+        page = record.get("page")
+        if page is not None and (not isinstance(page, int) or isinstance(page, bool) or page < 1):
+            raise QAError(f"{where}: page must be a whole number from 1 (the 1-based page of the answer)")
+        if page is not None and not answerable:
+            raise QAError(f"{where}: an unanswerable question has no page")
         seen.add(qid)
-        questions.append(EvalQuestion(qid, question.strip(), tuple(evidence), answerable))
+        questions.append(EvalQuestion(qid, question.strip(), tuple(evidence), answerable, page))
     if not questions:
         raise QAError(f"evaluation set {path} has no questions")
     return questions
@@ -117,6 +124,24 @@ def percentile(values: list[float], p: float) -> float:
     import numpy as np
 
     return float(np.percentile(values, p)) if values else 0.0
+
+
+def page_accuracy(questions: list[EvalQuestion], judged: dict[str, dict],
+                  hits: dict[str, list]) -> tuple[float, list[dict]] | None:
+    """Page accuracy over the answerable questions that have a `page` and whose evidence some passage of
+    the index holds: the share whose first relevant hit in `hits` (the top k, best first) cites that
+    page. A question with no relevant hit in the top k counts as wrong. Also a row per question that
+    missed (cited page None: no relevant hit, or a hit without a page). None when no question has a page."""
+    paged = [q for q in questions if q.answerable and q.page is not None and judged.get(q.id)]
+    if not paged:
+        return None
+    misses = []
+    for q in paged:
+        rank, hit = next(((i, h) for i, h in enumerate(hits[q.id], 1) if h.id in judged[q.id]), (None, None))
+        cited = getattr(hit, "page", None)
+        if cited != q.page:
+            misses.append({"id": q.id, "page": q.page, "cited_page": cited, "first_relevant_rank": rank})
+    return round(1 - len(misses) / len(paged), 4), misses
 
 
 def check_modes(mode: str | None, compare: bool) -> list[str]:
@@ -165,6 +190,9 @@ def evaluate_questions(retriever, questions: list[EvalQuestion], k: int = 10,
         figures[f"recall@{k}"] = round(sum(recalls) / len(recalls), 4) if recalls else 0.0
         runs[mode] = {"metrics": figures, "latency_ms": latency, "abstention": _abstention(questions, by_id),
                       "misses": misses}
+        pages = page_accuracy(questions, judged, {q.id: list(by_id[q.id].passages) for q in answerable})
+        if pages is not None:  # only a set with pages reports them: the default set's report is unchanged
+            figures["page_accuracy"], runs[mode]["page_misses"] = pages
     return {"questions": len(questions), "answerable": len(answerable),
             "unanswerable": len(questions) - len(answerable), "k": k, "unmatched_evidence": unmatched,
             "runs": runs}
@@ -334,6 +362,7 @@ def parse_gates(specs: list[str]) -> list[tuple[str, float]]:
 def _metric_key(name: str, figures: dict) -> str | None:
     aliases = {v.lower(): k for k, v in LABELS.items()} | {k.lower(): k for k in figures}
     aliases |= {f"hit@{n}": f"hit_rate@{n}" for n in (1, 3, 5)}
+    aliases |= {"page": "page_accuracy", "page accuracy": "page_accuracy"}
     return aliases.get(name) if aliases.get(name) in figures else None
 
 
@@ -410,6 +439,20 @@ def render_report(report: dict, console) -> None:
         for qid, row in sorted(missed.items()):
             misses.add_row(qid, row["question"], *(str(row.get(m, 1) or "-") for m in runs))
         console.print(misses)
+    paged: dict[str, dict] = {}
+    for mode, run in runs.items():
+        for miss in run.get("page_misses", []):
+            paged.setdefault(miss["id"], {"page": miss["page"]})[mode] = miss
+    if paged:
+        pages = Table(title="Page not cited (the page the first relevant passage in the top k cites; "
+                      "- = no relevant passage in the top k)", title_justify="left", box=box.SIMPLE_HEAD)
+        pages.add_column("id")
+        pages.add_column("page", justify="right")
+        for mode in runs:
+            pages.add_column(mode, justify="right")
+        for qid, row in sorted(paged.items()):
+            pages.add_row(qid, str(row["page"]), *(_cited(row.get(m)) for m in runs))
+        console.print(pages)
     for mode, run in runs.items():
         a = run.get("abstention")
         if a and (a["answered_unanswerable"] or a["abstained_answerable"]):
@@ -418,3 +461,12 @@ def render_report(report: dict, console) -> None:
     if report.get("unmatched_evidence"):
         console.print(f"[yellow]No passage contains the evidence of: {', '.join(report['unmatched_evidence'])} "
                       "(excluded from the figures)[/yellow]")
+
+
+def _cited(miss: dict | None) -> str:
+    """A page-miss cell: "ok" (that mode cited the page), "p. N", "no page" (the hit has none) or "-"."""
+    if miss is None:
+        return "ok"
+    if miss["first_relevant_rank"] is None:
+        return "-"
+    return f"p. {miss['cited_page']}" if miss["cited_page"] is not None else "no page"
