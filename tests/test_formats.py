@@ -123,3 +123,24 @@ def test_qa_text_and_the_documents_route_print_the_extracted_text(mixed):
         detail = client.get(f"/passages/{row.id}").json()
         assert detail["page"] == 2
         assert detail["citation"] == f"manual.pdf › {row.section} (p. 2, chars {row.start}–{row.end})"
+
+
+def test_a_rebuild_reads_only_the_pdf_html_and_word_files_that_changed(tmp_path, embedder, monkeypatch):
+    import qa.ingest.pdf
+
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    write_manual_pdf(corpus / "manual.pdf")
+    write_manual_pdf(corpus / "other.pdf", outline=False)
+    first = build_index([corpus], tmp_path / "index", embedder)
+    parsed = []
+    real = qa.ingest.pdf.read_pdf
+    monkeypatch.setattr(qa.ingest.pdf, "read_pdf", lambda path, *rest: parsed.append(path.name) or real(path, *rest))
+    again = build_index([corpus], tmp_path / "index", embedder)
+    assert parsed == [] and again.passages == first.passages  # taken from the index, the same passages
+    write_manual_pdf(corpus / "other.pdf", outline=True)  # new bytes
+    changed = build_index([corpus], tmp_path / "index", embedder)
+    full = build_index([corpus], tmp_path / "full", embedder, reuse=False)
+    assert parsed == ["other.pdf", "manual.pdf", "other.pdf"]  # the change, then the full build's two
+    assert changed.passages == full.passages
+    assert changed.documents == full.documents

@@ -13,7 +13,7 @@ from typing import Callable
 
 from .errors import QAError
 from .ingest import READERS, reader
-from .ingest.document import Document, file_sha256  # noqa: F401 - file_sha256 is imported from here
+from .ingest.document import Document, file_sha256
 
 PLAIN_SUFFIXES = (".txt", ".md")
 SUFFIXES = (*PLAIN_SUFFIXES, *READERS)
@@ -66,9 +66,11 @@ def _walk(root: Path, warn: Warn | None) -> list[Path]:
     return sorted(files)
 
 
-def read_documents(paths: list[Path], warn: Warn | None = None) -> list[Document]:
+def read_documents(paths: list[Path], warn: Warn | None = None,
+                   known: dict[str, Document] | None = None) -> list[Document]:
     """Read every corpus file; one that cannot be read (permissions, not UTF-8, a broken or encrypted
-    PDF, ...) is skipped with a warning naming it."""
+    PDF, ...) is skipped with a warning naming it. A PDF, HTML or Word file whose bytes are those of
+    the same document in `known` (an earlier build's) is taken from there instead of read again."""
     documents: list[Document] = []
     seen: set[str] = set()
     warn = warn or (lambda message: None)
@@ -77,13 +79,23 @@ def read_documents(paths: list[Path], warn: Warn | None = None) -> list[Document
         if name in seen:
             continue
         read = reader(file.suffix)
-        document = read(file, name, warn) if read else _read_plain(file, name, warn)
+        document = _unchanged(file, (known or {}).get(name)) if read else None
+        if document is None:
+            document = read(file, name, warn) if read else _read_plain(file, name, warn)
         if document is not None:
             seen.add(name)
             documents.append(document)
     if not documents:
         raise QAError("no readable documents to index (every file was skipped)")
     return documents
+
+
+def _unchanged(file: Path, known: Document | None) -> Document | None:
+    """`known` when `file` still holds the bytes it was read from (hashing is far cheaper than parsing)."""
+    try:
+        return known if known is not None and file_sha256(file) == known.sha256 else None
+    except OSError:
+        return None
 
 
 def _read_plain(file: Path, name: str, warn: Warn) -> Document | None:

@@ -15,7 +15,7 @@ from .errors import QAError
 from .index_folder import (FORMAT, MANIFEST, build_lock, check_index_target, hash_files, stamp_verified,
                            staging_dir, swap_into_place, verify_files)
 from .lexical import BM25Scores, write_bm25
-from .index_documents import DOCUMENTS, TEXTS, document_text, read_records, write_documents
+from .index_documents import DOCUMENTS, TEXTS, document_text, extracted_documents, read_records, write_documents
 from .passages import Passage, page_of, sentence_spans, split_documents
 from .vector_reuse import KnownVectors, PartialVectors, sentence_texts
 
@@ -116,7 +116,9 @@ def build_index(
     embedded); without it everything is embedded again (`qa index --full`).
     """
     check_index_target(index_dir, sources)  # before the corpus is read: a wrong folder is said at once
-    documents = read_documents([Path(s) for s in sources], warn=warn)  # errors name the paths as given
+    # unchanged PDF, HTML and Word files are taken from the index there, not parsed again
+    known = extracted_documents(index_dir) if reuse and _intact(index_dir) else {}
+    documents = read_documents([Path(s) for s in sources], warn=warn, known=known)  # errors name paths as given
     sources = [Path(s).resolve() for s in sources]
     passages = split_documents(documents)
     if not passages:
@@ -201,6 +203,17 @@ def _known_vectors(index_dir: Path, embedder, encoder: str, reuse: bool,
     if resumed and warn:
         warn(f"resuming an unfinished build: {resumed:,} texts were embedded already")
     return known, partial
+
+
+def _intact(index_dir: Path) -> bool:
+    """Whether a qa index is at `index_dir` with every file as its manifest records."""
+    try:
+        if not index_exists(index_dir):
+            return False
+        verify_files(index_dir, read_manifest(index_dir), lambda why: _corrupt(index_dir, why))
+        return True
+    except QAError:
+        return False
 
 
 def _reusable(index_dir: Path, embedder, encoder: str) -> Index | None:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from .documents import PLAIN_SUFFIXES, doc_name, find_files
 from .errors import QAError
-from .ingest.document import Document
+from .ingest.document import Document, Section
 
 DOCUMENTS = "documents.jsonl"
 TEXTS = "texts"
@@ -24,8 +24,9 @@ def write_documents(folder: Path, documents: list[Document]) -> None:
     (folder / TEXTS).mkdir()
     with open(folder / DOCUMENTS, "w", encoding="utf-8") as out:
         for number, document in enumerate(documents):
-            record = {"doc": document.path, "kind": document.kind,
+            record = {"doc": document.path, "kind": document.kind, "sha256": document.sha256,
                       "pages": [list(p) for p in document.pages] if document.pages is not None else None,
+                      "sections": [[s.start, s.end, s.heading, s.level] for s in document.sections],
                       "text": None}
             if document.kind not in ("text", "markdown"):
                 record["text"] = f"{TEXTS}/{number:06d}.txt"
@@ -60,3 +61,22 @@ def document_text(folder: Path, manifest: dict, records: dict[str, dict], doc: s
     except (QAError, KeyError, OSError, UnicodeDecodeError):
         raise QAError(f"{doc} is no longer in the corpus as it was indexed: run `qa index`", status=404) from None
     return text[1:] if text.startswith("\ufeff") else text
+
+
+def extracted_documents(folder: Path) -> dict[str, Document]:
+    """The PDF, HTML and Word documents an index holds, rebuilt from its records (kind, pages,
+    sections, extracted text), so a rebuild need not read an unchanged file again; {} when there
+    are none or the records cannot be read."""
+    try:
+        records = read_records(folder)
+        documents = {}
+        for doc, record in records.items():
+            if record.get("text") and record.get("sha256") and record.get("sections") is not None:
+                with open(Path(folder) / record["text"], encoding="utf-8", newline="") as handle:
+                    text = handle.read()
+                sections = tuple(Section(int(a), int(b), str(h), int(lv)) for a, b, h, lv in record["sections"])
+                documents[doc] = Document(doc, text, record["sha256"], sections,
+                                          tuple(record["pages"]) if record.get("pages") else None, record["kind"])
+        return documents
+    except (OSError, ValueError, KeyError, TypeError):
+        return {}
