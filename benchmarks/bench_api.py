@@ -160,7 +160,7 @@ def run_clients(url: str, clients: int, requests: int, k: int, mode: str | None,
 
 def in_process_baseline(index_dir: Path, model: str | None, count: int, k: int, mode: str | None) -> dict:
     """`Retriever.ask` on the same questions, one at a time, in this process (no HTTP)."""
-    from qa.retrieval import Retriever
+    from qa.search.retrieval import Retriever
 
     retriever = Retriever.open(index_dir, model=model)
     kwargs = {"mode": mode} if mode else {}

@@ -51,7 +51,7 @@ def time_to_first_line(cmd: list[str], env: dict) -> float:
 
 
 def bench_ask(index_dir: Path, runs: int) -> dict[str, list[float]]:
-    from qa.embeddings import resolve_model
+    from qa.embed.models import resolve_model
 
     model_path = resolve_model().path
     baseline = ("import sentence_transformers, sys; m = sentence_transformers.SentenceTransformer("
@@ -68,7 +68,7 @@ def bench_ask(index_dir: Path, runs: int) -> dict[str, list[float]]:
 
 
 def serve_available() -> bool:
-    if not (ROOT / "src" / "qa" / "api.py").exists():
+    if not (ROOT / "src" / "qa" / "serve" / "app.py").exists():
         return False
     done = subprocess.run([*QA, "serve", "--help"], capture_output=True, env=ENV, cwd=ROOT)
     return done.returncode == 0
@@ -124,8 +124,8 @@ def msmarco_texts(limit: int | None = None) -> tuple[list[str], list[str]]:
 
 
 def embedders(int8: bool) -> dict:
-    from qa.embeddings import SentenceTransformerEmbedder, resolve_model
-    from qa.onnx_embedder import OnnxEmbedder, ensure_onnx
+    from qa.embed.models import SentenceTransformerEmbedder, resolve_model
+    from qa.embed.onnx import OnnxEmbedder, ensure_onnx
 
     spec = resolve_model()
     fp32 = ensure_onnx(spec)[0]
@@ -181,8 +181,8 @@ def bench_ndcg(models: dict) -> dict[str, float]:
 
 
 def build_seed_index(index_dir: Path) -> None:
-    from qa.embeddings import load_embedder
-    from qa.index import build_index
+    from qa.embed import load_embedder
+    from qa.store.index import build_index
 
     build_index([ROOT / "corpus"], index_dir, load_embedder(warn=print))
 
@@ -222,7 +222,7 @@ def main() -> None:
                              "QA_BACKEND=torch", median(serve["qa serve ready (QA_BACKEND=torch)"]), "s", False,
                              "≤ 2.0 s"))
             else:
-                console.print("[yellow]skipping serve: src/qa/api.py has no `qa serve` yet[/]")
+                console.print("[yellow]skipping serve: src/qa/serve/app.py has no `qa serve` yet[/]")
         models = embedders(not args.no_int8) if ("index" not in skip or args.ndcg) else {}
         if "index" not in skip:
             texts = msmarco_texts(args.passages)[1]

@@ -9,8 +9,8 @@ import pytest
 from fastapi.testclient import TestClient
 
 from qa import __version__
-from qa.api import MAX_BODY_BYTES, AskRequest, AskResponse, create_app
-from qa.retrieval import MAX_QUESTION_CHARS
+from qa.serve.app import MAX_BODY_BYTES, AskRequest, AskResponse, create_app
+from qa.search.retrieval import MAX_QUESTION_CHARS
 
 QUESTION = "Which country is the protecting power for the US in North Korea?"
 
@@ -61,7 +61,7 @@ def test_get_ask_matches_post(client):
 
 
 def test_ask_passes_the_mode_through(client, retriever):
-    modes = pytest.importorskip("qa.retrieval").__dict__.get("MODES")
+    modes = pytest.importorskip("qa.search.retrieval").__dict__.get("MODES")
     if not modes:
         pytest.skip("this retrieval.py has no modes")
     for mode in modes:
@@ -108,7 +108,7 @@ def test_bad_post_bodies_are_422_with_a_readable_message(client, body, message):
 
 
 def test_unknown_mode_is_422(client):
-    if not pytest.importorskip("qa.retrieval").__dict__.get("MODES"):
+    if not pytest.importorskip("qa.search.retrieval").__dict__.get("MODES"):
         pytest.skip("this retrieval.py has no modes")
     response = client.post("/ask", json={"question": QUESTION, "mode": "telepathy"})
     assert response.status_code == 422
@@ -346,7 +346,7 @@ def test_allowed_hosts_add_names_and_a_star_takes_any(retriever):
 
 
 def test_qa_serve_answers_to_its_host_and_to_any_name_on_a_wildcard_address():
-    from qa.server import host_names
+    from qa.serve.server import host_names
 
     assert host_names("127.0.0.1") == ("127.0.0.1",)
     assert host_names("192.168.1.20", ["qa.lan"]) == ("192.168.1.20", "qa.lan")
@@ -412,9 +412,9 @@ def test_a_rebuilt_index_that_cannot_be_loaded_leaves_the_loaded_one_serving(see
                                                                                monkeypatch):
     import shutil
 
-    import qa.api
+    import qa.serve.app
 
-    monkeypatch.setattr(qa.api, "RELOAD_CHECK_SECONDS", 0.0)  # look at every request
+    monkeypatch.setattr(qa.serve.app, "RELOAD_CHECK_SECONDS", 0.0)  # look at every request
     index_dir = tmp_path / "index"
     shutil.copytree(seed_index_dir, index_dir)
     warnings = []
@@ -448,7 +448,7 @@ def damaged_copy(seed_index_dir, index_dir, damage):
     import shutil
 
     from conftest import record_hashes_again
-    from qa.index import load_index
+    from qa.store.index import load_index
 
     shutil.copytree(seed_index_dir, index_dir)
     DAMAGES[damage](index_dir)
@@ -462,9 +462,9 @@ def test_a_rebuilt_index_that_fails_a_probe_question_leaves_the_loaded_one_servi
                                                                                     monkeypatch, damage):
     import shutil
 
-    import qa.api
+    import qa.serve.app
 
-    monkeypatch.setattr(qa.api, "RELOAD_CHECK_SECONDS", 0.0)
+    monkeypatch.setattr(qa.serve.app, "RELOAD_CHECK_SECONDS", 0.0)
     index_dir = tmp_path / "index"
     shutil.copytree(seed_index_dir, index_dir)
     warnings = []
@@ -529,7 +529,7 @@ def test_batcher_answers_each_request_with_its_own_answer_in_batches():
     import time
     from concurrent.futures import ThreadPoolExecutor
 
-    from qa.batching import Batcher
+    from qa.serve.batching import Batcher
 
     fake = SlowFake()
     entered, gate = threading.Event(), threading.Event()
@@ -565,7 +565,7 @@ def test_batcher_answers_each_request_with_its_own_answer_in_batches():
 def test_batcher_keeps_one_bad_question_from_failing_the_others():
     from concurrent.futures import ThreadPoolExecutor
 
-    from qa.batching import Batcher
+    from qa.serve.batching import Batcher
 
     batcher = Batcher(SlowFake())
     questions = ["a", "bad", "b", "c", "bad", "d"]
@@ -585,7 +585,7 @@ def test_batcher_keeps_one_bad_question_from_failing_the_others():
 def test_batcher_does_not_batch_a_quantized_model():
     from types import SimpleNamespace
 
-    from qa.batching import Batcher
+    from qa.serve.batching import Batcher
 
     fake = SlowFake()
     fake.embedder = SimpleNamespace(quantized=True)

@@ -15,7 +15,7 @@ from typer.testing import CliRunner
 from conftest import without_progress
 
 from qa.cli import app
-from qa.index import build_index, load_index, stale_reason
+from qa.store.index import build_index, load_index, stale_reason
 
 runner = CliRunner()
 NOBODY = 65534

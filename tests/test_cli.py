@@ -9,8 +9,8 @@ from typer.testing import CliRunner
 
 from conftest import without_progress
 from qa.cli import NOT_IN_CORPUS, _progress_lines, app, print_answer
-from qa.index import read_manifest
-from qa.retrieval import Answer, Highlight, Hit
+from qa.store.index import read_manifest
+from qa.search.retrieval import Answer, Highlight, Hit
 
 runner = CliRunner()
 PROTECTING = "Which country is the protecting power for the US in North Korea?"

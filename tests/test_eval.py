@@ -28,8 +28,8 @@ def questions():
 @pytest.fixture
 def shared_model(monkeypatch, embedder):
     """`qa eval` reuses the session's loaded model instead of loading its own (the slow part)."""
-    monkeypatch.setattr("qa.retrieval.load_embedder", lambda model=None, **kw: embedder)
-    monkeypatch.setattr("qa.embeddings.load_embedder", lambda model=None, **kw: embedder)
+    monkeypatch.setattr("qa.search.retrieval.load_embedder", lambda model=None, **kw: embedder)
+    monkeypatch.setattr("qa.embed.load_embedder", lambda model=None, **kw: embedder)
     monkeypatch.delenv("QA_MODEL", raising=False)
 
 
@@ -225,7 +225,7 @@ def test_percentile_and_gates():
 def compare_report(seed_index_dir, embedder):
     """`qa eval --compare --json` once for the session (the model is shared, not reloaded)."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("qa.retrieval.load_embedder", lambda model=None, **kw: embedder)
+        mp.setattr("qa.search.retrieval.load_embedder", lambda model=None, **kw: embedder)
         mp.delenv("QA_MODEL", raising=False)
         result = runner.invoke(app, ["eval", str(EVALSET), "--compare", "--json", "--index-dir", str(seed_index_dir)])
     assert result.exit_code == 0, result.output
@@ -233,7 +233,7 @@ def compare_report(seed_index_dir, embedder):
 
 
 def test_eval_compare_json_report(compare_report, questions):
-    from qa.retrieval import MODES
+    from qa.search.retrieval import MODES
 
     report = compare_report
     assert report["questions"] == len(questions) and report["unmatched_evidence"] == [] and report["failed"] == []
@@ -306,7 +306,7 @@ def test_beir_end_to_end_and_index_reuse(beir_folder, tmp_path, embedder):
 
 
 def test_beir_through_the_cli(beir_folder, tmp_path, shared_model):
-    from qa.retrieval import DEFAULT_MODE
+    from qa.search.retrieval import DEFAULT_MODE
 
     result = runner.invoke(app, ["eval", "--beir", str(beir_folder), "--json", "--index-dir", str(tmp_path / "ix")])
     assert result.exit_code == 0, result.output
@@ -346,7 +346,7 @@ def write_lighthouse_pdf(path: Path) -> Path:
 
 
 def test_page_accuracy_on_a_real_pdf(tmp_path, embedder, shared_model):
-    from qa.index import build_index
+    from qa.store.index import build_index
 
     (tmp_path / "corpus").mkdir()
     write_lighthouse_pdf(tmp_path / "corpus" / "lighthouse.pdf")

@@ -10,10 +10,10 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from ingest_files import blog_page, docs_page, write_docx, write_html, write_manual_pdf, write_scanned_pdf
-from qa.api import create_app
+from qa.serve.app import create_app
 from qa.cli import app
-from qa.index import build_index, load_index
-from qa.retrieval import Retriever
+from qa.store.index import build_index, load_index
+from qa.search.retrieval import Retriever
 
 runner = CliRunner()
 

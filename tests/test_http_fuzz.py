@@ -10,7 +10,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis.checks import CHECKS, load_all_checks
 from schemathesis.generation import GenerationMode
 
-from qa.api import create_app
+from qa.serve.app import create_app
 
 EXAMPLES = 40  # per operation and mode: 5 operations positive, 2 negative, so 280 cases
 

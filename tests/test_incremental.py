@@ -9,8 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from qa.cli import app
-from qa.index import build_index, load_index
-from qa.retrieval import MODES, Retriever
+from qa.store.index import build_index, load_index
+from qa.search.retrieval import MODES, Retriever
 
 runner = CliRunner()
 QUESTIONS = [

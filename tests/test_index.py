@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 
 from qa.errors import QAError
-from qa.index import build_index, load_index, read_manifest, stale_reason
-from qa.passages import split_documents
-from qa.documents import read_documents
+from qa.store.index import build_index, load_index, read_manifest, stale_reason
+from qa.ingest.passages import split_documents
+from qa.ingest.files import read_documents
 
 
 def test_round_trip(seed_index_dir, seed_corpus):

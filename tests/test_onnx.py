@@ -43,8 +43,8 @@ def varied_texts(n: int = 200) -> list[str]:
 @pytest.fixture(scope="session")
 def onnx_embedder():
     """An OnnxEmbedder on the cached fp32 export of the bundled model (exported once if need be)."""
-    from qa.embeddings import resolve_model
-    from qa.onnx_embedder import OnnxEmbedder, ensure_onnx
+    from qa.embed.models import resolve_model
+    from qa.embed.onnx import OnnxEmbedder, ensure_onnx
 
     spec = resolve_model()
     path, digest = ensure_onnx(spec)
@@ -52,7 +52,7 @@ def onnx_embedder():
 
 
 def test_onnx_matches_sentence_transformers(onnx_embedder):
-    from qa.embeddings import SentenceTransformerEmbedder, resolve_model
+    from qa.embed.models import SentenceTransformerEmbedder, resolve_model
 
     reference = SentenceTransformerEmbedder(resolve_model())
     texts = varied_texts(200)
@@ -69,8 +69,8 @@ def test_onnx_matches_sentence_transformers(onnx_embedder):
 def test_every_encoding_path_matches_sentence_transformers(onnx_embedder):
     """Questions (ONNX Runtime fp32, one at a time or many), passages by default (OpenVINO, bf16 on
     this machine) and passages with QA_BACKEND=onnx-fp32 (one ONNX Runtime session per core)."""
-    from qa.embeddings import SentenceTransformerEmbedder, resolve_model
-    from qa.onnx_embedder import OnnxEmbedder
+    from qa.embed.models import SentenceTransformerEmbedder, resolve_model
+    from qa.embed.onnx import OnnxEmbedder
 
     spec = resolve_model()
     texts = varied_texts(80)
@@ -101,8 +101,8 @@ def test_encode_keeps_order_and_handles_empty(onnx_embedder):
 
 
 def test_default_embedder_is_onnx_and_torch_is_the_fallback(monkeypatch):
-    from qa.embeddings import SentenceTransformerEmbedder, load_embedder, resolve_model
-    from qa.onnx_embedder import OnnxEmbedder, load_onnx_embedder
+    from qa.embed import SentenceTransformerEmbedder, load_embedder, resolve_model
+    from qa.embed.onnx import OnnxEmbedder, load_onnx_embedder
 
     monkeypatch.delenv("QA_BACKEND", raising=False)
     assert isinstance(load_embedder(), OnnxEmbedder)
@@ -120,7 +120,7 @@ def test_default_embedder_is_onnx_and_torch_is_the_fallback(monkeypatch):
 
 
 def test_manifest_records_the_onnx_hash(seed_index_dir):
-    from qa.documents import file_sha256
+    from qa.ingest.files import file_sha256
 
     manifest = json.loads((seed_index_dir / "manifest.json").read_text())
     record = manifest["onnx"]
@@ -157,7 +157,7 @@ def test_asking_never_imports_torch(seed_index_dir):
 
 
 def test_missing_or_corrupt_onnx_is_a_clear_error(seed_index_dir, tmp_path):
-    from qa.retrieval import Retriever
+    from qa.search.retrieval import Retriever
 
     index_dir = tmp_path / "index"
     shutil.copytree(seed_index_dir, index_dir)  # a real copy: the seed index must stay intact

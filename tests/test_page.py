@@ -160,7 +160,7 @@ def serve_in_thread(retriever):
     """Serve `retriever` in process (uvicorn in a thread); yields the base URL."""
     import uvicorn
 
-    from qa.api import create_app
+    from qa.serve.app import create_app
 
     app = create_app(retriever)
     port = free_port()
@@ -179,8 +179,8 @@ def serve_in_thread(retriever):
 @pytest.fixture(scope="module")
 def hostile_server(tmp_path_factory, embedder):
     """A server over a tiny index of a document full of markup."""
-    from qa.index import build_index, load_index
-    from qa.retrieval import Retriever
+    from qa.store.index import build_index, load_index
+    from qa.search.retrieval import Retriever
 
     tmp = tmp_path_factory.mktemp("hostile")
     (tmp / "corpus").mkdir()
@@ -193,7 +193,7 @@ def test_notice_is_shown_exactly_when_answerable_is_false(browser, retriever):
     """The page's side of abstention, whatever the library decides: a retriever that always abstains."""
     import dataclasses
 
-    from qa.retrieval import Answer, Retriever
+    from qa.search.retrieval import Answer, Retriever
 
     if "answerable" not in {f.name for f in dataclasses.fields(Answer)}:
         pytest.skip("this retrieval.py has no answerable")
@@ -234,8 +234,8 @@ def test_script_in_a_document_is_shown_as_text(browser, hostile_server):
 def pdf_server(tmp_path_factory, embedder):
     """A server over an index of a real three-page PDF manual."""
     from ingest_files import write_manual_pdf
-    from qa.index import build_index, load_index
-    from qa.retrieval import Retriever
+    from qa.store.index import build_index, load_index
+    from qa.search.retrieval import Retriever
 
     tmp = tmp_path_factory.mktemp("pdf")
     (tmp / "corpus").mkdir()

@@ -3,8 +3,8 @@
 
 import pytest
 
-from qa.documents import Document, read_documents
-from qa.passages import MAX_CHARS, split_document
+from qa.ingest.files import Document, read_documents
+from qa.ingest.passages import MAX_CHARS, split_document
 
 from conftest import SEED
 

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from qa.errors import QAError
-from qa.retrieval import MAX_QUESTION_CHARS, check_question
+from qa.search.retrieval import MAX_QUESTION_CHARS, check_question
 
 # st.characters() never yields a surrogate: they are mixed in, as are control characters and white space
 CHARACTERS = st.one_of(st.characters(), st.characters(categories=["Cs"]), st.characters(categories=["Cc"]),
@@ -65,7 +65,7 @@ def test_ask_answers_any_text_or_refuses_it_with_a_422(retriever, question):
 def client(retriever):
     from test_api import local
 
-    from qa.api import create_app
+    from qa.serve.app import create_app
 
     with local(create_app(retriever)) as client:
         yield client

@@ -5,7 +5,7 @@ import pytest
 
 from conftest import SEED
 from qa.errors import QAError
-from qa.retrieval import MODES
+from qa.search.retrieval import MODES
 
 PROTECTING = "Which country is the protecting power for the US in North Korea?"
 HEADLINE = "who is most responsible for the diplomacy with north korea"

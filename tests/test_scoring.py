@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
-from qa.answerability import (asked_role, counted_thing, is_answerable, missing_answer_type, names_role, ordinal_mismatch,
+from qa.search.answerability import (asked_role, counted_thing, is_answerable, missing_answer_type, names_role, ordinal_mismatch,
                               unknown_focus, unknown_names, unstated_role)
-from qa.scoring import best_sentence, diversify, fuse, minmax, top_k
+from qa.search.scoring import best_sentence, diversify, fuse, minmax, top_k
 
 
 def test_minmax_and_fuse():

@@ -85,10 +85,10 @@ def test_a_bad_question_leaves_the_keep_alive_connection_usable(qa_server):
 
 @contextlib.contextmanager
 def serving(app, **options):
-    """`app` under the uvicorn server `qa serve` runs (qa.server.server), in a thread on a free loopback port."""
+    """`app` under the uvicorn server `qa serve` runs (qa.serve.server.server), in a thread on a free loopback port."""
     import time
 
-    from qa.server import server
+    from qa.serve.server import server
 
     port = free_port()
     running = server(app, "127.0.0.1", port, **options)
@@ -106,7 +106,7 @@ def serving(app, **options):
 
 
 def test_an_internal_error_is_answered_and_leaves_the_connection_usable(retriever, monkeypatch):
-    from qa.api import create_app
+    from qa.serve.app import create_app
 
     app = create_app(retriever)
     with serving(app) as url, httpx.Client(base_url=url, timeout=TIMEOUT) as client:
@@ -156,7 +156,7 @@ def _read_until_closed(sock) -> bytes:
 def test_connections_that_do_not_send_a_whole_request_in_time_are_closed(retriever):
     import socket
 
-    from qa.api import create_app
+    from qa.serve.app import create_app
 
     # the timeouts leave seconds to this side's sends, so a busy machine cannot beat them; every
     # connection is opened at once and read at the end, so the test waits for the longest only

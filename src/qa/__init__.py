@@ -1,11 +1,11 @@
 """qa: local question answering over your documents, with cited passages."""
 
-from .documents import Document, read_documents
-from .embeddings import Embedder, load_embedder, resolve_model
+from .ingest.files import Document, read_documents
+from .embed import Embedder, load_embedder, resolve_model
 from .errors import QAError
-from .index import Index, build_index, load_index
-from .passages import Passage, split_document, split_documents
-from .retrieval import Answer, Hit, Retriever
+from .store.index import Index, build_index, load_index
+from .ingest.passages import Passage, split_document, split_documents
+from .search.retrieval import Answer, Hit, Retriever
 
 __all__ = [
     "Answer",

@@ -107,9 +107,9 @@ def index_command(
 
     Example: qa index corpus/
     """
-    from .embeddings import load_embedder
-    from .index import build_index
-    from .index_folder import check_index_target
+    from .embed import load_embedder
+    from .store.index import build_index
+    from .store.folder import check_index_target
 
     with _user_errors():
         sources = paths or [Path("corpus")]
@@ -140,7 +140,7 @@ def ask_command(
 
     Example: qa ask "Which country is the protecting power for the US in North Korea?" -k 3
     """
-    from .retrieval import Retriever, check_k, check_mode, check_question
+    from .search.retrieval import Retriever, check_k, check_mode, check_question
 
     with _user_errors():
         check_question(question)
@@ -164,7 +164,7 @@ def text_command(
 
     Example: qa text manual.pdf | sed -n 1,20p
     """
-    from .index import load_index
+    from .store.index import load_index
 
     with _user_errors():
         sys.stdout.write(load_index(index_dir, mmap=True).text(doc))
@@ -183,7 +183,7 @@ def serve_command(
 
     Example: qa serve --port 8000   (then open http://127.0.0.1:8000/?q=who+leads+the+talks)
     """
-    from .server import serve
+    from .serve.server import serve
 
     with _user_errors():
         if not 1 <= port <= 65535:  # checked here, not by click, for the one-line `Error:` form
@@ -245,7 +245,7 @@ def print_answer(answer, console=None) -> None:
     from rich.console import Console
     from rich.text import Text
 
-    from .passages import cite
+    from .ingest.passages import cite
 
     console = console or Console(highlight=False, width=min(Console().width, 100))
     if not answer.answerable:

@@ -146,7 +146,7 @@ def page_accuracy(questions: list[EvalQuestion], judged: dict[str, dict],
 
 def check_modes(mode: str | None, compare: bool) -> list[str]:
     """The modes to run: every one of retrieval.MODES with `compare`, else `mode` (None: the default)."""
-    from .retrieval import MODES, check_mode
+    from .search.retrieval import MODES, check_mode
 
     return list(MODES) if compare else [check_mode(mode)]
 
@@ -201,7 +201,7 @@ def evaluate_questions(retriever, questions: list[EvalQuestion], k: int = 10,
 def evaluate_evalset(path: Path, index_dir: Path, model: str | None = None, k: int = 10,
                      modes: list[str] | None = None, warn=None, progress=None) -> dict:
     """Load the set at `path`, open the index exactly as `qa ask` does, and evaluate every mode."""
-    from .retrieval import Retriever, check_k
+    from .search.retrieval import Retriever, check_k
 
     check_k(k)
     questions = load_questions(path)
@@ -277,9 +277,9 @@ def beir_index_dir(folder: Path, index_dir: Path) -> Path:
 
 def beir_index(folder: Path, target: Path, embedder, corpus: list[dict], progress=None, warn=None):
     """The index of a BEIR corpus at `target`, reused while corpus.jsonl and the model are unchanged."""
-    from .documents import file_sha256
-    from .index import index_exists, load_index, read_manifest, write_index
-    from .passages import Passage
+    from .ingest.files import file_sha256
+    from .store.index import index_exists, load_index, read_manifest, write_index
+    from .ingest.passages import Passage
 
     corpus_file = Path(folder) / "corpus.jsonl"
     stat = corpus_file.stat()
@@ -318,12 +318,13 @@ def evaluate_beir(folder: Path, index_dir: Path, model: str | None = None, modes
                   progress=None, warn: Callable[[str], None] | None = None, embedder=None) -> dict:
     """nDCG@10, Recall@100 and MRR@10 (ranx, graded qrels) of each mode over a BEIR folder's judged queries,
     and how many of them were wrongly marked unanswerable (all have an answer in the corpus)."""
-    from .embeddings import load_embedder
-    from .retrieval import Retriever
+    from .embed import load_embedder
+    from .store.index import kept_onnx
+    from .search.retrieval import Retriever
 
     corpus, queries, qrels = load_beir(folder)  # a bad folder fails before a model is loaded
     target = beir_index_dir(folder, index_dir)
-    embedder = embedder or load_embedder(model, index_dir=target if target.is_dir() else None, warn=warn)
+    embedder = embedder or load_embedder(model, kept=kept_onnx(target, model), warn=warn)
     index = beir_index(folder, target, embedder, corpus, progress=progress, warn=warn)
     retriever = Retriever(index, embedder)
     judged = [q for q in queries if qrels.get(q) and queries[q].strip()]

@@ -7,9 +7,9 @@ from typing import Iterable
 
 from starlette.routing import Match
 
-from .api_errors import error_response
-from .api_models import MAX_BODY_BYTES
-from .retrieval import MAX_QUESTION_CHARS
+from .errors import error_response
+from .models import MAX_BODY_BYTES
+from ..search.retrieval import MAX_QUESTION_CHARS
 
 log = logging.getLogger("qa.api")
 

@@ -10,13 +10,13 @@ from typing import Callable
 
 import numpy as np
 
-from .documents import Document, doc_name, file_sha256, find_files, read_documents, shown_path
-from .errors import QAError
-from .index_folder import (FORMAT, MANIFEST, build_lock, check_index_target, hash_files, stamp_verified,
+from ..ingest.files import Document, doc_name, file_sha256, find_files, read_documents, shown_path
+from ..errors import QAError
+from .folder import (FORMAT, MANIFEST, build_lock, check_index_target, hash_files, stamp_verified,
                            staging_dir, swap_into_place, verify_files)
 from .lexical import BM25Scores, write_bm25
-from .index_documents import DOCUMENTS, TEXTS, document_text, extracted_documents, read_records, write_documents
-from .passages import Passage, page_of, sentence_spans, split_documents
+from .documents import DOCUMENTS, TEXTS, document_text, extracted_documents, read_records, write_documents
+from ..ingest.passages import Passage, page_of, sentence_spans, split_documents
 from .vector_reuse import KnownVectors, PartialVectors, sentence_texts
 
 FORMAT_VERSION = 1
@@ -68,15 +68,6 @@ class Index:
             else:
                 self.extras["_vectors"] = dense.reconstruct_n(0, dense.ntotal)
         return self.extras["_vectors"]
-
-    def holds_mask(self, answer_type: str) -> np.ndarray:
-        """1.0 for each passage that holds an answer of `answer_type` ('year' or 'number'), else 0.0."""
-        from .answerability import holds
-
-        key = f"_holds_{answer_type}"
-        if key not in self.extras:
-            self.extras[key] = np.array([holds(answer_type, p.text) for p in self.passages], dtype=np.float32)
-        return self.extras[key]
 
     def section_ids(self) -> np.ndarray:
         """One integer per passage naming its (document, section)."""
@@ -144,7 +135,7 @@ def write_index(
 
     `corpus` goes into the manifest as is (`sources` and `files` let `stale_reason` check it).
     """
-    from .onnx_embedder import onnx_for_index
+    from ..embed.onnx import onnx_for_index
 
     if not passages:
         raise QAError("there are no passages to index")
@@ -276,7 +267,7 @@ def _write_files(staging: Path, passages: list[Passage], dense, spans: np.ndarra
     every file's hash) last."""
     import faiss
 
-    from .onnx_embedder import place_file
+    from ..embed.onnx import place_file
 
     with open(staging / PASSAGES, "w", encoding="utf-8") as out:
         for passage in passages:
@@ -344,6 +335,22 @@ def read_manifest(index_dir: Path) -> dict:
             f"this qa reads version {FORMAT_VERSION}: run `qa index` to rebuild it", status=503
         )
     return manifest
+
+
+def kept_onnx(index_dir: Path, model: str | None = None) -> tuple[Path, dict] | None:
+    """The ONNX file the index at `index_dir` keeps and its manifest record, when the index is readable
+    and of `model` (resolved as `resolve_model` does); else None (loading the index reports why)."""
+    from ..embed.models import resolve_model
+    from ..embed.onnx import ONNX_FILE
+
+    try:
+        manifest = read_manifest(Path(index_dir)) if index_exists(index_dir) else None
+    except QAError:
+        return None
+    record = manifest.get("onnx") if manifest else None
+    if not isinstance(record, dict) or manifest.get("model") != resolve_model(model).name:
+        return None
+    return Path(index_dir) / record.get("file", ONNX_FILE), record
 
 
 def stale_reason(manifest: dict, model: str) -> str | None:

@@ -1,4 +1,4 @@
-"""Embeddings: turn texts into normalized vectors with a sentence-transformers model."""
+"""Models: which model (name and folder), the Embedder interface, and the sentence-transformers reference encoder."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Callable, Protocol
 
 import numpy as np
 
-from .errors import QAError
+from ..errors import QAError
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")  # weights ship with the package; never reach for a hub
 os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
@@ -94,30 +94,3 @@ class SentenceTransformerEmbedder:
         if not chunks:
             return np.zeros((0, self.dimension), dtype=np.float32)
         return np.ascontiguousarray(np.vstack(chunks), dtype=np.float32)
-
-
-BACKEND_ENV = "QA_BACKEND"
-# onnx: questions on ONNX Runtime fp32, indexing on OpenVINO (bf16 where the CPU has it) when installed;
-# onnx-fp32: ONNX Runtime fp32 for both; onnx-int8: the int8 model for both; torch: sentence-transformers.
-BACKENDS = ("onnx", "onnx-fp32", "onnx-int8", "torch")
-
-
-def load_embedder(model: str | None = None, index_dir: Path | None = None,
-                  warn: Callable[[str], None] | None = None) -> Embedder:
-    """The encoder for `model` (see `resolve_model`): ONNX Runtime unless $QA_BACKEND=torch.
-
-    With `index_dir`, the ONNX model kept in that index is used, so asking never imports torch
-    (see onnx_embedder.py); without ONNX Runtime or an export, sentence-transformers on torch is.
-    """
-    spec = resolve_model(model)
-    backend = (os.environ.get(BACKEND_ENV) or "onnx").strip().lower()
-    if backend not in BACKENDS:
-        raise QAError(f"${BACKEND_ENV} must be one of {', '.join(BACKENDS)}, not {backend!r}")
-    if backend != "torch":
-        from .onnx_embedder import load_onnx_embedder
-
-        embedder = load_onnx_embedder(spec, index_dir=index_dir, int8=backend == "onnx-int8", warn=warn,
-                                      bulk="openvino" if backend == "onnx" else "onnxruntime")
-        if embedder is not None:
-            return embedder
-    return SentenceTransformerEmbedder(spec)

@@ -18,9 +18,9 @@ import time
 from pathlib import Path
 from typing import Callable, Iterator
 
-from .cache import cache_dir
-from .documents import file_sha256, shown_path
-from .errors import QAError
+from ..cache import cache_dir
+from ..ingest.files import file_sha256, shown_path
+from ..errors import QAError
 
 FORMAT = "qa-index"
 MANIFEST = "manifest.json"

@@ -10,12 +10,13 @@ from typing import Callable
 import numpy as np
 
 from . import scoring
-from .answerability import EVIDENCE_DEPTH, ROLE_DEPTH, asked_role, expected_type, is_answerable, names_role
-from .documents import find_files
-from .embeddings import Embedder, load_embedder, resolve_model
-from .errors import QAError
-from .index import Index, build_index, index_exists, load_index, read_manifest, stale_reason
-from .index_folder import check_index_target
+from .answerability import (EVIDENCE_DEPTH, ROLE_DEPTH, asked_role, expected_type, holds, is_answerable,
+                            names_role)
+from ..ingest.files import find_files
+from ..embed import Embedder, load_embedder, resolve_model
+from ..errors import QAError
+from ..store.index import Index, build_index, index_exists, kept_onnx, load_index, read_manifest, stale_reason
+from ..store.folder import check_index_target
 
 MAX_QUESTION_CHARS = 2000
 MAX_K = 100
@@ -122,7 +123,7 @@ def _load_side_by_side(index_dir: Path, model: str | None, warn) -> tuple[Index,
 
     def load() -> None:
         try:
-            box["embedder"] = load_embedder(model, index_dir=index_dir, warn=warn)
+            box["embedder"] = load_embedder(model, kept=kept_onnx(index_dir, model), warn=warn)
         except BaseException as exc:  # re-raised below, in the caller's thread
             box["error"] = exc
 
@@ -177,7 +178,7 @@ class Retriever:
             if warn:
                 warn(f"no index at {index_dir}; building it")
         check_index_target(index_dir, sources)  # before the model loads, as above
-        embedder = load_embedder(model, index_dir=index_dir, warn=warn)  # reuses the old index's ONNX model
+        embedder = load_embedder(model, kept=kept_onnx(index_dir, model), warn=warn)  # the old index's ONNX model
         index = build_index(sources, index_dir, embedder, warn=warn, progress=progress)
         return cls(index, embedder)
 
@@ -254,7 +255,7 @@ class Retriever:
         it is go first."""
         answer_type = expected_type(question)
         if answer_type is not None:
-            return scores + scoring.ANSWER_TYPE_BONUS * self.index.holds_mask(answer_type)
+            return scores + scoring.ANSWER_TYPE_BONUS * self._holds_mask(answer_type)
         asked = asked_role(question, self.index.bm25.stem)
         if asked is None:
             return scores
@@ -264,6 +265,15 @@ class Retriever:
             if names_role(self.index.passages[row].text, roles, names, self.index.bm25.stem):
                 scores[row] += scoring.ROLE_BONUS
         return scores
+
+    def _holds_mask(self, answer_type: str) -> np.ndarray:
+        """1.0 for each passage that holds an answer of `answer_type` ('year' or 'number'), else 0.0
+        (computed once per index)."""
+        key = f"_holds_{answer_type}"
+        if key not in self.index.extras:
+            self.index.extras[key] = np.array([holds(answer_type, p.text) for p in self.index.passages],
+                                              dtype=np.float32)
+        return self.index.extras[key]
 
     def _hit(self, row: int, score: float, query_vector: np.ndarray) -> Hit:
         p = self.index.passages[row]

@@ -15,10 +15,10 @@ from typing import Callable
 
 import numpy as np
 
-from .cache import cache_dir
-from .documents import file_sha256
-from .embeddings import ModelSpec, Progress
-from .errors import QAError
+from ..cache import cache_dir
+from ..ingest.files import file_sha256
+from .models import ModelSpec, Progress
+from ..errors import QAError
 
 ONNX_FILE = "model.onnx"  # the name inside an index folder (fp32 or int8, as its manifest record says)
 INT8_FILE = "model.int8.onnx"  # the int8 copy's name in the cache
@@ -340,13 +340,13 @@ class OnnxEmbedder:
             start += size
 
 
-def load_onnx_embedder(spec: ModelSpec, index_dir: str | Path | None = None, int8: bool = False,
+def load_onnx_embedder(spec: ModelSpec, kept: tuple[Path, dict] | None = None, int8: bool = False,
                        warn: Warn | None = None, bulk: str = "openvino") -> OnnxEmbedder | None:
     """The ONNX embedder for `spec`, or None (with a warning) when the torch one must be used instead.
 
-    With `index_dir`, the model.onnx kept in that index is used when its manifest records one for the
-    same model (so asking never needs torch); a recorded but missing or corrupt file is a QAError.
-    Otherwise the export cached for the model folder is used, made first if need be.
+    With `kept` (an index's ONNX file and its manifest record, for the same model), that file is used,
+    so asking never needs torch; a recorded but missing or wrong-sized file is a QAError. Otherwise
+    the export cached for the model folder is used, made first if need be.
     """
     warn = warn or _stderr_warn
     try:
@@ -357,14 +357,13 @@ def load_onnx_embedder(spec: ModelSpec, index_dir: str | Path | None = None, int
         return None
     if not _is_sentence_transformers_folder(spec.path):
         return None  # a hub name, not a folder: only sentence-transformers can resolve it
-    record = _index_record(index_dir, spec.name) if index_dir is not None else None
-    if record is not None:
-        path = Path(index_dir) / record.get("file", ONNX_FILE)
+    if kept is not None:
+        path, record = Path(kept[0]), kept[1]
         if not path.is_file():
-            raise QAError(f"index at {index_dir} is missing its {path.name}: run `qa index` to rebuild it",
+            raise QAError(f"index at {path.parent} is missing its {path.name}: run `qa index` to rebuild it",
                           status=503)
         if record.get("size") is not None and path.stat().st_size != record["size"]:
-            raise QAError(f"index at {index_dir} has a corrupt {path.name} (its size does not match the "
+            raise QAError(f"index at {path.parent} has a corrupt {path.name} (its size does not match the "
                           "manifest): run `qa index` to rebuild it", status=503)
         return OnnxEmbedder(spec, path, sha256=record.get("sha256"), quantized=bool(record.get("quantized")),
                             bulk=bulk)
@@ -384,7 +383,7 @@ def onnx_for_index(embedder, warn: Warn | None = None) -> tuple[Path, dict] | No
     (torch is loaded already). Any other embedder, or a failed export, gives None: asking then falls
     back to the cache or to torch.
     """
-    from .embeddings import SentenceTransformerEmbedder, resolve_model
+    from .models import SentenceTransformerEmbedder, resolve_model
 
     try:
         if isinstance(embedder, OnnxEmbedder):
@@ -407,18 +406,6 @@ def onnx_for_index(embedder, warn: Warn | None = None) -> tuple[Path, dict] | No
 def place_file(source: Path, target: Path) -> None:
     """A copy of `source` at `target` (not a hard link: editing one must never change the other)."""
     shutil.copyfile(source, target)
-
-
-def _index_record(index_dir: str | Path, model: str) -> dict | None:
-    """The manifest's record of the index's ONNX file, if the index is readable and of `model`."""
-    from .index import read_manifest
-
-    try:
-        manifest = read_manifest(Path(index_dir))
-    except QAError:
-        return None  # no index, or a broken one: loading it reports that
-    record = manifest.get("onnx")
-    return record if isinstance(record, dict) and manifest.get("model") == model else None
 
 
 def _read_json(path: Path) -> dict:

@@ -8,9 +8,9 @@ from typing import Callable, Iterable
 
 from fastapi import FastAPI
 
-from .api import create_app
-from .errors import QAError
-from .retrieval import Retriever
+from .app import create_app
+from ..errors import QAError
+from ..search.retrieval import Retriever
 
 Warn = Callable[[str], None]
 

@@ -37,8 +37,8 @@ from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
 from fastapi_offline import FastAPIOffline
 from pydantic import WithJsonSchema
 
-from . import __version__
-from .api_models import (
+from .. import __version__
+from .models import (
     ERRORS,
     EXAMPLE_QUESTION,
     LENIENT_CONTENT_TYPE,
@@ -50,12 +50,12 @@ from .api_models import (
     Health,
     PassageDetail,
 )
-from .api_errors import add_error_handlers
-from .api_guards import BodyLimit, CatchAll, HeadAsGet, HostCheck
+from .errors import add_error_handlers
+from .guards import BodyLimit, CatchAll, HeadAsGet, HostCheck
 from .batching import Batcher
-from .errors import QAError
-from .index import MANIFEST
-from .retrieval import (
+from ..errors import QAError
+from ..store.index import MANIFEST
+from ..search.retrieval import (
     MAX_K,
     MODES,
     Retriever,
@@ -312,6 +312,6 @@ def _answer(state: _State, question: str, k: int, mode: str | None) -> JSONRespo
 
 def _page() -> str:
     try:
-        return resources.files("qa").joinpath("static/index.html").read_text(encoding="utf-8")
+        return resources.files("qa.serve").joinpath("static/index.html").read_text(encoding="utf-8")
     except OSError:  # pragma: no cover - a broken install
         return "<!doctype html><title>qa</title><p>The ask page is missing from this install; use /docs.</p>"

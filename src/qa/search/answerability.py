@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import re
 
-from .passages import sentences
+from ..ingest.passages import sentences
 
 _NAME = re.compile(r"\b[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)+")
 _ASKS_YEAR = re.compile(r"^\W*(?:by\s+)?when\b|\b(?:what|which)\s+year\b", re.IGNORECASE)

@@ -18,7 +18,7 @@ import re
 from collections import Counter
 from dataclasses import asdict, dataclass
 
-from .ingest.document import Document
+from .document import Document
 
 SPLIT_ABOVE = 1000  # a paragraph longer than this is split at sentence boundaries
 TARGET = 800  # sentences are packed up to about this many characters per passage

@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from .documents import PLAIN_SUFFIXES, doc_name, find_files
-from .errors import QAError
-from .ingest.document import Document, Section
+from ..ingest.files import PLAIN_SUFFIXES, doc_name, find_files
+from ..errors import QAError
+from ..ingest.document import Document, Section
 
 DOCUMENTS = "documents.jsonl"
 TEXTS = "texts"

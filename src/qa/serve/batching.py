@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 
-from .retrieval import Retriever
+from ..search.retrieval import Retriever
 
 
 class _Job:

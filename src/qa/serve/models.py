@@ -9,10 +9,10 @@ from fastapi import FastAPI
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, field_validator
 from pydantic.dataclasses import dataclass as pydantic_dataclass
 
-from . import __version__
-from .errors import QAError
-from .passages import Passage
-from .retrieval import MAX_K, MAX_QUESTION_CHARS, MODES, Hit, check_mode, check_question
+from .. import __version__
+from ..errors import QAError
+from ..ingest.passages import Passage
+from ..search.retrieval import MAX_K, MAX_QUESTION_CHARS, MODES, Hit, check_mode, check_question
 
 MAX_BODY_BYTES = 64 * 1024
 EXAMPLE_QUESTION = "Which country is the protecting power for the US in North Korea?"

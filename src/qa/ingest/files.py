@@ -11,9 +11,9 @@ import os
 from pathlib import Path
 from typing import Callable
 
-from .errors import QAError
-from .ingest import READERS, reader
-from .ingest.document import Document, file_sha256
+from ..errors import QAError
+from . import READERS, reader
+from .document import Document, file_sha256
 
 PLAIN_SUFFIXES = (".txt", ".md")
 SUFFIXES = (*PLAIN_SUFFIXES, *READERS)

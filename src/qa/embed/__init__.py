@@ -1,0 +1,43 @@
+"""Embedding: models that turn texts into normalized vectors (ONNX Runtime, OpenVINO, sentence-transformers).
+
+This layer is told where a model file is (`kept`: the ONNX file an index keeps); it never reads an index.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Callable
+
+from ..errors import QAError
+from .models import Embedder, ModelSpec, SentenceTransformerEmbedder, resolve_model
+
+BACKEND_ENV = "QA_BACKEND"
+# onnx: questions on ONNX Runtime fp32, indexing on OpenVINO (bf16 where the CPU has it) when installed;
+# onnx-fp32: ONNX Runtime fp32 for both; onnx-int8: the int8 model for both; torch: sentence-transformers.
+BACKENDS = ("onnx", "onnx-fp32", "onnx-int8", "torch")
+
+
+def load_embedder(model: str | None = None, kept: tuple[Path, dict] | None = None,
+                  warn: Callable[[str], None] | None = None) -> Embedder:
+    """The encoder for `model` (see `resolve_model`): ONNX Runtime unless $QA_BACKEND=torch.
+
+    With `kept` (an index's ONNX file and its manifest record, `store.index.kept_onnx`), that model is
+    used, so asking never imports torch (see onnx.py); without ONNX Runtime or an export,
+    sentence-transformers on torch is.
+    """
+    spec = resolve_model(model)
+    backend = (os.environ.get(BACKEND_ENV) or "onnx").strip().lower()
+    if backend not in BACKENDS:
+        raise QAError(f"${BACKEND_ENV} must be one of {', '.join(BACKENDS)}, not {backend!r}")
+    if backend != "torch":
+        from .onnx import load_onnx_embedder
+
+        embedder = load_onnx_embedder(spec, kept=kept, int8=backend == "onnx-int8", warn=warn,
+                                      bulk="openvino" if backend == "onnx" else "onnxruntime")
+        if embedder is not None:
+            return embedder
+    return SentenceTransformerEmbedder(spec)
+
+
+__all__ = ["Embedder", "ModelSpec", "SentenceTransformerEmbedder", "load_embedder", "resolve_model"]

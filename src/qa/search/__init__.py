@@ -1,0 +1,1 @@
+"""Search: questions in, cited passages out (retrieval, scoring, answerability)."""
