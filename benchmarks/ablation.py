@@ -30,10 +30,11 @@ from contextlib import ExitStack
 from pathlib import Path
 from unittest import mock
 
-from qa import answerability, evaluation, scoring
-from qa.embeddings import load_embedder
-from qa.index import load_index
-from qa.retrieval import Retriever
+from qa import evaluation
+from qa.embed import load_embedder
+from qa.search import answerability, scoring
+from qa.search.retrieval import Retriever
+from qa.store.index import kept_onnx, load_index
 
 HAND = Path("eval/questions.jsonl")
 MIXED = Path("eval/mixed/questions.jsonl")
@@ -141,7 +142,7 @@ def run_variant(sets: dict, mode: str, patches: list) -> dict:
 def load_sets(args) -> dict:
     """The three sets, each index and the embedder loaded once (the BEIR index through a memo of
     `evaluation.beir_index`, which `evaluate_beir` calls on every run)."""
-    embedder = load_embedder(None, index_dir=args.index_dir)
+    embedder = load_embedder(None, kept=kept_onnx(args.index_dir))
     sets = {
         "hand": {"kind": "questions", "questions": evaluation.load_questions(HAND),
                  "retriever": Retriever(load_index(args.index_dir), embedder)},
