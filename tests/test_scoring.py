@@ -150,3 +150,13 @@ def test_is_answerable_combines_the_rules():
     assert not is_answerable("Who is China's envoy?", ["China signed it."], lambda w: w != "envoy")
     assert not is_answerable("When was the second test?", ["The third test was in 2013."], knows)
     assert not is_answerable("Who is China's envoy?", ["Japan's envoy came."], knows)
+
+
+def test_a_leading_when_clause_before_the_question_does_not_ask_for_a_time():
+    from qa.search.answerability import expected_type
+
+    assert expected_type("When did the talks start?") == "year"
+    assert expected_type("by when must the treaty be signed") == "year"
+    assert expected_type("In which year did the talks start?") == "year"
+    assert expected_type("When bc is started with -l, what scale is in effect by default?") is None
+    assert expected_type("When the service starts, how many workers does it run?") == "number"

@@ -24,7 +24,11 @@ import re
 from ..ingest.passages import sentences
 
 _NAME = re.compile(r"\b[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)+")
-_ASKS_YEAR = re.compile(r"^\W*(?:by\s+)?when\b|\b(?:what|which)\s+year\b", re.IGNORECASE)
+# A leading "when" asks for a time unless it opens a clause that a question after a comma follows
+# ("When bc is started with -l, what scale is in effect?" asks what, not when).
+_ASKS_YEAR = re.compile(r"^\W*(?:by\s+)?when\b(?![^,?]*,\s*(?:what|which|who|whom|whose|how|where|why|is|are|was|"
+                        r"were|do|does|did|can|could|will|would|should|must|may)\b)|\b(?:what|which)\s+year\b",
+                        re.IGNORECASE)
 _ASKS_AMOUNT = re.compile(r"\bhow\s+(?:many|much)\b", re.IGNORECASE)
 _MONEY_WORDS = r"(?:dollars?|euros?|pounds?|yuan|yen|usd|eur|gbp|cost|costs|costing|worth|price[sd]?|pay|paid|spend|spent|budget|money|funding)"
 _ASKS_MONEY = re.compile(rf"\bhow\s+much\b.*\b{_MONEY_WORDS}\b|\bhow\s+many\s+(?:dollars|euros|pounds)\b",
