@@ -176,3 +176,26 @@ def test_missing_or_corrupt_onnx_is_a_clear_error(seed_index_dir, tmp_path):
     onnx.write_bytes(b"truncated")
     with pytest.raises(QAError, match=r"corrupt.*model\.onnx has the wrong size"):
         Retriever.open(index_dir)
+
+
+def test_indexes_share_the_model_file_and_a_damaged_one_is_never_kept(tmp_path, seed_corpus, embedder):
+    """model.onnx is a hard link to the cached export (no 90 MB per index); damage to the shared bytes is
+    refused by the next build instead of being recorded as good."""
+    from qa.embed import resolve_model
+    from qa.store.index import build_index, load_index
+
+    first = build_index([seed_corpus], tmp_path / "one", embedder)
+    build_index([seed_corpus], tmp_path / "two", embedder)
+    one, two = tmp_path / "one" / "model.onnx", tmp_path / "two" / "model.onnx"
+    if one.stat().st_dev == embedder.onnx_path.stat().st_dev:  # else each index has its own copy
+        assert one.stat().st_ino == two.stat().st_ino == embedder.onnx_path.stat().st_ino
+    assert first.manifest["file_hashes"]["model.onnx"]["sha256"] == first.manifest["onnx"]["sha256"]
+    copy = tmp_path / "model-copy.onnx"
+    shutil.copyfile(embedder.onnx_path, copy)
+    damaged = type(embedder)(resolve_model(embedder.model), copy, sha256=embedder.sha256)
+    data = bytearray(copy.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    copy.write_bytes(bytes(data))
+    with pytest.raises(QAError, match="is damaged .*run `qa index` again"):
+        build_index([seed_corpus], tmp_path / "three", damaged)
+    assert load_index(tmp_path / "one").passages == first.passages  # the others are untouched

@@ -124,6 +124,10 @@ def ensure_onnx(spec: ModelSpec, int8: bool = False, warn: Warn | None = None) -
     folder = cache_dir() / "onnx" / model_key(spec.path)
     path = folder / (INT8_FILE if int8 else ONNX_FILE)
     sidecar = path.with_name(path.name + ".sha256")
+    if path.is_file() and sidecar.is_file() and file_sha256(path) != sidecar.read_text().strip():
+        # indexes may hold hard links to this file (place_file): damaged bytes must never be kept again
+        (warn or _stderr_warn)(f"the cached ONNX export {path} is damaged; exporting it again")
+        path.unlink()
     if not (path.is_file() and sidecar.is_file()):
         if int8 and (folder / ONNX_FILE).is_file():
             quantize_onnx(folder / ONNX_FILE, path)
@@ -404,8 +408,13 @@ def onnx_for_index(embedder, warn: Warn | None = None) -> tuple[Path, dict] | No
 
 
 def place_file(source: Path, target: Path) -> None:
-    """A copy of `source` at `target` (not a hard link: editing one must never change the other)."""
-    shutil.copyfile(source, target)
+    """`source` at `target`: a hard link where both are on one filesystem (an index then costs no disk
+    for its 90 MB model), else a copy. A link means that damage to one is damage to all; every load
+    and every build checks the model's SHA-256, so damaged bytes are refused, never used."""
+    try:
+        os.link(source, target)
+    except OSError:  # another filesystem, or one without hard links
+        shutil.copyfile(source, target)
 
 
 def _read_json(path: Path) -> dict:

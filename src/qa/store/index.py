@@ -278,6 +278,10 @@ def _write_files(staging: Path, passages: list[Passage], dense, spans: np.ndarra
     if onnx:
         place_file(onnx[0], staging / onnx[1]["file"])
     manifest["file_hashes"] = hash_files(staging)  # checked at every load: damage is never used
+    if onnx and manifest["file_hashes"][onnx[1]["file"]]["sha256"] != onnx[1]["sha256"]:
+        # the model the passages were embedded with is not the file about to be kept (damaged since)
+        raise QAError(f"the ONNX model {shown_path(onnx[0])} is damaged (its SHA-256 is not the one recorded "
+                      f"for it): delete it and run `qa index` again to export it anew")
     stamp_verified(staging, manifest)
     # The manifest is written last: a folder without one is never taken for an index.
     (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
