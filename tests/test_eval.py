@@ -374,3 +374,22 @@ def test_page_accuracy_on_a_real_pdf(tmp_path, embedder, shared_model):
     result = runner.invoke(app, [*args, "--min", "page=0.7", "--json"])
     assert result.exit_code == 1 and "dense Page acc. = 0.667 is below 0.7" in result.stderr
     assert json.loads(result.stdout)["runs"]["dense"]["metrics"]["page_accuracy"] == pytest.approx(0.6667)
+
+
+def test_min_vs_allows_one_questions_worth_below_the_baseline():
+    from qa.errors import QAError
+    from qa.evaluation import failed_versus
+
+    def report(hybrid, dense, judged=20):
+        keys = ("hit_rate@1", "mrr@10", "ndcg@10")
+        return {"answerable": judged, "runs": {"hybrid": {"metrics": dict(zip(keys, hybrid))},
+                                               "dense": {"metrics": dict(zip(keys, dense))}}}
+
+    assert failed_versus(report((0.80, 0.85, 0.86), (0.85, 0.85, 0.90)), "dense") == []  # 0.05 = one of 20
+    assert failed_versus(report((0.80, 0.85, 0.86), (0.90, 0.85, 0.86)), "dense") == [
+        "hybrid Hit@1 = 0.800 is more than one question (0.050) below dense's 0.900"]
+    beir = {"queries": 40, "runs": {"hybrid": {"metrics": {"ndcg@10": 0.50, "mrr@10": 0.78}},
+                                    "dense": {"metrics": {"ndcg@10": 0.52, "mrr@10": 0.60}}}}
+    assert failed_versus(beir, "dense") == []  # 0.02 is within 1/40
+    with pytest.raises(QAError, match="needs both hybrid and bm25"):
+        failed_versus(beir, "bm25")

@@ -202,6 +202,9 @@ def eval_command(
                                         "--index-dir and reused."),
     minimum: Optional[list[str]] = typer.Option(None, "--min", metavar="METRIC=VALUE", help="Fail (exit 1) "
                                                 "when a figure is below VALUE, e.g. --min ndcg@10=0.8."),
+    versus: Optional[str] = typer.Option(None, "--min-vs", metavar="MODE", help="Fail (exit 1) when the mode "
+                                         "run (default hybrid) is more than one question's worth below MODE "
+                                         "on Hit@1, MRR@10 or nDCG@10, e.g. --min-vs dense (MODE is run too)."),
     index_dir: Path = IndexDir,
     model: Optional[str] = Model,
     as_json: bool = JsonOut,
@@ -212,20 +215,26 @@ def eval_command(
     Example: qa eval --compare --min ndcg@10=0.8   (or: qa eval --beir ../shared/benchmarks/msmarco-5k)
     """
     from .evaluation import (DEFAULT_EVALSET, check_modes, evaluate_beir, evaluate_evalset, failed_gates,
-                             parse_gates, render_report)
+                             failed_versus, parse_gates, render_report)
+    from .search.retrieval import check_mode
 
     with _user_errors():
         if beir is not None and evalset is not None:
             raise QAError("give either an EVALSET or --beir DIR, not both")
         gates = parse_gates(minimum or [])
         modes = check_modes(mode, compare)
+        gated = list(modes)  # --min gates these; a baseline run only for --min-vs is not gated
+        if versus is not None and check_mode(versus) not in modes:
+            modes.append(check_mode(versus))
         if beir is not None:
             report = evaluate_beir(beir, index_dir, model=model, modes=modes, warn=_warn,
                                    progress=_progress_bar("Embedding BEIR corpus"))
         else:
             report = evaluate_evalset(evalset or DEFAULT_EVALSET, index_dir, model=model, k=k, modes=modes,
                                       warn=_warn, progress=_progress_bar("Embedding passages"))
-        failures = failed_gates(report, gates)
+        failures = failed_gates(report, gates, gated)
+        if versus is not None:
+            failures += failed_versus(report, versus, mode)
         if as_json:
             typer.echo(json.dumps({**report, "failed": failures}, ensure_ascii=False))
         else:

@@ -379,11 +379,14 @@ def _gated_figures(run: dict) -> dict[str, float]:
     return figures
 
 
-def failed_gates(report: dict, gates: list[tuple[str, float]]) -> list[str]:
-    """A line per figure below its gate (every mode is checked); a gate naming no figure is an error."""
+def failed_gates(report: dict, gates: list[tuple[str, float]], modes: list[str] | None = None) -> list[str]:
+    """A line per figure below its gate (every mode run, or those of `modes`, is checked); a gate naming
+    no figure is an error."""
     failures = []
     for name, minimum in gates:
         for mode, run in report["runs"].items():
+            if modes is not None and mode not in modes:
+                continue
             figures = _gated_figures(run)
             key = _metric_key(name, figures)
             if key is None:
@@ -391,6 +394,29 @@ def failed_gates(report: dict, gates: list[tuple[str, float]]) -> list[str]:
                 raise QAError(f"--min: no figure named {name!r}; the figures are {known}")
             if figures[key] < minimum:
                 failures.append(f"{mode} {LABELS.get(key, key)} = {figures[key]:.3f} is below {minimum:g}")
+    return failures
+
+
+VERSUS_METRICS = ("hit_rate@1", "mrr@10", "ndcg@10")  # what "not worse than the baseline" looks at
+
+
+def failed_versus(report: dict, baseline: str, mode: str | None = None) -> list[str]:
+    """A line per figure (Hit@1, MRR@10, nDCG@10, whichever the report has) on which `mode` (the default
+    mode) falls more than one question's worth (1 / judged questions) below the `baseline` mode."""
+    from .search.retrieval import check_mode
+
+    mode, baseline = check_mode(mode), check_mode(baseline)
+    runs = report["runs"]
+    if mode not in runs or baseline not in runs:
+        raise QAError(f"--min-vs {baseline} needs both {mode} and {baseline} in the run")
+    judged = report.get("queries") or report.get("answerable") or 1
+    slack = 1 / judged
+    failures = []
+    for key in VERSUS_METRICS:
+        ours, theirs = runs[mode]["metrics"].get(key), runs[baseline]["metrics"].get(key)
+        if ours is not None and theirs is not None and ours < theirs - slack - 1e-9:
+            failures.append(f"{mode} {LABELS.get(key, key)} = {ours:.3f} is more than one question ({slack:.3f}) "
+                            f"below {baseline}'s {theirs:.3f}")
     return failures
 
 
