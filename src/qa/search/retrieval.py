@@ -19,6 +19,10 @@ from ..store.index import Index, build_index, index_exists, kept_onnx, load_inde
 from ..store.folder import check_index_target
 
 MAX_QUESTION_CHARS = 2000
+# Above this many passages the hybrid's second pass scores candidates only (see _search_hybrid):
+# CANDIDATES from the first pass and as many from BM25, per question.
+EXACT_UP_TO = 20_000
+CANDIDATES = 1_000
 MAX_K = 100
 # dense: passage cosine only (the plain baseline); bm25: lexical only; hybrid: passage and best
 # sentence cosines fused with BM25 (see scoring.py).
@@ -242,20 +246,52 @@ class Retriever:
         return self.index.bm25.score(questions)
 
     def _search_hybrid(self, query_vectors: np.ndarray, dense: np.ndarray, lexical: np.ndarray) -> np.ndarray:
+        """Hybrid scores (questions × passages). Up to EXACT_UP_TO passages every passage is scored (the
+        figures in eval/README.md); above it the second pass, whose sentence scores cost 3-4 cosines a
+        passage, scores only each question's candidates (the first pass's and BM25's CANDIDATES best),
+        min-max normalized over them, and every other passage is -inf."""
         first_pass = scoring.fuse(dense, lexical)
         moved = scoring.rocchio(query_vectors, first_pass, self.index.vectors())
-        sentences = scoring.best_sentence(moved, self.index.sentence_vectors,
-                                          self.index.sentence_spans[:, 0], len(self.index.passages))
         w = scoring.PASSAGE_WEIGHT
-        return scoring.fuse(w * self._search_dense(moved) + (1 - w) * sentences, lexical)
+        count = len(self.index.passages)
+        if count <= EXACT_UP_TO:
+            sentences = scoring.best_sentence(moved, self.index.sentence_vectors,
+                                              self.index.sentence_spans[:, 0], count)
+            return scoring.fuse(w * self._search_dense(moved) + (1 - w) * sentences, lexical)
+        out = np.full((len(query_vectors), count), -np.inf, dtype=np.float32)
+        for q, (vector, first, words) in enumerate(zip(moved, first_pass, lexical)):
+            rows = np.union1d(scoring.top_k(first, CANDIDATES), scoring.top_k(words, CANDIDATES))
+            fused = w * (self.index.vectors()[rows] @ vector) + (1 - w) * self._best_sentences(vector, rows)
+            out[q, rows] = scoring.fuse(fused[None, :], words[rows][None, :])[0]
+        return out
+
+    def _best_sentences(self, vector: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """For each passage of `rows` (sorted), the cosine of its sentence closest to `vector` (-1: none)."""
+        passage_of = self.index.sentence_spans[:, 0]
+        lo, hi = np.searchsorted(passage_of, rows, "left"), np.searchsorted(passage_of, rows, "right")
+        counts = hi - lo
+        out = np.full(len(rows), -1.0, dtype=np.float32)
+        if counts.sum() == 0:
+            return out
+        firsts = np.cumsum(counts) - counts
+        sentence_rows = np.arange(counts.sum()) - np.repeat(firsts, counts) + np.repeat(lo, counts)
+        similarities = np.asarray(self.index.sentence_vectors[sentence_rows]) @ vector
+        some = counts > 0
+        out[some] = np.maximum.reduceat(similarities, firsts[some])
+        return out
 
     def _prefer_answer_type(self, question: str, scores: np.ndarray, candidates: list[int]) -> np.ndarray:
         """Scores with a bonus for passages holding the kind of answer the question asks for: a year
         or a number; for who holds a role, the `candidates` with a sentence naming the role and whose
         it is go first."""
         answer_type = expected_type(question)
-        if answer_type is not None:
+        if answer_type is not None and np.isfinite(scores).all():
             return scores + scoring.ANSWER_TYPE_BONUS * self._holds_mask(answer_type)
+        if answer_type is not None:  # scored candidates only (a large index): look at those alone
+            rows = np.flatnonzero(np.isfinite(scores))
+            scores = scores.copy()
+            scores[rows] += scoring.ANSWER_TYPE_BONUS * self._holds_rows(answer_type, rows)
+            return scores
         asked = asked_role(question, self.index.bm25.stem)
         if asked is None:
             return scores
@@ -274,6 +310,14 @@ class Retriever:
             self.index.extras[key] = np.array([holds(answer_type, p.text) for p in self.index.passages],
                                               dtype=np.float32)
         return self.index.extras[key]
+
+    def _holds_rows(self, answer_type: str, rows: np.ndarray) -> np.ndarray:
+        """`_holds_mask` for `rows` only, each passage looked at once per index."""
+        known = self.index.extras.setdefault(f"_holds_{answer_type}_rows", {})
+        for row in rows.tolist():
+            if row not in known:
+                known[row] = holds(answer_type, self.index.passages[row].text)
+        return np.array([known[row] for row in rows.tolist()], dtype=np.float32)
 
     def _hit(self, row: int, score: float, query_vector: np.ndarray) -> Hit:
         p = self.index.passages[row]

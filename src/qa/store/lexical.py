@@ -85,11 +85,13 @@ class BM25Scores:
         return terms[0] if len(terms) == 1 else word.lower()
 
     def score(self, questions: list[str]) -> np.ndarray:
-        """A (questions × passages) matrix of BM25 scores."""
+        """A (questions × passages) matrix of BM25 scores: each question's terms' postings summed with
+        one bincount (np.add.at, element by element, took ~100 ms a question at a million passages)."""
         out = np.zeros((len(questions), self.num_docs), dtype=np.float32)
         for row, question in enumerate(questions):
-            for term in self.terms(question):
-                token = self.vocab[term]
-                lo, hi = int(self.indptr[token]), int(self.indptr[token + 1])
-                np.add.at(out[row], self.indices[lo:hi], self.data[lo:hi])
+            spans = [(int(self.indptr[t]), int(self.indptr[t + 1])) for t in (self.vocab[w] for w in self.terms(question))]
+            if spans:
+                rows = np.concatenate([self.indices[lo:hi] for lo, hi in spans])
+                weights = np.concatenate([self.data[lo:hi] for lo, hi in spans]).astype(np.float64)
+                out[row] = np.bincount(rows, weights=weights, minlength=self.num_docs)
         return out
