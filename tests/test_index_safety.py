@@ -236,3 +236,9 @@ def test_sentence_spans_past_the_passages_are_refused_at_load(tmp_path, seed_ind
     record_hashes_again(index_dir)
     with pytest.raises(Exception, match="sentence spans name passages the index does not have"):
         load_index(index_dir)
+
+
+def test_a_stamp_cut_short_does_not_make_an_index_foreign(home, embedder):
+    build_index([home / "notes"], home / "index", embedder)
+    (home / "index" / "..verified.json.x1y2z3").write_text("{")  # a crash between write and rename
+    assert runner.invoke(app, ["index", "notes", "--index-dir", "index"]).exit_code == 0

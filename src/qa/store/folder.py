@@ -84,7 +84,8 @@ def check_index_target(index_dir: Path, sources: list[Path] = ()) -> None:
         raise QAError(f"--index-dir {given} is not a qa index (it has no qa manifest) and is not empty: "
                       f"qa replaces only its own indexes; give a new or empty folder ({unchanged})")
     written = _written_names(target)
-    foreign = [name for name in entries if name not in written and not name.startswith(VERIFIED)]
+    # `..verified.json.*`: a stamp whose write was cut short (see _write_quietly)
+    foreign = [name for name in entries if name not in written and not name.startswith(f".{VERIFIED}.")]
     if foreign:
         shown = ", ".join(shown_path(name) for name in foreign[:3]) + (" ..." if len(foreign) > 3 else "")
         raise QAError(f"--index-dir {given} is a qa index but also holds files qa did not write ({shown}): "
