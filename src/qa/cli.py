@@ -102,8 +102,8 @@ def index_command(
                               "of texts the index already holds."),
     as_json: bool = JsonOut,
 ) -> None:
-    """Build the index from .txt and .md files, replacing the old one atomically; only text the old
-    index did not hold is embedded.
+    """Build the index from .txt, .md, .pdf, .html/.htm and .docx files, replacing the old one atomically;
+    only text the old index did not hold is embedded.
 
     Example: qa index corpus/
     """

@@ -285,12 +285,10 @@ class Retriever:
         or a number; for who holds a role, the `candidates` with a sentence naming the role and whose
         it is go first."""
         answer_type = expected_type(question)
-        if answer_type is not None and np.isfinite(scores).all():
-            return scores + scoring.ANSWER_TYPE_BONUS * self._holds_mask(answer_type)
-        if answer_type is not None:  # scored candidates only (a large index): look at those alone
+        if answer_type is not None:  # the scored passages only (a large index scores candidates alone)
             rows = np.flatnonzero(np.isfinite(scores))
             scores = scores.copy()
-            scores[rows] += scoring.ANSWER_TYPE_BONUS * self._holds_rows(answer_type, rows)
+            scores[rows] += scoring.ANSWER_TYPE_BONUS * self._holds(answer_type, rows)
             return scores
         asked = asked_role(question, self.index.bm25.stem)
         if asked is None:
@@ -302,22 +300,14 @@ class Retriever:
                 scores[row] += scoring.ROLE_BONUS
         return scores
 
-    def _holds_mask(self, answer_type: str) -> np.ndarray:
-        """1.0 for each passage that holds an answer of `answer_type` ('year' or 'number'), else 0.0
-        (computed once per index)."""
-        key = f"_holds_{answer_type}"
-        if key not in self.index.extras:
-            self.index.extras[key] = np.array([holds(answer_type, p.text) for p in self.index.passages],
-                                              dtype=np.float32)
-        return self.index.extras[key]
-
-    def _holds_rows(self, answer_type: str, rows: np.ndarray) -> np.ndarray:
-        """`_holds_mask` for `rows` only, each passage looked at once per index."""
-        known = self.index.extras.setdefault(f"_holds_{answer_type}_rows", {})
-        for row in rows.tolist():
-            if row not in known:
-                known[row] = holds(answer_type, self.index.passages[row].text)
-        return np.array([known[row] for row in rows.tolist()], dtype=np.float32)
+    def _holds(self, answer_type: str, rows: np.ndarray) -> np.ndarray:
+        """1.0 for each passage of `rows` that holds an answer of `answer_type` ('year' or 'number'),
+        else 0.0; each passage is looked at once per index."""
+        known = self.index.extras.setdefault(f"_holds_{answer_type}",
+                                             np.full(len(self.index.passages), -1, dtype=np.int8))
+        for row in rows[known[rows] < 0].tolist():
+            known[row] = holds(answer_type, self.index.passages[row].text)
+        return known[rows].astype(np.float32)
 
     def _hit(self, row: int, score: float, query_vector: np.ndarray) -> Hit:
         p = self.index.passages[row]
