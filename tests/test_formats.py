@@ -144,3 +144,15 @@ def test_a_rebuild_reads_only_the_pdf_html_and_word_files_that_changed(tmp_path,
     assert parsed == ["other.pdf", "manual.pdf", "other.pdf"]  # the change, then the full build's two
     assert changed.passages == full.passages
     assert changed.documents == full.documents
+
+
+def test_qa_text_of_a_plain_file_edited_since_indexing_says_so(tmp_path, seed_corpus, embedder):
+    corpus = tmp_path / "c"
+    shutil.copytree(seed_corpus, corpus)
+    index = build_index([corpus], tmp_path / "index", embedder)
+    name = "north-korea-diplomacy.txt"
+    assert index.text(name) == (corpus / name).read_text(encoding="utf-8")
+    (corpus / name).write_text("Edited\n\nThe offsets no longer point where they did.\n")
+    result = runner.invoke(app, ["text", name, "--index-dir", str(tmp_path / "index")])
+    assert (result.exit_code, result.stderr) == (
+        2, f"Error: {name} is no longer in the corpus as it was indexed: run `qa index`\n")

@@ -8,6 +8,7 @@ is read from the corpus instead of being copied.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from pathlib import Path
 
@@ -56,11 +57,24 @@ def document_text(folder: Path, manifest: dict, records: dict[str, dict], doc: s
     if record is None:
         raise QAError(f"no document named {doc!r} in this index", status=404)
     try:
-        files = {doc_name(root, f): f for root, f in find_files([Path(s) for s in manifest.get("sources", [])])}
-        text = files[doc].read_bytes().decode("utf-8")
-    except (QAError, KeyError, OSError, UnicodeDecodeError):
+        data = _corpus_file(manifest, doc).read_bytes()
+        if record.get("sha256") not in (None, hashlib.sha256(data).hexdigest()):
+            raise ValueError("changed since it was indexed")
+        text = data.decode("utf-8")
+    except (QAError, KeyError, OSError, ValueError):
         raise QAError(f"{doc} is no longer in the corpus as it was indexed: run `qa index`", status=404) from None
     return text[1:] if text.startswith("\ufeff") else text
+
+
+def _corpus_file(manifest: dict, doc: str) -> Path:
+    """The corpus file cited as `doc`: looked up under each source directly (a request must not walk
+    the whole corpus), else, for a name shown escaped, found by listing the sources."""
+    sources = [Path(s) for s in manifest.get("sources", [])]
+    for source in sources:
+        file = source / doc if source.is_dir() else source
+        if file.is_file() and doc_name(source if source.is_dir() else source.parent, file) == doc:
+            return file
+    return {doc_name(root, f): f for root, f in find_files(sources)}[doc]
 
 
 def extracted_documents(folder: Path) -> dict[str, Document]:
