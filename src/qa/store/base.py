@@ -1,0 +1,79 @@
+"""The store interface: what the retriever asks of an index, whichever engine holds it.
+
+A store only finds candidates and hands back their scores and vectors; every ranking rule (the
+hybrid's fusion, feedback, sentence scores, answer-type bonus, diversification, abstention) is the
+retriever's (search/), the same for every store. Two stores implement it: the local folder
+(store/local.py: FAISS + BM25 files) and Qdrant (store/qdrant.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol, Sequence
+
+import numpy as np
+
+from ..ingest.passages import Passage
+
+
+@dataclass(frozen=True)
+class Candidates:
+    """The passages a store offers one batch of questions, and each question's scores of them.
+
+    Candidate `i` is `passages[i]`. For question `q`:
+    - `dense[q, i]`: the cosine of the question's vector to passage `i`'s vector;
+    - `lexical[q, i]`: the passage's BM25 score for the question (0 when it holds none of its terms);
+    - `member[q, i]`: whether `i` is one of `q`'s candidates (its `depth` best by cosine or by BM25);
+      None when every candidate is every question's (an exact search: every passage is a candidate).
+    `vectors[i]` is passage `i`'s vector; `sentence_vectors[j]` is sentence `j`'s and
+    `sentence_spans[j]` its (candidate index, start, end), sorted by candidate index, with start and
+    end offsets into the passage's document as `Passage.start`/`end` are.
+    `keys[i]` is the store's own key of candidate `i` (a row of the local store), for caches.
+    """
+
+    passages: Sequence[Passage]
+    keys: np.ndarray
+    dense: np.ndarray  # float32, questions × candidates
+    lexical: np.ndarray  # float32, questions × candidates
+    member: np.ndarray | None  # bool, questions × candidates; None: all
+    vectors: np.ndarray  # float32, candidates × dimension
+    sentence_vectors: np.ndarray  # float32, sentences × dimension
+    sentence_spans: np.ndarray  # int64, sentences × 3
+
+    @property
+    def exact(self) -> bool:
+        return self.member is None
+
+
+class Store(Protocol):
+    """An index the retriever can search: passages with their vectors, sentence vectors and BM25 terms."""
+
+    @property
+    def model(self) -> str:
+        """The embedding model the passages were embedded with (a question must be embedded the same)."""
+
+    @property
+    def count(self) -> int:
+        """How many passages the store holds."""
+
+    def candidates(self, questions: list[str], query_vectors: np.ndarray, depth: int) -> Candidates:
+        """Each question's candidates: its `depth` best passages by cosine to its vector and its `depth`
+        best by BM25 (a store may offer more, e.g. every passage when it is small enough to score all)."""
+
+    def passage(self, passage_id: str) -> Passage | None:
+        """The passage with this id, or None."""
+
+    def page_of(self, doc: str, offset: int) -> int | None:
+        """The 1-based page of `doc` holding `offset`, or None for an unpaged document."""
+
+    def text(self, doc: str) -> str:
+        """The text `doc`'s passage offsets index (`qa text DOC`); QAError (404) for an unknown doc."""
+
+    def knows(self, word: str) -> bool:
+        """True when the corpus uses `word` (after BM25's analysis); stopwords count as known."""
+
+    def stem(self, word: str) -> str:
+        """`word` folded as BM25 folds it (lowercased and stemmed)."""
+
+    def describe(self) -> dict:
+        """What `/health` shows of the store: its kind, passage count, model, when it was built."""
