@@ -45,16 +45,16 @@ class LocalStore:
             lexical_scores[q, found] = scores[np.searchsorted(rows, keys[found])]
         candidate_vectors = np.asarray(vectors[keys])
         sentence_rows, sentence_spans = _sentences_of(index.sentence_spans, keys)
-        return Candidates([index.passages[r] for r in keys.tolist()], keys, query_vectors @ candidate_vectors.T,
+        return Candidates(index.passages.rows(keys), keys, query_vectors @ candidate_vectors.T,
                           lexical_scores, member, candidate_vectors,
                           np.asarray(index.sentence_vectors[sentence_rows]), sentence_spans)
 
     def passage(self, passage_id: str):
-        row = self.index.passage_by_id().get(passage_id)
+        row = self.index.row_of(passage_id)
         return None if row is None else self.index.passages[row]
 
     def neighbours(self, passage_id: str) -> tuple[str | None, str | None]:
-        row = self.index.passage_by_id().get(passage_id)
+        row = self.index.row_of(passage_id)
         if row is None:
             return None, None
         passages, doc = self.index.passages, self.index.passages[row].doc
