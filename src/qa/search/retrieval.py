@@ -225,7 +225,7 @@ class Retriever:
             best_cosine = float(_only_candidates(found.dense[q : q + 1], _row(found.member, q)).max())
             answerable = is_answerable(question, evidence, self.store.knows, best_cosine, self.store.stem)
             if mode == "hybrid":
-                row = self._prefer_answer_type(question, row, evidence_rows, found)
+                row = self._prefer_answer_type(question, row, evidence_rows, found, k)
             top, shown = self._rank(row, k, mode, found)
             hits = tuple(self._hit(found, int(r), float(score), query_vector) for r, score in zip(top, shown))
             answers.append(Answer(question, hits, mode, answerable))
@@ -286,13 +286,13 @@ class Retriever:
         return out
 
     def _prefer_answer_type(self, question: str, scores: np.ndarray, evidence_rows: list[int],
-                            found: Candidates) -> np.ndarray:
+                            found: Candidates, k: int) -> np.ndarray:
         """Scores with a bonus for passages holding the kind of answer the question asks for: a year
         or a number; for who holds a role, the `evidence_rows` with a sentence naming the role and
         whose it is go first."""
         answer_type = expected_type(question)
-        if answer_type is not None:  # the question's candidates only
-            rows = np.flatnonzero(np.isfinite(scores))
+        if answer_type is not None:
+            rows = np.flatnonzero(np.isfinite(scores) & (scores >= _bonus_floor(scores, k)))
             scores = scores.copy()
             scores[rows] += scoring.ANSWER_TYPE_BONUS * self._holds(answer_type, found, rows)
             return scores
@@ -333,6 +333,13 @@ class Retriever:
         _, start, end = (int(x) for x in spans[best])
         p = found.passages[row]
         return Highlight(start, end, p.text[start - p.start : end - p.start], self.store.page_of(p.doc, start))
+
+
+def _bonus_floor(scores: np.ndarray, k: int) -> float:
+    """The lowest score from which the answer-type bonus can lift a passage into the pool the top k
+    are chosen from: only passages at or above it need be looked at (the ranking is the same)."""
+    pool = scoring.top_k(scores, scoring.pool_size(k))
+    return float(scores[pool[-1]]) - scoring.ANSWER_TYPE_BONUS if len(pool) else np.inf
 
 
 def _row(member: np.ndarray | None, q: int) -> np.ndarray | None:
