@@ -44,7 +44,8 @@ from qa.embed.onnx import place_file  # noqa: E402
 from qa.search.retrieval import MODES, Retriever  # noqa: E402
 from qa.store import local  # noqa: E402
 from qa.store.folder import MANIFEST, hash_files, stamp_verified  # noqa: E402
-from qa.store.index import BM25, DENSE, PASSAGES, SENTENCE_SPANS, SENTENCE_VECTORS, Index, kept_onnx, load_index  # noqa: E402
+from qa.store.index import (BM25, DENSE, PASSAGES, SENTENCE_DTYPE, SENTENCE_SPANS, SENTENCE_VECTORS, Index,  # noqa: E402
+                            kept_onnx, load_index)
 from qa.store.passage_table import write_passages  # noqa: E402
 
 
@@ -77,10 +78,10 @@ def write_tiled(base: Index, size: int, folder: Path, rng: np.random.Generator) 
     tiled_spans = np.concatenate([spans + np.array([c * n, 0, 0]) for c in range(copies)])
     tiled_spans = tiled_spans[tiled_spans[:, 0] < size]
     np.save(folder / SENTENCE_SPANS, tiled_spans, allow_pickle=False)
-    out = np.lib.format.open_memmap(folder / SENTENCE_VECTORS, mode="w+", dtype=np.float32,
+    out = np.lib.format.open_memmap(folder / SENTENCE_VECTORS, mode="w+", dtype=SENTENCE_DTYPE,
                                     shape=(len(tiled_spans), base.dense.d))
     sentences = np.asarray(base.sentence_vectors, dtype=np.float32)
-    for c, start in enumerate(range(0, len(tiled_spans), len(sentences))):
+    for start in range(0, len(tiled_spans), len(sentences)):
         part = sentences[: len(tiled_spans) - start].copy()
         out[start : start + len(part)] = _jittered(part, rng)
     out.flush()

@@ -38,7 +38,7 @@ class Candidates:
     lexical: np.ndarray  # float32, questions × candidates
     member: np.ndarray | None  # bool, questions × candidates; None: all
     vectors: np.ndarray  # float32, candidates × dimension
-    sentence_vectors: np.ndarray  # float32, sentences × dimension
+    sentence_vectors: np.ndarray  # float32, sentences × dimension (float32 whatever the store keeps)
     sentence_spans: np.ndarray  # int64, sentences × 3
 
     @property

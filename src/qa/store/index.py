@@ -26,6 +26,9 @@ DENSE = "dense.faiss"
 BM25 = "bm25"
 SENTENCE_SPANS = "sentence_spans.npy"  # rows of (passage row, start, end), for highlights
 SENTENCE_VECTORS = "sentence_vectors.npy"
+# Sentence vectors (3-4 a passage) are kept as float16: half the disk and memory, and the same figures
+# as float32 on the hand-written set and msmarco-5k (Hit@1, MRR@10, nDCG@10 equal to 4 decimals).
+SENTENCE_DTYPE = np.float16
 
 Warn = Callable[[str], None]
 ProgressFactory = Callable[[int], Callable[[int], None]]
@@ -244,7 +247,7 @@ def _embed(passages: list[Passage], spans: np.ndarray, embedder, sentence_file: 
     dense = faiss.IndexFlatIP(embedder.dimension)
     for start in range(0, len(passages), EMBED_CHUNK):
         dense.add(vectors_of([p.embedding_text() for p in passages[start : start + EMBED_CHUNK]]))
-    out = np.lib.format.open_memmap(sentence_file, mode="w+", dtype=np.float32, shape=(len(spans), dense.d))
+    out = np.lib.format.open_memmap(sentence_file, mode="w+", dtype=SENTENCE_DTYPE, shape=(len(spans), dense.d))
     for start in range(0, len(spans), EMBED_CHUNK):
         chunk = spans[start : start + EMBED_CHUNK]
         out[start : start + len(chunk)] = vectors_of(sentence_texts(passages, chunk))
@@ -301,7 +304,8 @@ def load_index(index_dir: Path, mmap: bool = False) -> Index:
         raise _corrupt(index_dir, exc) from exc
     if not (len(passages) == manifest.get("passage_count") == dense.ntotal == bm25.num_docs):
         raise _corrupt(index_dir, "passage count does not match the manifest")
-    if spans.ndim != 2 or spans.shape[1] != 3 or len(spans) != len(sentence_vectors):
+    if spans.ndim != 2 or spans.shape[1] != 3 or len(spans) != len(sentence_vectors) or \
+            sentence_vectors.dtype not in (np.float16, np.float32):
         raise _corrupt(index_dir, "sentence arrays do not match")
     if len(spans) and not (0 <= spans[0, 0] and spans[-1, 0] < len(passages)
                            and bool(np.all(np.diff(spans[:, 0]) >= 0))):
