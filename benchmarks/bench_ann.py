@@ -141,6 +141,14 @@ def row(name, build_s, mb, n, p, recall10):
     print(f"  {name:<28} {build} {size} {p[0]:8.3f} {p[1]:8.3f} {p[2]:8.3f} {recall10:7.3f}", flush=True)
 
 
+def sweep(name, index, build_s, mb, queries, truth, lat, settings: dict) -> None:
+    """A row per search setting of one built FAISS index: its latency and recall@10."""
+    for label, params in settings.items():
+        found = index.search(queries, 10, params=params)[1]
+        row(f"{name} {label}", build_s, mb, index.ntotal, lat(lambda q: index.search(q, 10, params=params)),
+            recall(found, truth))
+
+
 def bench_size(n: int, pool: np.ndarray, queries: np.ndarray, args) -> None:
     x = synthesized(pool, n, args.sigma)
     m = len(pool)
@@ -182,13 +190,8 @@ def bench_size(n: int, pool: np.ndarray, queries: np.ndarray, args) -> None:
             index.add(x[start:start + ann.CHUNK])
         build_s = train_s + time.perf_counter() - t
         mb = file_mb(index)
-        for nprobe in args.nprobes:
-            if nprobe > index.nlist:
-                continue
-            params = faiss.SearchParametersIVF(nprobe=nprobe)
-            found = index.search(queries, 10, params=params)[1]
-            row(f"{kind} nprobe={nprobe}", build_s, mb, n, lat(lambda q: index.search(q, 10, params=params)),
-                recall(found, truth))
+        sweep(kind, index, build_s, mb, queries, truth, lat,
+              {f"nprobe={p}": faiss.SearchParametersIVF(nprobe=p) for p in args.nprobes if p <= index.nlist})
         del index
         gc.collect()
 
@@ -207,16 +210,11 @@ def bench_size(n: int, pool: np.ndarray, queries: np.ndarray, args) -> None:
                 index.add(x[start:start + ann.CHUNK])
             build_s = time.perf_counter() - t
             mb = file_mb(index)
-            for ef in args.efs:
-                params = faiss.SearchParametersHNSW(efSearch=ef)
-                found = index.search(queries, 10, params=params)[1]
-                row(f"{name} efC={args.ef_construction} ef={ef}", build_s, mb, n,
-                    lat(lambda q: index.search(q, 10, params=params)), recall(found, truth))
+            sweep(f"{name} efC={args.ef_construction}", index, build_s, mb, queries, truth, lat,
+                  {f"ef={ef}": faiss.SearchParametersHNSW(efSearch=ef) for ef in args.efs})
             del index
             gc.collect()
 
-    del x
-    gc.collect()
 
 
 def chosen(x: np.ndarray, folder: Path, queries: np.ndarray, truth: np.ndarray, lat, args):
@@ -259,14 +257,14 @@ def chosen(x: np.ndarray, folder: Path, queries: np.ndarray, truth: np.ndarray, 
     before = rss_mb()
     loaded = ann.load_ann(folder / "ann.faiss", record, mmap=True)
     mb = os.path.getsize(folder / "ann.faiss") / 2**20
-    for nprobe in args.nprobes:
-        if nprobe <= record["nlist"]:
-            params = faiss.SearchParametersIVF(nprobe=nprobe)
-            found = loaded.index.search(queries, 10, params=params)[1]
-            row(f"IVF-SQfp16 nprobe={nprobe}", build_s, mb, n,
-                lat(lambda q: loaded.index.search(q, 10, params=params)), recall(found, truth))
+    sweep("IVF-SQfp16", loaded.index, build_s, mb, queries, truth, lat,
+          {f"nprobe={p}": faiss.SearchParametersIVF(nprobe=p) for p in args.nprobes if p <= record["nlist"]})
     row(f"ann.py {record['kind']} np={record['nprobe']}", build_s, mb, n, lat(lambda q: loaded.search(q, 10)),
         recall(loaded.search(queries, 10)[0], truth))
+    loaded.index.parallel_mode = 1  # one query's lists split among the threads (0: queries split)
+    row("  same, parallel_mode=1", build_s, mb, n, lat(lambda q: loaded.search(q, 10)),
+        recall(loaded.search(queries, 10)[0], truth))
+    loaded.index.parallel_mode = 0
     deep = min(1000, n)
     p = timed(lambda q: loaded.search(q, deep), queries, 1, 1)
     truth_deep = exact_top(x, queries, deep)
@@ -274,7 +272,11 @@ def chosen(x: np.ndarray, folder: Path, queries: np.ndarray, truth: np.ndarray, 
           f"{recall(loaded.search(queries, deep)[0], truth_deep):.3f}, recall@100 "
           f"{recall(loaded.search(queries, 100)[0], truth_deep[:, :100]):.3f}; the mmap-loaded index adds "
           f"{rss_mb() - before:.0f} MB RSS after the queries; record {json.dumps(record)}", flush=True)
-    del loaded, mapped
+    loaded = None  # unmapped before the read load is measured
+    before, t = rss_mb(), time.perf_counter()
+    read = ann.load_ann(folder / "ann.faiss", record, mmap=False)
+    print(f"  read into memory instead (mmap=False): {time.perf_counter() - t:.1f} s, +{rss_mb() - before:.0f} MB RSS; "
+          f"recall@10 {recall(read.search(queries, 10)[0], truth):.3f}", flush=True)
     return captured["quantizer"], captured["train_s"]
 
 
@@ -319,7 +321,7 @@ def main() -> None:
     parser.add_argument("--efs", type=int, nargs="+", default=[32, 64, 128])
     parser.add_argument("--ef-construction", type=int, default=40)
     parser.add_argument("--hnsw-up-to", type=int, default=1_000_000, help="skip HNSW above this size")
-    parser.add_argument("--options", nargs="+", default=OPTIONS, choices=OPTIONS, help="the options compared")
+    parser.add_argument("--options", nargs="*", default=OPTIONS, choices=OPTIONS, help="the options compared")
     parser.add_argument("--fp16", action="store_true", help="also compare fp16 and fp32 exact search")
     args = parser.parse_args()
     from qa.embed import load_embedder

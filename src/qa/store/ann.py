@@ -15,8 +15,8 @@ KIND = "IVF-SQfp16"  # IndexIVFScalarQuantizer, QT_fp16: 2 bytes a dimension, sc
 TRAIN_PER_LIST = 64  # k-means sample: this many vectors a list (at most n)
 NITER = 10  # k-means iterations
 SEED = 1234  # k-means and sample seed: two builds of the same vectors are the same file
-PROBE_SHARE = 1 / 32  # nprobe: this share of the lists is scanned a question (at least MIN_PROBE)
-MIN_PROBE = 16
+PROBE_SHARE = 1 / 64  # nprobe: this share of the lists is scanned a question (at least MIN_PROBE)
+MIN_PROBE = 32
 MIN_SCAN = 10  # a search asking k rows scans lists holding about MIN_SCAN × k vectors, at least
 CHUNK = 65_536  # vectors converted and added at a time (a memmap is never copied whole)
 
@@ -56,15 +56,14 @@ def build_ann(vectors: np.ndarray, path: Path) -> dict:
             "faiss": faiss.__version__}
 
 
-def trained(vectors: np.ndarray, qtype: int | None = None):
-    """An empty IVF index (fp16 codes unless `qtype` names another faiss.ScalarQuantizer type) whose
-    lists are k-means trained, spherically and seeded, on a fixed sample of `vectors`."""
+def trained(vectors: np.ndarray):
+    """An empty IVF-SQfp16 index whose lists are k-means trained (spherical, seeded) on a fixed sample."""
     import faiss
 
     n, d = vectors.shape
     nlist = nlist_for(n)
-    qtype = faiss.ScalarQuantizer.QT_fp16 if qtype is None else qtype
-    index = faiss.IndexIVFScalarQuantizer(faiss.IndexFlatIP(d), d, nlist, qtype, faiss.METRIC_INNER_PRODUCT)
+    index = faiss.IndexIVFScalarQuantizer(faiss.IndexFlatIP(d), d, nlist, faiss.ScalarQuantizer.QT_fp16,
+                                          faiss.METRIC_INNER_PRODUCT)
     index.cp.seed, index.cp.niter, index.cp.spherical = SEED, NITER, True
     index.cp.max_points_per_centroid = TRAIN_PER_LIST  # faiss would subsample again above this
     rows = np.sort(np.random.default_rng(SEED).choice(n, size=min(n, nlist * TRAIN_PER_LIST), replace=False))
