@@ -17,12 +17,14 @@ from .folder import (FORMAT, MANIFEST, build_lock, check_index_target, hash_file
 from .lexical import BM25Scores, write_bm25
 from .documents import DOCUMENTS, TEXTS, document_text, extracted_documents, read_records, write_documents
 from ..ingest.passages import Passage, page_of, sentence_spans, split_documents
+from .ann import ANN_FROM, build_ann, load_ann
 from .passage_table import IDS, OFFSETS, PassageTable, write_passages
 from .vector_reuse import KnownVectors, PartialVectors, sentence_texts
 
 FORMAT_VERSION = 1
 PASSAGES = "passages.jsonl"
 DENSE = "dense.faiss"
+ANN = "dense.ivf.faiss"  # from ANN_FROM passages: the approximate first pass (store/ann.py)
 BM25 = "bm25"
 SENTENCE_SPANS = "sentence_spans.npy"  # rows of (passage row, start, end), for highlights
 SENTENCE_VECTORS = "sentence_vectors.npy"
@@ -38,6 +40,17 @@ class _FaissView(np.ndarray):
     """An array over a FAISS index's memory that keeps the index alive (`owner`)."""
 
 
+def _flat_vectors(dense) -> np.ndarray:
+    """A flat FAISS index's vectors as a read-only (n × d) view of its own memory."""
+    import faiss
+
+    view = faiss.rev_swig_ptr(dense.get_xb(), dense.ntotal * dense.d).reshape(dense.ntotal, dense.d)
+    view = view.view(_FaissView)
+    view.owner = dense  # the FAISS index lives as long as any view of its memory
+    view.flags.writeable = False  # FAISS's memory: never written through
+    return view
+
+
 @dataclass
 class Index:
     """A loaded index: the passages in the order of the FAISS rows, the FAISS index, the manifest."""
@@ -51,6 +64,7 @@ class Index:
     sentence_vectors: np.ndarray | None = None
     extras: dict = field(default_factory=dict)
     documents: dict = field(default_factory=dict)  # doc → kind, pages, extracted text file (index_documents)
+    ann: object = None  # ann.Ann: the approximate first pass of an index of ANN_FROM passages or more
 
     @property
     def model(self) -> str:
@@ -64,11 +78,7 @@ class Index:
 
             dense = self.dense
             if isinstance(dense, faiss.IndexFlat) and dense.ntotal:
-                view = faiss.rev_swig_ptr(dense.get_xb(), dense.ntotal * dense.d).reshape(dense.ntotal, dense.d)
-                view = view.view(_FaissView)
-                view.owner = dense  # the FAISS index lives as long as any view of its memory
-                view.flags.writeable = False  # FAISS's memory: never written through
-                self.extras["_vectors"] = view
+                self.extras["_vectors"] = _flat_vectors(dense)
             else:
                 self.extras["_vectors"] = dense.reconstruct_n(0, dense.ntotal)
         return self.extras["_vectors"]
@@ -165,6 +175,8 @@ def write_index(
             # what embedded the passages: "openvino bf16" vectors are within 1e-4 cosine of fp32 ones
             manifest["passage_encoder"] = encoder
             write_documents(staging, list(documents))
+            if len(passages) >= ANN_FROM:
+                manifest["ann"] = {"file": ANN, **build_ann(_flat_vectors(dense), staging / ANN)}
             _write_files(staging, passages, dense, spans, onnx, manifest)
             swap_into_place(staging, index_dir)
             partial.remove()  # the index holds every vector now
@@ -300,6 +312,8 @@ def load_index(index_dir: Path, mmap: bool = False) -> Index:
         spans = np.load(index_dir / SENTENCE_SPANS, mmap_mode="r", allow_pickle=False)
         sentence_vectors = np.load(index_dir / SENTENCE_VECTORS, mmap_mode="r", allow_pickle=False)
         documents = read_records(index_dir)
+        record = manifest.get("ann")
+        ann = load_ann(index_dir / record["file"], record) if record else None
     except (OSError, EOFError, ValueError, TypeError, KeyError, IndexError, RuntimeError) as exc:
         raise _corrupt(index_dir, exc) from exc
     if not (len(passages) == manifest.get("passage_count") == dense.ntotal == bm25.num_docs):
@@ -310,7 +324,7 @@ def load_index(index_dir: Path, mmap: bool = False) -> Index:
     if len(spans) and not (0 <= spans[0, 0] and spans[-1, 0] < len(passages)
                            and bool(np.all(np.diff(spans[:, 0]) >= 0))):
         raise _corrupt(index_dir, "sentence spans name passages the index does not have")
-    return Index(index_dir, manifest, passages, dense, bm25, spans, sentence_vectors, documents=documents)
+    return Index(index_dir, manifest, passages, dense, bm25, spans, sentence_vectors, documents=documents, ann=ann)
 
 
 def index_exists(index_dir: Path) -> bool:

@@ -35,8 +35,8 @@ class LocalStore:
                               index.bm25.score(questions), None, vectors, self._sentence_vectors(),
                               index.sentence_spans)
         lexical = [index.bm25.sparse(q) for q in questions]
-        chosen = [np.union1d(_top(vectors @ vector, depth), rows[_top(scores, depth)])
-                  for vector, (rows, scores) in zip(query_vectors, lexical)]
+        chosen = [np.union1d(dense_rows, rows[_top(scores, depth)])
+                  for dense_rows, (rows, scores) in zip(self._dense_top(query_vectors, depth), lexical)]
         keys = np.unique(np.concatenate(chosen))
         member = np.stack([np.isin(keys, rows, assume_unique=True) for rows in chosen])
         lexical_scores = np.zeros((len(questions), len(keys)), dtype=np.float32)
@@ -48,6 +48,15 @@ class LocalStore:
         return Candidates(index.passages.rows(keys), keys, query_vectors @ candidate_vectors.T,
                           lexical_scores, member, candidate_vectors,
                           np.asarray(index.sentence_vectors[sentence_rows], dtype=np.float32), sentence_spans)
+
+    def _dense_top(self, query_vectors: np.ndarray, depth: int) -> list[np.ndarray]:
+        """Each question's `depth` nearest passages (rows, in no order): by the ANN index when the index
+        has one (store/ann.py: recall@10 0.98 of exact), else by every passage's cosine."""
+        if self.index.ann is not None:
+            rows, _ = self.index.ann.search(query_vectors, depth)
+            return [r[r >= 0] for r in rows]
+        vectors = self.index.vectors()
+        return [_top(vectors @ vector, depth) for vector in query_vectors]
 
     def _sentence_vectors(self) -> np.ndarray:
         """Every sentence vector as float32, kept (an index small enough to score whole: at most
