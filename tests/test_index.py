@@ -14,7 +14,7 @@ from qa.ingest.files import read_documents
 
 def test_round_trip(seed_index_dir, seed_corpus):
     index = load_index(seed_index_dir)
-    again = load_index(seed_index_dir, mmap=True)
+    again = load_index(seed_index_dir)
     passages = split_documents(read_documents([seed_corpus]))
     assert index.passages == passages == again.passages
     assert np.array_equal(index.vectors(), again.vectors())
@@ -131,7 +131,7 @@ def test_non_utf8_file_is_skipped_with_a_warning(tmp_path, embedder):
 def test_passage_vectors_are_a_view_of_faiss_memory_that_keeps_it_alive(seed_index_dir):
     import gc
 
-    index = load_index(seed_index_dir, mmap=True)
+    index = load_index(seed_index_dir)
     expected = index.dense.reconstruct_n(0, index.dense.ntotal)
     vectors = index.vectors()
     assert not vectors.flags.owndata and not vectors.flags.writeable  # no second copy, never written

@@ -167,7 +167,7 @@ def text_command(
     from .store.index import load_index
 
     with _user_errors():
-        sys.stdout.write(load_index(index_dir, mmap=True).text(doc))
+        sys.stdout.write(load_index(index_dir).text(doc))
 
 
 @app.command("serve")

@@ -220,7 +220,7 @@ def _reusable(index_dir: Path, embedder, encoder: str) -> Index | None:
         manifest = read_manifest(index_dir) if index_exists(index_dir) else None
         same = manifest is not None and manifest.get("model") == embedder.model and \
             manifest.get("passage_encoder") == encoder
-        return load_index(index_dir, mmap=True) if same else None
+        return load_index(index_dir) if same else None
     except QAError:
         return None
 
@@ -291,9 +291,10 @@ def _write_files(staging: Path, passages: list[Passage], dense, spans: np.ndarra
     (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
 
 
-def load_index(index_dir: Path, mmap: bool = False) -> Index:
-    """Load an index written by `build_index`: passages, BM25 and sentence arrays are memory-mapped and
-    read as a search needs them; `mmap` maps the FAISS file too instead of reading it."""
+def load_index(index_dir: Path) -> Index:
+    """Load an index written by `build_index`. Every file is memory-mapped (passages, vectors, BM25,
+    sentences, the ANN lists) and read as a search needs it: loading a million passages reads
+    almost nothing, and the kernel's page cache, not the process, holds what searches touch."""
     import faiss
 
     index_dir = Path(index_dir)
@@ -306,8 +307,7 @@ def load_index(index_dir: Path, mmap: bool = False) -> Index:
             raise QAError(f"index at {index_dir} was built by an older qa (no {OFFSETS}): run `qa index` to "
                           f"update it (its vectors are reused)", status=503)
         passages = PassageTable(index_dir, PASSAGES)
-        flags = faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY if mmap else 0
-        dense = faiss.read_index(str(index_dir / DENSE), flags)
+        dense = faiss.read_index(str(index_dir / DENSE), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
         bm25 = BM25Scores(index_dir / BM25, mmap=True)
         spans = np.load(index_dir / SENTENCE_SPANS, mmap_mode="r", allow_pickle=False)
         sentence_vectors = np.load(index_dir / SENTENCE_VECTORS, mmap_mode="r", allow_pickle=False)
