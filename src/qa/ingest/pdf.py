@@ -26,6 +26,8 @@ _LINE = re.compile(r"[^\r\n]+")
 _NUMBER = re.compile(r"^(?:(?i:chapter|section|part|appendix)\s+)?(?:(?:\d+|[A-Z])\.)*(?:\d+|[A-Z])\.?\s+(?=\S)")
 _FOLIO = re.compile(r"^(\d{1,4})\s|\s(\d{1,4})$")  # a page number opening or closing a header line
 _BULLET = re.compile(r"^(?:[\u2022\u25e6\u25aa\u2023\u2043*\u2013-]|\d{1,2}[.)]|[a-z][.)])\s")
+# A table of contents' or an index's entry: dot leaders up to a page number ("2.4 Library Notes . . . 3").
+_LEADER = re.compile(r"(?:\.\s?){5,}\s*(?:\d+|[ivxlc]+)$", re.I)
 _MONO_NAMES = ("mono", "courier", "cmtt", "typewriter", "consol", "menlo", "code")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
@@ -213,7 +215,8 @@ def _generated(textpage, text_index: int) -> bool:
 
 def _drop_furniture(pages: list[list[_Line]]) -> list[list[_Line]]:
     """Leave out lines in the top or bottom band that repeat at the same height on most pages
-    (running headers and footers), and page-number lines there."""
+    (running headers and footers), page-number lines there, and the entries of a table of contents
+    or an index (a pointer to a page, not text to answer from)."""
 
     sizes = Counter(round(ln.size, 1) for page in pages for ln in page)
     body = sizes.most_common(1)[0][0] if sizes else 0
@@ -230,6 +233,8 @@ def _drop_furniture(pages: list[list[_Line]]) -> list[list[_Line]]:
     offset = _folio_offset(pages, key)
 
     def furniture(index: int, line: _Line) -> bool:
+        if _LEADER.search(line.text):
+            return True
         if key(line) is None:
             return False
         if key(line) in running or F.PAGE_NUMBER.match(line.text):
