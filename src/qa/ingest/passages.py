@@ -176,7 +176,7 @@ def _structured_spans(document: Document) -> tuple[str, list[tuple[str, _Span]]]
 
 def _join_short(document: Document, spans: list[tuple[int, str, _Span]]) -> list[tuple[str, _Span]]:
     """Consecutive paragraphs of one section and one page as one passage while one of them is short
-    (a PDF's argument lines, "Returns:" lines, list items set apart) and the whole stays under JOIN_MAX."""
+    (a PDF's argument lines, "Returns:" lines, labels) and the whole stays under JOIN_MAX."""
     out: list[tuple[int, str, _Span, int | None]] = []
     for at, section, span in spans:
         page = page_of(document.pages, span.start)

@@ -16,6 +16,7 @@ BAND = 0.12  # running headers and footers live in the top and bottom 12% of a p
 HEADING_SCALE = 1.15  # a line set this much larger than the body text is a heading
 LEADING_SLACK = 1.12  # lines further apart than the usual spacing of their size by this much start a paragraph
 LEADING_SAMPLES = 5  # line pairs of one size needed before its usual spacing is trusted
+LEADING_SHARE = 0.1  # ... and the share of them a spacing must have to be the usual one
 PARAGRAPH_GAP = 1.5  # ... or, for a size seen too rarely to know its spacing, this many font sizes
 CODE_SLACK = 2.2  # code lines too, up to this times the spacing
 ITEM_SLACK = 1.8  # list items are set apart by more than the line spacing, but less than this times it
@@ -270,8 +271,9 @@ def _drop(prev: _Line, line: _Line) -> float:
 
 
 def _leading(pages: list[list[_Line]]) -> dict[float, float]:
-    """Each type size's usual baseline-to-baseline distance: the most common gap between two lines of
-    that size, measured over the whole document (paragraph gaps are rarer than line gaps)."""
+    """Each type size's usual baseline-to-baseline distance: the smallest gap between two lines of that
+    size that is common (a tenth of the pairs at least), measured over the whole document. Not simply
+    the most common gap: where paragraphs are short, the gaps between them outnumber the line gaps."""
     gaps: dict[float, Counter] = {}
     for page in pages:
         for prev, line in zip(page, page[1:]):
@@ -279,7 +281,8 @@ def _leading(pages: list[list[_Line]]) -> dict[float, float]:
             if abs(prev.size - line.size) < 0.1 and 0 < drop < 3 * line.size:
                 gaps.setdefault(round(line.size, 1), Counter())[round(drop * 2) / 2] += 1
     # A size with few line pairs (headings) has no usual spacing to learn; PARAGRAPH_GAP serves there.
-    return {size: c.most_common(1)[0][0] for size, c in gaps.items() if c.total() >= LEADING_SAMPLES}
+    return {size: min(gap for gap, n in c.items() if n >= max(LEADING_SAMPLES, LEADING_SHARE * c.total()))
+            for size, c in gaps.items() if c.total() >= LEADING_SAMPLES}
 
 
 def _blocks(lines: list[_Line], leading: dict[float, float]) -> list[list[_Line]]:
@@ -291,7 +294,7 @@ def _blocks(lines: list[_Line], leading: dict[float, float]) -> list[list[_Line]
         if prev is not None and prev.row and _hangs(prev, line, leading):
             line.row, line.carried, line.hang = True, True, prev.hang
             blocks[-1].append(line)
-        elif prev is not None and _breaks(prev, line, leading) and _code_goes_on(prev, line, leading):
+        elif prev is not None and (prev.code or _breaks(prev, line, leading)) and _code_goes_on(prev, line, leading):
             line.code = True
             prev.code = prev.code or prev.mono
             blocks[-1].append(line)
