@@ -243,3 +243,19 @@ def test_short_paragraphs_of_a_section_share_a_passage(reference):
         assert reference.text[p.start:p.end] == p.text
         start, end = reference.pages[p.page - 1]
         assert start <= p.start and p.end <= end  # none runs over a page break
+
+
+def test_no_running_footer_is_left_in_the_manuals_set():
+    """eval/manuals: the last line pdfium gives of each page is the running footer (groff's date and
+    page number, Chromium's URL and "n/N"); none is in the reader's text of that page, not even where
+    pdfium runs a body line ending in a hyphen into it."""
+    import pypdfium2 as pdfium
+
+    from conftest import ROOT
+
+    for path in sorted((ROOT / "eval" / "manuals" / "corpus").glob("*.pdf")):
+        document = read_pdf(path, path.name, _no_warning)
+        pdf = pdfium.PdfDocument(str(path))
+        for index, (start, end) in enumerate(document.pages):
+            footer = pdf[index].get_textpage().get_text_range().splitlines()[-1].split("\ufffe")[-1].strip()
+            assert footer and footer not in document.text[start:end], (path.name, index + 1, footer)

@@ -115,40 +115,62 @@ def _lines(textpage, height: float) -> list[_Line]:
 
     text = textpage.get_text_range()
     lines = []
-    for m in _LINE.finditer(text):
-        line = m.group(0)
+    for at, line in _physical_lines(textpage, text):
         lead = len(line) - len(line.lstrip())
         line = line.strip()
         # Weight is read off the first letter or digit: a bullet is often set in another font.
         alnum = next((i for i, ch in enumerate(line) if ch.isalnum()), 0)
-        first = raw.FPDFText_GetCharIndexFromTextIndex(textpage, m.start() + lead + alnum)
+        first = raw.FPDFText_GetCharIndexFromTextIndex(textpage, at + lead + alnum)
         if not line or first < 0:
             continue
         # The line's size is the middle one of three samples (first letter, middle, end), so that a
         # code word or a bullet at one end does not decide it.
         samples = [first] + [
-            i for i in (raw.FPDFText_GetCharIndexFromTextIndex(textpage, m.start() + lead + k)
+            i for i in (raw.FPDFText_GetCharIndexFromTextIndex(textpage, at + lead + k)
                         for k in (len(line) // 2, len(line) - 1)) if i >= 0
         ]
         sized = sorted((raw.FPDFText_GetFontSize(textpage, i), i) for i in samples)
         size, probe = sized[len(sized) // 2]
         size = size or 10.0
         top = textpage.get_charbox(probe, loose=True)[3]
-        last = raw.FPDFText_GetCharIndexFromTextIndex(textpage, m.start() + lead + len(line) - 1)
-        opening = raw.FPDFText_GetCharIndexFromTextIndex(textpage, m.start() + lead)
+        last = raw.FPDFText_GetCharIndexFromTextIndex(textpage, at + lead + len(line) - 1)
+        opening = raw.FPDFText_GetCharIndexFromTextIndex(textpage, at + lead)
         left = textpage.get_charbox(opening if opening >= 0 else first)[0]
         base = _baseline(textpage, first)
         last_base = _baseline(textpage, last) if last >= 0 else base
         mono = all(_mono(textpage, i) for i in samples)
         row, hang = False, None
         if len(line) <= ROW_MAX_CHARS and not mono:  # code aligns with spaces: they are not cell gaps
-            line, row, hang = _cells(textpage, line, m.start() + lead, size)
+            line, row, hang = _cells(textpage, line, at + lead, size)
         line = F.plain(_CONTROL.sub("", line))
         if line:
             # Bold only when the whole line is: a bold word opening a line is emphasis, not a heading.
             bold = _bold(textpage, first) and (last < 0 or _bold(textpage, last))
             lines.append(_Line(line, top, height, size, bold, row, left, base, last_base, hang, mono=mono))
     return lines
+
+
+def _physical_lines(textpage, text: str):
+    """The page's text lines as (offset, text). pdfium runs a line that ends in a hyphen it saw (U+FFFE)
+    into the next one, which may be a running footer: such a line is cut after each hyphen where the
+    next character sits on another baseline."""
+    import pypdfium2.raw as raw
+
+    for m in _LINE.finditer(text):
+        start, line = m.start(), m.group(0)
+        if "\ufffe" not in line:
+            yield start, line
+            continue
+        a = 0
+        for k, ch in enumerate(line[:-1]):
+            if ch != "\ufffe":
+                continue
+            here = raw.FPDFText_GetCharIndexFromTextIndex(textpage, start + k)
+            after = raw.FPDFText_GetCharIndexFromTextIndex(textpage, start + k + 1)
+            if here >= 0 and after >= 0 and abs(_baseline(textpage, here) - _baseline(textpage, after)) > 1:
+                yield start + a, line[a:k + 1]
+                a = k + 1
+        yield start + a, line[a:]
 
 
 def _baseline(textpage, index: int) -> float:
