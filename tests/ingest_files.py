@@ -130,6 +130,73 @@ def write_two_column_pdf(path: Path) -> Path:
     return path
 
 
+# A reference manual's page, laid out the way man pages and texinfo manuals are (see write_reference_pdf).
+TAG_TEXT = (
+    "Request verbose logging. Log messages are saved into a file in the current folder, one for the "
+    "server and one for each client, named after the process that writes them, so that two runs "
+    "never mix their messages."
+)
+MARGIN_HEADING = "DEFAULT KEY BINDINGS"
+MARGIN_BODY = "tmux may be controlled from an attached client by a key combination of a prefix key and a command key."
+TAIL = (
+    "The journal is written before every change and read again after a crash, so that a reader "
+    "of the folder always finds a consistent state, whatever was in flight when the power went."
+)
+LIST_INTRO = "The main features of this library are:"
+FEATURES = ("On-line structure management.", "No limits for integer values.", "Thread safety.")
+CODE_INTRO = "Consider this definition:"
+CODE = ("Group ::= SEQUENCE {", "    id    OBJECT IDENTIFIER,", "    value Value }")
+FUNCTION = "asn1 check version"
+FUNCTION_TEXT = "Check that the version of the library is at minimum the requested one."
+FUNCTION_RETURNS = "Returns: the version string, or NULL."
+
+
+def write_reference_pdf(path: Path) -> Path:
+    """Two pages set as manuals are: a hanging tag whose text wraps under itself, a bold heading out in
+    the margin over indented text that reads on from it, a paragraph with a hyphenated line end in its
+    middle, a spaced-out list after the sentence that introduces it, a code example in Courier after a
+    colon, a table of contents with dot leaders, and (only in the outline's chapter) a function's name
+    set larger than the body with its short description and "Returns:" line."""
+    from reportlab.lib.pagesizes import A4
+    from reportlab.lib.styles import ParagraphStyle
+    from reportlab.platypus import PageBreak, Paragraph, Preformatted, SimpleDocTemplate
+
+    body = ParagraphStyle("body", fontName="Times-Roman", fontSize=10, leading=12, spaceAfter=6, leftIndent=36)
+    tag = ParagraphStyle("tag", parent=body, leftIndent=108, rightIndent=150, bulletIndent=36, bulletFontName="Times-Bold")
+    margin = ParagraphStyle("margin", parent=body, fontName="Times-Bold", leftIndent=0, spaceAfter=0)
+    item = ParagraphStyle("item", parent=body, leftIndent=54, bulletIndent=42, spaceBefore=4)
+    code = ParagraphStyle("code", parent=body, fontName="Courier", leading=16, leftIndent=54)
+    chapter = ParagraphStyle("chapter", parent=body, fontName="Times-Bold", fontSize=16, leading=20, leftIndent=0)
+    function = ParagraphStyle("function", parent=body, fontName="Times-Bold", fontSize=13, leading=16, leftIndent=0)
+
+    class Doc(SimpleDocTemplate):
+        def afterFlowable(self, flowable):
+            if isinstance(flowable, Paragraph) and flowable.style.name == "chapter":
+                key = f"c{id(flowable)}"
+                self.canv.bookmarkPage(key)
+                self.canv.addOutlineEntry(flowable.getPlainText(), key, level=0)
+
+    story = [
+        Paragraph("1 Options", chapter),
+        Paragraph("Contents " + ". " * 30 + "2", body),
+        Paragraph(TAG_TEXT, tag, bulletText="-v"),
+        Paragraph(MARGIN_HEADING, margin),
+        Paragraph(MARGIN_BODY, body),
+        Paragraph("A journal entry is a small exam-<br/>ple of a record that the reader trusts. " + TAIL, body),
+        Paragraph(LIST_INTRO, body),
+        *(Paragraph(f, item, bulletText="\u2022") for f in FEATURES),
+        Paragraph(CODE_INTRO, body),
+        Preformatted("\n".join(CODE), code),
+        PageBreak(),
+        Paragraph("2 Functions", chapter),
+        Paragraph(FUNCTION, function),
+        Paragraph(FUNCTION_TEXT, body),
+        Paragraph(FUNCTION_RETURNS, body),
+    ]
+    Doc(str(path), pagesize=A4, title="Reference").build(story)
+    return path
+
+
 def write_scanned_pdf(path: Path, text_pages: int = 0) -> Path:
     """Image-only pages (a picture of text, no text layer), after `text_pages` ordinary pages."""
     from PIL import Image, ImageDraw

@@ -60,19 +60,26 @@ def test_every_evidence_string_is_in_a_passage_of_the_index(questions, retriever
 
 
 MIXED = ROOT / "eval" / "mixed"
+MANUALS = ROOT / "eval" / "manuals"
 
 
-def test_mixed_set_gold_is_in_the_readers_text_on_its_page():
-    """eval/mixed: every evidence string is in one paragraph of one corpus file as the readers extract it,
-    and a PDF question's string is on its `page` (by the reader's page ranges and by pypdfium2's own text)."""
+@pytest.mark.parametrize("folder, counts, formats", [
+    (MIXED, (33, 8), {".pdf", ".html", ".docx"}),
+    (MANUALS, (33, 8), {".pdf"}),
+])
+def test_set_gold_is_in_the_readers_text_on_its_page(folder, counts, formats):
+    """eval/mixed and eval/manuals: every evidence string is in one paragraph of one corpus file as the
+    readers extract it, and a PDF question's string is on its `page` (by the reader's page ranges and by
+    pypdfium2's own text)."""
     import pypdfium2 as pdfium
 
     from qa.ingest import reader
 
-    questions = load_questions(MIXED / "questions.jsonl")
-    assert (sum(q.answerable for q in questions), sum(not q.answerable for q in questions)) == (33, 8)
-    docs = {f.name: reader(f.suffix)(f, f.name, pytest.fail) for f in sorted((MIXED / "corpus").iterdir())}
-    assert {Path(n).suffix for n in docs} == {".pdf", ".html", ".docx"}
+    questions = load_questions(folder / "questions.jsonl")
+    assert (sum(q.answerable for q in questions), sum(not q.answerable for q in questions)) == counts
+    assert len({q.id for q in questions}) == len(questions)
+    docs = {f.name: reader(f.suffix)(f, f.name, pytest.fail) for f in sorted((folder / "corpus").iterdir())}
+    assert {Path(n).suffix for n in docs} == formats
     paragraphs = {n: [fold(p) for p in re.split(r"\n\s*\n", d.text)] for n, d in docs.items()}
     for q in questions:
         for evidence in q.evidence:
@@ -84,7 +91,7 @@ def test_mixed_set_gold_is_in_the_readers_text_on_its_page():
             (name,) = holders
             start, end = docs[name].pages[q.page - 1]
             assert fold(evidence) in fold(docs[name].text[start:end]), (q.id, q.page)
-            page_text = pdfium.PdfDocument(str(MIXED / "corpus" / name))[q.page - 1].get_textpage().get_text_range()
+            page_text = pdfium.PdfDocument(str(folder / "corpus" / name))[q.page - 1].get_textpage().get_text_range()
             assert fold(evidence) in fold(page_text), (q.id, q.page)
 
 

@@ -201,3 +201,61 @@ def test_the_reader_is_found_by_suffix():
 
 def test_mangled_pdfs_never_raise(folder):
     files.check_never_raises(read_pdf, files.write_manual_pdf(folder / "m.pdf").read_bytes(), folder / "mangled.pdf")
+
+
+@pytest.fixture(scope="module")
+def reference(folder):
+    return read_pdf(files.write_reference_pdf(folder / "reference.pdf"), "reference.pdf", _no_warning)
+
+
+def test_paragraphs_come_from_the_line_geometry(reference):
+    """Manual layouts, as reportlab sets them: each construct is one paragraph of the reader's text."""
+    paragraphs = reference.text.split("\n\n")
+    # A hanging tag's text wraps under itself: one paragraph, the tag set apart like a table cell.
+    assert "-v | " + files.TAG_TEXT in paragraphs
+    # A bold heading out in the margin is not run into the indented text below it, though that text
+    # reads on from it (no closing punctuation, a lower-case start, the usual line spacing).
+    at = paragraphs.index(files.MARGIN_HEADING)
+    assert paragraphs[at + 1] == files.MARGIN_BODY
+    # A hyphenated line end in the middle of a paragraph (pdfium runs those two lines into one) does not
+    # cut it: the spacing is measured baseline to baseline.
+    assert "A journal entry is a small example of a record that the reader trusts. " + files.TAIL in paragraphs
+    # A list spaced out more than its lines, with the sentence that introduces it: one paragraph, an item a line.
+    assert "\n".join([files.LIST_INTRO, *(f"\u2022 {item}" for item in files.FEATURES)]) in paragraphs
+    # Code in a fixed-pitch font after a colon keeps its lines.
+    assert "\n".join([files.CODE_INTRO, *(" ".join(line.split()) for line in files.CODE)]) in paragraphs
+    # A table of contents' entry (dot leaders up to a page number) is navigation, not text.
+    assert "Contents" not in reference.text
+
+
+def test_a_heading_set_larger_than_the_body_starts_a_subsection_of_its_bookmark(reference):
+    assert [(s.heading, s.level) for s in reference.sections] == [
+        ("1 Options", 2), ("2 Functions", 2), (files.FUNCTION, 3)]
+
+
+def test_short_paragraphs_of_a_section_share_a_passage(reference):
+    from qa.ingest.passages import split_document
+
+    passages = split_document(reference)
+    (returns,) = [p for p in passages if files.FUNCTION_RETURNS in p.text]
+    assert files.FUNCTION_TEXT in returns.text and returns.section == files.FUNCTION and returns.page == 2
+    for p in passages:
+        assert reference.text[p.start:p.end] == p.text
+        start, end = reference.pages[p.page - 1]
+        assert start <= p.start and p.end <= end  # none runs over a page break
+
+
+def test_no_running_footer_is_left_in_the_manuals_set():
+    """eval/manuals: the last line pdfium gives of each page is the running footer (groff's date and
+    page number, Chromium's URL and "n/N"); none is in the reader's text of that page, not even where
+    pdfium runs a body line ending in a hyphen into it."""
+    import pypdfium2 as pdfium
+
+    from conftest import ROOT
+
+    for path in sorted((ROOT / "eval" / "manuals" / "corpus").glob("*.pdf")):
+        document = read_pdf(path, path.name, _no_warning)
+        pdf = pdfium.PdfDocument(str(path))
+        for index, (start, end) in enumerate(document.pages):
+            footer = pdf[index].get_textpage().get_text_range().splitlines()[-1].split("\ufffe")[-1].strip()
+            assert footer and footer not in document.text[start:end], (path.name, index + 1, footer)

@@ -3,8 +3,8 @@
 import numpy as np
 import pytest
 
-from qa.search.answerability import (asked_role, counted_thing, is_answerable, missing_answer_type, names_role, ordinal_mismatch,
-                              unknown_focus, unknown_names, unstated_role)
+from qa.search.answerability import (asked_role, counted_thing, is_answerable, missing_answer_type, missing_release,
+                                     names_role, ordinal_mismatch, unknown_focus, unknown_names, unstated_role)
 from qa.search.scoring import best_sentence, diversify, fuse, minmax, top_k
 
 
@@ -129,6 +129,20 @@ def test_unstated_role_reads_the_best_passages():
     assert unstated_role("Who is China's foreign minister?", [], stem) is None
     assert unstated_role("who is most responsible for the talks", passages, stem) is None
     assert unstated_role("Who is China's leader?", ["China's President Xi Jinping met Kim."], stem) is None
+
+
+def test_missing_release_needs_a_version_beside_the_thing_asked_about():
+    question = "In which release was asn1_der_decoding2 introduced?"
+    assert missing_release(question, ["asn1_der_decoding2: decodes DER data.", "Since: 4.1"]) == question
+    assert missing_release(question, ["asn1_der_decoding2 decodes DER data. Since: 4.1"]) is None
+    assert missing_release("Which zip version first supported AES?", ["Zip 3.0 reads Zip64 archives."]) is not None
+    assert missing_release("Which zip version first supported AES?", ["AES encryption came with zip 3.1."]) is None
+    # no code-like term: any version number in the best passages will do
+    assert missing_release("Which version added split archives?", ["Split archives came in 3.0."]) is None
+    assert missing_release("Which version added split archives?", ["Split archives are new."]) is not None
+    assert missing_release("Which version added split archives?", ["x", "y", "z", "in 3.0"]) is not None  # 4th: not read
+    assert missing_release("What does asn1_der_decoding2 return?", ["No number."]) is None  # not a release question
+    assert missing_release("Which revision of the spec is this?", ["No number."]) is None
 
 
 def test_ordinal_mismatch_needs_the_asked_for_one():

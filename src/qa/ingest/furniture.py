@@ -14,7 +14,7 @@ HEADING_MAX_CHARS = 100
 HEADING_MAX_WORDS = 14
 # A word broken at a line end: pdfium marks the hyphen it saw there as U+FFFE, some writers put a soft
 # hyphen (U+00AD) there, and other text keeps "-\n".
-_BROKEN = re.compile(r"([A-Za-z\u00c0-\u024f]+)(?:\ufffe|\u00ad\n?|-\n|-\r\n)([a-z\u00df-\u024f]+)")
+_BROKEN = re.compile(r"([A-Za-z\u00c0-\u024f]+)(?:\ufffe\n?|\u00ad\n?|-\n|-\r\n)([a-z\u00df-\u024f]+)")
 # Typographic ligatures ("ﬁ" in "ﬁle") as the letters they stand for, so that words are found.
 _LIGATURES = str.maketrans({"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl",
                             "\ufb05": "st", "\ufb06": "st"})
@@ -55,7 +55,7 @@ def join_hyphens(text: str, known: set[str]) -> str:
             return f"{left}-{right}"
         return left + right
 
-    return _BROKEN.sub(fix, text).replace("\ufffe", "-").replace("\u00ad", "")
+    return _BROKEN.sub(fix, text).replace("\ufffe\n", "-").replace("\ufffe", "-").replace("\u00ad", "")
 
 
 def plain(text: str) -> str:

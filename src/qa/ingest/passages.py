@@ -23,6 +23,8 @@ from .document import Document
 SPLIT_ABOVE = 1000  # a paragraph longer than this is split at sentence boundaries
 TARGET = 800  # sentences are packed up to about this many characters per passage
 MAX_CHARS = 1500  # no passage is longer than this
+SHORT = 120  # a PDF paragraph shorter than this is joined with its neighbour in the section ...
+JOIN_MAX = 600  # ... into a passage of up to this many characters
 
 HEADING_MAX_CHARS = 100
 HEADING_MAX_WORDS = 14
@@ -154,7 +156,7 @@ def _structured_spans(document: Document) -> tuple[str, list[tuple[str, _Span]]]
     heading_lines = set(starts)
     title = next((s.heading for s in sections if s.level == 1), sections[0].heading if sections else "")
     page_starts = [start for start, _ in (document.pages or ())[1:]]
-    spans: list[tuple[str, _Span]] = []
+    spans: list[tuple[int, str, _Span]] = []
     for match in _BLOCK.finditer(document.text):
         block = _Span(match.start(), match.end(), match.group())
         if block.start in heading_lines:  # the heading's own line, and anything the reader ran on after it
@@ -166,8 +168,26 @@ def _structured_spans(document: Document) -> tuple[str, list[tuple[str, _Span]]]
         section = sections[at].heading if at >= 0 else title
         for _, run in _segments(block, markdown=False, headings=False):
             for piece in _at_page_starts(run, page_starts):
-                spans.extend((section, p) for p in _split_long(piece))
-    return title, spans
+                spans.extend((at, section, p) for p in _split_long(piece))
+    if document.kind == "pdf":
+        return title, _join_short(document, spans)
+    return title, [(section, span) for _, section, span in spans]
+
+
+def _join_short(document: Document, spans: list[tuple[int, str, _Span]]) -> list[tuple[str, _Span]]:
+    """Consecutive paragraphs of one section and one page as one passage while one of them is short
+    (a PDF's argument lines, "Returns:" lines, labels) and the whole stays under JOIN_MAX."""
+    out: list[tuple[int, str, _Span, int | None]] = []
+    for at, section, span in spans:
+        page = page_of(document.pages, span.start)
+        if out:
+            p_at, p_section, p_span, p_page = out[-1]
+            short = min(len(p_span.text), len(span.text)) < SHORT
+            if p_at == at and p_page == page and short and span.end - p_span.start <= JOIN_MAX:
+                out[-1] = (at, section, _Span(p_span.start, span.end, document.text[p_span.start:span.end]), page)
+                continue
+        out.append((at, section, span, page))
+    return [(section, span) for _, section, span, _ in out]
 
 
 def _at_page_starts(span: _Span, page_starts: list[int]) -> list[_Span]:

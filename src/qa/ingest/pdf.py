@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 import ctypes
 import re
 from collections import Counter
@@ -15,7 +16,10 @@ BAND = 0.12  # running headers and footers live in the top and bottom 12% of a p
 HEADING_SCALE = 1.15  # a line set this much larger than the body text is a heading
 LEADING_SLACK = 1.12  # lines further apart than the usual spacing of their size by this much start a paragraph
 LEADING_SAMPLES = 5  # line pairs of one size needed before its usual spacing is trusted
+LEADING_SHARE = 0.1  # ... and the share of them a spacing must have to be the usual one
 PARAGRAPH_GAP = 1.5  # ... or, for a size seen too rarely to know its spacing, this many font sizes
+CODE_SLACK = 2.2  # code lines too, up to this times the spacing
+ITEM_SLACK = 1.8  # list items are set apart by more than the line spacing, but less than this times it
 ROW_GAP = 2.4  # table rows are set further apart than prose lines, but not this far
 CELL_GAP = 1.2  # a horizontal gap of this many font sizes inside a short line separates table cells
 ROW_MAX_CHARS = 80
@@ -23,6 +27,9 @@ _LINE = re.compile(r"[^\r\n]+")
 _NUMBER = re.compile(r"^(?:(?i:chapter|section|part|appendix)\s+)?(?:(?:\d+|[A-Z])\.)*(?:\d+|[A-Z])\.?\s+(?=\S)")
 _FOLIO = re.compile(r"^(\d{1,4})\s|\s(\d{1,4})$")  # a page number opening or closing a header line
 _BULLET = re.compile(r"^(?:[\u2022\u25e6\u25aa\u2023\u2043*\u2013-]|\d{1,2}[.)]|[a-z][.)])\s")
+# A table of contents' or an index's entry: dot leaders up to a page number ("2.4 Library Notes . . . 3").
+_LEADER = re.compile(r"(?:\.\s?){5,}\s*(?:\d+|[ivxlc]+)$", re.I)
+_MONO_NAMES = ("mono", "courier", "cmtt", "typewriter", "consol", "menlo", "code")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
@@ -34,6 +41,13 @@ class _Line:
     size: float
     bold: bool
     row: bool  # a table row: cells set apart by wide gaps, already joined by " | "
+    left: float = 0.0  # points from the page's left edge to the line's first character
+    base: float = 0.0  # the baseline of its first character ...
+    last_base: float = 0.0  # ... and of its last (pdfium runs a line hyphenated at its end into the next)
+    hang: float | None = None  # a row's last cell: where it starts (a hanging tag's text), else None
+    carried: bool = False  # a row's last cell carried on from the line before (see _blocks)
+    mono: bool = False  # set in a fixed-pitch font throughout (code, or a man page's literal words)
+    code: bool = False  # a line of a code example, which keeps its line (see _blocks)
 
 
 def read_pdf(path: Path, name: str, warn: Warn) -> Document | None:
@@ -101,35 +115,85 @@ def _lines(textpage, height: float) -> list[_Line]:
 
     text = textpage.get_text_range()
     lines = []
-    for m in _LINE.finditer(text):
-        line = m.group(0)
+    for at, line in _physical_lines(textpage, text):
         lead = len(line) - len(line.lstrip())
         line = line.strip()
         # Weight is read off the first letter or digit: a bullet is often set in another font.
         alnum = next((i for i, ch in enumerate(line) if ch.isalnum()), 0)
-        first = raw.FPDFText_GetCharIndexFromTextIndex(textpage, m.start() + lead + alnum)
+        first = raw.FPDFText_GetCharIndexFromTextIndex(textpage, at + lead + alnum)
         if not line or first < 0:
             continue
         # The line's size is the middle one of three samples (first letter, middle, end), so that a
         # code word or a bullet at one end does not decide it.
         samples = [first] + [
-            i for i in (raw.FPDFText_GetCharIndexFromTextIndex(textpage, m.start() + lead + k)
+            i for i in (raw.FPDFText_GetCharIndexFromTextIndex(textpage, at + lead + k)
                         for k in (len(line) // 2, len(line) - 1)) if i >= 0
         ]
         sized = sorted((raw.FPDFText_GetFontSize(textpage, i), i) for i in samples)
         size, probe = sized[len(sized) // 2]
         size = size or 10.0
         top = textpage.get_charbox(probe, loose=True)[3]
-        last = raw.FPDFText_GetCharIndexFromTextIndex(textpage, m.start() + lead + len(line) - 1)
-        row = False
-        if len(line) <= ROW_MAX_CHARS:
-            line, row = _cells(textpage, line, m.start() + lead, size)
+        last = raw.FPDFText_GetCharIndexFromTextIndex(textpage, at + lead + len(line) - 1)
+        opening = raw.FPDFText_GetCharIndexFromTextIndex(textpage, at + lead)
+        left = textpage.get_charbox(opening if opening >= 0 else first)[0]
+        base = _baseline(textpage, first)
+        last_base = _baseline(textpage, last) if last >= 0 else base
+        mono = all(_mono(textpage, i) for i in samples)
+        row, hang = False, None
+        if len(line) <= ROW_MAX_CHARS and not mono:  # code aligns with spaces: they are not cell gaps
+            line, row, hang = _cells(textpage, line, at + lead, size)
         line = F.plain(_CONTROL.sub("", line))
         if line:
             # Bold only when the whole line is: a bold word opening a line is emphasis, not a heading.
             bold = _bold(textpage, first) and (last < 0 or _bold(textpage, last))
-            lines.append(_Line(line, top, height, size, bold, row))
+            lines.append(_Line(line, top, height, size, bold, row, left, base, last_base, hang, mono=mono))
     return lines
+
+
+def _physical_lines(textpage, text: str):
+    """The page's text lines as (offset, text). pdfium runs a line that ends in a hyphen it saw (U+FFFE)
+    into the next one, which may be a running footer: such a line is cut after each hyphen where the
+    next character sits on another baseline."""
+    import pypdfium2.raw as raw
+
+    for m in _LINE.finditer(text):
+        start, line = m.start(), m.group(0)
+        if "\ufffe" not in line:
+            yield start, line
+            continue
+        a = 0
+        for k, ch in enumerate(line[:-1]):
+            if ch != "\ufffe":
+                continue
+            here = raw.FPDFText_GetCharIndexFromTextIndex(textpage, start + k)
+            after = raw.FPDFText_GetCharIndexFromTextIndex(textpage, start + k + 1)
+            if here >= 0 and after >= 0 and abs(_baseline(textpage, here) - _baseline(textpage, after)) > 1:
+                yield start + a, line[a:k + 1]
+                a = k + 1
+        yield start + a, line[a:]
+
+
+def _baseline(textpage, index: int) -> float:
+    import pypdfium2.raw as raw
+
+    x, y = ctypes.c_double(), ctypes.c_double()
+    raw.FPDFText_GetCharOrigin(textpage, index, ctypes.byref(x), ctypes.byref(y))
+    return y.value
+
+
+def _font(textpage, index: int) -> tuple[str, int]:
+    import pypdfium2.raw as raw
+
+    buffer = ctypes.create_string_buffer(128)
+    flags = ctypes.c_int()
+    raw.FPDFText_GetFontInfo(textpage, index, buffer, 128, ctypes.byref(flags))
+    return buffer.value.decode("latin-1").lower(), flags.value
+
+
+def _mono(textpage, index: int) -> bool:
+    # The font's FixedPitch flag (bit 1), which TeX's fonts leave unset, or a typewriter font's name.
+    name, flags = _font(textpage, index)
+    return bool(flags & 1) or any(w in name for w in _MONO_NAMES)
 
 
 def _bold(textpage, index: int) -> bool:
@@ -138,19 +202,17 @@ def _bold(textpage, index: int) -> bool:
 
     if raw.FPDFText_GetFontWeight(textpage, index) >= 600:
         return True
-    buffer = ctypes.create_string_buffer(128)
-    flags = ctypes.c_int()
-    raw.FPDFText_GetFontInfo(textpage, index, buffer, 128, ctypes.byref(flags))
-    name = buffer.value.decode("latin-1").lower()
+    name = _font(textpage, index)[0]
     return any(w in name for w in ("bold", "black", "heavy", "semibold"))
 
 
-def _cells(textpage, line: str, offset: int, size: float) -> tuple[str, bool]:
-    """The line with " | " where a space spans a wide horizontal gap (between table cells); only the
-    characters on either side of each space are measured, not every character."""
+def _cells(textpage, line: str, offset: int, size: float) -> tuple[str, bool, float | None]:
+    """The line with " | " where a space spans a wide horizontal gap (between table cells), and where
+    its last cell starts; only the characters on either side of each space are measured, not every
+    character."""
     import pypdfium2.raw as raw
 
-    out, gaps = [], 0
+    out, gaps, hang = [], 0, None
     for i, ch in enumerate(line):
         # Only spaces pdfium made up itself can span a gap: one typed in the text is a word space.
         if ch == " " and 0 < i < len(line) - 1 and line[i - 1] != " " and _generated(textpage, offset + i):
@@ -161,9 +223,10 @@ def _cells(textpage, line: str, offset: int, size: float) -> tuple[str, bool]:
                 if gap > CELL_GAP * size:
                     out.append(" | ")
                     gaps += 1
+                    hang = textpage.get_charbox(after)[0]
                     continue
         out.append(ch)
-    return "".join(out), gaps > 0
+    return "".join(out), gaps > 0, hang
 
 
 def _generated(textpage, text_index: int) -> bool:
@@ -175,7 +238,8 @@ def _generated(textpage, text_index: int) -> bool:
 
 def _drop_furniture(pages: list[list[_Line]]) -> list[list[_Line]]:
     """Leave out lines in the top or bottom band that repeat at the same height on most pages
-    (running headers and footers), and page-number lines there."""
+    (running headers and footers), page-number lines there, and the entries of a table of contents
+    or an index (a pointer to a page, not text to answer from)."""
 
     sizes = Counter(round(ln.size, 1) for page in pages for ln in page)
     body = sizes.most_common(1)[0][0] if sizes else 0
@@ -192,6 +256,8 @@ def _drop_furniture(pages: list[list[_Line]]) -> list[list[_Line]]:
     offset = _folio_offset(pages, key)
 
     def furniture(index: int, line: _Line) -> bool:
+        if _LEADER.search(line.text):
+            return True
         if key(line) is None:
             return False
         if key(line) in running or F.PAGE_NUMBER.match(line.text):
@@ -220,57 +286,130 @@ def _folio_offset(pages: list[list[_Line]], key) -> int | None:
     return offset if n >= max(2, 0.3 * len(pages)) else None
 
 
+def _drop(prev: _Line, line: _Line) -> float:
+    """How far the line's first baseline sits below the previous line's last one: one line spacing
+    between two lines of a paragraph, however pdfium cut its text into lines."""
+    return prev.last_base - line.base
+
+
 def _leading(pages: list[list[_Line]]) -> dict[float, float]:
-    """Each type size's usual baseline-to-baseline distance: the most common gap between two lines of
-    that size, measured over the whole document (paragraph gaps are rarer than line gaps)."""
+    """Each type size's usual baseline-to-baseline distance: the smallest gap between two lines of that
+    size that is common (a tenth of the pairs at least), measured over the whole document. Not simply
+    the most common gap: where paragraphs are short, the gaps between them outnumber the line gaps."""
     gaps: dict[float, Counter] = {}
     for page in pages:
         for prev, line in zip(page, page[1:]):
-            drop = prev.top - line.top
+            drop = _drop(prev, line)
             if abs(prev.size - line.size) < 0.1 and 0 < drop < 3 * line.size:
                 gaps.setdefault(round(line.size, 1), Counter())[round(drop * 2) / 2] += 1
     # A size with few line pairs (headings) has no usual spacing to learn; PARAGRAPH_GAP serves there.
-    return {size: c.most_common(1)[0][0] for size, c in gaps.items() if c.total() >= LEADING_SAMPLES}
+    return {size: min(gap for gap, n in c.items() if n >= max(LEADING_SAMPLES, LEADING_SHARE * c.total()))
+            for size, c in gaps.items() if c.total() >= LEADING_SAMPLES}
 
 
 def _blocks(lines: list[_Line], leading: dict[float, float]) -> list[list[_Line]]:
-    """Lines grouped into paragraphs (see _breaks)."""
+    """Lines grouped into paragraphs (see _breaks); a run of list items, each a paragraph of its own
+    by the spacing, is one paragraph, an item a line."""
     blocks: list[list[_Line]] = []
     for line in lines:
         prev = blocks[-1][-1] if blocks else None
-        if prev is None or _breaks(prev, line, leading):
+        if prev is not None and prev.row and _hangs(prev, line, leading):
+            line.row, line.carried, line.hang = True, True, prev.hang
+            blocks[-1].append(line)
+        elif prev is not None and (prev.code or _breaks(prev, line, leading)) and _code_goes_on(prev, line, leading):
+            line.code = True
+            prev.code = prev.code or prev.mono
+            blocks[-1].append(line)
+        elif prev is None or (_breaks(prev, line, leading) and not _next_item(blocks[-1], line, leading)):
             blocks.append([line])
         else:
             blocks[-1].append(line)
     return blocks
 
 
+def _spaced(prev: _Line, line: _Line, leading: dict[float, float], slack: float = 1.0) -> bool:
+    """Is the line further below the previous one than the usual spacing of its size (times `slack`)?"""
+    usual = leading.get(round(line.size, 1))
+    limit = usual * LEADING_SLACK + 0.5 if usual else PARAGRAPH_GAP * line.size
+    return _drop(prev, line) > limit * slack
+
+
+def _hangs(prev: _Line, line: _Line, leading: dict[float, float]) -> bool:
+    """A prose line set under the last cell of the row above, at the usual spacing: that cell's text
+    wraps (a hanging tag, "-v | Request verbose logging..." and its paragraph under the text)."""
+    return (not line.row and prev.hang is not None and abs(line.left - prev.hang) <= 2
+            and abs(prev.size - line.size) <= 0.5 and _drop(prev, line) > 0 and not _spaced(prev, line, leading))
+
+
+def _next_item(block: list[_Line], line: _Line, leading: dict[float, float]) -> bool:
+    """Does the line open the next item of the list the block is (items set apart by a little more
+    than the line spacing, each opening with a bullet or number at the same place)?"""
+    prev = block[-1]
+    first = next((ln for ln in block if not ln.row and _BULLET.match(ln.text)), None)
+    if first is None and not prev.row and prev.text.rstrip().endswith(":"):
+        first = line  # the sentence that introduces a list goes with it
+    if first is None:
+        return False
+    return (not first.row and not line.row and bool(_BULLET.match(first.text)) and bool(_BULLET.match(line.text))
+            and abs(first.left - line.left) <= 2 and abs(first.size - line.size) <= 0.5 and first.bold == line.bold
+            and _drop(prev, line) > 0 and not _spaced(prev, line, leading, ITEM_SLACK))
+
+
+def _code_goes_on(prev: _Line, line: _Line, leading: dict[float, float]) -> bool:
+    """Is the line the next line of a code example, or its first one after the sentence that introduces
+    it (ending in a colon)? Code is often set with more space between lines than prose."""
+    opens = not prev.mono and not prev.row and prev.text.rstrip().endswith(":")
+    return (line.mono and (prev.mono or opens) and abs(prev.size - line.size) <= 1.0
+            and _drop(prev, line) > 0 and not _spaced(prev, line, leading, CODE_SLACK))
+
+
 def _breaks(prev: _Line, line: _Line, leading: dict[float, float]) -> bool:
-    """A new paragraph starts at a change of type size, between prose and table rows, or (unless the
-    line carries on a sentence that the previous one breaks off) at a change of weight, a gap wider
-    than the usual line spacing, or a jump back up the page (the next column)."""
+    """A new paragraph starts at a change of type size, between prose and table rows, at a change of
+    weight where the line also starts elsewhere (a heading set out in the margin), or (unless the line
+    carries on a sentence that the previous one breaks off) at a change of weight, a gap wider than
+    the usual line spacing, or a jump back up the page (the next column)."""
     if prev.row != line.row or abs(prev.size - line.size) > 0.5:
+        return True
+    if prev.bold != line.bold and abs(prev.left - line.left) > 2 and not prev.carried:
         return True
     if F.continues(prev.text, line.text):
         return False
     if prev.bold != line.bold:
         return True
-    drop = prev.top - line.top
+    drop = _drop(prev, line)
     if drop < 0:
         return True
     if line.row:
         return drop > ROW_GAP * line.size
-    usual = leading.get(round(line.size, 1))
-    return drop > (usual * LEADING_SLACK + 0.5 if usual else PARAGRAPH_GAP * line.size)
+    return _spaced(prev, line, leading)
 
 
 def _block_text(block: list[_Line], known: set[str]) -> str:
     if block[0].row:
-        return "\n".join(ln.text for ln in block)
-    # Hyphens are joined while the line ends are still there; then a list item keeps its own line
-    # and the other line ends become spaces.
-    lines = F.join_hyphens("\n".join(ln.text for ln in block), known).split("\n")
-    return lines[0] + "".join(("\n" if _BULLET.match(ln) else " ") + ln for ln in lines[1:])
+        # A row a line; a cell carried on to the next line is joined to its row first.
+        rows: list[list[str]] = []
+        for ln in block:
+            if ln.carried and rows:
+                rows[-1].append(ln.text)
+            else:
+                rows.append([ln.text])
+        return "\n".join(F.join_hyphens("\n".join(row), known).replace("\n", " ") for row in rows)
+    # Code keeps its lines as they are. In prose, hyphens are joined while the line ends are still
+    # there; then a list item keeps its own line and the other line ends become spaces.
+    runs = [[block[0]]]
+    for ln in block[1:]:
+        if ln.code == runs[-1][-1].code:
+            runs[-1].append(ln)
+        else:
+            runs.append([ln])
+    out = []
+    for run in runs:
+        if run[0].code:
+            out.append("\n".join(ln.text for ln in run))
+            continue
+        lines = F.join_hyphens("\n".join(ln.text for ln in run), known).split("\n")
+        out.append(lines[0] + "".join(("\n" if _BULLET.match(ln) else " ") + ln for ln in lines[1:]))
+    return "\n".join(out)
 
 
 def _layout(pages: list[list[_Line]], outline, builder: Builder) -> None:
@@ -304,7 +443,7 @@ def _layout(pages: list[list[_Line]], outline, builder: Builder) -> None:
             last = None if heading or first.row else text
         builder.end_page()
         starts_by_page.append(starts)
-    if not (outline and _outline_sections(outline, heads, starts_by_page, builder)):
+    if not (outline and _outline_sections(outline, heads, starts_by_page, builder, body)):
         _font_sections(heads, builder)
 
 
@@ -333,12 +472,14 @@ def _font_sections(heads, builder: Builder) -> None:
         builder.mark(start, text, level)
 
 
-def _outline_sections(outline, heads, starts_by_page, builder: Builder) -> bool:
+def _outline_sections(outline, heads, starts_by_page, builder: Builder, body: float) -> bool:
     """Sections from the bookmarks, each at the heading on its page that reads the same, its number
     aside ("2.2 Simple parsing" for the bookmark "Simple parsing"), and named as printed; never before
     the previous bookmark's place. A bookmark whose heading is not on its page is left out; when that is
     most of them (an outline that does not match the text), False: the type decides instead. A lone
-    top-level bookmark is the title; otherwise the type finds it."""
+    top-level bookmark is the title; otherwise the type finds it. A heading set larger than the body
+    text that no bookmark names (a function's name in a reference chapter) starts a section one level
+    below the bookmark it stands under."""
     marks, floor = [], 0
     shift = 1 if sum(entry[0] == 0 for entry in outline) == 1 else 2
     for depth, title_text, page in outline:
@@ -358,6 +499,11 @@ def _outline_sections(outline, heads, starts_by_page, builder: Builder) -> bool:
         builder.mark(title[0], title[1], 1)
     for mark in marks:
         builder.mark(*mark)
+    placed = [start for start, _, _ in marks]
+    for start, text, size, _ in heads:
+        at = bisect.bisect_right(placed, start) - 1
+        if size >= body * HEADING_SCALE and at >= 0 and placed[at] != start and (not title or start != title[0]):
+            builder.mark(start, text, min(6, marks[at][2] + 1))
     return True
 
 

@@ -13,8 +13,11 @@ hand-written set the two ranges overlap), so abstention rests on evidence a read
   the country or body it belongs to ("North Korea's vice foreign minister, Choe Son Hui");
 - a question for the "first" (second, ...) of something whose best passages number that thing
   only otherwise ("the third nuclear test" does not date the first);
+- a question for the release or version that brought something in ("which release added X") whose
+  best passages hold no version number beside that thing: a release is named by its number;
 - a question nothing in the corpus is about: its closest passage is nearly orthogonal to it.
-Each rule was calibrated on eval/questions.jsonl to mark no answerable question unanswerable.
+Each rule was calibrated on eval/questions.jsonl to mark no answerable question unanswerable; the
+release rule was designed on eval/mixed and checked on the held-out eval/manuals (eval/README.md).
 """
 
 from __future__ import annotations
@@ -249,6 +252,29 @@ def ordinal_mismatch(question: str, passages: list[str], stem) -> str | None:
     return f"{asked.group('ordinal')} {asked.group('rest')}" if others else None
 
 
+# "Which [jq] release added ...", "in which version was ... introduced", "since which version ...".
+_ASKS_RELEASE = re.compile(r"\b(?:which|what)\s+(?:[\w.+-]+\s+){0,2}?(?:release|version)s?\b", re.IGNORECASE)
+_VERSION = re.compile(r"\b\d+\.\d+(?:\.\d+)*[a-z]?\b")
+# The thing a release question is about, when it is written as code or an acronym ("asn1_der_decoding2",
+# "--seq", "FONTCONFIG_SYSROOT", "AES"): the version must stand in a passage that names it.
+_CODE_TERM = re.compile(r"(?<![\w-])(?:-{1,2}[a-z][\w-]*|\w*[_\d]\w*[a-z_]\w*|\w*[a-z]\w*_\w*|[A-Z][A-Z\d]{1,}(?:_[A-Z\d]+)*)(?![\w-])")
+
+
+def missing_release(question: str, passages: list[str]) -> str | None:
+    """For a question asking which release or version brought something in: the question, when none of
+    the best passages holds a version number ("4.12", "1.6") together with the thing asked about
+    (its code-like or acronym terms, when it has any); else None."""
+    if not passages or not _ASKS_RELEASE.search(question):
+        return None
+    asked = question[_ASKS_RELEASE.search(question).end():]
+    terms = [t.lower() for t in _CODE_TERM.findall(asked)]
+    for text in passages[:EVIDENCE_DEPTH]:
+        lowered = text.lower()
+        if _VERSION.search(text) and (not terms or any(t in lowered for t in terms)):
+            return None
+    return question
+
+
 def missing_answer_type(question: str, passages: list[str]) -> str | None:
     """The answer type ('year', 'money', 'number') the question asks for, when none of the best
     passages holds one."""
@@ -273,5 +299,6 @@ def is_answerable(question: str, passages: list[str], knows_word, best_cosine: f
         and unknown_focus(question, knows_word) is None
         and unstated_role(question, passages, stem) is None
         and missing_answer_type(question, passages) is None
+        and missing_release(question, passages) is None
         and ordinal_mismatch(question, passages, stem) is None
     )
