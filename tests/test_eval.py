@@ -324,6 +324,23 @@ def test_beir_through_the_cli(beir_folder, tmp_path, shared_model):
     assert result.exit_code == 2 and "Error: BEIR folder is missing qrels/test.tsv" in result.stderr
 
 
+def test_qa_ask_searches_an_index_qa_eval_beir_built(beir_folder, tmp_path, shared_model):
+    """Its source is a corpus.jsonl, which `qa index` does not read: current, it is searched as it is;
+    stale, the error says how to rebuild it (never an attempt to index the .jsonl)."""
+    assert runner.invoke(app, ["eval", "--beir", str(beir_folder), "--index-dir", str(tmp_path / "ix")]).exit_code == 0
+    index_dir = next(tmp_path.glob("ix.beir-*"))
+    result = runner.invoke(app, ["ask", "where is the eiffel tower", "--index-dir", str(index_dir), "-k", "1", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["passages"][0]["id"] == "d1" and "stale" not in result.stderr
+    with open(beir_folder / "corpus.jsonl", "a") as corpus:
+        corpus.write(json.dumps({"_id": "d6", "title": "Moon", "text": "The Moon orbits the Earth."}) + "\n")
+    result = runner.invoke(app, ["ask", "where is the eiffel tower", "--index-dir", str(index_dir)])
+    assert result.exit_code == 2
+    assert result.stderr.strip().splitlines()[-1] == (
+        f"Error: index at {index_dir} was built by `qa eval --beir` and is stale (corpus.jsonl changed): "
+        f"run `qa eval --beir FOLDER` again to rebuild it")
+
+
 # --- page accuracy end to end: a real three-page PDF through `qa index` and `qa eval` -------------
 
 LIGHTHOUSE = (

@@ -177,6 +177,9 @@ class Retriever:
             reason = stale_reason(manifest, spec.name)
             if reason is None:
                 return cls.load(index_dir, model, warn)
+            if manifest.get("beir"):
+                raise QAError(f"index at {index_dir} was built by `qa eval --beir` and is stale ({reason}): "
+                              f"run `qa eval --beir FOLDER` again to rebuild it")
             if warn:
                 warn(f"index is stale ({reason}); rebuilding it")
             sources = [Path(s) for s in manifest["sources"]]

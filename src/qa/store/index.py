@@ -375,7 +375,10 @@ def stale_reason(manifest: dict, model: str) -> str | None:
     if OFFSETS not in manifest["file_hashes"]:
         return f"it was built by an older qa, which kept no {OFFSETS}"
     try:
-        current = {doc_name(root, f): f for root, f in find_files([Path(s) for s in manifest["sources"]])}
+        if manifest.get("beir"):  # built by `qa eval --beir` from one corpus.jsonl
+            current = {record["doc"]: Path(source) for record, source in zip(manifest["files"], manifest["sources"])}
+        else:
+            current = {doc_name(root, f): f for root, f in find_files([Path(s) for s in manifest["sources"]])}
     except QAError as exc:
         return exc.message
     recorded = {r["doc"]: r for r in manifest.get("files", [])}
