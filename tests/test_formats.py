@@ -156,3 +156,21 @@ def test_qa_text_of_a_plain_file_edited_since_indexing_says_so(tmp_path, seed_co
     result = runner.invoke(app, ["text", name, "--index-dir", str(tmp_path / "index")])
     assert (result.exit_code, result.stderr) == (
         2, f"Error: {name} is no longer in the corpus as it was indexed: run `qa index`\n")
+
+
+def test_a_rebuild_reads_every_file_again_once_the_readers_changed(tmp_path, embedder, monkeypatch):
+    """An extracted text is the readers' of the build that made it: after a qa upgrade changed a reader,
+    an unchanged PDF is read again instead of keeping the old reader's text."""
+    import qa.ingest.pdf
+    import qa.store.documents
+
+    corpus = tmp_path / "c"
+    corpus.mkdir()
+    write_manual_pdf(corpus / "manual.pdf")
+    build_index([corpus], tmp_path / "index", embedder)
+    parsed = []
+    real = qa.ingest.pdf.read_pdf
+    monkeypatch.setattr(qa.ingest.pdf, "read_pdf", lambda path, *rest: parsed.append(path.name) or real(path, *rest))
+    monkeypatch.setattr(qa.store.documents, "readers_digest", lambda: "other readers")
+    build_index([corpus], tmp_path / "index", embedder)
+    assert parsed == ["manual.pdf"]

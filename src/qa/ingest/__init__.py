@@ -7,6 +7,18 @@ from .document import Document, Section
 READERS = {".pdf": "pdf", ".html": "html", ".htm": "html", ".docx": "docx"}
 
 
+def readers_digest() -> str:
+    """A digest of this package's code: an extracted text is reused by a later build only when the
+    readers that made it are the ones there now (a changed reader reads every file again)."""
+    import hashlib
+    from pathlib import Path
+
+    digest = hashlib.sha256()
+    for source in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(source.name.encode() + b"\0" + source.read_bytes())
+    return digest.hexdigest()[:16]
+
+
 def reader(suffix: str):
     """The read function for a file suffix (".pdf", ".html", ".htm", ".docx"), or None; imported on demand
     so that a text-only index never loads a PDF or HTML library."""
@@ -18,4 +30,4 @@ def reader(suffix: str):
     return getattr(import_module(f"{__name__}.{kind}"), f"read_{kind}")
 
 
-__all__ = ["Document", "Section", "READERS", "reader"]
+__all__ = ["Document", "Section", "READERS", "reader", "readers_digest"]

@@ -14,6 +14,7 @@ from pathlib import Path
 
 from ..ingest.files import PLAIN_SUFFIXES, doc_name, find_files
 from ..errors import QAError
+from ..ingest import readers_digest
 from ..ingest.document import Document, Section
 
 DOCUMENTS = "documents.jsonl"
@@ -23,9 +24,10 @@ TEXTS = "texts"
 def write_documents(folder: Path, documents: list[Document]) -> None:
     """`documents.jsonl` (doc, kind, pages, text file) and the extracted texts, into the index folder."""
     (folder / TEXTS).mkdir()
+    readers = readers_digest()
     with open(folder / DOCUMENTS, "w", encoding="utf-8") as out:
         for number, document in enumerate(documents):
-            record = {"doc": document.path, "kind": document.kind, "sha256": document.sha256,
+            record = {"doc": document.path, "kind": document.kind, "sha256": document.sha256, "readers": readers,
                       "pages": [list(p) for p in document.pages] if document.pages is not None else None,
                       "sections": [[s.start, s.end, s.heading, s.level] for s in document.sections],
                       "text": None}
@@ -80,12 +82,13 @@ def _corpus_file(manifest: dict, doc: str) -> Path:
 def extracted_documents(folder: Path) -> dict[str, Document]:
     """The PDF, HTML and Word documents an index holds, rebuilt from its records (kind, pages,
     sections, extracted text), so a rebuild need not read an unchanged file again; {} when there
-    are none or the records cannot be read."""
+    are none or the records cannot be read. Only texts the readers of this qa extracted are taken."""
     try:
         records = read_records(folder)
-        documents = {}
+        documents, readers = {}, readers_digest()
         for doc, record in records.items():
-            if record.get("text") and record.get("sha256") and record.get("sections") is not None:
+            if record.get("text") and record.get("sha256") and record.get("sections") is not None \
+                    and record.get("readers") == readers:
                 with open(Path(folder) / record["text"], encoding="utf-8", newline="") as handle:
                     text = handle.read()
                 sections = tuple(Section(int(a), int(b), str(h), int(lv)) for a, b, h, lv in record["sections"])
