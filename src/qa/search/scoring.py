@@ -23,6 +23,9 @@ ANSWER_TYPE_BONUS = 0.2
 # 5. a question for who holds a role ("who is X's envoy") adds this to each passage with a sentence
 #    naming the role and X: more than any fused score (at most 1), so such passages come first.
 ROLE_BONUS = 1.0
+# 6. a question asking who (and not who holds a role) adds this to each passage with a sentence naming
+#    someone other than the question's names acting (search/actors.py): not to a table of labels.
+WHO_BONUS = 0.2
 
 
 def best_sentence(query_vectors: np.ndarray, sentence_vectors: np.ndarray, sentence_rows: np.ndarray,
