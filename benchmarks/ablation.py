@@ -1,12 +1,14 @@
 """Ablation: the default hybrid with one ranking component removed at a time, and with one abstention
-rule switched off at a time, on every question set (the hand-written set, a BEIR folder, the mixed set).
+rule switched off at a time, on every question set (the hand-written set, a BEIR folder, the mixed set,
+the unseen set).
 
     PYTHONPATH=src HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/ablation.py \
-        [--index-dir index] [--mixed-index /tmp/ablation-mixed-index] [--beir ../shared/benchmarks/msmarco-5k] \
-        [--json OUT]
+        [--index-dir index] [--mixed-index /tmp/ablation-mixed-index] [--unseen-index /tmp/ablation-unseen-index] \
+        [--beir ../shared/benchmarks/msmarco-5k] [--beir-index-dir DIR] [--json OUT]
 
-Build the indexes first: `qa index` (index/), `qa index eval/mixed/corpus --index-dir DIR`; the BEIR
-index is the one `qa eval --beir` builds and reuses beside --index-dir. Each index and the embedder are
+Build the indexes first: `qa index` (index/), `qa index eval/mixed/corpus --index-dir DIR`,
+`qa index eval/unseen/corpus --index-dir DIR`; the BEIR index is the one `qa eval --beir` builds and
+reuses beside --beir-index-dir (default: --index-dir). Each index and the embedder are
 loaded once; every figure comes from evaluation.py (`evaluate_questions`, `evaluate_beir`), exactly as
 `qa eval` computes it. Components are switched off by patching module attributes for one variant at a
 time (restored after it): nothing shipped changes.
@@ -33,11 +35,13 @@ from unittest import mock
 from qa import evaluation
 from qa.embed import load_embedder
 from qa.search import answerability, scoring
+from qa.search import retrieval
 from qa.search.retrieval import Retriever
 from qa.store.index import kept_onnx, load_index
 
 HAND = Path("eval/questions.jsonl")
 MIXED = Path("eval/mixed/questions.jsonl")
+UNSEEN = Path("eval/unseen/questions.jsonl")
 
 
 def _first_pass_dense_only(search_hybrid):
@@ -72,6 +76,8 @@ RANKING = [
     ("no sentence score (PASSAGE_WEIGHT 1.0)", "hybrid", [(scoring, "PASSAGE_WEIGHT", 1.0)]),
     ("no answer-type bonus (ANSWER_TYPE_BONUS 0)", "hybrid", [(scoring, "ANSWER_TYPE_BONUS", 0.0)]),
     ("no role bonus (ROLE_BONUS 0)", "hybrid", [(scoring, "ROLE_BONUS", 0.0)]),
+    ("no who answer type (WHO_BONUS 0)", "hybrid", [(scoring, "WHO_BONUS", 0.0)]),
+    ("BM25 searches the question words too", "hybrid", [(retrieval, "lexical_query", lambda question: question)]),
     ("no section diversification (DIVERSITY_MARGIN 0)", "hybrid",
      [(scoring, "diversify", functools.partial(scoring.diversify, margin=0.0))]),
 ]
@@ -140,7 +146,7 @@ def run_variant(sets: dict, mode: str, patches: list) -> dict:
 
 
 def load_sets(args) -> dict:
-    """The three sets, each index and the embedder loaded once (the BEIR index through a memo of
+    """The four sets, each index and the embedder loaded once (the BEIR index through a memo of
     `evaluation.beir_index`, which `evaluate_beir` calls on every run)."""
     embedder = load_embedder(None, kept=kept_onnx(args.index_dir))
     sets = {
@@ -148,10 +154,14 @@ def load_sets(args) -> dict:
                  "retriever": Retriever(load_index(args.index_dir), embedder)},
         "mixed": {"kind": "questions", "questions": evaluation.load_questions(MIXED),
                   "retriever": Retriever(load_index(args.mixed_index), embedder)},
+        "unseen": {"kind": "questions", "questions": evaluation.load_questions(UNSEEN),
+                   "retriever": Retriever(load_index(args.unseen_index), embedder)},
     }
     if args.beir:
-        sets[args.beir.name] = {"kind": "beir", "folder": args.beir, "index_dir": args.index_dir, "embedder": embedder}
-    return dict(sorted(sets.items(), key=lambda item: item[0] == "mixed"))  # hand, BEIR, mixed
+        sets[args.beir.name] = {"kind": "beir", "folder": args.beir, "embedder": embedder,
+                                "index_dir": args.beir_index_dir or args.index_dir}
+    order = ["hand", *(n for n in sets if n not in ("hand", "mixed", "unseen")), "mixed", "unseen"]
+    return {name: sets[name] for name in order}  # hand, BEIR, mixed, unseen
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -159,8 +169,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--index-dir", type=Path, default=Path("index"), help="the bundled corpus's index")
     parser.add_argument("--mixed-index", type=Path, default=Path("/tmp/ablation-mixed-index"),
                         help="an index of eval/mixed/corpus/")
+    parser.add_argument("--unseen-index", type=Path, default=Path("/tmp/ablation-unseen-index"),
+                        help="an index of eval/unseen/corpus/")
     parser.add_argument("--beir", type=Path, default=Path("../shared/benchmarks/msmarco-5k"),
                         help="a BEIR folder (empty: skip)")
+    parser.add_argument("--beir-index-dir", type=Path, help="the BEIR index is built and reused beside this "
+                        "(default: --index-dir)")
     parser.add_argument("--json", type=Path, help="write every figure here")
     args = parser.parse_args(argv)
     args.beir = args.beir if str(args.beir) else None
@@ -225,7 +239,7 @@ def render(results: dict) -> str:
               "|" + " --- |" * (len(sets) + 1)]
     for name, figures in [("none (default)", default), *results["rules"].items()]:
         lines.append("| " + " | ".join([name, *(_abstained(figures[s]["abstention"]) for s in sets)]) + " |")
-    lines += ["", "Hit@5 (hand-written, mixed) and abstention of the ranking variants:"]
+    lines += ["", "Hit@5 (question sets) and abstention of the ranking variants:"]
     for name, figures in results["ranking"].items():
         lines.append(f"- {name}: " + ", ".join(
             (f"{s} Hit@5 {figures[s]['metrics']['hit_rate@5']:.3f}, " if kind != "beir" else f"{s} ")

@@ -95,6 +95,23 @@ def test_set_gold_is_in_the_readers_text_on_its_page(folder, counts, formats):
             assert fold(evidence) in fold(page_text), (q.id, q.page)
 
 
+UNSEEN = ROOT / "eval" / "unseen"
+
+
+def test_unseen_set_gold_is_in_the_readers_text():
+    """eval/unseen: every evidence string is in exactly one paragraph of the HTML reader's text of its
+    corpus (no index), and the set keeps its shape (32 answerable, 8 unanswerable)."""
+    from qa.ingest import reader
+
+    questions = load_questions(UNSEEN / "questions.jsonl")
+    assert (sum(q.answerable for q in questions), sum(not q.answerable for q in questions)) == (32, 8)
+    docs = {f.name: reader(f.suffix)(f, f.name, pytest.fail) for f in sorted((UNSEEN / "corpus").iterdir())}
+    paragraphs = [fold(p) for d in docs.values() for p in re.split(r"\n\s*\n", d.text)]
+    for q in questions:
+        for evidence in q.evidence:
+            assert sum(fold(evidence) in p for p in paragraphs) == 1, (q.id, evidence)
+
+
 def test_fold_ignores_case_quotes_and_whitespace():
     assert fold("The \u2018One  Korea\u2019\n policy") == fold("the 'one korea' POLICY") == "the 'one korea' policy"
     assert fold("\u201cnuclear state\u201d") == '"nuclear state"'

@@ -174,3 +174,21 @@ def test_a_leading_when_clause_before_the_question_does_not_ask_for_a_time():
     assert expected_type("In which year did the talks start?") == "year"
     assert expected_type("When bc is started with -l, what scale is in effect by default?") is None
     assert expected_type("When the service starts, how many workers does it run?") == "number"
+
+
+def test_actors_are_names_followed_by_a_verb():
+    from qa.search.actors import actors, asks_who, lexical_query, names_other_actor, passage_actors
+
+    assert actors("The US has been a key player in international efforts.") == ["US"]
+    assert actors("Greg Parker wrote the Mac OS X port.") == ["Greg Parker"]
+    assert actors("In 2018, South Korean President Moon Jae-in and North Korean leader Kim Jong Un held summits.") \
+        == ["Kim Jong Un"]
+    assert actors("Overall, the Kim regime's response to diplomacy has been complex.") == []  # a possessive
+    assert actors("However, several countries severed ties.") == []  # sentence openers are no names
+    table = "Characteristics Values\nCountries North Korea has provided arms to Russia\nCountries with an embassy 24\n"
+    assert passage_actors(table) == ()  # a table's rows are labels, not sentences naming someone
+    assert names_other_actor(("North Korea",), "who talks with north korea?") is False
+    assert names_other_actor(("North Korea", "China"), "who talks with north korea?") is True
+    assert asks_who("Who maintains DRD?") and asks_who("whom should I ask") and not asks_who("What is DRD?")
+    assert lexical_query("Who is most responsible for the diplomacy?") == "is responsible for the diplomacy?"
+    assert lexical_query("How many bombs?") == "bombs?"

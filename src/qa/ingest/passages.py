@@ -306,10 +306,11 @@ def _sentence_pieces(span: _Span) -> list[_Span]:
 
 def _cuts(text: str) -> list[int]:
     """Where the text may be cut: after each row of a table, else at sentence starts."""
-    return [m.end() for m in re.finditer(r"\r?\n", text)] if _is_table(text) else _sentence_ends(text)
+    return [m.end() for m in re.finditer(r"\r?\n", text)] if is_table(text) else _sentence_ends(text)
 
 
-def _is_table(text: str) -> bool:
+def is_table(text: str) -> bool:
+    """A table (label–value rows): three lines or more, at least 70% of them not ending a sentence."""
     lines = text.splitlines()
     return len(lines) >= 3 and sum(not l.rstrip().endswith(tuple(".!?")) for l in lines) >= 0.7 * len(lines)
 

@@ -10,6 +10,7 @@ from typing import Callable
 import numpy as np
 
 from . import scoring
+from .actors import asks_who, lexical_query, names_other_actor, passage_actors
 from .answerability import (EVIDENCE_DEPTH, ROLE_DEPTH, asked_role, expected_type, holds, is_answerable,
                             names_role)
 from ..ingest.files import find_files
@@ -153,6 +154,7 @@ class Retriever:
         self.store = store
         self.embedder = embedder
         self._holds_cache: dict[str, dict] = {}  # answer type → store key → whether the passage holds one
+        self._actors_cache: dict = {}  # store key → the names the passage's sentences say acted
 
     @property
     def index(self) -> Index:
@@ -210,7 +212,8 @@ class Retriever:
         mode = check_mode(mode)
         started = time.perf_counter()
         query_vectors = np.asarray(self.embedder.encode(questions), dtype=np.float32)
-        found = self.store.candidates(questions, query_vectors, CANDIDATES)
+        # BM25 searches the question without its interrogatives and degree words (actors.QUESTION_WORDS)
+        found = self.store.candidates([lexical_query(q) for q in questions], query_vectors, CANDIDATES)
         # every mode reads BM25: abstention also looks at the passages holding the question's words
         if mode == "bm25":
             scores = _only_candidates(found.lexical, found.member)
@@ -292,7 +295,7 @@ class Retriever:
                             found: Candidates, k: int) -> np.ndarray:
         """Scores with a bonus for passages holding the kind of answer the question asks for: a year
         or a number; for who holds a role, the `evidence_rows` with a sentence naming the role and
-        whose it is go first."""
+        whose it is go first; for any other who question, passages naming someone acting."""
         answer_type = expected_type(question)
         if answer_type is not None:
             rows = np.flatnonzero(np.isfinite(scores) & (scores >= _bonus_floor(scores, k)))
@@ -301,12 +304,25 @@ class Retriever:
             return scores
         asked = asked_role(question, self.store.stem)
         if asked is None:
-            return scores
+            return self._prefer_actors(question, scores, k, found) if asks_who(question) else scores
         _, roles, names = asked
         scores = scores.copy()
         for row in evidence_rows:
             if names_role(found.passages[row].text, roles, names, self.store.stem):
                 scores[row] += scoring.ROLE_BONUS
+        return scores
+
+    def _prefer_actors(self, question: str, scores: np.ndarray, k: int, found: Candidates) -> np.ndarray:
+        """Scores plus WHO_BONUS for each passage (of those the bonus can lift into the pool) with a
+        sentence naming someone other than the question's names acting; each passage read once."""
+        rows = np.flatnonzero(np.isfinite(scores) & (scores >= _bonus_floor(scores, k, scoring.WHO_BONUS)))
+        scores = scores.copy()
+        for row, key in zip(rows.tolist(), found.keys[rows].tolist()):
+            names = self._actors_cache.get(key)
+            if names is None:
+                names = self._actors_cache[key] = passage_actors(found.passages[row].text)
+            if names_other_actor(names, question):
+                scores[row] += scoring.WHO_BONUS
         return scores
 
     def _holds(self, answer_type: str, found: Candidates, rows: np.ndarray) -> np.ndarray:
@@ -338,11 +354,12 @@ class Retriever:
         return Highlight(start, end, p.text[start - p.start : end - p.start], self.store.page_of(p.doc, start))
 
 
-def _bonus_floor(scores: np.ndarray, k: int) -> float:
-    """The lowest score from which the answer-type bonus can lift a passage into the pool the top k
-    are chosen from: only passages at or above it need be looked at (the ranking is the same)."""
+def _bonus_floor(scores: np.ndarray, k: int, bonus: float | None = None) -> float:
+    """The lowest score from which a bonus (default: the answer-type bonus) can lift a passage into the
+    pool the top k are chosen from: only passages at or above it need be looked at (the ranking is the same)."""
     pool = scoring.top_k(scores, scoring.pool_size(k))
-    return float(scores[pool[-1]]) - scoring.ANSWER_TYPE_BONUS if len(pool) else np.inf
+    bonus = scoring.ANSWER_TYPE_BONUS if bonus is None else bonus
+    return float(scores[pool[-1]]) - bonus if len(pool) else np.inf
 
 
 def _row(member: np.ndarray | None, q: int) -> np.ndarray | None:
