@@ -39,7 +39,7 @@ class ClientEngine:
         self.where = url
         self.remote = url.startswith(("http://", "https://"))
         try:
-            self.client = QdrantClient(url=url, timeout=timeout) if self.remote else \
+            self.client = QdrantClient(url=url, timeout=timeout, check_compatibility=False) if self.remote else \
                 QdrantClient(path=str(Path(url).expanduser()))
         except RuntimeError as exc:  # the local mode's folder is open in another client
             raise QAError(f"cannot open Qdrant's local storage at {url} ({exc})", status=503) from None
