@@ -45,7 +45,7 @@ def _first_pass_dense_only(search_hybrid):
     HYBRID_WEIGHT 1.0, i.e. passage cosine alone; the second fusion keeps its weight."""
 
     @functools.wraps(search_hybrid)
-    def patched(self, query_vectors, dense, lexical):
+    def patched(self, query_vectors, found):
         fuse, weights = scoring.fuse, []
 
         def fuse_first_dense(d, l, weight=scoring.HYBRID_WEIGHT):
@@ -53,7 +53,7 @@ def _first_pass_dense_only(search_hybrid):
             return fuse(d, l, 1.0 if len(weights) == 1 else weight)
 
         with mock.patch.object(scoring, "fuse", fuse_first_dense):
-            scores = search_hybrid(self, query_vectors, dense, lexical)
+            scores = search_hybrid(self, query_vectors, found)
         assert len(weights) == 2, f"_search_hybrid fused {len(weights)} times, expected 2 (first pass, final)"
         return scores
 

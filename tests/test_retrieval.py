@@ -94,14 +94,15 @@ def test_bad_arguments_raise_qa_errors(retriever):
 
 
 def test_the_candidate_path_of_a_large_index_ranks_as_the_exact_one(retriever, monkeypatch):
-    """Above EXACT_UP_TO passages hybrid scores candidates only; with every passage a candidate it must
-    give the exact path's scores, and with few candidates still the same best passages."""
+    """Above EXACT_UP_TO passages each question ranks its candidates only; with every passage a
+    candidate it must give the exact path's scores, and with few candidates still the same best passages."""
     import qa.search.retrieval as retrieval
+    import qa.store.local as local
 
     questions = ["Which country is the protecting power for the US in North Korea?",
                  "When did North Korea conduct its fourth nuclear test?", "who leads the talks?"]
     exact = retriever.search(questions, 5)
-    monkeypatch.setattr(retrieval, "EXACT_UP_TO", 0)
+    monkeypatch.setattr(local, "EXACT_UP_TO", 0)
     monkeypatch.setattr(retrieval, "CANDIDATES", len(retriever.index.passages))
     def ranked(answers):
         return [(a.answerable, [(h.id, h.score, h.highlight) for h in a.passages]) for a in answers]

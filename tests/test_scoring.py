@@ -30,11 +30,11 @@ def test_top_k_orders_best_first_and_breaks_ties_by_position():
 def test_diversify_spreads_near_ties_but_keeps_clear_winners():
     sections = np.array([0, 0, 1, 2])
     near = np.array([1.0, 0.97, 0.95, 0.2])
-    rows, shown = diversify(near, sections, 3)
+    rows, shown = diversify(near, sections.__getitem__, 3)
     assert rows.tolist() == [0, 2, 1]
     assert shown.tolist() == pytest.approx([1.0, 0.95, 0.87])  # 0.97 less 0.1: its section is above
     clear = np.array([1.0, 0.9, 0.5, 0.2])
-    rows, shown = diversify(clear, sections, 3)
+    rows, shown = diversify(clear, sections.__getitem__, 3)
     assert rows.tolist() == [0, 1, 2]
     assert shown.tolist() == pytest.approx([1.0, 0.8, 0.5])
 
@@ -43,7 +43,7 @@ def test_diversified_scores_descend():
     rng = np.random.default_rng(7)
     for _ in range(50):
         scores = rng.random(40)
-        _, shown = diversify(scores, rng.integers(0, 5, 40), 10)
+        _, shown = diversify(scores, rng.integers(0, 5, 40).__getitem__, 10)
         assert np.all(np.diff(shown) <= 1e-9)
 
 

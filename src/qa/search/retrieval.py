@@ -15,13 +15,15 @@ from .answerability import (EVIDENCE_DEPTH, ROLE_DEPTH, asked_role, expected_typ
 from ..ingest.files import find_files
 from ..embed import Embedder, load_embedder, resolve_model
 from ..errors import QAError
+from ..ingest.passages import Passage
+from ..store.base import Candidates, Store
+from ..store.local import LocalStore
 from ..store.index import Index, build_index, index_exists, kept_onnx, load_index, read_manifest, stale_reason
 from ..store.folder import check_index_target
 
 MAX_QUESTION_CHARS = 2000
-# Above this many passages the hybrid's second pass scores candidates only (see _search_hybrid):
-# CANDIDATES from the first pass and as many from BM25, per question.
-EXACT_UP_TO = 20_000
+# Each question's candidates: its CANDIDATES best passages by cosine and as many by BM25 (a small
+# index offers every passage: store/local.py's EXACT_UP_TO).
 CANDIDATES = 1_000
 MAX_K = 100
 # dense: passage cosine only (the plain baseline); bm25: lexical only; hybrid: passage and best
@@ -143,13 +145,20 @@ def _load_side_by_side(index_dir: Path, model: str | None, warn) -> tuple[Index,
 
 
 class Retriever:
-    """Searches one loaded index with the embedder it was built with."""
+    """Searches one store (a loaded local index, or Qdrant) with the embedder its passages were embedded with."""
 
-    def __init__(self, index: Index, embedder: Embedder) -> None:
-        if embedder.model != index.model:
-            raise QAError(f"index was built with {index.model!r}, cannot search it with {embedder.model!r}")
-        self.index = index
+    def __init__(self, store: Store | Index, embedder: Embedder) -> None:
+        store = LocalStore(store) if isinstance(store, Index) else store
+        if embedder.model != store.model:
+            raise QAError(f"index was built with {store.model!r}, cannot search it with {embedder.model!r}")
+        self.store = store
         self.embedder = embedder
+        self._holds_cache: dict[str, dict[str, bool]] = {}
+
+    @property
+    def index(self) -> Index:
+        """The local index searched (a local store's only)."""
+        return self.store.index
 
     @classmethod
     def open(
@@ -199,75 +208,72 @@ class Retriever:
         mode = check_mode(mode)
         started = time.perf_counter()
         query_vectors = np.asarray(self.embedder.encode(questions), dtype=np.float32)
-        dense = self._search_dense(query_vectors)
-        lexical = self._search_bm25(questions)  # every mode: abstention also reads BM25's best passages
+        found = self.store.candidates(questions, query_vectors, CANDIDATES)
+        # every mode reads BM25: abstention also looks at the passages holding the question's words
         if mode == "bm25":
-            scores = lexical
+            scores = _only_candidates(found.lexical, found.member)
         elif mode == "dense":
-            scores = dense
+            scores = _only_candidates(found.dense, found.member)
         else:
-            scores = self._search_hybrid(query_vectors, dense, lexical)
+            scores = self._search_hybrid(query_vectors, found)
         answers = []
-        for question, query_vector, row, cosines, lexical_row in zip(questions, query_vectors, scores, dense, lexical):
+        for q, (question, query_vector, row) in enumerate(zip(questions, query_vectors, scores)):
             # abstention reads the best passages by relevance alone (before the answer-type bonus),
             # whatever k is: the mode's best, then BM25's (the passages holding the question's words)
-            candidates = self._candidates(row, lexical_row, mode)
-            bm25 = self.index.bm25
-            evidence = [self.index.passages[r].text for r in candidates]
-            answerable = is_answerable(question, evidence, bm25.knows, float(cosines.max()), bm25.stem)
+            lexical_row = _only_candidates(found.lexical[q : q + 1], _row(found.member, q))[0]
+            evidence_rows = self._evidence(row, lexical_row, mode, found)
+            evidence = [found.passages[r].text for r in evidence_rows]
+            best_cosine = float(_only_candidates(found.dense[q : q + 1], _row(found.member, q)).max())
+            answerable = is_answerable(question, evidence, self.store.knows, best_cosine, self.store.stem)
             if mode == "hybrid":
-                row = self._prefer_answer_type(question, row, candidates)
-            top, shown = self._rank(row, k, mode)
-            hits = tuple(self._hit(int(r), float(score), query_vector) for r, score in zip(top, shown))
+                row = self._prefer_answer_type(question, row, evidence_rows, found)
+            top, shown = self._rank(row, k, mode, found)
+            hits = tuple(self._hit(found, int(r), float(score), query_vector) for r, score in zip(top, shown))
             answers.append(Answer(question, hits, mode, answerable))
         took = (time.perf_counter() - started) * 1000 / max(len(questions), 1)
         return [replace(a, took_ms=took) for a in answers]
 
-    def _rank(self, scores: np.ndarray, k: int, mode: str) -> tuple[np.ndarray, np.ndarray]:
-        """The k best rows, best first, with the scores they rank by (hybrid: diversified by section)."""
+    def _rank(self, scores: np.ndarray, k: int, mode: str, found: Candidates) -> tuple[np.ndarray, np.ndarray]:
+        """The k best candidates, best first, with the scores they rank by (hybrid: diversified by section)."""
+        k = min(k, int(np.isfinite(scores).sum()))
         if mode == "hybrid":
-            return scoring.diversify(scores, self.index.section_ids(), k)
+            return scoring.diversify(scores, lambda rows: _section_ids(found, rows), k)
         rows = scoring.top_k(scores, k)
         return rows, scores[rows]
 
-    def _candidates(self, scores: np.ndarray, lexical: np.ndarray, mode: str) -> list[int]:
-        """The mode's EVIDENCE_DEPTH (at least) best rows, then BM25's ROLE_DEPTH best not among them."""
-        rows = [int(r) for r in self._rank(scores, max(EVIDENCE_DEPTH, ROLE_DEPTH), mode)[0]]
-        return rows + [int(r) for r in scoring.top_k(lexical, ROLE_DEPTH) if r not in rows]
+    def _evidence(self, scores: np.ndarray, lexical: np.ndarray, mode: str, found: Candidates) -> list[int]:
+        """The mode's EVIDENCE_DEPTH (at least) best candidates, then BM25's ROLE_DEPTH best not among them."""
+        rows = [int(r) for r in self._rank(scores, max(EVIDENCE_DEPTH, ROLE_DEPTH), mode, found)[0]]
+        best = scoring.top_k(lexical, min(ROLE_DEPTH, int(np.isfinite(lexical).sum())))
+        return rows + [int(r) for r in best if r not in rows]
 
     def ask(self, question: str, k: int = 5, mode: str | None = None) -> Answer:
         return self.search([question], k, mode)[0]
 
-    def _search_dense(self, query_vectors: np.ndarray) -> np.ndarray:
-        """Cosine similarity of each question to every passage (questions × passages)."""
-        return query_vectors @ self.index.vectors().T
-
-    def _search_bm25(self, questions: list[str]) -> np.ndarray:
-        return self.index.bm25.score(questions)
-
-    def _search_hybrid(self, query_vectors: np.ndarray, dense: np.ndarray, lexical: np.ndarray) -> np.ndarray:
-        """Hybrid scores (questions × passages). Up to EXACT_UP_TO passages every passage is scored (the
-        figures in eval/README.md); above it the second pass, whose sentence scores cost 3-4 cosines a
-        passage, scores only each question's candidates (the first pass's and BM25's CANDIDATES best),
-        min-max normalized over them, and every other passage is -inf."""
-        first_pass = scoring.fuse(dense, lexical)
-        moved = scoring.rocchio(query_vectors, first_pass, self.index.vectors())
+    def _search_hybrid(self, query_vectors: np.ndarray, found: Candidates) -> np.ndarray:
+        """Hybrid scores (questions × candidates), min-max normalized over each question's candidates
+        (every passage, for a store that offers all: the figures in eval/README.md); a passage that is
+        not one of a question's candidates scores -inf for it."""
         w = scoring.PASSAGE_WEIGHT
-        count = len(self.index.passages)
-        if count <= EXACT_UP_TO:
-            sentences = scoring.best_sentence(moved, self.index.sentence_vectors,
-                                              self.index.sentence_spans[:, 0], count)
-            return scoring.fuse(w * self._search_dense(moved) + (1 - w) * sentences, lexical)
-        out = np.full((len(query_vectors), count), -np.inf, dtype=np.float32)
-        for q, (vector, first, words) in enumerate(zip(moved, first_pass, lexical)):
-            rows = np.union1d(scoring.top_k(first, CANDIDATES), scoring.top_k(words, CANDIDATES))
-            fused = w * (self.index.vectors()[rows] @ vector) + (1 - w) * self._best_sentences(vector, rows)
-            out[q, rows] = scoring.fuse(fused[None, :], words[rows][None, :])[0]
+        if found.exact:
+            first_pass = scoring.fuse(found.dense, found.lexical)
+            moved = scoring.rocchio(query_vectors, first_pass, found.vectors)
+            sentences = scoring.best_sentence(moved, found.sentence_vectors, found.sentence_spans[:, 0],
+                                              len(found.passages))
+            return scoring.fuse(w * (moved @ found.vectors.T) + (1 - w) * sentences, found.lexical)
+        out = np.full(found.dense.shape, -np.inf, dtype=np.float32)
+        for q, vector in enumerate(query_vectors):
+            rows = np.flatnonzero(found.member[q])
+            dense, words = found.dense[q : q + 1, rows], found.lexical[q : q + 1, rows]
+            moved = scoring.rocchio(vector[None, :], scoring.fuse(dense, words), found.vectors[rows])[0]
+            fused = w * (found.vectors[rows] @ moved) + (1 - w) * self._best_sentences(moved, rows, found)
+            out[q, rows] = scoring.fuse(fused[None, :], words)[0]
         return out
 
-    def _best_sentences(self, vector: np.ndarray, rows: np.ndarray) -> np.ndarray:
-        """For each passage of `rows` (sorted), the cosine of its sentence closest to `vector` (-1: none)."""
-        passage_of = self.index.sentence_spans[:, 0]
+    @staticmethod
+    def _best_sentences(vector: np.ndarray, rows: np.ndarray, found: Candidates) -> np.ndarray:
+        """For each candidate of `rows` (sorted), the cosine of its sentence closest to `vector` (-1: none)."""
+        passage_of = found.sentence_spans[:, 0]
         lo, hi = np.searchsorted(passage_of, rows, "left"), np.searchsorted(passage_of, rows, "right")
         counts = hi - lo
         out = np.full(len(rows), -1.0, dtype=np.float32)
@@ -275,52 +281,72 @@ class Retriever:
             return out
         firsts = np.cumsum(counts) - counts
         sentence_rows = np.arange(counts.sum()) - np.repeat(firsts, counts) + np.repeat(lo, counts)
-        similarities = np.asarray(self.index.sentence_vectors[sentence_rows]) @ vector
+        similarities = np.asarray(found.sentence_vectors[sentence_rows]) @ vector
         some = counts > 0
         out[some] = np.maximum.reduceat(similarities, firsts[some])
         return out
 
-    def _prefer_answer_type(self, question: str, scores: np.ndarray, candidates: list[int]) -> np.ndarray:
+    def _prefer_answer_type(self, question: str, scores: np.ndarray, evidence_rows: list[int],
+                            found: Candidates) -> np.ndarray:
         """Scores with a bonus for passages holding the kind of answer the question asks for: a year
-        or a number; for who holds a role, the `candidates` with a sentence naming the role and whose
-        it is go first."""
+        or a number; for who holds a role, the `evidence_rows` with a sentence naming the role and
+        whose it is go first."""
         answer_type = expected_type(question)
-        if answer_type is not None:  # the scored passages only (a large index scores candidates alone)
+        if answer_type is not None:  # the question's candidates only
             rows = np.flatnonzero(np.isfinite(scores))
             scores = scores.copy()
-            scores[rows] += scoring.ANSWER_TYPE_BONUS * self._holds(answer_type, rows)
+            scores[rows] += scoring.ANSWER_TYPE_BONUS * self._holds(answer_type, [found.passages[r] for r in rows])
             return scores
-        asked = asked_role(question, self.index.bm25.stem)
+        asked = asked_role(question, self.store.stem)
         if asked is None:
             return scores
         _, roles, names = asked
         scores = scores.copy()
-        for row in candidates:
-            if names_role(self.index.passages[row].text, roles, names, self.index.bm25.stem):
+        for row in evidence_rows:
+            if names_role(found.passages[row].text, roles, names, self.store.stem):
                 scores[row] += scoring.ROLE_BONUS
         return scores
 
-    def _holds(self, answer_type: str, rows: np.ndarray) -> np.ndarray:
-        """1.0 for each passage of `rows` that holds an answer of `answer_type` ('year' or 'number'),
-        else 0.0; each passage is looked at once per index."""
-        known = self.index.extras.setdefault(f"_holds_{answer_type}",
-                                             np.full(len(self.index.passages), -1, dtype=np.int8))
-        for row in rows[known[rows] < 0].tolist():
-            known[row] = holds(answer_type, self.index.passages[row].text)
-        return known[rows].astype(np.float32)
+    def _holds(self, answer_type: str, passages: list[Passage]) -> np.ndarray:
+        """1.0 for each passage that holds an answer of `answer_type` ('year' or 'number'), else 0.0;
+        each passage is looked at once while this retriever lives (passage ids name their text)."""
+        known = self._holds_cache.setdefault(answer_type, {})
+        out = np.empty(len(passages), dtype=np.float32)
+        for i, p in enumerate(passages):
+            held = known.get(p.id)
+            if held is None:
+                held = known[p.id] = holds(answer_type, p.text)
+            out[i] = held
+        return out
 
-    def _hit(self, row: int, score: float, query_vector: np.ndarray) -> Hit:
-        p = self.index.passages[row]
+    def _hit(self, found: Candidates, row: int, score: float, query_vector: np.ndarray) -> Hit:
+        p = found.passages[row]
         return Hit(id=p.id, doc=p.doc, section=p.section, start=p.start, end=p.end, score=round(score, 4),
-                   text=p.text, highlight=self._highlight(row, query_vector), page=p.page)
+                   text=p.text, highlight=self._highlight(found, row, query_vector), page=p.page)
 
-    def _highlight(self, row: int, query_vector: np.ndarray) -> Highlight | None:
+    def _highlight(self, found: Candidates, row: int, query_vector: np.ndarray) -> Highlight | None:
         """The passage's sentence closest to the question (sentence vectors are built with the index)."""
-        spans = self.index.sentence_spans
+        spans = found.sentence_spans
         lo, hi = np.searchsorted(spans[:, 0], [row, row + 1])
         if lo == hi:
             return None
-        best = lo + int(np.argmax(self.index.sentence_vectors[lo:hi] @ query_vector))
+        best = lo + int(np.argmax(np.asarray(found.sentence_vectors[lo:hi]) @ query_vector))
         _, start, end = (int(x) for x in spans[best])
-        p = self.index.passages[row]
-        return Highlight(start, end, p.text[start - p.start : end - p.start], self.index.page_of(p.doc, start))
+        p = found.passages[row]
+        return Highlight(start, end, p.text[start - p.start : end - p.start], self.store.page_of(p.doc, start))
+
+
+def _row(member: np.ndarray | None, q: int) -> np.ndarray | None:
+    return None if member is None else member[q : q + 1]
+
+
+def _only_candidates(scores: np.ndarray, member: np.ndarray | None) -> np.ndarray:
+    """`scores` with -inf where a passage is not the question's candidate."""
+    return scores if member is None else np.where(member, scores, -np.inf).astype(np.float32)
+
+
+def _section_ids(found: Candidates, rows: np.ndarray) -> np.ndarray:
+    """One integer per candidate of `rows` naming its (document, section)."""
+    keys: dict[tuple[str, str], int] = {}
+    return np.array([keys.setdefault((found.passages[r].doc, found.passages[r].section), len(keys))
+                     for r in rows.tolist()], dtype=np.int64)

@@ -66,6 +66,8 @@ def fuse(dense: np.ndarray, lexical: np.ndarray, weight: float = HYBRID_WEIGHT) 
 def top_k(scores: np.ndarray, k: int) -> np.ndarray:
     """Row indices of the k highest scores, best first; ties go to the earlier passage."""
     k = min(k, len(scores))
+    if k <= 0:
+        return np.zeros(0, dtype=np.int64)
     top = np.argpartition(-scores, k - 1)[:k]
     return top[np.lexsort((top, -scores[top]))]
 
@@ -76,11 +78,13 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
 DIVERSITY_MARGIN = 0.1
 
 
-def diversify(scores: np.ndarray, section_ids: np.ndarray, k: int,
+def diversify(scores: np.ndarray, section_of, k: int,
               margin: float = DIVERSITY_MARGIN) -> tuple[np.ndarray, np.ndarray]:
     """Top k rows best first, and their ranking scores: a row's score less `margin` when a row above
-    it is from its section. Greedy on those scores, so they descend as shown."""
+    it is from its section (`section_of(rows)`: an integer per row naming its section). Greedy on
+    those scores, so they descend as shown."""
     pool = top_k(scores, min(len(scores), max(k * 5, 50)))
+    sections = section_of(pool)
     pool_scores = scores[pool].astype(np.float64)
     seen_penalty = np.zeros(len(pool))
     taken = np.zeros(len(pool), dtype=bool)
@@ -91,5 +95,5 @@ def diversify(scores: np.ndarray, section_ids: np.ndarray, k: int,
         rows.append(pool[best])
         shown.append(effective[best])
         taken[best] = True
-        seen_penalty[section_ids[pool] == section_ids[pool[best]]] = margin
+        seen_penalty[sections == sections[best]] = margin
     return np.array(rows, dtype=np.int64), np.array(shown, dtype=np.float32)

@@ -85,7 +85,6 @@ class _State:
         self.retriever: Retriever | None = None
         self.batcher: Batcher | None = None
         self.unavailable: str | None = "the index is still loading: try again in a moment"
-        self.neighbours: dict[str, tuple[str | None, str | None]] = {}
         self.index_dir, self.model, self.corpus, self.warn = index_dir, model, corpus, warn
         self.loaded_stamp = _stamp(index_dir)
         self._next_check = 0.0
@@ -96,13 +95,6 @@ class _State:
         failure = _probe(retriever)
         if failure is not None:
             raise QAError(f"it loads but fails a probe question ({failure})", status=503)
-        neighbours = {}
-        passages = retriever.index.passages
-        for i, p in enumerate(passages):
-            before = passages[i - 1].id if i > 0 and passages[i - 1].doc == p.doc else None
-            after = passages[i + 1].id if i + 1 < len(passages) and passages[i + 1].doc == p.doc else None
-            neighbours[p.id] = (before, after)
-        self.neighbours = neighbours
         self.batcher = Batcher(retriever)
         self.retriever = retriever
         self.unavailable = None
@@ -140,7 +132,7 @@ class _State:
             self.loaded_stamp = stamp
             self.ready(Retriever.load(self.index_dir, self.model, self.warn))
             if self.warn:
-                count = len(self.retriever.index.passages)
+                count = self.retriever.store.count
                 self.warn(f"loaded the rebuilt index at {self.index_dir}/ ({count} passages)")
         except Exception as error:  # noqa: BLE001 - a broken rebuild must not break the serving index
             if self.retriever is None:
@@ -264,10 +256,9 @@ def create_app(
             body = {"status": "unavailable", "passage_count": None, "model": None, "built_at": None,
                     "version": __version__, "message": state.unavailable}
             return JSONResponse(body, status_code=503)
-        manifest = retriever.index.manifest
-        return JSONResponse({"status": "ok", "passage_count": len(retriever.index.passages),
-                             "model": manifest.get("model"), "built_at": manifest.get("built_at"),
-                             "version": __version__, "message": None})
+        store = retriever.store.describe()
+        return JSONResponse({"status": "ok", "passage_count": store["passage_count"], "model": store["model"],
+                             "built_at": store["built_at"], "version": __version__, "message": None})
 
     @app.get("/passages/{passage_id}", response_model=PassageDetail,
              responses={404: {"model": ErrorBody, "description": "No passage has that id"}, 503: ERRORS[503]},
@@ -275,11 +266,10 @@ def create_app(
     def passage(passage_id: str) -> JSONResponse:
         """One passage with its citation and the ids of the passages before and after it in its document."""
         retriever = state.require()
-        row = retriever.index.passage_by_id().get(passage_id)
-        if row is None:
+        p = retriever.store.passage(passage_id)
+        if p is None:
             raise QAError(f"no passage with id {passage_id!r} in this index", status=404)
-        p = retriever.index.passages[row]
-        before, after = state.neighbours.get(p.id, (None, None))
+        before, after = retriever.store.neighbours(p.id)
         citation = p.citation()
         return JSONResponse(asdict(PassageDetail(**p.to_dict(), citation=citation, previous=before, next=after)))
 
@@ -293,7 +283,7 @@ def create_app(
     def document_text(doc: str) -> PlainTextResponse:
         """The text a document's passage offsets index (`text[start:end]` is each passage): the file as
         read for .txt and .md, the extracted text for PDF, HTML and Word files (what `qa text DOC` prints)."""
-        return PlainTextResponse(state.require().index.text(doc))
+        return PlainTextResponse(state.require().store.text(doc))
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index_page() -> HTMLResponse:

@@ -40,7 +40,7 @@ def serve(
 
     def announce(retriever: Retriever) -> None:
         if warn:
-            warn(f"serving {len(retriever.index.passages)} passages on {where} (API docs: {where}docs)")
+            warn(f"serving {retriever.store.count} passages on {where} (API docs: {where}docs)")
 
     app = create_app(Path(index_dir), model=model, warn=warn, on_ready=announce,
                      allowed_hosts=host_names(host, allowed_hosts))

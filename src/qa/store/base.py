@@ -63,6 +63,9 @@ class Store(Protocol):
     def passage(self, passage_id: str) -> Passage | None:
         """The passage with this id, or None."""
 
+    def neighbours(self, passage_id: str) -> tuple[str | None, str | None]:
+        """The ids of the passages before and after this one in its document (None at either end)."""
+
     def page_of(self, doc: str, offset: int) -> int | None:
         """The 1-based page of `doc` holding `offset`, or None for an unpaged document."""
 
@@ -76,4 +79,4 @@ class Store(Protocol):
         """`word` folded as BM25 folds it (lowercased and stemmed)."""
 
     def describe(self) -> dict:
-        """What `/health` shows of the store: its kind, passage count, model, when it was built."""
+        """What `/health` shows of the store: `store` (its kind), `passage_count`, `model`, `built_at`."""
