@@ -21,6 +21,7 @@ from qa.search import scoring
 from qa.store import qdrant as Q
 from qa.store.index import load_index
 from qa.store.lexical import Analyzer
+from qa.store.local import LocalStore
 from qa.store.qdrant_layout import B, K1, SparseBM25, point_id, term_index
 
 PROTECTING = "Which country is the protecting power for the US in North Korea?"
@@ -104,7 +105,11 @@ def test_copy_holds_every_passage_text_and_record(seed_store, seed_local):
         seed_store.text("missing.txt")
     assert error.value.status == 404
     described = seed_store.describe()
-    assert described["store"] == "qdrant" and described["passages"] == len(seed_local.passages)
+    assert described["store"] == "qdrant" and described["passage_count"] == len(seed_local.passages)
+    store_local = LocalStore(seed_local)
+    for p in seed_local.passages[:3] + seed_local.passages[-3:]:
+        assert seed_store.neighbours(p.id) == store_local.neighbours(p.id)
+    assert seed_store.neighbours("no-such-passage") == (None, None)
 
 
 def test_candidates_hold_the_local_exact_best_with_its_scores(seed_store, seed_local, embedder):
@@ -118,6 +123,7 @@ def test_candidates_hold_the_local_exact_best_with_its_scores(seed_store, seed_l
     np.testing.assert_allclose(found.dense, local_dense[:, rows], atol=1e-5)
     np.testing.assert_allclose(found.lexical, local_bm25[:, rows], atol=1e-4)
     assert found.member.shape == (len(questions), len(rows)) and not found.exact
+    assert seed_store.candidates(questions, vectors, len(rows) + 100).exact  # every passage a candidate
     for q in range(len(questions)):
         member_rows = {rows[i] for i in np.flatnonzero(found.member[q])}
         assert set(scoring.top_k(local_dense[q], 8).tolist()) <= member_rows
@@ -368,3 +374,45 @@ def test_the_local_folder_is_not_taken_twice(tmp_path, seed_index_dir):
     finally:
         store.close()
     shutil.rmtree(tmp_path / "local")
+
+
+# --- end to end: the Retriever on the Qdrant store against the local store ----------------------------
+
+
+@pytest.fixture
+def retrievers(seed_store, seed_local, embedder):
+    from qa.search.retrieval import Retriever
+
+    return Retriever(LocalStore(seed_local), embedder), Retriever(seed_store, embedder)
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
+def test_the_retriever_ranks_the_hand_written_set_alike_on_both_stores(retrievers, mode):
+    local, qdrant = retrievers
+    questions = eval_questions()
+    mine, theirs = qdrant.search(questions, 5, mode), local.search(questions, 5, mode)
+    assert [[h.id for h in a.passages] for a in mine] == [[h.id for h in a.passages] for a in theirs]
+    np.testing.assert_allclose([[h.score for h in a.passages] for a in mine],
+                               [[h.score for h in a.passages] for a in theirs], atol=2e-4)
+    assert [a.answerable for a in mine] == [a.answerable for a in theirs]
+    assert [[h.highlight for h in a.passages] for a in mine] == [[h.highlight for h in a.passages] for a in theirs]
+
+
+def test_sweden_first_with_highlights_and_abstention_on_qdrant(retrievers):
+    from conftest import SEED
+
+    qdrant = retrievers[1]
+    source = SEED.read_text(encoding="utf-8")
+    for mode in ("hybrid", "bm25"):
+        answer = qdrant.ask(PROTECTING, 5, mode)
+        assert "Sweden" in answer.passages[0].text and answer.answerable
+    for hit in qdrant.ask(PROTECTING, 5).passages:
+        assert source[hit.start:hit.end] == hit.text
+        assert source[hit.highlight.start:hit.highlight.end] == hit.highlight.text
+        assert hit.start <= hit.highlight.start < hit.highlight.end <= hit.end
+    for question in ("When did Donald Trump meet Kim Jong Un in Singapore?", "What is the melting point of tungsten?",
+                     "In what year did the Six-Party Talks begin?"):
+        assert qdrant.ask(question, 5).answerable is False
+    questions = [PROTECTING, "How long is the border between China and North Korea?"]
+    assert [[h.id for h in a.passages] for a in qdrant.search(questions, 4)] == \
+        [[h.id for h in qdrant.ask(q, 4).passages] for q in questions]

@@ -118,6 +118,8 @@ class QdrantStore:
         member = np.zeros((len(questions), len(ids)), dtype=bool)
         for q, pids in enumerate(found):
             member[q, [column[p] for p in pids]] = True
+        if member.all() and len(ids) == self.count:
+            member = None  # every passage is every question's candidate: an exact search, as the local store's
         sentence_vectors, spans = [], []
         for i, (_, named, payload) in enumerate(records):
             multi = named.get(SENTENCES) or []
@@ -137,6 +139,15 @@ class QdrantStore:
     def passage(self, passage_id: str) -> Passage | None:
         found = self.engine.retrieve(self.collection, [point_id(passage_id)], payload=True)
         return payload_passage(found[0][2]) if found else None
+
+    def neighbours(self, passage_id: str) -> tuple[str | None, str | None]:
+        found = self.engine.retrieve(self.collection, [point_id(passage_id)], payload=["doc", "ordinal"])
+        if not found:
+            return None, None
+        doc, ordinal = found[0][2]["doc"], int(found[0][2]["ordinal"])
+        near = {int(p["ordinal"]): p["id"] for _, _, p in self.engine.scroll(
+            self.collection, doc=doc, payload=["id", "ordinal"], ordinals=(ordinal - 1, ordinal + 1))}
+        return near.get(ordinal - 1), near.get(ordinal + 1)
 
     def _document(self, doc: str, keys: list[str] | bool = True) -> dict | None:
         found = self.engine.retrieve(self.side, [record_id("doc", doc)], payload=keys)
@@ -165,9 +176,9 @@ class QdrantStore:
         return all(hits)
 
     def describe(self) -> dict:
-        return {"store": "qdrant", "engine": type(self.engine).__name__, "url": self.engine.where,
-                "collection": self.collection, "passages": self.count, "model": self.model,
-                "built_at": self.manifest.get("built_at")}
+        return {"store": "qdrant", "passage_count": self.count, "model": self.model,
+                "built_at": self.manifest.get("built_at"), "engine": type(self.engine).__name__,
+                "url": self.engine.where, "collection": self.collection}
 
 
 # --- the write side -------------------------------------------------------------------------------------

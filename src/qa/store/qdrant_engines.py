@@ -115,9 +115,14 @@ class ClientEngine:
         records = self._call("retrieve", name, ids, with_payload=payload, with_vectors=vectors)
         return [(str(r.id), r.vector or {}, r.payload or {}) for r in records]
 
-    def scroll(self, name: str, doc: str | None = None, payload=True) -> list[Point]:
+    def scroll(self, name: str, doc: str | None = None, payload=True,
+               ordinals: tuple[int, int] | None = None) -> list[Point]:
+        """Every point (of `doc`; with `ordinals`, of its passages numbered from the first to the last)."""
         m = self.models
-        query_filter = m.Filter(must=[m.FieldCondition(key="doc", match=m.MatchValue(value=doc))]) if doc else None
+        must = [m.FieldCondition(key="doc", match=m.MatchValue(value=doc))] if doc else []
+        if ordinals:
+            must.append(m.FieldCondition(key="ordinal", range=m.Range(gte=ordinals[0], lte=ordinals[1])))
+        query_filter = m.Filter(must=must) if must else None
         out, offset = [], None
         while True:
             records, offset = self._call("scroll", name, scroll_filter=query_filter, limit=1000, offset=offset,
@@ -203,9 +208,13 @@ class EdgeEngine:
         records = self._shard(name).retrieve(ids, with_payload=self._payload(payload), with_vector=vectors)
         return [(str(r.id), r.vector or {}, r.payload or {}) for r in records]
 
-    def scroll(self, name: str, doc: str | None = None, payload=True) -> list[Point]:
+    def scroll(self, name: str, doc: str | None = None, payload=True,
+               ordinals: tuple[int, int] | None = None) -> list[Point]:
         e = self.e
-        query_filter = e.Filter(must=[e.FieldCondition("doc", match=e.MatchValue(doc))]) if doc else None
+        must = [e.FieldCondition("doc", match=e.MatchValue(doc))] if doc else []
+        if ordinals:
+            must.append(e.FieldCondition("ordinal", range=e.RangeFloat(gte=ordinals[0], lte=ordinals[1])))
+        query_filter = e.Filter(must=must) if must else None
         out, offset = [], None
         while True:
             records, offset = self._shard(name).scroll(e.ScrollRequest(offset=offset, limit=1000, filter=query_filter,
