@@ -152,6 +152,21 @@ def test_the_protecting_power_question_finds_sweden(seed_store, embedder):
     assert any("protecting power" in p.text for p in found.passages)
 
 
+def test_the_engines_max_sim_over_sentences_is_the_best_sentence_cosine(seed_store, seed_local, embedder):
+    """The `sentences` multivector as the engine scores it (MAX_SIM) is the retriever's best-sentence score."""
+    vector = np.asarray(embedder.encode([PROTECTING]), dtype=np.float32)
+    count = len(seed_local.passages)
+    hits = seed_store.engine.search("seed", "sentences", [vector.tolist()], count)[0]
+    scores = dict(hits)
+    by_id = {payload["id"]: scores[pid] for pid, _, payload in seed_store.engine.retrieve("seed", list(scores),
+                                                                                          payload=["id"])}
+    expected = scoring.best_sentence(vector, np.asarray(seed_local.sentence_vectors),
+                                     np.asarray(seed_local.sentence_spans)[:, 0], count)[0]
+    assert len(by_id) == count
+    for p, best in zip(seed_local.passages, expected):
+        assert by_id[p.id] == pytest.approx(float(best), abs=1e-5)
+
+
 def test_knows_and_stem_agree_with_the_local_bm25(seed_store, seed_local):
     words = {w for q in eval_questions() for w in q.replace("?", " ").split()} | {"Zyxwvut", "tungsten", "the"}
     for word in sorted(words)[:120]:

@@ -7,7 +7,7 @@ re-implementation). Both libraries are imported here only, when a Qdrant store i
 
 A point is (id, vectors, payload): vectors by name, a dense one a list of floats, the multivector
 a list of them, the sparse one (indices, values). Searches take a batch of query vectors and
-return, per query, (id, score) pairs best first.
+return, per query, (id, score) pairs best first (a `sentences` query is a list of vectors: MAX_SIM).
 """
 
 from __future__ import annotations
@@ -27,6 +27,10 @@ def open_engine(url: str, timeout: float = TIMEOUT):
     if url.startswith("edge:"):
         return EdgeEngine(Path(url[len("edge:"):]))
     return ClientEngine(url, timeout)
+
+
+# The `sentences` multivector is only fetched with its passage (never searched by itself): no HNSW graph
+# for it (m=0), which would cost more to build than the passages' own.
 
 
 class ClientEngine:
@@ -70,7 +74,8 @@ class ClientEngine:
                    vectors_config={PASSAGE: m.VectorParams(size=dimension, distance=m.Distance.COSINE),
                                    SENTENCES: m.VectorParams(size=dimension, distance=m.Distance.COSINE,
                                                              multivector_config=m.MultiVectorConfig(
-                                                                 comparator=m.MultiVectorComparator.MAX_SIM))},
+                                                                 comparator=m.MultiVectorComparator.MAX_SIM),
+                                                             hnsw_config=m.HnswConfigDiff(m=0))},
                    sparse_vectors_config={BM25: m.SparseVectorParams(modifier=m.Modifier.IDF)},
                    shard_number=shard_number, replication_factor=replication_factor,
                    write_consistency_factor=write_consistency_factor)
@@ -168,7 +173,9 @@ class EdgeEngine:
         config = e.EdgeConfig(
             vectors={PASSAGE: e.EdgeVectorParams(size=dimension, distance=e.Distance.Cosine),
                      SENTENCES: e.EdgeVectorParams(size=dimension, distance=e.Distance.Cosine,
-                                                   multivector_config=e.MultiVectorConfig(e.MultiVectorComparator.MaxSim))},
+                                                   multivector_config=e.MultiVectorConfig(e.MultiVectorComparator.MaxSim),
+                                                   hnsw_config=e.HnswIndexConfig(m=0, ef_construct=100,
+                                                                                 full_scan_threshold=10_000))},
             sparse_vectors={BM25: e.EdgeSparseVectorParams(modifier=e.Modifier.Idf)})
         self.shards[name] = e.EdgeShard.create(str(self.folder / name), config)
         self.shards[name].update(e.UpdateOperation.create_field_index("doc", e.PayloadSchemaType.Keyword))
@@ -199,7 +206,7 @@ class EdgeEngine:
         e = self.e
         query_filter = e.Filter(must=[e.HasIdCondition(set(ids))]) if ids is not None else None
         requests = [e.QueryRequest(limit=limit, filter=query_filter, with_payload=False, query=e.Query.Nearest(
-            e.SparseVector(list(q[0]), list(q[1])) if using == BM25 else list(map(float, q)), using=using))
+            e.SparseVector(list(q[0]), list(q[1])) if using == BM25 else q, using=using))
             for q in queries]
         answers = self._shard(name).query_batch(e.QueryBatchRequest(requests)) if requests else []
         return [[(str(p.id), p.score) for p in answer] for answer in answers]
