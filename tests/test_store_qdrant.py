@@ -22,7 +22,7 @@ from qa.store import qdrant as Q
 from qa.store.index import load_index
 from qa.store.lexical import Analyzer
 from qa.store.local import LocalStore
-from qa.store.qdrant_layout import B, K1, SparseBM25, point_id, term_index
+from qa.store.qdrant_layout import B, K1, SparseBM25, payload_passage, point_id, term_index
 
 PROTECTING = "Which country is the protecting power for the US in North Korea?"
 ENGINES = ["local", "edge"]
@@ -250,6 +250,36 @@ def test_incremental_add_edit_delete(engine_url, tmp_path, embedder):
             store.text("apples.txt")
         assert not store.knows("orchards")  # the deleted file's words are gone with it
         assert store.manifest["last_sync"] == counts
+    finally:
+        store.close()
+
+
+def test_idf_after_deletes_counts_the_live_passages_only(engine_url, tmp_path, embedder):
+    """After files are deleted the engine's IDF is over what is left (N and df of the live points);
+    avgdl stays the first build's (docs/scale-out.md: its drift is the one difference from a rebuild)."""
+    import math
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for i in range(6):
+        _write(corpus, f"d{i}.txt", f"Doc {i}\n\nThe ferry sails to island {i} with cars.\n\nHarbour {i} is small.\n")
+    Q.index_corpus([corpus], engine_url, embedder, "idf")
+    for i in range(4):
+        (corpus / f"d{i}.txt").unlink()
+    _write(corpus, "d5.txt", "Doc 5\n\nThe ferry sails to the harbour at dawn.\n")
+    Q.index_corpus([corpus], engine_url, embedder, "idf")
+    store = Q.QdrantStore.open(engine_url, "idf")
+    try:
+        question = "ferry sails harbour cars"
+        scores = dict(store.engine.search("idf", "bm25", [store.bm25.question(question)], 20)[0])
+        live = {pid: dict(zip(*store.bm25.passage(payload_passage(p))))
+                for pid, _, p in store.engine.scroll("idf", payload=True)}
+        assert len(live) == store.count and set(_ids(store)) == {"d4.txt", "d5.txt"}
+        df = lambda i: sum(i in v for v in live.values())  # noqa: E731
+        idf = lambda i: math.log(1 + (len(live) - df(i) + 0.5) / (df(i) + 0.5))  # noqa: E731
+        expected = {pid: sum(w * idf(i) * v[i] for i, w in zip(*store.bm25.question(question)) if i in v)
+                    for pid, v in live.items()}
+        assert scores == pytest.approx({pid: s for pid, s in expected.items() if s > 0}, rel=1e-5)
     finally:
         store.close()
 
