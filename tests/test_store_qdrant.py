@@ -461,3 +461,49 @@ def test_sweden_first_with_highlights_and_abstention_on_qdrant(retrievers):
     questions = [PROTECTING, "How long is the border between China and North Korea?"]
     assert [[h.id for h in a.passages] for a in qdrant.search(questions, 4)] == \
         [[h.id for h in qdrant.ask(q, 4).passages] for q in questions]
+
+
+# --- the CLI: qa index / qa ask --store qdrant ---------------------------------------------------------
+
+
+def test_qa_index_and_ask_with_the_qdrant_store(engine_url, workdir, monkeypatch):
+    from typer.testing import CliRunner
+
+    from qa.cli import app
+
+    runner = CliRunner()
+    flags = ["--store", "qdrant", "--qdrant-url", engine_url, "--collection", "cli"]
+    result = runner.invoke(app, ["index", *flags])
+    assert result.exit_code == 0, result.output
+    assert "1 file(s) written" in result.stdout and "0 unchanged" in result.stdout
+    result = runner.invoke(app, ["index", "--json", *flags])
+    assert json.loads(result.stdout)["skipped"] == 1
+    result = runner.invoke(app, ["index", "--store", "qdrant", "--qdrant-url", engine_url, "--collection", "copy",
+                                 "--from-index", "index", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["written"] == 1
+    monkeypatch.setenv("QA_STORE", "qdrant")
+    monkeypatch.setenv("QA_QDRANT_URL", engine_url)
+    for collection in ("cli", "copy"):
+        result = runner.invoke(app, ["ask", "--json", "--collection", collection, PROTECTING])
+        assert result.exit_code == 0, result.output
+        answer = json.loads(result.stdout)
+        assert "Sweden" in answer["passages"][0]["text"] and answer["answerable"]
+    result = runner.invoke(app, ["ask", "--collection", "nope", PROTECTING])
+    assert result.exit_code == 1 and "Error: no collection nope at" in result.stderr
+
+
+def test_qa_with_the_qdrant_store_says_what_is_wrong_in_one_line(workdir):
+    from typer.testing import CliRunner
+
+    from qa.cli import app
+
+    runner = CliRunner()
+    result = runner.invoke(app, ["ask", "--store", "qdrant", PROTECTING])
+    assert result.exit_code == 2 and "needs --qdrant-url" in result.stderr
+    result = runner.invoke(app, ["ask", "--store", "qdrnt", "--qdrant-url", "x", PROTECTING])
+    assert result.exit_code == 2 and "--store must be local or qdrant" in result.stderr
+    result = runner.invoke(app, ["ask", "--store", "qdrant", "--qdrant-url", "http://127.0.0.1:9", PROTECTING])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: Qdrant at http://127.0.0.1:9 is unreachable") and \
+        result.stderr.count("\n") == 1

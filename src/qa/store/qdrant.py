@@ -181,6 +181,20 @@ class QdrantStore:
                 "url": self.engine.where, "collection": self.collection}
 
 
+def open_retriever(url: str, collection: str = DEFAULT_COLLECTION, model: str | None = None,
+                   warn: Warn | None = None):
+    """A Retriever over the collection with the embedder of `model` (`qa ask --store qdrant`)."""
+    from ..embed import load_embedder, resolve_model
+    from ..search.retrieval import Retriever
+
+    store = QdrantStore.open(url, collection, model=resolve_model(model).name)  # before the model loads
+    try:
+        return Retriever(store, load_embedder(model, warn=warn))
+    except BaseException:
+        store.close()
+        raise
+
+
 # --- the write side -------------------------------------------------------------------------------------
 
 
