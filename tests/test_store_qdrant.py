@@ -507,3 +507,31 @@ def test_qa_with_the_qdrant_store_says_what_is_wrong_in_one_line(workdir):
     assert result.exit_code == 1
     assert result.stderr.startswith("Error: Qdrant at http://127.0.0.1:9 is unreachable") and \
         result.stderr.count("\n") == 1
+
+
+# --- the HTTP API over the Qdrant store ------------------------------------------------------------------
+
+
+def test_the_api_over_qdrant_answers_and_says_503_when_qdrant_goes_down(seed_store, embedder):
+    from fastapi.testclient import TestClient
+
+    from qa.search.retrieval import Retriever
+    from qa.serve.app import create_app
+    from qa.store.qdrant_engines import ClientEngine
+
+    retriever = Retriever(seed_store, embedder)
+    with TestClient(create_app(retriever), base_url="http://127.0.0.1", raise_server_exceptions=False) as client:
+        assert client.get("/health").json()["passage_count"] == seed_store.count
+        answer = client.post("/ask", json={"question": PROTECTING, "k": 2}).json()
+        assert "Sweden" in answer["passages"][0]["text"]
+        shown = client.get(f"/passages/{answer['passages'][0]['id']}").json()
+        assert shown["next"] == seed_store.neighbours(shown["id"])[1]
+        reachable, seed_store.engine = seed_store.engine, ClientEngine("http://127.0.0.1:9", 2)  # the cluster goes down
+        try:
+            for response in (client.get("/health"), client.post("/ask", json={"question": PROTECTING}),
+                             client.get(f"/passages/{shown['id']}")):
+                assert response.status_code == 503
+                assert response.json()["error"]["message"].startswith("Qdrant at http://127.0.0.1:9 is unreachable")
+        finally:
+            seed_store.engine.close()
+            seed_store.engine = reachable
