@@ -250,7 +250,8 @@ def sync(engine, collection: str, entries: list[DocumentEntry], embed: Embed, *,
     held = {p["doc"]: p for _, _, p in engine.scroll(side, payload=["kind", "doc", "sha256"]) if p.get("kind") == "doc"}
     counts = {"written": 0, "skipped": 0, "deleted": 0, "passages_written": 0}
     for entry in entries:
-        if not full and entry.doc in held and held[entry.doc].get("sha256") == entry.record.get("sha256"):
+        recorded = held.get(entry.doc, {}).get("sha256")
+        if not full and recorded is not None and recorded == entry.record.get("sha256"):
             counts["skipped"] += 1
             continue
         counts["passages_written"] += _write_document(engine, collection, entry, embed, encoder)
@@ -338,11 +339,15 @@ def index_corpus(sources: list[Path], url: str, embedder, collection: str = DEFA
 
 def from_local_index(index_dir: Path, url: str, collection: str = DEFAULT_COLLECTION,
                      settings: Settings = Settings()) -> dict:
-    """Copy a local index's passages, vectors, sentence vectors and documents into the collection,
-    embedding nothing (`qa index --store qdrant --from-index DIR`)."""
+    """Copy the local index at `index_dir` into the collection, embedding nothing
+    (`qa index --store qdrant --from-index DIR`)."""
     from .index import load_index
 
-    index = load_index(Path(index_dir))
+    return copy_index(load_index(Path(index_dir)), url, collection, settings)
+
+
+def copy_index(index, url: str, collection: str = DEFAULT_COLLECTION, settings: Settings = Settings()) -> dict:
+    """Copy a loaded local index's passages, vectors, sentence vectors and documents into the collection."""
     rows = index.passage_by_id()
     spans = np.asarray(index.sentence_spans)
     bounds = np.searchsorted(spans[:, 0], np.arange(len(index.passages) + 1))
