@@ -1,17 +1,20 @@
-"""The search path at scale: in-process p50/p99 per mode at 10k, 100k and 1M passages, and the RSS they take.
+"""The search path at scale: per size (10k, 100k, 1M passages), an index on disk, its size, cold `qa ask`,
+a loaded `qa serve`'s RSS and its HTTP p50/p99 per mode, and in-process p50/p99 per mode.
 
-    .venv/bin/python benchmarks/bench_scale.py [--sizes 10000 100000 1000000] [--index DIR]
+    .venv/bin/python benchmarks/bench_scale.py [--sizes 10000 100000 1000000] [--index DIR] [--work DIR]
 
-Only the search path is measured; the corpus is not embedded again. A real index (default: the
-msmarco-5k one that `qa eval --beir ../shared/benchmarks/msmarco-5k` builds beside index/, 5,000
-passages with 3-4 sentences each) is tiled to each size in memory: every copy of a passage keeps its
-text and gets its own id, its vector and its sentences' vectors get a little Gaussian noise (then
-renormalized) so copies are distinct, and BM25's per-term postings are repeated for every copy (the
-scores of a copy are its original's). Above `EXACT_UP_TO` passages the hybrid scores candidates only;
-each such size is also measured with every passage scored (the code below the threshold), in the
-same run. The questions are msmarco-5k's own, asked one at a time
-(as `qa ask` does), after a warm-up question; each size is measured in the same run, so the
-figures are ratios to the smallest size.
+The corpus is not embedded again. A real index (default: the msmarco-5k one that `qa eval --beir
+../shared/benchmarks/msmarco-5k` builds beside index/, 5,000 passages with 3-4 sentences each) is
+tiled to each size and written to disk as `qa index` writes an index (the same files, manifest,
+hashes and verification stamp): every copy of a passage keeps its text and gets its own id and
+document, its vector and its sentences' vectors get a little Gaussian noise (N(0, 0.01) a
+coordinate, then renormalized) so copies are distinct, and BM25's per-term postings are repeated
+for every copy (the scores of a copy are its original's). Above `EXACT_UP_TO` passages each question
+ranks its candidates only; each such size is also measured in-process with every passage scored
+(the code below the threshold), in the same run. The questions are msmarco-5k's own, asked one at a
+time (as `qa ask` does), after a warm-up question; every size is measured in the same run, so the
+figures are ratios to the smallest size. Build time is not measured here (the vectors are not
+computed): `benchmarks/bench_build.py` measures a real build.
 """
 
 from __future__ import annotations
@@ -20,21 +23,30 @@ import argparse
 import json
 import os
 import resource
+import shutil
 import statistics
+import subprocess
 import sys
 import time
 from dataclasses import replace
 from pathlib import Path
 
+import httpx
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
+sys.path.insert(0, str(ROOT / "benchmarks"))
 
+from bench_api import percentile, start_server  # noqa: E402
 from qa.embed import load_embedder  # noqa: E402
-from qa.search import retrieval  # noqa: E402
+from qa.embed.onnx import place_file  # noqa: E402
 from qa.search.retrieval import MODES, Retriever  # noqa: E402
-from qa.store.index import Index, kept_onnx, load_index  # noqa: E402
+from qa.store import local  # noqa: E402
+from qa.store.folder import MANIFEST, hash_files, stamp_verified  # noqa: E402
+from qa.store.index import (BM25, DENSE, PASSAGES, SENTENCE_DTYPE, SENTENCE_SPANS, SENTENCE_VECTORS, Index,  # noqa: E402
+                            kept_onnx, load_index)
+from qa.store.passage_table import write_passages  # noqa: E402
 
 
 def default_index() -> Path:
@@ -44,25 +56,46 @@ def default_index() -> Path:
     return found[0]
 
 
-def tiled(index: Index, size: int, rng: np.random.Generator) -> Index:
-    """`index` tiled to `size` passages (see the module docstring)."""
+def write_tiled(base: Index, size: int, folder: Path, rng: np.random.Generator) -> None:
+    """`base` tiled to `size` passages, written to `folder` as a qa index (see the module docstring)."""
     import faiss
 
-    n = len(index.passages)
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    n = len(base.passages)
     copies = -(-size // n)
-    passages = [replace(p, id=f"{p.id}~{c}") for c in range(copies) for p in index.passages][:size]
-    base = np.asarray(index.vectors(), dtype=np.float32)
-    vectors = _jittered(np.concatenate([base] * copies)[:size], rng)
-    dense = faiss.IndexFlatIP(vectors.shape[1])
-    dense.add(vectors)
-    spans = np.asarray(index.sentence_spans)
+    originals = list(base.passages)
+    write_passages([replace(p, id=f"{p.id}~{c}", doc=f"{p.doc}~{c}") for c in range(copies) for p in originals][:size],
+                   folder, PASSAGES)
+    del originals
+    dense = faiss.IndexFlatIP(base.dense.d)
+    vectors = np.asarray(base.vectors(), dtype=np.float32)
+    for c in range(copies):
+        dense.add(_jittered(vectors[: size - c * n].copy(), rng))
+    faiss.write_index(dense, str(folder / DENSE))
+    del dense
+    spans = np.asarray(base.sentence_spans)
     tiled_spans = np.concatenate([spans + np.array([c * n, 0, 0]) for c in range(copies)])
-    keep = tiled_spans[:, 0] < size
-    tiled_spans = tiled_spans[keep]
-    sentence_vectors = _jittered(np.concatenate([np.asarray(index.sentence_vectors)] * copies)[keep], rng)
-    bm25 = _tiled_bm25(index.bm25, copies, n, size)
-    return Index(index.path, {**index.manifest, "passage_count": size}, passages, dense, bm25, tiled_spans,
-                 sentence_vectors, documents=index.documents)
+    tiled_spans = tiled_spans[tiled_spans[:, 0] < size]
+    np.save(folder / SENTENCE_SPANS, tiled_spans, allow_pickle=False)
+    out = np.lib.format.open_memmap(folder / SENTENCE_VECTORS, mode="w+", dtype=SENTENCE_DTYPE,
+                                    shape=(len(tiled_spans), base.dense.d))
+    sentences = np.asarray(base.sentence_vectors, dtype=np.float32)
+    for start in range(0, len(tiled_spans), len(sentences)):
+        part = sentences[: len(tiled_spans) - start].copy()
+        out[start : start + len(part)] = _jittered(part, rng)
+    out.flush()
+    del out
+    _write_tiled_bm25(base, copies, n, size, folder / BM25)
+    for name in ("documents.jsonl", "texts"):
+        (shutil.copytree if (base.path / name).is_dir() else shutil.copy)(base.path / name, folder / name)
+    onnx = base.manifest.get("onnx")
+    if onnx:
+        place_file(base.path / onnx["file"], folder / onnx["file"])
+    manifest = {**base.manifest, "passage_count": size, "tiled_from": str(base.path)}
+    manifest["file_hashes"] = hash_files(folder)
+    stamp_verified(folder, manifest)
+    (folder / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
 
 
 def _jittered(vectors: np.ndarray, rng: np.random.Generator, chunk: int = 100_000) -> np.ndarray:
@@ -74,24 +107,24 @@ def _jittered(vectors: np.ndarray, rng: np.random.Generator, chunk: int = 100_00
     return vectors
 
 
-def _tiled_bm25(bm25, copies: int, n: int, size: int):
-    """The same BM25 object with every term's postings repeated for each copy (doc id + copy × n)."""
-    import copy
-
+def _write_tiled_bm25(base: Index, copies: int, n: int, size: int, folder: Path) -> None:
+    """The base's BM25 files with every term's postings repeated for each copy (doc id + copy × n)."""
+    bm25 = base.bm25
+    shutil.copytree(base.path / BM25, folder)
     lengths = np.diff(bm25.indptr)
     column = np.repeat(np.arange(len(lengths)), lengths)
-    indices = np.concatenate([bm25.indices + c * n for c in range(copies)])
-    data = np.concatenate([bm25.data] * copies)
+    indices = np.concatenate([np.asarray(bm25.indices) + c * n for c in range(copies)])
+    data = np.concatenate([np.asarray(bm25.data)] * copies)
     columns = np.concatenate([column] * copies)
     order = np.argsort(columns, kind="stable")  # postings grouped by term, copies in order
     indices, data, columns = indices[order], data[order], columns[order]
     keep = indices < size
-    indices, data, columns = indices[keep], data[keep], columns[keep]
-    out = copy.copy(bm25)
-    out.indices, out.data = indices, data
-    out.indptr = np.concatenate([[0], np.cumsum(np.bincount(columns, minlength=len(lengths)))])
-    out.num_docs = size
-    return out
+    np.save(folder / "indices.csc.index.npy", indices[keep].astype(bm25.indices.dtype), allow_pickle=False)
+    np.save(folder / "data.csc.index.npy", data[keep].astype(bm25.data.dtype), allow_pickle=False)
+    indptr = np.concatenate([[0], np.cumsum(np.bincount(columns[keep], minlength=len(lengths)))])
+    np.save(folder / "indptr.csc.index.npy", indptr.astype(bm25.indptr.dtype), allow_pickle=False)
+    params = json.loads((folder / "params.index.json").read_text(encoding="utf-8"))
+    (folder / "params.index.json").write_text(json.dumps({**params, "num_docs": size}), encoding="utf-8")
 
 
 def questions(folder: Path, count: int) -> list[str]:
@@ -105,12 +138,53 @@ def rss_mb() -> float:
         return next(int(line.split()[1]) for line in status if line.startswith("VmRSS")) / 1024
 
 
+def cold_ask(index_dir: Path, question: str, runs: int = 3) -> float:
+    """Median wall seconds of `qa ask` in a new process (the index read from the page cache)."""
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run([sys.executable, "-m", "qa.cli", "ask", question, "--index-dir", str(index_dir)],
+                       check=True, capture_output=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def served(index_dir: Path, asked: list[str], k: int) -> tuple[dict, dict]:
+    """A started `qa serve`'s RSS (anonymous and file-backed, MB) after answering, and HTTP p50/p99 per mode."""
+    process, url, log = start_server(index_dir, None, timeout=300)
+    try:
+        with httpx.Client(timeout=60) as client:
+            client.post(f"{url}/ask", json={"question": "warm up", "k": 1}).raise_for_status()
+            figures = {}
+            for mode in MODES:
+                latencies = []
+                for question in asked:
+                    started = time.perf_counter()
+                    client.post(f"{url}/ask", json={"question": question, "k": k, "mode": mode}).raise_for_status()
+                    latencies.append((time.perf_counter() - started) * 1000)
+                figures[mode] = (statistics.median(latencies), percentile(latencies, 99))
+        status = dict(line.split(":", 1) for line in Path(f"/proc/{process.pid}/status").read_text().splitlines())
+        memory = {key: int(status[key].split()[0]) / 1024 for key in ("VmRSS", "RssAnon", "RssFile", "VmHWM")}
+        return memory, figures
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.unlink(missing_ok=True)
+
+
+def disk_mb(folder: Path, leave_out: str | None) -> float:
+    """The index folder's size, less the ONNX model (a hard link to the one export per model)."""
+    return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and p.name != leave_out) / 2**20
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", type=int, nargs="+", default=[10_000, 100_000, 1_000_000])
     parser.add_argument("--index", type=Path, help="a real index to tile (default: the msmarco-5k one)")
+    parser.add_argument("--work", type=Path, default=Path("/tmp/qa-bench-scale"), help="where the tiled indexes go")
     parser.add_argument("--questions", type=int, default=30)
     parser.add_argument("--k", type=int, default=5)
+    parser.add_argument("--no-serve", action="store_true", help="skip cold qa ask and qa serve")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     source = args.index or default_index()
@@ -118,32 +192,58 @@ def main() -> None:
     embedder = load_embedder(None, kept=kept_onnx(source))
     asked = questions(ROOT.parent / "shared" / "benchmarks" / "msmarco-5k", args.questions)
     rng = np.random.default_rng(7)
+    onnx_file = (base.manifest.get("onnx") or {}).get("file")
     print(f"tiled from {source.name} ({len(base.passages)} passages), {len(asked)} questions, k={args.k}\n")
-    print("| passages | mode | p50 ms | p99 ms | first when/how-many question ms | RSS after MB |")
-    print("|---|---|---|---|---|---|")
+    rows = []
     for size in args.sizes:
-        index = tiled(base, size, rng)
-        retriever = Retriever(index, embedder)
+        folder = args.work / f"{size}"
+        started = time.perf_counter()
+        write_tiled(base, size, folder, rng)
+        written = time.perf_counter() - started
+        row = {"size": size, "disk MB": disk_mb(folder, onnx_file), "tiled in s": written}
+        started = time.perf_counter()
+        retriever = Retriever(load_index(folder), embedder)
+        row["load s"] = time.perf_counter() - started
         retriever.ask("warm up", 1)
         started = time.perf_counter()
-        retriever.ask("how many people live there", 1)  # builds the number mask, once per index
-        first_typed = (time.perf_counter() - started) * 1000
-        variants = [(mode, retrieval.EXACT_UP_TO) for mode in MODES]
-        if size > retrieval.EXACT_UP_TO:  # the same run with every passage scored, as below the threshold
+        retriever.ask("how many people live there", 1)  # the first number question (a cache fills)
+        row["first how-many ms"] = (time.perf_counter() - started) * 1000
+        variants = [(mode, local.EXACT_UP_TO) for mode in MODES]
+        if size > local.EXACT_UP_TO:  # the same run with every passage scored, as below the threshold
             variants.append(("hybrid, every passage scored", size))
         for mode, exact_up_to in variants:
-            retrieval.EXACT_UP_TO, saved = exact_up_to, retrieval.EXACT_UP_TO
+            local.EXACT_UP_TO, saved = exact_up_to, local.EXACT_UP_TO
             latencies = []
             for question in asked:
                 started = time.perf_counter()
                 retriever.ask(question, args.k, mode.split(",")[0])
                 latencies.append((time.perf_counter() - started) * 1000)
-            retrieval.EXACT_UP_TO = saved
-            p99 = sorted(latencies)[max(0, int(round(0.99 * len(latencies))) - 1)]
-            print(f"| {size:,} | {mode} | {statistics.median(latencies):.1f} | {p99:.1f} | {first_typed:.0f} | "
-                  f"{rss_mb():.0f} |", flush=True)
-        del retriever, index
-    print(f"\npeak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+            local.EXACT_UP_TO = saved
+            row[f"{mode} p50/p99 ms"] = (statistics.median(latencies), percentile(latencies, 99))
+        row["in-process RSS MB"] = rss_mb()
+        del retriever
+        if not args.no_serve:
+            row["cold qa ask s"] = cold_ask(folder, asked[0])
+            memory, http = served(folder, asked, args.k)
+            row.update({f"serve {key} MB": value for key, value in memory.items()})
+            row.update({f"HTTP {mode} p50/p99 ms": value for mode, value in http.items()})
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    print()
+    keys = list(dict.fromkeys(key for row in rows for key in row))
+    print("| " + " | ".join(keys) + " |")
+    print("|" + "---|" * len(keys))
+    for row in rows:
+        print("| " + " | ".join(_shown(row.get(key)) for key in keys) + " |")
+    print(f"\npeak RSS of this process {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+
+
+def _shown(value) -> str:
+    if isinstance(value, tuple):
+        return " / ".join(f"{v:.1f}" for v in value)
+    if isinstance(value, float):
+        return f"{value:.2f}" if value < 10 else f"{value:,.0f}"
+    return "" if value is None else f"{value:,}" if isinstance(value, int) else str(value)
 
 
 if __name__ == "__main__":

@@ -138,3 +138,13 @@ def test_passage_vectors_are_a_view_of_faiss_memory_that_keeps_it_alive(seed_ind
     del index
     gc.collect()
     assert np.array_equal(np.asarray(vectors[2:4]), expected[2:4])  # the FAISS index outlives its Index
+
+
+def test_sentence_vectors_are_kept_as_float16_and_searched_as_float32(seed_index_dir):
+    from qa.store.local import LocalStore
+
+    index = load_index(seed_index_dir)
+    assert index.sentence_vectors.dtype == np.float16
+    found = LocalStore(index).candidates(["who leads the talks?"], np.ones((1, index.dense.d), np.float32), 5)
+    assert found.sentence_vectors.dtype == np.float32
+    assert np.allclose(found.sentence_vectors, index.sentence_vectors, atol=1e-3)

@@ -1,6 +1,7 @@
 """Retrieval end to end on the seed index with the real model: modes, highlights, broad questions,
 abstention, batch = single."""
 
+import numpy as np
 import pytest
 
 from conftest import SEED
@@ -111,3 +112,17 @@ def test_the_candidate_path_of_a_large_index_ranks_as_the_exact_one(retriever, m
     monkeypatch.setattr(retrieval, "CANDIDATES", 8)
     few = retriever.search(questions, 3)
     assert [a.passages[0].id for a in few] == [a.passages[0].id for a in exact]
+
+
+def test_the_answer_type_bonus_looked_at_near_the_top_only_ranks_as_on_every_passage(retriever, monkeypatch):
+    """Only passages within ANSWER_TYPE_BONUS of the pool the top k come from are looked at for a year or
+    a number; giving every passage its bonus must rank the same."""
+    from qa.search import retrieval, scoring
+
+    monkeypatch.setattr(scoring, "pool_size", lambda k: k)  # a pool smaller than the 32 passages: a real floor
+    questions = ["When did North Korea conduct its fourth nuclear test?", "How many countries have embassies in Pyongyang?",
+                 "In what year did North Korea join the United Nations?"]
+    near_the_top = [[(h.id, h.score) for h in a.passages] for a in retriever.search(questions, 10)]
+    monkeypatch.setattr(retrieval, "_bonus_floor", lambda scores, k: -np.inf)  # every passage looked at
+    everywhere = [[(h.id, h.score) for h in a.passages] for a in retriever.search(questions, 10)]
+    assert near_the_top == everywhere

@@ -311,7 +311,7 @@ def beir_index(folder: Path, target: Path, embedder, corpus: list[dict], progres
     files = [{"doc": "corpus.jsonl", "sha256": file_sha256(corpus_file), "size": stat.st_size,
               "mtime_ns": stat.st_mtime_ns}]
     return write_index(passages, target, embedder, {"sources": [str(corpus_file)], "files": files,
-                                                    "beir": Path(folder).name}, progress=progress)
+                                                    "beir": Path(folder).name}, progress=progress, reuse=True)
 
 
 def evaluate_beir(folder: Path, index_dir: Path, model: str | None = None, modes: list[str] | None = None,

@@ -15,7 +15,6 @@ from .answerability import (EVIDENCE_DEPTH, ROLE_DEPTH, asked_role, expected_typ
 from ..ingest.files import find_files
 from ..embed import Embedder, load_embedder, resolve_model
 from ..errors import QAError
-from ..ingest.passages import Passage
 from ..store.base import Candidates, Store
 from ..store.local import LocalStore
 from ..store.index import Index, build_index, index_exists, kept_onnx, load_index, read_manifest, stale_reason
@@ -153,7 +152,7 @@ class Retriever:
             raise QAError(f"index was built with {store.model!r}, cannot search it with {embedder.model!r}")
         self.store = store
         self.embedder = embedder
-        self._holds_cache: dict[str, dict[str, bool]] = {}
+        self._holds_cache: dict[str, dict] = {}  # answer type → store key → whether the passage holds one
 
     @property
     def index(self) -> Index:
@@ -226,7 +225,7 @@ class Retriever:
             best_cosine = float(_only_candidates(found.dense[q : q + 1], _row(found.member, q)).max())
             answerable = is_answerable(question, evidence, self.store.knows, best_cosine, self.store.stem)
             if mode == "hybrid":
-                row = self._prefer_answer_type(question, row, evidence_rows, found)
+                row = self._prefer_answer_type(question, row, evidence_rows, found, k)
             top, shown = self._rank(row, k, mode, found)
             hits = tuple(self._hit(found, int(r), float(score), query_vector) for r, score in zip(top, shown))
             answers.append(Answer(question, hits, mode, answerable))
@@ -287,15 +286,15 @@ class Retriever:
         return out
 
     def _prefer_answer_type(self, question: str, scores: np.ndarray, evidence_rows: list[int],
-                            found: Candidates) -> np.ndarray:
+                            found: Candidates, k: int) -> np.ndarray:
         """Scores with a bonus for passages holding the kind of answer the question asks for: a year
         or a number; for who holds a role, the `evidence_rows` with a sentence naming the role and
         whose it is go first."""
         answer_type = expected_type(question)
-        if answer_type is not None:  # the question's candidates only
-            rows = np.flatnonzero(np.isfinite(scores))
+        if answer_type is not None:
+            rows = np.flatnonzero(np.isfinite(scores) & (scores >= _bonus_floor(scores, k)))
             scores = scores.copy()
-            scores[rows] += scoring.ANSWER_TYPE_BONUS * self._holds(answer_type, [found.passages[r] for r in rows])
+            scores[rows] += scoring.ANSWER_TYPE_BONUS * self._holds(answer_type, found, rows)
             return scores
         asked = asked_role(question, self.store.stem)
         if asked is None:
@@ -307,15 +306,15 @@ class Retriever:
                 scores[row] += scoring.ROLE_BONUS
         return scores
 
-    def _holds(self, answer_type: str, passages: list[Passage]) -> np.ndarray:
-        """1.0 for each passage that holds an answer of `answer_type` ('year' or 'number'), else 0.0;
-        each passage is looked at once while this retriever lives (passage ids name their text)."""
+    def _holds(self, answer_type: str, found: Candidates, rows: np.ndarray) -> np.ndarray:
+        """1.0 for each candidate of `rows` that holds an answer of `answer_type` ('year' or 'number'),
+        else 0.0; each passage is looked at once while this retriever lives (by its store key)."""
         known = self._holds_cache.setdefault(answer_type, {})
-        out = np.empty(len(passages), dtype=np.float32)
-        for i, p in enumerate(passages):
-            held = known.get(p.id)
+        out = np.empty(len(rows), dtype=np.float32)
+        for i, (row, key) in enumerate(zip(rows.tolist(), found.keys[rows].tolist())):
+            held = known.get(key)
             if held is None:
-                held = known[p.id] = holds(answer_type, p.text)
+                held = known[key] = holds(answer_type, found.passages[row].text)
             out[i] = held
         return out
 
@@ -334,6 +333,13 @@ class Retriever:
         _, start, end = (int(x) for x in spans[best])
         p = found.passages[row]
         return Highlight(start, end, p.text[start - p.start : end - p.start], self.store.page_of(p.doc, start))
+
+
+def _bonus_floor(scores: np.ndarray, k: int) -> float:
+    """The lowest score from which the answer-type bonus can lift a passage into the pool the top k
+    are chosen from: only passages at or above it need be looked at (the ranking is the same)."""
+    pool = scoring.top_k(scores, scoring.pool_size(k))
+    return float(scores[pool[-1]]) - scoring.ANSWER_TYPE_BONUS if len(pool) else np.inf
 
 
 def _row(member: np.ndarray | None, q: int) -> np.ndarray | None:

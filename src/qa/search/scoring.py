@@ -78,12 +78,17 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
 DIVERSITY_MARGIN = 0.1
 
 
+def pool_size(k: int) -> int:
+    """How many of the best rows `diversify` chooses its k from."""
+    return max(k * 5, 50)
+
+
 def diversify(scores: np.ndarray, section_of, k: int,
               margin: float = DIVERSITY_MARGIN) -> tuple[np.ndarray, np.ndarray]:
     """Top k rows best first, and their ranking scores: a row's score less `margin` when a row above
     it is from its section (`section_of(rows)`: an integer per row naming its section). Greedy on
     those scores, so they descend as shown."""
-    pool = top_k(scores, min(len(scores), max(k * 5, 50)))
+    pool = top_k(scores, min(len(scores), pool_size(k)))
     sections = section_of(pool)
     pool_scores = scores[pool].astype(np.float64)
     seen_penalty = np.zeros(len(pool))

@@ -28,7 +28,8 @@ class Candidates:
     `vectors[i]` is passage `i`'s vector; `sentence_vectors[j]` is sentence `j`'s and
     `sentence_spans[j]` its (candidate index, start, end), sorted by candidate index, with start and
     end offsets into the passage's document as `Passage.start`/`end` are.
-    `keys[i]` is the store's own key of candidate `i` (a row of the local store), for caches.
+    `keys[i]` is the store's own key of candidate `i` (a row of the local store): the same passage has
+    the same key while the store is open, so the retriever caches what it learns of a passage by it.
     """
 
     passages: Sequence[Passage]
@@ -37,7 +38,7 @@ class Candidates:
     lexical: np.ndarray  # float32, questions × candidates
     member: np.ndarray | None  # bool, questions × candidates; None: all
     vectors: np.ndarray  # float32, candidates × dimension
-    sentence_vectors: np.ndarray  # float32, sentences × dimension
+    sentence_vectors: np.ndarray  # float32, sentences × dimension (float32 whatever the store keeps)
     sentence_spans: np.ndarray  # int64, sentences × 3
 
     @property

@@ -32,7 +32,7 @@ class LocalStore:
         vectors = index.vectors()
         if self.count <= EXACT_UP_TO:
             return Candidates(index.passages, np.arange(self.count), query_vectors @ vectors.T,
-                              index.bm25.score(questions), None, vectors, index.sentence_vectors,
+                              index.bm25.score(questions), None, vectors, self._sentence_vectors(),
                               index.sentence_spans)
         lexical = [index.bm25.sparse(q) for q in questions]
         chosen = [np.union1d(_top(vectors @ vector, depth), rows[_top(scores, depth)])
@@ -45,16 +45,23 @@ class LocalStore:
             lexical_scores[q, found] = scores[np.searchsorted(rows, keys[found])]
         candidate_vectors = np.asarray(vectors[keys])
         sentence_rows, sentence_spans = _sentences_of(index.sentence_spans, keys)
-        return Candidates([index.passages[r] for r in keys.tolist()], keys, query_vectors @ candidate_vectors.T,
+        return Candidates(index.passages.rows(keys), keys, query_vectors @ candidate_vectors.T,
                           lexical_scores, member, candidate_vectors,
-                          np.asarray(index.sentence_vectors[sentence_rows]), sentence_spans)
+                          np.asarray(index.sentence_vectors[sentence_rows], dtype=np.float32), sentence_spans)
+
+    def _sentence_vectors(self) -> np.ndarray:
+        """Every sentence vector as float32, kept (an index small enough to score whole: at most
+        ~110 MB); the file keeps them as float16, which numpy multiplies slowly."""
+        if "_sentence_vectors" not in self.index.extras:
+            self.index.extras["_sentence_vectors"] = np.asarray(self.index.sentence_vectors, dtype=np.float32)
+        return self.index.extras["_sentence_vectors"]
 
     def passage(self, passage_id: str):
-        row = self.index.passage_by_id().get(passage_id)
+        row = self.index.row_of(passage_id)
         return None if row is None else self.index.passages[row]
 
     def neighbours(self, passage_id: str) -> tuple[str | None, str | None]:
-        row = self.index.passage_by_id().get(passage_id)
+        row = self.index.row_of(passage_id)
         if row is None:
             return None, None
         passages, doc = self.index.passages, self.index.passages[row].doc

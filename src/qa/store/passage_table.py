@@ -1,0 +1,118 @@
+"""The passages of an index read lazily from its passages.jsonl: a row is parsed when it is asked for.
+
+A million Passage objects take ~0.9 GB and several seconds to parse; a search reads a few thousand
+rows. So the file is memory-mapped, `passage_offsets.npy` says where each line starts, and
+`passage_ids.npy` (a 64-bit digest of each id, sorted, with the row it came from) finds a passage
+by id without a dict of every id. Written here because it is ours: the format is our own JSONL.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import json
+import mmap
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+
+from ..ingest.passages import Passage
+
+OFFSETS = "passage_offsets.npy"  # int64, rows + 1: where each line of passages.jsonl starts
+IDS = "passage_ids.npy"  # (rows × 2) uint64: the digest of each id, ascending, and its row
+PARSED_KEPT = 1 << 16  # parsed passages kept for the next search (the same candidates recur)
+
+
+def id_digest(passage_id: str) -> int:
+    return int.from_bytes(hashlib.blake2b(passage_id.encode("utf-8", "surrogatepass"), digest_size=8).digest(),
+                          "little")
+
+
+def write_passages(passages: Sequence[Passage], folder: Path, name: str) -> None:
+    """passages.jsonl (one JSON object a line) and its offsets and id files into `folder`."""
+    offsets = np.empty(len(passages) + 1, dtype=np.int64)
+    offsets[0] = 0
+    with open(folder / name, "wb") as out:
+        for row, passage in enumerate(passages):
+            line = (json.dumps(passage.to_dict(), ensure_ascii=False) + "\n").encode("utf-8", "surrogatepass")
+            out.write(line)
+            offsets[row + 1] = offsets[row] + len(line)
+    np.save(folder / OFFSETS, offsets, allow_pickle=False)
+    digests = np.fromiter((id_digest(p.id) for p in passages), dtype=np.uint64, count=len(passages))
+    order = np.argsort(digests, kind="stable")
+    np.save(folder / IDS, np.stack([digests[order], order.astype(np.uint64)], axis=1), allow_pickle=False)
+
+
+class PassageTable(Sequence):
+    """The passages of one index, in row order, parsed on demand (see the module docstring)."""
+
+    def __init__(self, folder: Path, name: str) -> None:
+        folder = Path(folder)
+        with open(folder / name, "rb") as file:
+            size = file.seek(0, 2)
+            self._data = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+        self._offsets = np.load(folder / OFFSETS, mmap_mode="r", allow_pickle=False)
+        self._ids = np.load(folder / IDS, mmap_mode="r", allow_pickle=False)
+        if len(self._offsets) < 1 or int(self._offsets[-1]) != size or self._ids.shape != (len(self._offsets) - 1, 2):
+            raise ValueError("passage offsets or ids do not match passages.jsonl")
+        self._parse = functools.lru_cache(maxsize=PARSED_KEPT)(self._parse_row)
+
+    def __len__(self) -> int:
+        return len(self._offsets) - 1
+
+    def __getitem__(self, row):
+        if isinstance(row, slice):
+            return [self._parse(r) for r in range(*row.indices(len(self)))]
+        row = int(row)
+        if row < 0:
+            row += len(self)
+        if not 0 <= row < len(self):
+            raise IndexError(row)
+        return self._parse(row)
+
+    def __iter__(self):
+        for row in range(len(self)):  # not kept: a full pass (a build, an evaluation) would fill the cache
+            yield self._parse_row(row)
+
+    def __eq__(self, other) -> bool:  # the same passages in the same order as any sequence of them
+        if not isinstance(other, Sequence) or isinstance(other, (str, bytes)):
+            return NotImplemented
+        return len(self) == len(other) and all(a == b for a, b in zip(self, other))
+
+    __hash__ = None
+
+    def _parse_row(self, row: int) -> Passage:
+        start, end = int(self._offsets[row]), int(self._offsets[row + 1])
+        return Passage(**json.loads(self._data[start:end].decode("utf-8", "surrogatepass")))
+
+    def rows(self, rows: np.ndarray) -> "Sequence[Passage]":
+        """The passages of `rows`, as a sequence parsed on demand."""
+        return _Selected(self, rows)
+
+    def row_of(self, passage_id: str) -> int | None:
+        """The row of the passage with this id, or None."""
+        digest = np.uint64(id_digest(passage_id))
+        digests = self._ids[:, 0]
+        at = int(np.searchsorted(digests, digest))
+        while at < len(digests) and digests[at] == digest:
+            row = int(self._ids[at, 1])
+            if self._parse(row).id == passage_id:
+                return row
+            at += 1
+        return None
+
+
+class _Selected(Sequence):
+    """Some rows of a PassageTable, in the order given, parsed when asked for."""
+
+    def __init__(self, table: PassageTable, rows: np.ndarray) -> None:
+        self._table, self._rows = table, rows
+
+    def __len__(self) -> int:
+        return len(self._rows)
+
+    def __getitem__(self, i):
+        if isinstance(i, slice):
+            return [self._table[r] for r in self._rows[i]]
+        return self._table[self._rows[i]]
