@@ -6,7 +6,7 @@
 DIR is a real local index (e.g. `qa index eval/mixed/corpus --index-dir /tmp/mixed`). At its own
 size: for every question, the local bm25s top 10 against the collection's sparse top 10 (overlap,
 and whether each miss is a tie at rank 10), and the Retriever's top 5 on both stores in every mode.
-At each `--sizes` the index is tiled as benchmarks/bench_scale.py tiles it (jittered copies) and
+At each `--sizes` the index is tiled by benchmarks/bench_scale.py's write_tiled (jittered copies) and
 copied into each engine (no server: the engines run in this process), then `--asked` questions are
 asked one at a time per mode. Collections are written under a temporary folder and removed.
 """
@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "src"))
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
-from bench_scale import tiled  # noqa: E402
+from bench_scale import write_tiled  # noqa: E402
 from qa.embed import load_embedder  # noqa: E402
 from qa.search import scoring  # noqa: E402
 from qa.search.retrieval import MODES, Retriever  # noqa: E402
@@ -44,13 +44,12 @@ def url_of(engine: str, folder: Path) -> str:
 def bm25_parity(index, store, questions: list[str]) -> dict:
     """Per question: the local top 10 (positive scores) against the collection's sparse top 10."""
     local = index.bm25.score(questions)
-    rows = index.passage_by_id()
     overlaps, tie_misses, misses, worst = [], 0, 0, 0.0
     for question, scores in zip(questions, local):
         top = [int(r) for r in scoring.top_k(scores, 10) if scores[r] > 0]
         sparse = store.bm25.question(question)
         hits = dict(store.engine.search(store.collection, BM25, [sparse], 10)[0]) if sparse[0] else {}
-        found = {rows[p["id"]]: hits[pid] for pid, _, p in store.engine.retrieve(store.collection, list(hits),
+        found = {index.row_of(p["id"]): hits[pid] for pid, _, p in store.engine.retrieve(store.collection, list(hits),
                                                                                   payload=["id"])}
         worst = max([worst] + [abs(float(scores[r]) - s) for r, s in found.items()])
         overlaps.append(len(set(top) & set(found)) / len(top) if top else float(not found))
@@ -111,7 +110,9 @@ def main() -> None:
         asked = questions[: args.asked]
         print("\n| passages | store | copy s | mode | p50 ms | p99 ms |\n|---|---|---|---|---|---|")
         for size in args.sizes:
-            big = tiled(index, size, rng)
+            write_tiled(index, size, Path(tmp) / f"tiled-{size}", rng)
+            big = load_index(Path(tmp) / f"tiled-{size}")
+            big.text = lambda doc: ""  # the copies' documents (doc~N) have no text records: none is copied
             local = Retriever(LocalStore(big), embedder)
             for mode in MODES:
                 print(f"| {size:,} | local | – | {mode} | %.1f | %.1f |" % latencies(local, asked, mode))

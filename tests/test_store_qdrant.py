@@ -95,7 +95,7 @@ def test_opening_the_local_store_imports_no_qdrant_library():
 def test_copy_holds_every_passage_text_and_record(seed_store, seed_local):
     assert seed_store.count == len(seed_local.passages)
     assert seed_store.model == "all-MiniLM-L6-v2"
-    for p in seed_local.passages[::7]:
+    for p in list(seed_local.passages)[::7]:
         assert seed_store.passage(p.id) == p
     doc = seed_local.passages[0].doc
     assert seed_store.text(doc) == seed_local.text(doc)
@@ -107,7 +107,7 @@ def test_copy_holds_every_passage_text_and_record(seed_store, seed_local):
     described = seed_store.describe()
     assert described["store"] == "qdrant" and described["passage_count"] == len(seed_local.passages)
     store_local = LocalStore(seed_local)
-    for p in seed_local.passages[:3] + seed_local.passages[-3:]:
+    for p in list(seed_local.passages)[:3] + list(seed_local.passages)[-3:]:
         assert seed_store.neighbours(p.id) == store_local.neighbours(p.id)
     assert seed_store.neighbours("no-such-passage") == (None, None)
 
@@ -116,7 +116,7 @@ def test_candidates_hold_the_local_exact_best_with_its_scores(seed_store, seed_l
     questions = eval_questions(20)
     vectors = np.asarray(embedder.encode(questions), dtype=np.float32)
     found = seed_store.candidates(questions, vectors, 8)
-    rows = [seed_local.passage_by_id()[p.id] for p in found.passages]
+    rows = [seed_local.row_of(p.id) for p in found.passages]
     local_dense = vectors @ seed_local.vectors().T
     local_bm25 = seed_local.bm25.score(questions)
     assert rows == sorted(rows)  # in corpus order, as the local store's rows
@@ -164,7 +164,7 @@ def test_the_engines_max_sim_over_sentences_is_the_best_sentence_cosine(seed_sto
                                      np.asarray(seed_local.sentence_spans)[:, 0], count)[0]
     assert len(by_id) == count
     for p, best in zip(seed_local.passages, expected):
-        assert by_id[p.id] == pytest.approx(float(best), abs=1e-5)
+        assert by_id[p.id] == pytest.approx(float(best), abs=1e-4)  # the engine renormalizes float16 vectors
 
 
 def test_knows_and_stem_agree_with_the_local_bm25(seed_store, seed_local):
@@ -197,7 +197,7 @@ def test_indexing_the_corpus_equals_copying_its_local_index(engine_url, seed_cor
         questions = [PROTECTING, "How long is the border between China and North Korea?"]
         vectors = np.asarray(embedder.encode(questions), dtype=np.float32)
         found = store.candidates(questions, vectors, 6)
-        rows = [seed_local.passage_by_id()[p.id] for p in found.passages]
+        rows = [seed_local.row_of(p.id) for p in found.passages]
         np.testing.assert_allclose(found.lexical, seed_local.bm25.score(questions)[:, rows], atol=1e-4)
         np.testing.assert_allclose(found.vectors, seed_local.vectors()[rows], atol=2e-3)  # another embedding run
         lengths = [len(seed_local.bm25.analyzer(p.lexical_text())) for p in seed_local.passages]

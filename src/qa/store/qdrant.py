@@ -348,14 +348,15 @@ def from_local_index(index_dir: Path, url: str, collection: str = DEFAULT_COLLEC
 
 def copy_index(index, url: str, collection: str = DEFAULT_COLLECTION, settings: Settings = Settings()) -> dict:
     """Copy a loaded local index's passages, vectors, sentence vectors and documents into the collection."""
-    rows = index.passage_by_id()
+    rows = {p.id: row for row, p in enumerate(index.passages)}
     spans = np.asarray(index.sentence_spans)
     bounds = np.searchsorted(spans[:, 0], np.arange(len(index.passages) + 1))
     vectors = index.vectors()
 
     def embed(chunk: list[Passage]):
         at = [rows[p.id] for p in chunk]
-        return (np.asarray(vectors[at]), [np.asarray(index.sentence_vectors[bounds[r]:bounds[r + 1]]) for r in at],
+        return (np.asarray(vectors[at]),  # sentence vectors kept as float16 locally, written as float32
+                [np.asarray(index.sentence_vectors[bounds[r]:bounds[r + 1]], dtype=np.float32) for r in at],
                 [spans[bounds[r]:bounds[r + 1], 1:] for r in at])
 
     by_doc: dict[str, list[Passage]] = {}
