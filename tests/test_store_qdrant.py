@@ -535,3 +535,21 @@ def test_the_api_over_qdrant_answers_and_says_503_when_qdrant_goes_down(seed_sto
         finally:
             seed_store.engine.close()
             seed_store.engine = reachable
+
+
+def test_qa_serve_with_the_qdrant_store(engine_url, seed_index_dir, tmp_path, monkeypatch):
+    import httpx
+
+    from conftest import start_server, stop_server
+
+    Q.from_local_index(seed_index_dir, engine_url, "served")
+    monkeypatch.setenv("PYTHONPATH", str(ROOT / "src"))  # the subprocess runs this checkout's qa
+    process, url = start_server(tmp_path / "no-index", tmp_path / "serve.log",
+                                ["--store", "qdrant", "--qdrant-url", engine_url, "--collection", "served"])
+    try:
+        health = httpx.get(f"{url}/health", timeout=30).json()
+        assert health["status"] == "ok" and health["passage_count"] > 0
+        answer = httpx.post(f"{url}/ask", json={"question": PROTECTING, "k": 3}, timeout=60).json()
+        assert "Sweden" in answer["passages"][0]["text"]
+    finally:
+        stop_server(process)

@@ -228,6 +228,9 @@ def serve_command(
     model: Optional[str] = Model,
     allow_host: Optional[list[str]] = typer.Option(None, "--allow-host", metavar="NAME", help="Also answer "
                                                    "requests whose Host header names NAME (repeatable; * for any)."),
+    store: str = StoreKind,
+    qdrant_url: Optional[str] = QdrantUrl,
+    collection: str = Collection,
 ) -> None:
     """Serve the HTTP API (/ask, /passages/ID, /health, /docs) and the ask page at / until Ctrl-C.
 
@@ -238,7 +241,13 @@ def serve_command(
     with _user_errors():
         if not 1 <= port <= 65535:  # checked here, not by click, for the one-line `Error:` form
             raise QAError(f"--port must be a whole number from 1 to 65535, not {port}")
-        serve(index_dir, host=host, port=port, model=model, warn=_warn, allowed_hosts=allow_host or ())
+        url = _qdrant_url(store, qdrant_url)
+        source = index_dir
+        if url is not None:  # stateless: any number of replicas may serve one collection (of a server)
+            from .store.qdrant import open_retriever
+
+            source = open_retriever(url, collection, model, warn=_warn)
+        serve(source, host=host, port=port, model=model, warn=_warn, allowed_hosts=allow_host or ())
 
 
 @app.command("eval")
