@@ -366,6 +366,25 @@ class OtherModel:
         return self.embedder.encode(texts)
 
 
+def test_a_local_index_whose_corpus_file_moved_is_copied_without_its_text(tmp_path, seed_corpus, embedder):
+    from qa.store.index import build_index
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(seed_corpus, corpus)
+    build_index([corpus], tmp_path / "index", embedder)
+    shutil.rmtree(corpus)  # a .txt file's text is read from the corpus, which is gone
+    url = str(tmp_path / "local")
+    assert Q.from_local_index(tmp_path / "index", url, "moved")["written"] == 1
+    store = Q.QdrantStore.open(url, "moved")
+    try:
+        assert store.count > 0
+        with pytest.raises(QAError) as error:
+            store.text("north-korea-diplomacy.txt")
+        assert error.value.status == 404 and "holds no text" in error.value.message
+    finally:
+        store.close()
+
+
 def test_a_collection_built_with_another_model_is_refused(seed_url, seed_corpus, embedder):
     with pytest.raises(QAError) as error:
         Q.QdrantStore.open(seed_url, "seed", model="paraphrase-MiniLM-L3-v2")

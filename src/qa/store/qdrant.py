@@ -161,6 +161,9 @@ class QdrantStore:
         record = self._document(doc, ["parts"])
         if record is None:
             raise QAError(f"no document named {doc!r} in this index", status=404)
+        if not record["parts"]:
+            raise QAError(f"collection {self.collection} holds no text of {doc} (it was copied from a local "
+                          f"index that could not give it)", status=404)
         parts = self.engine.retrieve(self.side, [record_id("text", doc, i) for i in range(record["parts"])],
                                      payload=["part", "text"])
         if len(parts) != record["parts"]:
@@ -210,7 +213,7 @@ class Settings:
 @dataclass
 class DocumentEntry:
     """One document as a sync writes it: its record (doc, kind, sha256, pages, sections), its text
-    (a callable: read only when the document is written), its passages."""
+    (a callable, read only when the document is written; None: no text to keep), its passages."""
 
     record: dict
     text: Callable[[], str]
@@ -282,7 +285,8 @@ def _write_document(engine, collection: str, entry: DocumentEntry, embed: Embed,
         engine.upsert(collection, points)
     engine.delete(collection, doc=entry.doc, keep=ids)
     side = side_name(collection)
-    parts = text_parts(entry.text())
+    text = entry.text()
+    parts = text_parts(text) if text is not None else []  # None: no text to keep (qa text says so)
     part_ids = [record_id("text", entry.doc, i) for i in range(len(parts))]
     for i, (pid, text) in enumerate(zip(part_ids, parts)):
         engine.upsert(side, [(pid, {}, {"kind": "text", "doc": entry.doc, "part": i, "text": text})])
@@ -370,7 +374,7 @@ def copy_index(index, url: str, collection: str = DEFAULT_COLLECTION, settings: 
         record.setdefault("sha256", hashes.get(doc))
         if record.get("pages"):
             record["pages"] = [list(p) for p in record["pages"]]
-        entries.append(DocumentEntry(record, functools.partial(index.text, doc), passages))
+        entries.append(DocumentEntry(record, functools.partial(_text_or_none, index, doc), passages))
     corpus = {k: index.manifest[k] for k in ("sources", "files") if k in index.manifest}
     engine = open_engine(url)
     try:
@@ -378,3 +382,12 @@ def copy_index(index, url: str, collection: str = DEFAULT_COLLECTION, settings: 
                     analyzer=index.bm25.analyzer, corpus=corpus, settings=settings)
     finally:
         engine.close()
+
+
+def _text_or_none(index, doc: str) -> str | None:
+    """The local index's text of `doc`, or None when it cannot give it (a BEIR index keeps none; a .txt
+    file moved or changed since it was indexed): the passages are copied all the same."""
+    try:
+        return index.text(doc)
+    except QAError:
+        return None
