@@ -23,6 +23,11 @@ IndexDir = typer.Option(Path("index"), "--index-dir", envvar="QA_INDEX", help="W
 Model = typer.Option(None, "--model", envvar="QA_MODEL", help="sentence-transformers model name or folder "
                      "(default: the bundled all-MiniLM-L6-v2).")
 JsonOut = typer.Option(False, "--json", help="Print one JSON object instead of text.")
+StoreKind = typer.Option("local", "--store", envvar="QA_STORE", help="local (the --index-dir folder) or qdrant "
+                         "(--qdrant-url, --collection; docs/scale-out.md).")
+QdrantUrl = typer.Option(None, "--qdrant-url", envvar="QA_QDRANT_URL", help="With --store qdrant: "
+                         "http(s)://host:port, a folder for Qdrant's embedded local mode, or edge:FOLDER.")
+Collection = typer.Option("qa", "--collection", envvar="QA_COLLECTION", help="With --store qdrant: the collection.")
 
 
 def _warn(message: str) -> None:
@@ -47,6 +52,15 @@ def _user_errors():
 
 
 PROGRESS_LINE_SECONDS = 5.0  # off a terminal (a log, CI), a progress line at most this often
+
+
+def _qdrant_url(store: str, url: str | None) -> str | None:
+    """The Qdrant URL when --store is qdrant, None for the local store."""
+    if store not in ("local", "qdrant"):
+        raise QAError(f"--store must be local or qdrant, not {store!r}")
+    if store == "qdrant" and not url:
+        raise QAError("--store qdrant needs --qdrant-url URL (or $QA_QDRANT_URL): http(s)://host:port or a folder")
+    return url if store == "qdrant" else None
 
 
 def _progress_bar(label: str):
@@ -101,6 +115,11 @@ def index_command(
     full: bool = typer.Option(False, "--full", help="Embed every text again instead of reusing the vectors "
                               "of texts the index already holds."),
     as_json: bool = JsonOut,
+    store: str = StoreKind,
+    qdrant_url: Optional[str] = QdrantUrl,
+    collection: str = Collection,
+    from_index: Optional[Path] = typer.Option(None, "--from-index", metavar="DIR", help="With --store qdrant: "
+                                              "copy the local index in DIR (nothing is embedded again)."),
 ) -> None:
     """Build the index from .txt, .md, .pdf, .html/.htm and .docx files, replacing the old one atomically;
     only text the old index did not hold is embedded.
@@ -113,6 +132,10 @@ def index_command(
 
     with _user_errors():
         sources = paths or [Path("corpus")]
+        url = _qdrant_url(store, qdrant_url)
+        if url is not None:
+            _index_qdrant(sources, url, collection, from_index, model, full, as_json)
+            return
         check_index_target(index_dir, sources)  # before the model loads: a wrong folder is said at once
         embedder = load_embedder(model, warn=_warn)
         index = build_index(sources, index_dir, embedder, warn=_warn,
@@ -127,6 +150,24 @@ def index_command(
             typer.echo(f"Indexed {manifest['passage_count']} passages from {docs} file(s) into {index_dir}/{reused}")
 
 
+def _index_qdrant(sources: list[Path], url: str, collection: str, from_index: Path | None, model: str | None,
+                  full: bool, as_json: bool) -> None:
+    from .store import qdrant
+
+    if from_index is not None:
+        counts = qdrant.from_local_index(from_index, url, collection)
+    else:
+        from .embed import load_embedder
+
+        counts = qdrant.index_corpus(sources, url, load_embedder(model, warn=_warn), collection, full=full,
+                                     warn=_warn)
+    if as_json:
+        typer.echo(json.dumps({"collection": collection, "url": url, **counts}))
+    else:
+        typer.echo(f"Synced collection {collection} at {url}: {counts['written']} file(s) written "
+                   f"({counts['passages_written']} passages), {counts['skipped']} unchanged, {counts['deleted']} deleted")
+
+
 @app.command("ask")
 def ask_command(
     question: str = typer.Argument(..., help="The question, in plain English."),
@@ -135,6 +176,9 @@ def ask_command(
     index_dir: Path = IndexDir,
     model: Optional[str] = Model,
     as_json: bool = JsonOut,
+    store: str = StoreKind,
+    qdrant_url: Optional[str] = QdrantUrl,
+    collection: str = Collection,
 ) -> None:
     """Answer QUESTION with the top-k cited passages, best first.
 
@@ -146,7 +190,13 @@ def ask_command(
         check_question(question)
         check_k(k)
         check_mode(mode)
-        retriever = Retriever.open(index_dir, model=model, warn=_warn, progress=_progress_bar("Embedding passages"))
+        url = _qdrant_url(store, qdrant_url)
+        if url is not None:
+            from .store.qdrant import open_retriever
+
+            retriever = open_retriever(url, collection, model, warn=_warn)
+        else:
+            retriever = Retriever.open(index_dir, model=model, warn=_warn, progress=_progress_bar("Embedding passages"))
         answer = retriever.ask(question, k, mode)
         if as_json:
             typer.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
@@ -178,6 +228,9 @@ def serve_command(
     model: Optional[str] = Model,
     allow_host: Optional[list[str]] = typer.Option(None, "--allow-host", metavar="NAME", help="Also answer "
                                                    "requests whose Host header names NAME (repeatable; * for any)."),
+    store: str = StoreKind,
+    qdrant_url: Optional[str] = QdrantUrl,
+    collection: str = Collection,
 ) -> None:
     """Serve the HTTP API (/ask, /passages/ID, /health, /docs) and the ask page at / until Ctrl-C.
 
@@ -188,7 +241,13 @@ def serve_command(
     with _user_errors():
         if not 1 <= port <= 65535:  # checked here, not by click, for the one-line `Error:` form
             raise QAError(f"--port must be a whole number from 1 to 65535, not {port}")
-        serve(index_dir, host=host, port=port, model=model, warn=_warn, allowed_hosts=allow_host or ())
+        url = _qdrant_url(store, qdrant_url)
+        source = index_dir
+        if url is not None:  # stateless: any number of replicas may serve one collection (of a server)
+            from .store.qdrant import open_retriever
+
+            source = open_retriever(url, collection, model, warn=_warn)
+        serve(source, host=host, port=port, model=model, warn=_warn, allowed_hosts=allow_host or ())
 
 
 @app.command("eval")

@@ -21,7 +21,7 @@ WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 
 
 def serve(
-    index_dir: Path,
+    index_dir: Path | Retriever,
     host: str = "127.0.0.1",
     port: int = 8000,
     model: str | None = None,
@@ -33,7 +33,8 @@ def serve(
     """Run the API under uvicorn until interrupted (Ctrl-C).
 
     Requests must name a loopback host, `host` or one of `allowed_hosts` ("*": any) in their Host header;
-    bound to a wildcard address (0.0.0.0, ::) the server answers to any name.
+    bound to a wildcard address (0.0.0.0, ::) the server answers to any name. `index_dir` may be a ready
+    Retriever instead (`qa serve --store qdrant`).
     """
     _check_port(host, port)  # before the model loads: a taken port is said at once, not after a minute
     where = f"http://{host}:{port}/"
@@ -42,7 +43,8 @@ def serve(
         if warn:
             warn(f"serving {retriever.store.count} passages on {where} (API docs: {where}docs)")
 
-    app = create_app(Path(index_dir), model=model, warn=warn, on_ready=announce,
+    source = index_dir if isinstance(index_dir, Retriever) else Path(index_dir)
+    app = create_app(source, model=model, warn=warn, on_ready=announce,
                      allowed_hosts=host_names(host, allowed_hosts))
     server(app, host, port, log_level, request_timeout=request_timeout).run()
 

@@ -18,8 +18,9 @@ TOKEN = re.compile(r"(?u)\b\w\w+\b")  # bm25s's default token pattern
 TOKENIZER_FILE = "tokenizer.json"
 
 
-class _Analyzer:
-    """Lowercase, split into words, drop stopwords, stem (English Snowball via PyStemmer)."""
+class Analyzer:
+    """Lowercase, split into words, drop stopwords, stem (English Snowball via PyStemmer): BM25's
+    analysis, the local store's and the Qdrant store's sparse vectors' alike."""
 
     def __init__(self, stopwords: list[str], stemmer: str | None = "english") -> None:
         self.stopwords = frozenset(stopwords)
@@ -37,13 +38,24 @@ class _Analyzer:
     def config(self) -> dict:
         return {"pattern": TOKEN.pattern, "stopwords": sorted(self.stopwords), "stemmer": self.stemmer_name}
 
+    def fold(self, word: str) -> str:
+        """`word` folded as the index folds it (lowercased and stemmed; a stopword is only lowercased)."""
+        terms = self(word)
+        return terms[0] if len(terms) == 1 else word.lower()
+
+
+def default_analyzer() -> Analyzer:
+    """The analyzer a new index is built with: bm25s's English stopwords, the English stemmer."""
+    from bm25s.stopwords import STOPWORDS_EN
+
+    return Analyzer(list(STOPWORDS_EN))
+
 
 def write_bm25(texts: list[str], folder: Path) -> None:
     """Build a BM25 (Lucene variant, bm25s defaults) index of `texts` and save it to `folder`."""
     import bm25s
-    from bm25s.stopwords import STOPWORDS_EN
 
-    analyzer = _Analyzer(list(STOPWORDS_EN))
+    analyzer = default_analyzer()
     model = bm25s.BM25()
     # a passage with no indexable word still needs a row: give it a token no query produces
     model.index([analyzer(t) or ["\x00"] for t in texts], show_progress=False)
@@ -64,10 +76,10 @@ class BM25Scores:
         params = json.loads((folder / "params.index.json").read_text(encoding="utf-8"))
         self.num_docs = int(params["num_docs"])
         config = json.loads((folder / TOKENIZER_FILE).read_text(encoding="utf-8"))
-        self.analyzer = _Analyzer(config["stopwords"], config["stemmer"])
+        self.analyzer = Analyzer(config["stopwords"], config["stemmer"])
         # answerability folds every word of a question's best passages, often the same passages for
         # abstention and ranking: each word is folded once per loaded index
-        self.stem = functools.lru_cache(maxsize=1 << 16)(self._fold)
+        self.stem = functools.lru_cache(maxsize=1 << 16)(self.analyzer.fold)
 
     def terms(self, question: str) -> list[str]:
         """The question's analyzed terms that occur in the corpus."""
@@ -77,12 +89,6 @@ class BM25Scores:
         """True when the corpus uses `word` (after the same analysis); stopwords count as known."""
         terms = self.analyzer(word)
         return all(t in self.vocab for t in terms)
-
-    def _fold(self, word: str) -> str:
-        """`word` folded as the index folds it (lowercased and stemmed; a stopword is only lowercased).
-        Called as `stem(word)`, which remembers each word's fold."""
-        terms = self.analyzer(word)
-        return terms[0] if len(terms) == 1 else word.lower()
 
     def sparse(self, question: str) -> tuple[np.ndarray, np.ndarray]:
         """The passages holding any of the question's terms (rows, ascending) and their BM25 scores:

@@ -1,0 +1,574 @@
+"""The Qdrant store on real engines: qdrant-client's local mode and Qdrant's Rust shard (qdrant-edge-py), with the real model.
+
+Each test runs on both engines (`engine` = "local" or "edge"); the seed index's copy is compared
+with the local store's exact search (its cosines and bm25s's BM25 scores).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from conftest import ROOT
+from qa.errors import QAError
+from qa.search import scoring
+from qa.store import qdrant as Q
+from qa.store.index import load_index
+from qa.store.lexical import Analyzer
+from qa.store.local import LocalStore
+from qa.store.qdrant_layout import B, K1, SparseBM25, payload_passage, point_id, term_index
+
+PROTECTING = "Which country is the protecting power for the US in North Korea?"
+ENGINES = ["local", "edge"]
+
+
+def url_for(engine: str, folder: Path) -> str:
+    return f"edge:{folder}" if engine == "edge" else str(folder)
+
+
+@pytest.fixture(scope="module", params=ENGINES)
+def seed_url(request, tmp_path_factory, seed_index_dir) -> str:
+    """The seed index copied into a collection `seed` (tests must not modify it)."""
+    url = url_for(request.param, tmp_path_factory.mktemp(f"qdrant-{request.param}"))
+    counts = Q.from_local_index(seed_index_dir, url, "seed")
+    assert counts["written"] == 1 and counts["skipped"] == 0
+    return url
+
+
+@pytest.fixture
+def seed_store(seed_url):
+    store = Q.QdrantStore.open(seed_url, "seed", model="all-MiniLM-L6-v2")
+    yield store
+    store.close()
+
+
+@pytest.fixture(scope="module")
+def seed_local(seed_index_dir):
+    return load_index(seed_index_dir)
+
+
+def eval_questions(limit: int | None = None) -> list[str]:
+    lines = (ROOT / "eval" / "questions.jsonl").read_text(encoding="utf-8").splitlines()
+    return [json.loads(line)["question"] for line in lines if line.strip()][:limit]
+
+
+# --- pure logic ---------------------------------------------------------------------------------------
+
+
+def test_sparse_weights_are_bm25s_lucene_term_frequency_part():
+    analyzer = Analyzer(["the", "of"], "english")
+    from qa.ingest.passages import Passage
+
+    passage = Passage("p", "d.txt", "T", "Talks", 0, 0, 30, "talks of talks, the talks end")
+    indices, values = SparseBM25(analyzer, avgdl=4.0).passage(passage)
+    # lexical text: "Talks\n" + text -> talk ×4, end ×1; dl = 5
+    norm = K1 * (1 - B + B * 5 / 4.0)
+    expected = {term_index("talk"): 4 / (4 + norm), term_index("end"): 1 / (1 + norm)}
+    assert dict(zip(indices, values)) == pytest.approx(expected)
+    assert indices == sorted(indices)
+    q_indices, q_values = SparseBM25(analyzer, 4.0).question("Talks, talks and the end?")
+    assert dict(zip(q_indices, q_values)) == {term_index("talk"): 2.0, term_index("and"): 1.0, term_index("end"): 1.0}
+    assert SparseBM25(analyzer, 4.0).question("the of") == ([], [])
+
+
+def test_ids_are_stable():
+    assert point_id("abc") == point_id("abc") != point_id("abd")
+    assert term_index("talk") == term_index("talk") < 2**32
+
+
+def test_opening_the_local_store_imports_no_qdrant_library():
+    code = ("import sys, qa.cli, qa.store.qdrant; "
+            "print(any(m.split('.')[0] in ('qdrant_client', 'qdrant_edge', 'grpc') for m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
+
+
+# --- the seed index copied into Qdrant ---------------------------------------------------------------
+
+
+def test_copy_holds_every_passage_text_and_record(seed_store, seed_local):
+    assert seed_store.count == len(seed_local.passages)
+    assert seed_store.model == "all-MiniLM-L6-v2"
+    for p in list(seed_local.passages)[::7]:
+        assert seed_store.passage(p.id) == p
+    doc = seed_local.passages[0].doc
+    assert seed_store.text(doc) == seed_local.text(doc)
+    assert seed_store.page_of(doc, 10) is None  # a .txt file has no pages
+    assert seed_store.passage("no-such-passage") is None
+    with pytest.raises(QAError) as error:
+        seed_store.text("missing.txt")
+    assert error.value.status == 404
+    described = seed_store.describe()
+    assert described["store"] == "qdrant" and described["passage_count"] == len(seed_local.passages)
+    store_local = LocalStore(seed_local)
+    for p in list(seed_local.passages)[:3] + list(seed_local.passages)[-3:]:
+        assert seed_store.neighbours(p.id) == store_local.neighbours(p.id)
+    assert seed_store.neighbours("no-such-passage") == (None, None)
+
+
+def test_candidates_hold_the_local_exact_best_with_its_scores(seed_store, seed_local, embedder):
+    questions = eval_questions(20)
+    vectors = np.asarray(embedder.encode(questions), dtype=np.float32)
+    found = seed_store.candidates(questions, vectors, 8)
+    rows = [seed_local.row_of(p.id) for p in found.passages]
+    local_dense = vectors @ seed_local.vectors().T
+    local_bm25 = seed_local.bm25.score(questions)
+    assert rows == sorted(rows)  # in corpus order, as the local store's rows
+    np.testing.assert_allclose(found.dense, local_dense[:, rows], atol=1e-5)
+    np.testing.assert_allclose(found.lexical, local_bm25[:, rows], atol=1e-4)
+    assert found.member.shape == (len(questions), len(rows)) and not found.exact
+    assert seed_store.candidates(questions, vectors, len(rows) + 100).exact  # every passage a candidate
+    for q in range(len(questions)):
+        member_rows = {rows[i] for i in np.flatnonzero(found.member[q])}
+        assert set(scoring.top_k(local_dense[q], 8).tolist()) <= member_rows
+        assert {r for r in scoring.top_k(local_bm25[q], 5).tolist() if local_bm25[q, r] > 0} <= member_rows
+    # every candidate's sentences: the local index's spans and vectors, in candidate order
+    spans, local_spans = found.sentence_spans, np.asarray(seed_local.sentence_spans)
+    for i, row in enumerate(rows):
+        mine = spans[spans[:, 0] == i]
+        theirs = local_spans[local_spans[:, 0] == row]
+        assert mine[:, 1:].tolist() == theirs[:, 1:].tolist()
+        np.testing.assert_allclose(found.sentence_vectors[spans[:, 0] == i],
+                                   seed_local.sentence_vectors[local_spans[:, 0] == row], atol=1e-5)
+    np.testing.assert_allclose(found.vectors, seed_local.vectors()[rows], atol=1e-5)
+
+
+def test_the_protecting_power_question_finds_sweden(seed_store, embedder):
+    vector = np.asarray(embedder.encode([PROTECTING]), dtype=np.float32)
+    found = seed_store.candidates([PROTECTING], vector, 5)
+    best_bm25 = found.passages[int(np.argmax(found.lexical[0]))]
+    assert "Sweden" in best_bm25.text
+    fused = scoring.fuse(found.dense, found.lexical)[0]
+    assert "Sweden" in found.passages[int(np.argmax(fused))].text
+    # the eval set's q54 asks the other way round: Sweden's role is the protecting power
+    found = seed_store.candidates(["What is the role of Sweden in North Korea?"],
+                                  np.asarray(embedder.encode(["What is the role of Sweden in North Korea?"])), 5)
+    assert any("protecting power" in p.text for p in found.passages)
+
+
+def test_the_engines_max_sim_over_sentences_is_the_best_sentence_cosine(seed_store, seed_local, embedder):
+    """The `sentences` multivector as the engine scores it (MAX_SIM) is the retriever's best-sentence score."""
+    vector = np.asarray(embedder.encode([PROTECTING]), dtype=np.float32)
+    count = len(seed_local.passages)
+    hits = seed_store.engine.search("seed", "sentences", [vector.tolist()], count)[0]
+    scores = dict(hits)
+    by_id = {payload["id"]: scores[pid] for pid, _, payload in seed_store.engine.retrieve("seed", list(scores),
+                                                                                          payload=["id"])}
+    expected = scoring.best_sentence(vector, np.asarray(seed_local.sentence_vectors),
+                                     np.asarray(seed_local.sentence_spans)[:, 0], count)[0]
+    assert len(by_id) == count
+    for p, best in zip(seed_local.passages, expected):
+        assert by_id[p.id] == pytest.approx(float(best), abs=1e-4)  # the engine renormalizes float16 vectors
+
+
+def test_knows_and_stem_agree_with_the_local_bm25(seed_store, seed_local):
+    words = {w for q in eval_questions() for w in q.replace("?", " ").split()} | {"Zyxwvut", "tungsten", "the"}
+    for word in sorted(words)[:120]:
+        assert seed_store.knows(word) == seed_local.bm25.knows(word), word
+        assert seed_store.stem(word) == seed_local.bm25.stem(word), word
+    assert seed_store.knows("Pyongyang") and not seed_store.knows("Zyxwvut")
+
+
+def test_a_question_with_no_indexable_word_has_dense_candidates_only(seed_store, embedder):
+    vector = np.asarray(embedder.encode(["Is it the?"]), dtype=np.float32)
+    found = seed_store.candidates(["Is it the?"], vector, 4)
+    assert len(found.passages) == 4 and not found.lexical.any()
+
+
+# --- the write path, incremental updates, failures ----------------------------------------------------
+
+
+@pytest.fixture(params=ENGINES)
+def engine_url(request, tmp_path) -> str:
+    return url_for(request.param, tmp_path / "qdrant")
+
+
+def test_indexing_the_corpus_equals_copying_its_local_index(engine_url, seed_corpus, seed_local, embedder):
+    counts = Q.index_corpus([seed_corpus], engine_url, embedder, "built")
+    assert counts == {"written": 1, "skipped": 0, "deleted": 0, "passages_written": len(seed_local.passages)}
+    store = Q.QdrantStore.open(engine_url, "built")
+    try:
+        questions = [PROTECTING, "How long is the border between China and North Korea?"]
+        vectors = np.asarray(embedder.encode(questions), dtype=np.float32)
+        found = store.candidates(questions, vectors, 6)
+        rows = [seed_local.row_of(p.id) for p in found.passages]
+        np.testing.assert_allclose(found.lexical, seed_local.bm25.score(questions)[:, rows], atol=1e-4)
+        np.testing.assert_allclose(found.vectors, seed_local.vectors()[rows], atol=2e-3)  # another embedding run
+        lengths = [len(seed_local.bm25.analyzer(p.lexical_text())) for p in seed_local.passages]
+        assert store.manifest["avgdl"] == pytest.approx(np.mean(lengths))  # bm25s's avgdl (no passage is empty)
+    finally:
+        store.close()
+
+
+def _write(folder: Path, name: str, text: str) -> None:
+    (folder / name).write_text(text, encoding="utf-8")
+
+
+def _ids(store) -> dict[str, set[str]]:
+    """doc → the passage ids the collection holds for it."""
+    out: dict[str, set[str]] = {}
+    for _, _, payload in store.engine.scroll(store.collection, payload=["doc", "id"]):
+        out.setdefault(payload["doc"], set()).add(payload["id"])
+    return out
+
+
+def test_incremental_add_edit_delete(engine_url, tmp_path, embedder):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    _write(corpus, "apples.txt", "Apples\n\nOrchards in Kent grow sharp cooking apples for pies.\n")
+    _write(corpus, "boats.md", "# Boats\n\nThe ferry to Skye leaves at noon.\n\nIt carries forty cars.\n")
+    assert Q.index_corpus([corpus], engine_url, embedder, "c")["written"] == 2
+    assert Q.index_corpus([corpus], engine_url, embedder, "c") == \
+        {"written": 0, "skipped": 2, "deleted": 0, "passages_written": 0}
+    store = Q.QdrantStore.open(engine_url, "c")
+    before = _ids(store)
+    store.close()
+
+    _write(corpus, "boats.md", "# Boats\n\nThe ferry to Skye leaves at dawn.\n\nIt carries forty cars.\n")
+    _write(corpus, "comets.txt", "Comets\n\nHalley's comet returns every seventy-six years.\n")
+    (corpus / "apples.txt").unlink()
+    counts = Q.index_corpus([corpus], engine_url, embedder, "c")
+    assert counts["written"] == 2 and counts["deleted"] == 1 and counts["skipped"] == 0
+    store = Q.QdrantStore.open(engine_url, "c")
+    try:
+        after = _ids(store)
+        assert set(after) == {"boats.md", "comets.txt"}
+        assert len(after["boats.md"] & before["boats.md"]) == 1  # the unchanged paragraph kept its id
+        assert store.count == sum(map(len, after.values()))
+        question = "When does the ferry to Skye leave?"
+        found = store.candidates([question], np.asarray(embedder.encode([question])), 2)
+        assert "dawn" in found.passages[int(np.argmax(found.lexical[0]))].text
+        assert not any("noon" in p.text for p in found.passages)
+        assert "Halley" in store.text("comets.txt") and "dawn" in store.text("boats.md")
+        with pytest.raises(QAError):
+            store.text("apples.txt")
+        assert not store.knows("orchards")  # the deleted file's words are gone with it
+        assert store.manifest["last_sync"] == counts
+    finally:
+        store.close()
+
+
+def test_idf_after_deletes_counts_the_live_passages_only(engine_url, tmp_path, embedder):
+    """After files are deleted the engine's IDF is over what is left (N and df of the live points);
+    avgdl stays the first build's (docs/scale-out.md: its drift is the one difference from a rebuild)."""
+    import math
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for i in range(6):
+        _write(corpus, f"d{i}.txt", f"Doc {i}\n\nThe ferry sails to island {i} with cars.\n\nHarbour {i} is small.\n")
+    Q.index_corpus([corpus], engine_url, embedder, "idf")
+    for i in range(4):
+        (corpus / f"d{i}.txt").unlink()
+    _write(corpus, "d5.txt", "Doc 5\n\nThe ferry sails to the harbour at dawn.\n")
+    Q.index_corpus([corpus], engine_url, embedder, "idf")
+    store = Q.QdrantStore.open(engine_url, "idf")
+    try:
+        question = "ferry sails harbour cars"
+        scores = dict(store.engine.search("idf", "bm25", [store.bm25.question(question)], 20)[0])
+        live = {pid: dict(zip(*store.bm25.passage(payload_passage(p))))
+                for pid, _, p in store.engine.scroll("idf", payload=True)}
+        assert len(live) == store.count and set(_ids(store)) == {"d4.txt", "d5.txt"}
+        df = lambda i: sum(i in v for v in live.values())  # noqa: E731
+        idf = lambda i: math.log(1 + (len(live) - df(i) + 0.5) / (df(i) + 0.5))  # noqa: E731
+        expected = {pid: sum(w * idf(i) * v[i] for i, w in zip(*store.bm25.question(question)) if i in v)
+                    for pid, v in live.items()}
+        assert scores == pytest.approx({pid: s for pid, s in expected.items() if s > 0}, rel=1e-5)
+    finally:
+        store.close()
+
+
+def test_a_pdf_keeps_its_pages(engine_url, tmp_path, embedder):
+    sys.path.insert(0, str(ROOT / "tests"))
+    import ingest_files
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    ingest_files.write_manual_pdf(corpus / "manual.pdf")
+    Q.index_corpus([corpus], engine_url, embedder, "pdf")
+    store = Q.QdrantStore.open(engine_url, "pdf")
+    try:
+        text = store.text("manual.pdf")
+        assert text.startswith("Widget Controller Guide")
+        assert store.page_of("manual.pdf", 0) == 1
+        assert store.page_of("manual.pdf", text.index("3. Operating")) == 2
+        question = "What does the watcher write before every change?"
+        found = store.candidates([question], np.asarray(embedder.encode([question])), 3)
+        best = found.passages[int(np.argmax(found.lexical[0]))]
+        assert best.page is not None and text[best.start:best.end] == best.text
+    finally:
+        store.close()
+
+
+class FailsAfter:
+    """The real embedder, which stops with an error after `calls` calls (a timeout mid-upsert)."""
+
+    def __init__(self, embedder, calls: int) -> None:
+        self.embedder, self.calls = embedder, calls
+        self.model, self.dimension = embedder.model, embedder.dimension
+
+    def encode(self, texts, progress=None):
+        self.calls -= 1
+        if self.calls < 0:
+            raise TimeoutError("timed out")
+        return self.embedder.encode(texts)
+
+
+def test_rerunning_after_a_failure_mid_upsert_completes_the_collection(engine_url, seed_corpus, seed_local,
+                                                                       embedder, monkeypatch):
+    monkeypatch.setattr(Q, "UPSERT_BATCH", 8)  # the seed document's passages in four requests
+    with pytest.raises(TimeoutError):
+        Q.index_corpus([seed_corpus], engine_url, FailsAfter(embedder, 4), "seed")  # two batches written
+    with pytest.raises(QAError) as error:
+        Q.QdrantStore.open(engine_url, "seed")
+    assert "incomplete" in error.value.message and "qa index --store qdrant" in error.value.message
+    assert error.value.status == 503
+    counts = Q.index_corpus([seed_corpus], engine_url, embedder, "seed")
+    assert counts["written"] == 1
+    store = Q.QdrantStore.open(engine_url, "seed")
+    try:
+        assert store.count == len(seed_local.passages)
+        assert {p for ids in _ids(store).values() for p in ids} == {p.id for p in seed_local.passages}
+    finally:
+        store.close()
+
+
+def test_a_failure_while_updating_leaves_the_last_sync_searchable(engine_url, tmp_path, embedder, monkeypatch):
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    _write(corpus, "a.txt", "Alpha\n\nThe first file is about lighthouses on rocky coasts.\n")
+    Q.index_corpus([corpus], engine_url, embedder, "u")
+    _write(corpus, "b.txt", "Beta\n\nThe second file is about glaciers in the Alps.\n")
+    with pytest.raises(TimeoutError):
+        Q.index_corpus([corpus], engine_url, FailsAfter(embedder, 0), "u")
+    store = Q.QdrantStore.open(engine_url, "u")  # the manifest of the last finished sync still stands
+    assert set(_ids(store)) == {"a.txt"}
+    store.close()
+    assert Q.index_corpus([corpus], engine_url, embedder, "u")["written"] == 1
+    store = Q.QdrantStore.open(engine_url, "u")
+    assert set(_ids(store)) == {"a.txt", "b.txt"}
+    store.close()
+
+
+class OtherModel:
+    """The real embedder under another model's name (a collection must refuse it)."""
+
+    def __init__(self, embedder) -> None:
+        self.embedder, self.model, self.dimension = embedder, "paraphrase-MiniLM-L3-v2", embedder.dimension
+
+    def encode(self, texts, progress=None):
+        return self.embedder.encode(texts)
+
+
+def test_a_local_index_whose_corpus_file_moved_is_copied_without_its_text(tmp_path, seed_corpus, embedder):
+    from qa.store.index import build_index
+
+    corpus = tmp_path / "corpus"
+    shutil.copytree(seed_corpus, corpus)
+    build_index([corpus], tmp_path / "index", embedder)
+    shutil.rmtree(corpus)  # a .txt file's text is read from the corpus, which is gone
+    url = str(tmp_path / "local")
+    assert Q.from_local_index(tmp_path / "index", url, "moved")["written"] == 1
+    store = Q.QdrantStore.open(url, "moved")
+    try:
+        assert store.count > 0
+        with pytest.raises(QAError) as error:
+            store.text("north-korea-diplomacy.txt")
+        assert error.value.status == 404 and "holds no text" in error.value.message
+    finally:
+        store.close()
+
+
+def test_a_collection_built_with_another_model_is_refused(seed_url, seed_corpus, embedder):
+    with pytest.raises(QAError) as error:
+        Q.QdrantStore.open(seed_url, "seed", model="paraphrase-MiniLM-L3-v2")
+    assert "was built with model 'all-MiniLM-L6-v2', not 'paraphrase-MiniLM-L3-v2'" in error.value.message
+    assert "\n" not in error.value.message
+    with pytest.raises(QAError) as error:
+        Q.index_corpus([seed_corpus], seed_url, OtherModel(embedder), "seed")
+    assert "was built with model" in error.value.message
+
+
+def test_a_missing_collection_says_how_to_build_it(seed_url):
+    with pytest.raises(QAError) as error:
+        Q.QdrantStore.open(seed_url, "nope")
+    assert error.value.message == (f"no collection nope at {seed_url}: run `qa index --store qdrant "
+                                   f"--qdrant-url {seed_url} --collection nope`")
+    assert error.value.status == 503
+
+
+def test_an_unreachable_server_is_one_line_and_503(seed_corpus, embedder):
+    url = "http://127.0.0.1:9"  # loopback, a port nothing listens on
+    for attempt in (lambda: Q.QdrantStore.open(url, "qa"),
+                    lambda: Q.index_corpus([seed_corpus], url, embedder, "qa")):
+        with pytest.raises(QAError) as error:
+            attempt()
+        assert error.value.status == 503
+        assert error.value.message.startswith(f"Qdrant at {url} is unreachable") and "\n" not in error.value.message
+
+
+def test_cluster_settings_are_recorded(tmp_path, seed_index_dir):
+    """The local mode takes shard_number, replication_factor and write_consistency_factor at creation
+    but keeps none (it has one process, no shards): the manifest records what was asked."""
+    url = str(tmp_path / "local")
+    Q.from_local_index(seed_index_dir, url, "sharded", Q.Settings(shard_number=3, replication_factor=2,
+                                                                  write_consistency_factor=2))
+    store = Q.QdrantStore.open(url, "sharded")
+    try:
+        assert store.manifest["settings"] == {"shard_number": 3, "replication_factor": 2,
+                                              "write_consistency_factor": 2}
+    finally:
+        store.close()
+
+
+def test_the_local_folder_is_not_taken_twice(tmp_path, seed_index_dir):
+    url = str(tmp_path / "local")
+    Q.from_local_index(seed_index_dir, url, "seed")
+    store = Q.QdrantStore.open(url, "seed")
+    try:
+        with pytest.raises(QAError) as error:
+            Q.QdrantStore.open(url, "seed")
+        assert "already accessed" in error.value.message or "cannot open" in error.value.message
+    finally:
+        store.close()
+    shutil.rmtree(tmp_path / "local")
+
+
+# --- end to end: the Retriever on the Qdrant store against the local store ----------------------------
+
+
+@pytest.fixture
+def retrievers(seed_store, seed_local, embedder):
+    from qa.search.retrieval import Retriever
+
+    return Retriever(LocalStore(seed_local), embedder), Retriever(seed_store, embedder)
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
+def test_the_retriever_ranks_the_hand_written_set_alike_on_both_stores(retrievers, mode):
+    local, qdrant = retrievers
+    questions = eval_questions()
+    mine, theirs = qdrant.search(questions, 5, mode), local.search(questions, 5, mode)
+    assert [[h.id for h in a.passages] for a in mine] == [[h.id for h in a.passages] for a in theirs]
+    np.testing.assert_allclose([[h.score for h in a.passages] for a in mine],
+                               [[h.score for h in a.passages] for a in theirs], atol=2e-4)
+    assert [a.answerable for a in mine] == [a.answerable for a in theirs]
+    assert [[h.highlight for h in a.passages] for a in mine] == [[h.highlight for h in a.passages] for a in theirs]
+
+
+def test_sweden_first_with_highlights_and_abstention_on_qdrant(retrievers):
+    from conftest import SEED
+
+    qdrant = retrievers[1]
+    source = SEED.read_text(encoding="utf-8")
+    for mode in ("hybrid", "bm25"):
+        answer = qdrant.ask(PROTECTING, 5, mode)
+        assert "Sweden" in answer.passages[0].text and answer.answerable
+    for hit in qdrant.ask(PROTECTING, 5).passages:
+        assert source[hit.start:hit.end] == hit.text
+        assert source[hit.highlight.start:hit.highlight.end] == hit.highlight.text
+        assert hit.start <= hit.highlight.start < hit.highlight.end <= hit.end
+    for question in ("When did Donald Trump meet Kim Jong Un in Singapore?", "What is the melting point of tungsten?",
+                     "In what year did the Six-Party Talks begin?"):
+        assert qdrant.ask(question, 5).answerable is False
+    questions = [PROTECTING, "How long is the border between China and North Korea?"]
+    assert [[h.id for h in a.passages] for a in qdrant.search(questions, 4)] == \
+        [[h.id for h in qdrant.ask(q, 4).passages] for q in questions]
+
+
+# --- the CLI: qa index / qa ask --store qdrant ---------------------------------------------------------
+
+
+def test_qa_index_and_ask_with_the_qdrant_store(engine_url, workdir, monkeypatch):
+    from typer.testing import CliRunner
+
+    from qa.cli import app
+
+    runner = CliRunner()
+    flags = ["--store", "qdrant", "--qdrant-url", engine_url, "--collection", "cli"]
+    result = runner.invoke(app, ["index", *flags])
+    assert result.exit_code == 0, result.output
+    assert "1 file(s) written" in result.stdout and "0 unchanged" in result.stdout
+    result = runner.invoke(app, ["index", "--json", *flags])
+    assert json.loads(result.stdout)["skipped"] == 1
+    result = runner.invoke(app, ["index", "--store", "qdrant", "--qdrant-url", engine_url, "--collection", "copy",
+                                 "--from-index", "index", "--json"])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["written"] == 1
+    monkeypatch.setenv("QA_STORE", "qdrant")
+    monkeypatch.setenv("QA_QDRANT_URL", engine_url)
+    for collection in ("cli", "copy"):
+        result = runner.invoke(app, ["ask", "--json", "--collection", collection, PROTECTING])
+        assert result.exit_code == 0, result.output
+        answer = json.loads(result.stdout)
+        assert "Sweden" in answer["passages"][0]["text"] and answer["answerable"]
+    result = runner.invoke(app, ["ask", "--collection", "nope", PROTECTING])
+    assert result.exit_code == 1 and "Error: no collection nope at" in result.stderr
+
+
+def test_qa_with_the_qdrant_store_says_what_is_wrong_in_one_line(workdir):
+    from typer.testing import CliRunner
+
+    from qa.cli import app
+
+    runner = CliRunner()
+    result = runner.invoke(app, ["ask", "--store", "qdrant", PROTECTING])
+    assert result.exit_code == 2 and "needs --qdrant-url" in result.stderr
+    result = runner.invoke(app, ["ask", "--store", "qdrnt", "--qdrant-url", "x", PROTECTING])
+    assert result.exit_code == 2 and "--store must be local or qdrant" in result.stderr
+    result = runner.invoke(app, ["ask", "--store", "qdrant", "--qdrant-url", "http://127.0.0.1:9", PROTECTING])
+    assert result.exit_code == 1
+    assert result.stderr.startswith("Error: Qdrant at http://127.0.0.1:9 is unreachable") and \
+        result.stderr.count("\n") == 1
+
+
+# --- the HTTP API over the Qdrant store ------------------------------------------------------------------
+
+
+def test_the_api_over_qdrant_answers_and_says_503_when_qdrant_goes_down(seed_store, embedder):
+    from fastapi.testclient import TestClient
+
+    from qa.search.retrieval import Retriever
+    from qa.serve.app import create_app
+    from qa.store.qdrant_engines import ClientEngine
+
+    retriever = Retriever(seed_store, embedder)
+    with TestClient(create_app(retriever), base_url="http://127.0.0.1", raise_server_exceptions=False) as client:
+        assert client.get("/health").json()["passage_count"] == seed_store.count
+        answer = client.post("/ask", json={"question": PROTECTING, "k": 2}).json()
+        assert "Sweden" in answer["passages"][0]["text"]
+        shown = client.get(f"/passages/{answer['passages'][0]['id']}").json()
+        assert shown["next"] == seed_store.neighbours(shown["id"])[1]
+        reachable, seed_store.engine = seed_store.engine, ClientEngine("http://127.0.0.1:9", 2)  # the cluster goes down
+        try:
+            for response in (client.get("/health"), client.post("/ask", json={"question": PROTECTING}),
+                             client.get(f"/passages/{shown['id']}")):
+                assert response.status_code == 503
+                assert response.json()["error"]["message"].startswith("Qdrant at http://127.0.0.1:9 is unreachable")
+        finally:
+            seed_store.engine.close()
+            seed_store.engine = reachable
+
+
+def test_qa_serve_with_the_qdrant_store(engine_url, seed_index_dir, tmp_path, monkeypatch):
+    import httpx
+
+    from conftest import start_server, stop_server
+
+    Q.from_local_index(seed_index_dir, engine_url, "served")
+    monkeypatch.setenv("PYTHONPATH", str(ROOT / "src"))  # the subprocess runs this checkout's qa
+    process, url = start_server(tmp_path / "no-index", tmp_path / "serve.log",
+                                ["--store", "qdrant", "--qdrant-url", engine_url, "--collection", "served"])
+    try:
+        health = httpx.get(f"{url}/health", timeout=30).json()
+        assert health["status"] == "ok" and health["passage_count"] > 0
+        answer = httpx.post(f"{url}/ask", json={"question": PROTECTING, "k": 3}, timeout=60).json()
+        assert "Sweden" in answer["passages"][0]["text"]
+    finally:
+        stop_server(process)
