@@ -143,6 +143,13 @@ def rss_mb() -> float:
         return next(int(line.split()[1]) for line in status if line.startswith("VmRSS")) / 1024
 
 
+def _tiled_already(folder: Path, size: int) -> bool:
+    try:
+        return json.loads((folder / MANIFEST).read_text(encoding="utf-8"))["passage_count"] == size
+    except (OSError, ValueError, KeyError):
+        return False
+
+
 def cold_ask(index_dir: Path, question: str, runs: int = 3) -> float:
     """Median wall seconds of `qa ask` in a new process (the index read from the page cache)."""
     times = []
@@ -190,6 +197,7 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=30)
     parser.add_argument("--k", type=int, default=5)
     parser.add_argument("--no-serve", action="store_true", help="skip cold qa ask and qa serve")
+    parser.add_argument("--reuse", action="store_true", help="keep a tiled index of the size already in --work")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     source = args.index or default_index()
@@ -203,7 +211,8 @@ def main() -> None:
     for size in args.sizes:
         folder = args.work / f"{size}"
         started = time.perf_counter()
-        write_tiled(base, size, folder, rng)
+        if not (args.reuse and _tiled_already(folder, size)):
+            write_tiled(base, size, folder, rng)
         written = time.perf_counter() - started
         row = {"size": size, "disk MB": disk_mb(folder, onnx_file), "tiled in s": written}
         started = time.perf_counter()

@@ -148,3 +148,4 @@ def test_sentence_vectors_are_kept_as_float16_and_searched_as_float32(seed_index
     found = LocalStore(index).candidates(["who leads the talks?"], np.ones((1, index.dense.d), np.float32), 5)
     assert found.sentence_vectors.dtype == np.float32
     assert np.allclose(found.sentence_vectors, index.sentence_vectors, atol=1e-3)
+    assert found.vectors.flags.aligned  # numpy multiplies a misaligned float32 array without BLAS
