@@ -234,6 +234,7 @@ def test_health(client, retriever):
     assert response.status_code == 200
     assert response.json() == {
         "status": "ok",
+        "store": "local",
         "passage_count": len(retriever.index.passages),
         "model": "all-MiniLM-L6-v2",
         "built_at": manifest["built_at"],

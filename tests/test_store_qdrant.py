@@ -540,7 +540,8 @@ def test_the_api_over_qdrant_answers_and_says_503_when_qdrant_goes_down(seed_sto
 
     retriever = Retriever(seed_store, embedder)
     with TestClient(create_app(retriever), base_url="http://127.0.0.1", raise_server_exceptions=False) as client:
-        assert client.get("/health").json()["passage_count"] == seed_store.count
+        health = client.get("/health").json()
+        assert (health["status"], health["store"], health["passage_count"]) == ("ok", "qdrant", seed_store.count)
         answer = client.post("/ask", json={"question": PROTECTING, "k": 2}).json()
         assert "Sweden" in answer["passages"][0]["text"]
         shown = client.get(f"/passages/{answer['passages'][0]['id']}").json()

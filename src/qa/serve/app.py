@@ -253,12 +253,13 @@ def create_app(
         state.refresh()
         retriever = state.retriever
         if retriever is None:
-            body = {"status": "unavailable", "passage_count": None, "model": None, "built_at": None,
+            body = {"status": "unavailable", "store": None, "passage_count": None, "model": None, "built_at": None,
                     "version": __version__, "message": state.unavailable}
             return JSONResponse(body, status_code=503)
         store = retriever.store.describe()
-        return JSONResponse({"status": "ok", "passage_count": store["passage_count"], "model": store["model"],
-                             "built_at": store["built_at"], "version": __version__, "message": None})
+        return JSONResponse({"status": "ok", "store": store["store"], "passage_count": store["passage_count"],
+                             "model": store["model"], "built_at": store["built_at"], "version": __version__,
+                             "message": None})
 
     @app.get("/passages/{passage_id}", response_model=PassageDetail,
              responses={404: {"model": ErrorBody, "description": "No passage has that id"}, 503: ERRORS[503]},
