@@ -164,7 +164,7 @@ def _fake_retriever(texts: dict[str, str], ranking: dict[str, list[str]], abstai
         return SimpleNamespace(passages=hits, answerable=question not in abstain)
 
     return SimpleNamespace(
-        index=SimpleNamespace(passages=passages),
+        store=SimpleNamespace(passages=lambda: iter(passages)),
         search=lambda qs, k, mode=None: [answer(q, k) for q in qs],
         ask=lambda q, k, mode=None: answer(q, k),
     )

@@ -510,6 +510,16 @@ def test_qa_index_and_ask_with_the_qdrant_store(engine_url, workdir, monkeypatch
         assert "Sweden" in answer["passages"][0]["text"] and answer["answerable"]
     result = runner.invoke(app, ["ask", "--collection", "nope", PROTECTING])
     assert result.exit_code == 1 and "Error: no collection nope at" in result.stderr
+    # qa eval over the collection scores as over the local index it was built from
+    evalset = str(Path(__file__).resolve().parent.parent / "eval" / "questions.jsonl")
+    result = runner.invoke(app, ["eval", evalset, "--json", "--collection", "cli"])
+    assert result.exit_code == 0, result.output
+    over_qdrant = json.loads(result.stdout)
+    monkeypatch.setenv("QA_STORE", "local")
+    local = json.loads(runner.invoke(app, ["eval", evalset, "--json"]).stdout)
+    assert over_qdrant["index"] == "cli" and over_qdrant["runs"]["hybrid"]["metrics"] == local["runs"]["hybrid"]["metrics"]
+    result = runner.invoke(app, ["eval", "--beir", "x", "--store", "qdrant", "--qdrant-url", engine_url])
+    assert result.exit_code == 2 and "cannot be combined with --store qdrant" in result.stderr
 
 
 def test_qa_with_the_qdrant_store_says_what_is_wrong_in_one_line(workdir):

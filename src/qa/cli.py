@@ -267,6 +267,9 @@ def eval_command(
     index_dir: Path = IndexDir,
     model: Optional[str] = Model,
     as_json: bool = JsonOut,
+    store: str = StoreKind,
+    qdrant_url: Optional[str] = QdrantUrl,
+    collection: str = Collection,
 ) -> None:
     """Score retrieval: Hit@1/3/5, MRR@10, nDCG@10, evidence recall, latency, abstention, and page accuracy
     for a set whose questions give the page of their answer (--min page=0.9 gates it).
@@ -285,12 +288,20 @@ def eval_command(
         gated = list(modes)  # --min gates these; a baseline run only for --min-vs is not gated
         if versus is not None and check_mode(versus) not in modes:
             modes.append(check_mode(versus))
+        url = _qdrant_url(store, qdrant_url)
+        if beir is not None and url is not None:
+            raise QAError("--beir builds its own local index: it cannot be combined with --store qdrant")
         if beir is not None:
             report = evaluate_beir(beir, index_dir, model=model, modes=modes, warn=_warn,
                                    progress=_progress_bar("Embedding BEIR corpus"))
         else:
+            retriever = None
+            if url is not None:
+                from .store.qdrant import open_retriever
+
+                retriever = open_retriever(url, collection, model, warn=_warn)
             report = evaluate_evalset(evalset or DEFAULT_EVALSET, index_dir, model=model, k=k, modes=modes,
-                                      warn=_warn, progress=_progress_bar("Embedding passages"))
+                                      warn=_warn, progress=_progress_bar("Embedding passages"), retriever=retriever)
         failures = failed_gates(report, gates, gated)
         if versus is not None:
             failures += failed_versus(report, versus, mode)

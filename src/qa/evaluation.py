@@ -165,7 +165,7 @@ def _timed_run(retriever, texts: list[str], k: int, mode: str | None):
 def evaluate_questions(retriever, questions: list[EvalQuestion], k: int = 10,
                        modes: list[str] | None = None) -> dict:
     """Run every question through `retriever` in each mode and score the passages against the evidence."""
-    passages = [(p.id, fold(p.text)) for p in retriever.index.passages]
+    passages = [(p.id, fold(p.text)) for p in retriever.store.passages()]
     answerable = [q for q in questions if q.answerable]
     judged = {q.id: judge(passages, q.evidence) for q in answerable}
     qrels = {qid: {pid: 1 for pid in found} for qid, found in judged.items()}
@@ -199,15 +199,17 @@ def evaluate_questions(retriever, questions: list[EvalQuestion], k: int = 10,
 
 
 def evaluate_evalset(path: Path, index_dir: Path, model: str | None = None, k: int = 10,
-                     modes: list[str] | None = None, warn=None, progress=None) -> dict:
-    """Load the set at `path`, open the index exactly as `qa ask` does, and evaluate every mode."""
+                     modes: list[str] | None = None, warn=None, progress=None, retriever=None) -> dict:
+    """Load the set at `path`, open the index exactly as `qa ask` does (or search `retriever`, e.g. one
+    over Qdrant), and evaluate every mode."""
     from .search.retrieval import Retriever, check_k
 
     check_k(k)
     questions = load_questions(path)
-    retriever = Retriever.open(index_dir, model=model, warn=warn, progress=progress)
+    retriever = retriever or Retriever.open(index_dir, model=model, warn=warn, progress=progress)
     report = evaluate_questions(retriever, questions, k, modes)
-    return {"evalset": str(path), "index": str(index_dir), "model": retriever.index.model, **report}
+    where = retriever.store.describe().get("collection", index_dir)  # a Qdrant store names its collection
+    return {"evalset": str(path), "index": str(where), "model": retriever.store.model, **report}
 
 
 def _abstention(questions: list[EvalQuestion], answers: dict) -> dict | None:

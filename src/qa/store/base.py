@@ -9,7 +9,7 @@ retriever's (search/), the same for every store. Two stores implement it: the lo
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Protocol, Sequence
+from typing import Iterable, Protocol, Sequence
 
 import numpy as np
 
@@ -60,6 +60,9 @@ class Store(Protocol):
     def candidates(self, questions: list[str], query_vectors: np.ndarray, depth: int) -> Candidates:
         """Each question's candidates: its `depth` best passages by cosine to its vector and its `depth`
         best by BM25 (a store may offer more, e.g. every passage when it is small enough to score all)."""
+
+    def passages(self) -> Iterable[Passage]:
+        """Every passage the store holds (for an evaluation: gold evidence is looked for in all of them)."""
 
     def passage(self, passage_id: str) -> Passage | None:
         """The passage with this id, or None."""

@@ -77,6 +77,9 @@ class LocalStore:
             self.index.extras["_sentence_vectors"] = np.asarray(self.index.sentence_vectors, dtype=np.float32)
         return self.index.extras["_sentence_vectors"]
 
+    def passages(self):
+        return iter(self.index.passages)
+
     def passage(self, passage_id: str):
         row = self.index.row_of(passage_id)
         return None if row is None else self.index.passages[row]

@@ -136,6 +136,9 @@ class QdrantStore:
             sentence_vectors=np.array(sentence_vectors, dtype=np.float32).reshape(len(spans), dimension),
             sentence_spans=np.array(spans, dtype=np.int64).reshape(len(spans), 3))
 
+    def passages(self):
+        return (payload_passage(payload) for _, _, payload in self.engine.scroll(self.collection))
+
     def passage(self, passage_id: str) -> Passage | None:
         found = self.engine.retrieve(self.collection, [point_id(passage_id)], payload=True)
         return payload_passage(found[0][2]) if found else None
