@@ -125,7 +125,7 @@ def test_the_answer_type_bonus_looked_at_near_the_top_only_ranks_as_on_every_pas
     questions = ["When did North Korea conduct its fourth nuclear test?", "How many countries have embassies in Pyongyang?",
                  "In what year did North Korea join the United Nations?"]
     near_the_top = [[(h.id, h.score) for h in a.passages] for a in retriever.search(questions, 10)]
-    monkeypatch.setattr(retrieval, "_bonus_floor", lambda scores, k: -np.inf)  # every passage looked at
+    monkeypatch.setattr(retrieval, "_bonus_floor", lambda scores, k, bonus: -np.inf)  # every passage looked at
     everywhere = [[(h.id, h.score) for h in a.passages] for a in retriever.search(questions, 10)]
     assert near_the_top == everywhere
 

@@ -54,6 +54,16 @@ def _user_errors():
 PROGRESS_LINE_SECONDS = 5.0  # off a terminal (a log, CI), a progress line at most this often
 
 
+def _qdrant_retriever(store: str, url: str | None, collection: str, model: str | None):
+    """A Retriever over the Qdrant collection when --store is qdrant; None for the local store."""
+    url = _qdrant_url(store, url)
+    if url is None:
+        return None
+    from .store.qdrant import open_retriever
+
+    return open_retriever(url, collection, model, warn=_warn)
+
+
 def _qdrant_url(store: str, url: str | None) -> str | None:
     """The Qdrant URL when --store is qdrant, None for the local store."""
     if store not in ("local", "qdrant"):
@@ -190,13 +200,8 @@ def ask_command(
         check_question(question)
         check_k(k)
         check_mode(mode)
-        url = _qdrant_url(store, qdrant_url)
-        if url is not None:
-            from .store.qdrant import open_retriever
-
-            retriever = open_retriever(url, collection, model, warn=_warn)
-        else:
-            retriever = Retriever.open(index_dir, model=model, warn=_warn, progress=_progress_bar("Embedding passages"))
+        retriever = _qdrant_retriever(store, qdrant_url, collection, model) or \
+            Retriever.open(index_dir, model=model, warn=_warn, progress=_progress_bar("Embedding passages"))
         answer = retriever.ask(question, k, mode)
         if as_json:
             typer.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
@@ -241,12 +246,8 @@ def serve_command(
     with _user_errors():
         if not 1 <= port <= 65535:  # checked here, not by click, for the one-line `Error:` form
             raise QAError(f"--port must be a whole number from 1 to 65535, not {port}")
-        url = _qdrant_url(store, qdrant_url)
-        source = index_dir
-        if url is not None:  # stateless: any number of replicas may serve one collection (of a server)
-            from .store.qdrant import open_retriever
-
-            source = open_retriever(url, collection, model, warn=_warn)
+        # over Qdrant, stateless: any number of replicas may serve one collection (of a server)
+        source = _qdrant_retriever(store, qdrant_url, collection, model) or index_dir
         serve(source, host=host, port=port, model=model, warn=_warn, allowed_hosts=allow_host or ())
 
 
@@ -288,20 +289,15 @@ def eval_command(
         gated = list(modes)  # --min gates these; a baseline run only for --min-vs is not gated
         if versus is not None and check_mode(versus) not in modes:
             modes.append(check_mode(versus))
-        url = _qdrant_url(store, qdrant_url)
-        if beir is not None and url is not None:
-            raise QAError("--beir builds its own local index: it cannot be combined with --store qdrant")
         if beir is not None:
+            if _qdrant_url(store, qdrant_url) is not None:
+                raise QAError("--beir builds its own local index: it cannot be combined with --store qdrant")
             report = evaluate_beir(beir, index_dir, model=model, modes=modes, warn=_warn,
                                    progress=_progress_bar("Embedding BEIR corpus"))
         else:
-            retriever = None
-            if url is not None:
-                from .store.qdrant import open_retriever
-
-                retriever = open_retriever(url, collection, model, warn=_warn)
             report = evaluate_evalset(evalset or DEFAULT_EVALSET, index_dir, model=model, k=k, modes=modes,
-                                      warn=_warn, progress=_progress_bar("Embedding passages"), retriever=retriever)
+                                      warn=_warn, progress=_progress_bar("Embedding passages"),
+                                      retriever=_qdrant_retriever(store, qdrant_url, collection, model))
         failures = failed_gates(report, gates, gated)
         if versus is not None:
             failures += failed_versus(report, versus, mode)

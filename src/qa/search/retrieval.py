@@ -16,7 +16,7 @@ from .answerability import (EVIDENCE_DEPTH, ROLE_DEPTH, asked_role, expected_typ
 from ..ingest.files import find_files
 from ..embed import Embedder, load_embedder, resolve_model
 from ..errors import QAError
-from ..store.base import Candidates, Store
+from ..store.base import Candidates, Store, sentences_of
 from ..store.local import LocalStore
 from ..store.index import Index, build_index, index_exists, kept_onnx, load_index, read_manifest, stale_reason
 from ..store.folder import check_index_target
@@ -153,8 +153,7 @@ class Retriever:
             raise QAError(f"index was built with {store.model!r}, cannot search it with {embedder.model!r}")
         self.store = store
         self.embedder = embedder
-        self._holds_cache: dict[str, dict] = {}  # answer type → store key → whether the passage holds one
-        self._actors_cache: dict = {}  # store key → the names the passage's sentences say acted
+        self._learned_cache: dict[str, dict] = {}  # what (an answer type, "actors") → store key → its value
 
     @property
     def index(self) -> Index:
@@ -278,17 +277,13 @@ class Retriever:
     @staticmethod
     def _best_sentences(vector: np.ndarray, rows: np.ndarray, found: Candidates) -> np.ndarray:
         """For each candidate of `rows` (sorted), the cosine of its sentence closest to `vector` (-1: none)."""
-        passage_of = found.sentence_spans[:, 0]
-        lo, hi = np.searchsorted(passage_of, rows, "left"), np.searchsorted(passage_of, rows, "right")
-        counts = hi - lo
+        sentence_rows, counts = sentences_of(found.sentence_spans[:, 0], rows)
         out = np.full(len(rows), -1.0, dtype=np.float32)
         if counts.sum() == 0:
             return out
-        firsts = np.cumsum(counts) - counts
-        sentence_rows = np.arange(counts.sum()) - np.repeat(firsts, counts) + np.repeat(lo, counts)
         similarities = np.asarray(found.sentence_vectors[sentence_rows]) @ vector
         some = counts > 0
-        out[some] = np.maximum.reduceat(similarities, firsts[some])
+        out[some] = np.maximum.reduceat(similarities, (np.cumsum(counts) - counts)[some])
         return out
 
     def _prefer_answer_type(self, question: str, scores: np.ndarray, evidence_rows: list[int],
@@ -298,7 +293,7 @@ class Retriever:
         whose it is go first; for any other who question, passages naming someone acting."""
         answer_type = expected_type(question)
         if answer_type is not None:
-            rows = np.flatnonzero(np.isfinite(scores) & (scores >= _bonus_floor(scores, k)))
+            rows = _liftable(scores, k, scoring.ANSWER_TYPE_BONUS)
             scores = scores.copy()
             scores[rows] += scoring.ANSWER_TYPE_BONUS * self._holds(answer_type, found, rows)
             return scores
@@ -314,27 +309,29 @@ class Retriever:
 
     def _prefer_actors(self, question: str, scores: np.ndarray, k: int, found: Candidates) -> np.ndarray:
         """Scores plus WHO_BONUS for each passage (of those the bonus can lift into the pool) with a
-        sentence naming someone other than the question's names acting; each passage read once."""
-        rows = np.flatnonzero(np.isfinite(scores) & (scores >= _bonus_floor(scores, k, scoring.WHO_BONUS)))
+        sentence naming someone other than the question's names acting."""
+        rows = _liftable(scores, k, scoring.WHO_BONUS)
         scores = scores.copy()
-        for row, key in zip(rows.tolist(), found.keys[rows].tolist()):
-            names = self._actors_cache.get(key)
-            if names is None:
-                names = self._actors_cache[key] = passage_actors(found.passages[row].text)
+        for row, names in zip(rows.tolist(), self._learned("actors", found, rows, passage_actors)):
             if names_other_actor(names, question):
                 scores[row] += scoring.WHO_BONUS
         return scores
 
     def _holds(self, answer_type: str, found: Candidates, rows: np.ndarray) -> np.ndarray:
-        """1.0 for each candidate of `rows` that holds an answer of `answer_type` ('year' or 'number'),
-        else 0.0; each passage is looked at once while this retriever lives (by its store key)."""
-        known = self._holds_cache.setdefault(answer_type, {})
-        out = np.empty(len(rows), dtype=np.float32)
-        for i, (row, key) in enumerate(zip(rows.tolist(), found.keys[rows].tolist())):
-            held = known.get(key)
-            if held is None:
-                held = known[key] = holds(answer_type, found.passages[row].text)
-            out[i] = held
+        """1.0 for each candidate of `rows` that holds an answer of `answer_type` ('year' or 'number'), else 0.0."""
+        held = self._learned(answer_type, found, rows, lambda text: holds(answer_type, text))
+        return np.array(held, dtype=np.float32).reshape(len(rows))
+
+    def _learned(self, what: str, found: Candidates, rows: np.ndarray, learn: Callable[[str], object]) -> list:
+        """`learn(text)` of each candidate of `rows`: each passage is looked at once for `what` while this
+        retriever lives (remembered by its store key)."""
+        known = self._learned_cache.setdefault(what, {})
+        out = []
+        for row, key in zip(rows.tolist(), found.keys[rows].tolist()):
+            value = known.get(key)
+            if value is None:
+                value = known[key] = learn(found.passages[row].text)
+            out.append(value)
         return out
 
     def _hit(self, found: Candidates, row: int, score: float, query_vector: np.ndarray) -> Hit:
@@ -354,12 +351,16 @@ class Retriever:
         return Highlight(start, end, p.text[start - p.start : end - p.start], self.store.page_of(p.doc, start))
 
 
-def _bonus_floor(scores: np.ndarray, k: int, bonus: float | None = None) -> float:
-    """The lowest score from which a bonus (default: the answer-type bonus) can lift a passage into the
-    pool the top k are chosen from: only passages at or above it need be looked at (the ranking is the same)."""
+def _bonus_floor(scores: np.ndarray, k: int, bonus: float) -> float:
+    """The lowest score from which `bonus` can lift a passage into the pool the top k are chosen from."""
     pool = scoring.top_k(scores, scoring.pool_size(k))
-    bonus = scoring.ANSWER_TYPE_BONUS if bonus is None else bonus
     return float(scores[pool[-1]]) - bonus if len(pool) else np.inf
+
+
+def _liftable(scores: np.ndarray, k: int, bonus: float) -> np.ndarray:
+    """The candidates `bonus` could lift into the pool the top k are chosen from: only they need be
+    looked at for it (the ranking is the same as with every one)."""
+    return np.flatnonzero(np.isfinite(scores) & (scores >= _bonus_floor(scores, k, bonus)))
 
 
 def _row(member: np.ndarray | None, q: int) -> np.ndarray | None:

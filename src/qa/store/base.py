@@ -46,6 +46,15 @@ class Candidates:
         return self.member is None
 
 
+def sentences_of(passage_of: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """For passages `rows` (ascending), the rows of their sentences, passage by passage, and how many
+    each passage has; `passage_of` is each sentence's passage, ascending (as an index keeps its spans)."""
+    lo, hi = np.searchsorted(passage_of, rows, "left"), np.searchsorted(passage_of, rows, "right")
+    counts = hi - lo
+    firsts = np.cumsum(counts) - counts
+    return np.arange(counts.sum()) - np.repeat(firsts, counts) + np.repeat(lo, counts), counts
+
+
 class Store(Protocol):
     """An index the retriever can search: passages with their vectors, sentence vectors and BM25 terms."""
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .base import Candidates
+from .base import Candidates, sentences_of
 from .index import Index
 
 # Up to this many passages every passage is every question's candidate: scoring them all costs a
@@ -121,11 +121,7 @@ def _top(scores: np.ndarray, k: int) -> np.ndarray:
 def _sentences_of(spans: np.ndarray, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """The sentence rows of the passages `keys` (sorted), and their spans with the passage row
     replaced by its position in `keys`."""
-    passage_of = spans[:, 0]
-    lo, hi = np.searchsorted(passage_of, keys, "left"), np.searchsorted(passage_of, keys, "right")
-    counts = hi - lo
-    firsts = np.cumsum(counts) - counts
-    rows = np.arange(counts.sum()) - np.repeat(firsts, counts) + np.repeat(lo, counts)
+    rows, counts = sentences_of(spans[:, 0], keys)
     out = np.array(spans[rows], dtype=np.int64).reshape(-1, 3)
     out[:, 0] = np.repeat(np.arange(len(keys)), counts)
     return rows, out
