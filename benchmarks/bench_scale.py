@@ -46,8 +46,9 @@ from qa.search.retrieval import MODES, Retriever  # noqa: E402
 from qa.store import local  # noqa: E402
 from qa.store.folder import MANIFEST, hash_files, stamp_verified  # noqa: E402
 from qa.store.ann import ANN_FROM, build_ann  # noqa: E402
-from qa.store.index import (ANN, BM25, DENSE, PASSAGES, SENTENCE_DTYPE, SENTENCE_SPANS, SENTENCE_VECTORS, Index,  # noqa: E402
-                            _flat_vectors, kept_onnx, load_index)
+from qa.store.index import (ANN, BM25, DENSE, PASSAGES, SENTENCE_DTYPE, SENTENCE_KEYS, SENTENCE_SPANS,  # noqa: E402
+                            SENTENCE_VECTORS, TEXT_KEYS, Index, _flat_vectors, kept_onnx, load_index)
+from qa.store.lexical import FREQUENCIES, LENGTHS, PARAMS, ROWS, STARTS  # noqa: E402
 from qa.store.passage_table import write_passages  # noqa: E402
 
 
@@ -90,6 +91,9 @@ def write_tiled(base: Index, size: int, folder: Path, rng: np.random.Generator) 
     out.flush()
     del out
     _write_tiled_bm25(base, copies, n, size, folder / BM25)
+    for name, rows in ((TEXT_KEYS, size), (SENTENCE_KEYS, len(tiled_spans))):  # copies of a text share its key
+        keys = np.load(base.path / name, allow_pickle=False)
+        np.save(folder / name, np.concatenate([keys] * copies)[:rows], allow_pickle=False)
     for name in ("documents.jsonl", "texts"):
         (shutil.copytree if (base.path / name).is_dir() else shutil.copy)(base.path / name, folder / name)
     onnx = base.manifest.get("onnx")
@@ -114,23 +118,24 @@ def _jittered(vectors: np.ndarray, rng: np.random.Generator, chunk: int = 100_00
 
 
 def _write_tiled_bm25(base: Index, copies: int, n: int, size: int, folder: Path) -> None:
-    """The base's BM25 files with every term's postings repeated for each copy (doc id + copy × n)."""
+    """The base's BM25 postings with every term's passages repeated for each copy (row + copy × n)."""
     bm25 = base.bm25
     shutil.copytree(base.path / BM25, folder)
-    lengths = np.diff(bm25.indptr)
-    column = np.repeat(np.arange(len(lengths)), lengths)
-    indices = np.concatenate([np.asarray(bm25.indices) + c * n for c in range(copies)])
-    data = np.concatenate([np.asarray(bm25.data)] * copies)
-    columns = np.concatenate([column] * copies)
-    order = np.argsort(columns, kind="stable")  # postings grouped by term, copies in order
-    indices, data, columns = indices[order], data[order], columns[order]
-    keep = indices < size
-    np.save(folder / "indices.csc.index.npy", indices[keep].astype(bm25.indices.dtype), allow_pickle=False)
-    np.save(folder / "data.csc.index.npy", data[keep].astype(bm25.data.dtype), allow_pickle=False)
-    indptr = np.concatenate([[0], np.cumsum(np.bincount(columns[keep], minlength=len(lengths)))])
-    np.save(folder / "indptr.csc.index.npy", indptr.astype(bm25.indptr.dtype), allow_pickle=False)
-    params = json.loads((folder / "params.index.json").read_text(encoding="utf-8"))
-    (folder / "params.index.json").write_text(json.dumps({**params, "num_docs": size}), encoding="utf-8")
+    terms = np.repeat(np.arange(len(bm25.vocab), dtype=np.int64), np.diff(bm25.starts))
+    rows = np.concatenate([np.asarray(bm25.rows, dtype=np.int64) + c * n for c in range(copies)])
+    keep = rows < size
+    keys = (np.concatenate([terms] * copies) * size + np.where(keep, rows, 0))[keep]
+    tf = np.concatenate([np.asarray(bm25.tf)] * copies)[keep]
+    order = np.argsort(keys, kind="stable")  # postings grouped by term, rows ascending
+    keys, tf = keys[order], tf[order]
+    terms, rows = np.divmod(keys, size)
+    starts = np.concatenate([[0], np.cumsum(np.bincount(terms, minlength=len(bm25.vocab)))])
+    np.save(folder / STARTS, starts.astype(np.int64), allow_pickle=False)
+    np.save(folder / ROWS, rows.astype(np.int32), allow_pickle=False)
+    np.save(folder / FREQUENCIES, tf.astype(np.int32), allow_pickle=False)
+    np.save(folder / LENGTHS, np.concatenate([np.asarray(bm25.lengths)] * copies)[:size], allow_pickle=False)
+    params = json.loads((folder / PARAMS).read_text(encoding="utf-8"))
+    (folder / PARAMS).write_text(json.dumps({**params, "num_docs": size}), encoding="utf-8")
 
 
 def questions(folder: Path, count: int) -> list[str]:

@@ -1,10 +1,17 @@
 """Updating an index after one file changes: edit, add and delete one file, each beside the full build's time.
 
     .venv/bin/python benchmarks/bench_update.py --files 112 --mb 7
+    .venv/bin/python benchmarks/bench_update.py --files 1000 --mb 46 --seed-vectors   # ~100k passages
 
 A corpus of FILES prose files (synthesized as in bench_build.py, MB in all) is indexed once from
-scratch, then one file is edited (a paragraph appended), one added and one deleted, each followed by
-`qa index` in a fresh process; every figure is that whole command, model loading included.
+scratch, then nothing is changed, one file is edited (a paragraph appended), one added and one
+deleted, each followed by `qa index` in a fresh process; every figure is that whole command,
+process start and model loading included.
+
+With --seed-vectors the first build embeds nothing: every text of the corpus is given a random
+unit vector, written beforehand where a killed build keeps its vectors (`.index.partial/`), so the
+first build resumes from them. The updates embed their new text for real. This measures the
+update path at a size whose embedding would take an hour here; rankings are meaningless then.
 """
 
 from __future__ import annotations
@@ -17,6 +24,8 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+
+import numpy as np
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from bench_build import synthesize  # noqa: E402
@@ -33,22 +42,46 @@ def qa_index(corpus: Path, index_dir: Path) -> tuple[float, dict]:
     return seconds, json.loads(done.stdout)
 
 
+def seed_vectors(corpus: Path, index_dir: Path) -> int:
+    """Random unit vectors for every text a build of `corpus` embeds, kept as a killed build keeps them."""
+    from qa.embed import load_embedder
+    from qa.ingest.files import read_documents
+    from qa.ingest.passages import sentence_spans, split_documents
+    from qa.store.vector_reuse import PartialVectors, sentence_texts
+
+    passages = split_documents(read_documents([corpus]))
+    spans = np.array([(row, a, b) for row, p in enumerate(passages) for a, b in sentence_spans(p)]).reshape(-1, 3)
+    texts = [p.embedding_text() for p in passages] + sentence_texts(passages, spans)
+    embedder = load_embedder(None)
+    partial = PartialVectors(index_dir, {"model": embedder.model,
+                                         "encoder": getattr(embedder, "passage_encoder", type(embedder).__name__)})
+    rng = np.random.default_rng(0)
+    for start in range(0, len(texts), 50_000):
+        vectors = rng.standard_normal((len(texts[start : start + 50_000]), embedder.dimension)).astype(np.float32)
+        partial.save(texts[start : start + 50_000], vectors / np.linalg.norm(vectors, axis=1, keepdims=True))
+    return len(texts)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=112)
     parser.add_argument("--mb", type=float, default=7.0, help="text in all")
+    parser.add_argument("--seed-vectors", action="store_true", help="the first build embeds nothing (see above)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="qa-bench-update-") as tmp:
         corpus, index_dir = Path(tmp) / "corpus", Path(tmp) / "index"
         corpus.mkdir()
         for n in range(args.files):
             synthesize(corpus / f"chapter-{n:03d}.txt", args.mb / args.files, seed=n)
+        if args.seed_vectors:
+            print(f"seeded {seed_vectors(corpus, index_dir):,} random vectors", flush=True)
         full, report = qa_index(corpus, index_dir)
         print(f"| step | passages | texts embedded | texts reused | seconds | share of the full build |\n"
               f"|---|---|---|---|---|---|\n"
-              f"| full build | {report['passage_count']} | {report['texts']['embedded']} | 0 | {full:.1f} | 100% |",
-              flush=True)
+              f"| full build | {report['passage_count']} | {report['texts']['embedded']} | "
+              f"{report['texts']['reused']} | {full:.1f} | 100% |", flush=True)
         steps = [
+            ("nothing changed", lambda: None),
             ("edit one file", lambda: (corpus / "chapter-000.txt").open("a").write(
                 "\nA paragraph added today, about the river crossing at night.\n")),
             ("add one file", lambda: synthesize(corpus / "added.txt", args.mb / args.files, seed=10_000)),
@@ -58,7 +91,7 @@ def main() -> None:
             change()
             seconds, report = qa_index(corpus, index_dir)
             texts = report["texts"]
-            print(f"| {name} | {report['passage_count']} | {texts['embedded']} | {texts['reused']} | {seconds:.1f} | "
+            print(f"| {name} | {report['passage_count']} | {texts['embedded']} | {texts['reused']} | {seconds:.2f} | "
                   f"{100 * seconds / full:.1f}% |", flush=True)
 
 

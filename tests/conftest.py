@@ -51,7 +51,7 @@ def seed_corpus(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def seed_index_dir(tmp_path_factory, seed_corpus, embedder) -> Path:
     """A real index of the seed corpus; tests must not modify it (copy it first)."""
-    from qa.store.index import build_index
+    from qa.store.build import build_index
 
     index_dir = tmp_path_factory.mktemp("seed-index") / "index"
     build_index([seed_corpus], index_dir, embedder)

@@ -12,7 +12,8 @@ from typer.testing import CliRunner
 from ingest_files import blog_page, docs_page, write_docx, write_html, write_manual_pdf, write_scanned_pdf
 from qa.serve.app import create_app
 from qa.cli import app
-from qa.store.index import build_index, load_index
+from qa.store.index import load_index
+from qa.store.build import build_index
 from qa.search.retrieval import Retriever
 
 runner = CliRunner()
@@ -162,6 +163,7 @@ def test_a_rebuild_reads_every_file_again_once_the_readers_changed(tmp_path, emb
     """An extracted text is the readers' of the build that made it: after a qa upgrade changed a reader,
     an unchanged PDF is read again instead of keeping the old reader's text."""
     import qa.ingest.pdf
+    import qa.store.build
     import qa.store.documents
 
     corpus = tmp_path / "c"
@@ -171,6 +173,7 @@ def test_a_rebuild_reads_every_file_again_once_the_readers_changed(tmp_path, emb
     parsed = []
     real = qa.ingest.pdf.read_pdf
     monkeypatch.setattr(qa.ingest.pdf, "read_pdf", lambda path, *rest: parsed.append(path.name) or real(path, *rest))
-    monkeypatch.setattr(qa.store.documents, "readers_digest", lambda: "other readers")
+    for module in (qa.store.documents, qa.store.build):  # where a build asks which readers made a text
+        monkeypatch.setattr(module, "readers_digest", lambda: "other readers")
     build_index([corpus], tmp_path / "index", embedder)
     assert parsed == ["manual.pdf"]

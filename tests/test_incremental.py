@@ -9,7 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from qa.cli import app
-from qa.store.index import build_index, load_index
+from qa.store.index import load_index
+from qa.store.build import build_index
 from qa.search.retrieval import MODES, Retriever
 
 runner = CliRunner()
@@ -56,6 +57,29 @@ def test_an_update_embeds_only_new_text_and_equals_a_full_rebuild(corpus, tmp_pa
         for question in QUESTIONS:
             assert [h.id for h in loaded.ask(question, 5, mode).passages] == \
                 [h.id for h in rebuilt.ask(question, 5, mode).passages], (mode, question)
+
+
+def test_an_update_reads_only_the_changed_files_and_keeps_the_rest_as_it_was(corpus, tmp_path, embedder,
+                                                                         monkeypatch):
+    import qa.store.build as build
+
+    first = build_index([corpus], tmp_path / "index", embedder)
+    change(corpus)
+    read = []
+    real = build.read_document
+    monkeypatch.setattr(build, "read_document", lambda file, name, *rest: read.append(name) or real(file, name, *rest))
+    updated = build_index([corpus], tmp_path / "index", embedder)
+    assert sorted(read) == ["added.txt", "orchard.txt"]
+    full = build_index([corpus], tmp_path / "full", embedder, reuse=False)
+    questions = QUESTIONS + ["cherries in June", "harbour at dawn"]
+    np.testing.assert_allclose(updated.bm25.score(questions), full.bm25.score(questions), rtol=1e-6)
+    assert set(updated.bm25.vocab) == set(full.bm25.vocab)
+    assert updated.manifest["files"] == full.manifest["files"]
+    seed = [p for p in first.passages if p.doc != "orchard.txt" and p.doc != "gone.md"]
+    assert [p for p in updated.passages if p.doc not in ("orchard.txt", "added.txt")] == seed
+    read.clear()
+    again = build_index([corpus], tmp_path / "index", embedder)  # nothing changed: nothing read or written
+    assert read == [] and again.manifest["built_at"] == updated.manifest["built_at"]
 
 
 def test_qa_index_says_what_it_reused_and_full_embeds_everything(corpus, tmp_path, monkeypatch):

@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from qa.errors import QAError
-from qa.store.index import build_index, load_index, read_manifest, stale_reason
+from qa.store.index import load_index, read_manifest, stale_reason
+from qa.store.build import build_index
 from qa.ingest.passages import split_documents
 from qa.ingest.files import read_documents
 

@@ -13,7 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from qa.cli import app
-from qa.store.index import build_index, load_index, read_manifest
+from qa.store.index import load_index, read_manifest
+from qa.store.build import build_index
 
 runner = CliRunner()
 QUESTION = "Which country is the protecting power for the US in North Korea?"
@@ -167,7 +168,7 @@ def flip_a_byte(path: Path, keep_mtime: bool = True) -> None:
 
 
 @pytest.mark.parametrize("file", ["model.onnx", "dense.faiss", "sentence_vectors.npy", "sentence_spans.npy",
-                                  "passages.jsonl", "bm25/vocab.index.json"])
+                                  "passages.jsonl", "bm25/vocab.json"])
 def test_a_damaged_file_is_named_and_never_used(workdir, file):
     assert runner.invoke(app, ["ask", QUESTION]).exit_code == 0  # verified once: the stamp is written
     assert (workdir / "index" / ".verified.json").is_file()

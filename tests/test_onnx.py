@@ -182,7 +182,8 @@ def test_indexes_share_the_model_file_and_a_damaged_one_is_never_kept(tmp_path, 
     """model.onnx is a hard link to the cached export (no 90 MB per index); damage to the shared bytes is
     refused by the next build instead of being recorded as good."""
     from qa.embed import resolve_model
-    from qa.store.index import build_index, load_index
+    from qa.store.index import load_index
+    from qa.store.build import build_index
 
     first = build_index([seed_corpus], tmp_path / "one", embedder)
     build_index([seed_corpus], tmp_path / "two", embedder)

@@ -133,15 +133,16 @@ def test_the_answer_type_bonus_looked_at_near_the_top_only_ranks_as_on_every_pas
 def test_a_large_index_takes_its_first_pass_from_the_ann_index(seed_corpus, embedder, tmp_path, monkeypatch):
     """From ANN_FROM passages the build writes an IVF index and the candidates' first pass comes from
     it; on the seed index (its size made to count as large) the best passages are the exact path's."""
-    import qa.store.index as index_module
+    import qa.store.build as build_module
     import qa.store.local as local
     from qa.search.retrieval import Retriever
-    from qa.store.index import build_index, load_index
+    from qa.store.index import load_index
+    from qa.store.build import build_index
 
     questions = ["Which country is the protecting power for the US in North Korea?",
                  "When did North Korea conduct its fourth nuclear test?"]
     exact = Retriever(build_index([seed_corpus], tmp_path / "exact", embedder), embedder).search(questions, 3)
-    monkeypatch.setattr(index_module, "ANN_FROM", 10)
+    monkeypatch.setattr(build_module, "ANN_FROM", 10)
     built = build_index([seed_corpus], tmp_path / "ann", embedder)
     assert built.manifest["ann"]["file"] == "dense.ivf.faiss" and built.ann is not None
     assert "dense.ivf.faiss" in built.manifest["file_hashes"]

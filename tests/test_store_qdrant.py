@@ -367,7 +367,7 @@ class OtherModel:
 
 
 def test_a_local_index_whose_corpus_file_moved_is_copied_without_its_text(tmp_path, seed_corpus, embedder):
-    from qa.store.index import build_index
+    from qa.store.build import build_index
 
     corpus = tmp_path / "corpus"
     shutil.copytree(seed_corpus, corpus)

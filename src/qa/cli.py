@@ -137,7 +137,7 @@ def index_command(
     Example: qa index corpus/
     """
     from .embed import load_embedder
-    from .store.index import build_index
+    from .store.build import build_index
     from .store.folder import check_index_target
 
     with _user_errors():

@@ -280,7 +280,8 @@ def beir_index_dir(folder: Path, index_dir: Path) -> Path:
 def beir_index(folder: Path, target: Path, embedder, corpus: list[dict], progress=None, warn=None):
     """The index of a BEIR corpus at `target`, reused while corpus.jsonl and the model are unchanged."""
     from .ingest.files import file_sha256
-    from .store.index import index_exists, load_index, read_manifest, write_index
+    from .store.index import index_exists, load_index, read_manifest
+    from .store.build import write_index
     from .ingest.passages import Passage
 
     corpus_file = Path(folder) / "corpus.jsonl"

@@ -78,16 +78,23 @@ def read_documents(paths: list[Path], warn: Warn | None = None,
         name = doc_name(root, file)
         if name in seen:
             continue
-        read = reader(file.suffix)
-        document = _unchanged(file, (known or {}).get(name)) if read else None
-        if document is None:
-            document = read(file, name, warn) if read else _read_plain(file, name, warn)
+        document = read_document(file, name, warn, known)
         if document is not None:
             seen.add(name)
             documents.append(document)
     if not documents:
         raise QAError("no readable documents to index (every file was skipped)")
     return documents
+
+
+def read_document(file: Path, name: str, warn: Warn, known: dict[str, Document] | None = None) -> Document | None:
+    """One corpus file as the Document cited as `name` (from `known` when its bytes are unchanged), or
+    None with a warning when it cannot be read."""
+    read = reader(file.suffix)
+    document = _unchanged(file, (known or {}).get(name)) if read else None
+    if document is None:
+        document = read(file, name, warn) if read else _read_plain(file, name, warn)
+    return document
 
 
 def _unchanged(file: Path, known: Document | None) -> Document | None:

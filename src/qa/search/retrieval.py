@@ -18,7 +18,8 @@ from ..embed import Embedder, load_embedder, resolve_model
 from ..errors import QAError
 from ..store.base import Candidates, Store, sentences_of
 from ..store.local import LocalStore
-from ..store.index import Index, build_index, index_exists, kept_onnx, load_index, read_manifest, stale_reason
+from ..store.index import Index, index_exists, kept_onnx, load_index, read_manifest, stale_reason
+from ..store.build import build_index
 from ..store.folder import check_index_target
 
 MAX_QUESTION_CHARS = 2000

@@ -37,17 +37,36 @@ def nprobe_for(nlist: int) -> int:
     return min(nlist, max(MIN_PROBE, math.ceil(PROBE_SHARE * nlist)))
 
 
-def build_ann(vectors: np.ndarray, path: Path) -> dict:
+def build_ann(vectors: np.ndarray, path: Path, previous: tuple[Path, dict] | None = None,
+              old_to_new: np.ndarray | None = None) -> dict:
     """Build the ANN index of `vectors` (n × d float32, L2-normalized; a read-only memmap is fine),
-    write it atomically at `path` and return what was built, for the manifest."""
+    write it atomically at `path` and return what was built, for the manifest.
+
+    `previous` (an earlier build's file and record) lends its trained lists when it has as many as
+    `n` vectors call for (k-means at 1M takes minutes), and, with `old_to_new` (each of its rows'
+    row now, -1 for one gone), the entries of the rows that stay, moved to their new rows: an
+    update then assigns only its new vectors to lists.
+    """
     import faiss
 
     n, d = vectors.shape
     if n == 0:
         raise ValueError("no vectors to index")
-    index = trained(vectors)
-    for start in range(0, n, CHUNK):
-        index.add(_rows(vectors, slice(start, start + CHUNK)))
+    reused = _retrained(previous, n, d)
+    index = trained(vectors) if reused is None else reused
+    if reused is not None and old_to_new is not None:
+        carried = _carry(previous[0], old_to_new, index)
+        rest = np.ones(n, dtype=bool)
+        rest[carried] = False
+        rest = np.flatnonzero(rest)
+        for start in range(0, len(rest), CHUNK):
+            rows = rest[start : start + CHUNK]
+            index.add_with_ids(_rows(vectors, rows), rows.astype(np.int64))
+    else:
+        for start in range(0, n, CHUNK):
+            index.add(_rows(vectors, slice(start, start + CHUNK)))
+    if index.ntotal != n:
+        raise ValueError(f"the ANN index holds {index.ntotal} vectors, not {n}")
     path = Path(path)
     handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
     os.close(handle)
@@ -59,7 +78,31 @@ def build_ann(vectors: np.ndarray, path: Path) -> dict:
         raise
     return {"kind": KIND, "n": int(n), "d": int(d), "nlist": index.nlist, "nprobe": nprobe_for(index.nlist),
             "train": min(n, index.nlist * TRAIN_PER_LIST), "niter": NITER, "seed": SEED, "metric": "inner_product",
-            "faiss": faiss.__version__}
+            "faiss": faiss.__version__,
+            "trained_on": int(n) if reused is None else int(previous[1].get("trained_on", previous[1]["n"]))}
+
+
+def _reusable(previous: tuple[Path, dict] | None, n: int, d: int) -> bool:
+    return previous is not None and previous[1].get("kind") == KIND and previous[1].get("d") == d \
+        and previous[1].get("nlist") == nlist_for(n)
+
+
+def _retrained(previous: tuple[Path, dict] | None, n: int, d: int):
+    """An empty index with `previous`'s trained lists (its coarse centroids; fp16 needs no training),
+    or None when there is none of the right shape."""
+    import faiss
+
+    if not _reusable(previous, n, d):
+        return None
+    try:
+        old = faiss.read_index(str(previous[0]), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
+        quantizer = faiss.clone_index(faiss.downcast_index(faiss.extract_index_ivf(old).quantizer))
+    except RuntimeError:
+        return None
+    index = faiss.IndexIVFScalarQuantizer(quantizer, d, quantizer.ntotal, faiss.ScalarQuantizer.QT_fp16,
+                                          faiss.METRIC_INNER_PRODUCT)
+    index.is_trained = True
+    return index
 
 
 def trained(vectors: np.ndarray):
@@ -75,6 +118,32 @@ def trained(vectors: np.ndarray):
     rows = np.sort(np.random.default_rng(SEED).choice(n, size=min(n, nlist * TRAIN_PER_LIST), replace=False))
     index.train(_rows(vectors, rows))
     return index
+
+
+def _carry(path: Path, old_to_new: np.ndarray, index) -> np.ndarray:
+    """Copy the entries of the index at `path` whose rows stay into `index`'s lists (the same lists:
+    their codes are unchanged), under their new rows; the new rows so filled."""
+    import faiss
+
+    old = faiss.read_index(str(path), faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY)
+    lists = faiss.downcast_InvertedLists(old.invlists)
+    lists.prefetch_nthread = 0
+    code_size, filled = old.code_size, []
+    for number in range(old.nlist):
+        size = lists.list_size(number)
+        if not size:
+            continue
+        moved = old_to_new[faiss.rev_swig_ptr(lists.get_ids(number), size)]
+        keep = moved >= 0
+        ids = np.ascontiguousarray(moved[keep], dtype=np.int64)
+        codes = np.ascontiguousarray(faiss.rev_swig_ptr(lists.get_codes(number), size * code_size)
+                                     .reshape(size, code_size)[keep])
+        if len(ids):
+            index.invlists.add_entries(number, len(ids), faiss.swig_ptr(ids), faiss.swig_ptr(codes))
+            filled.append(ids)
+    carried = np.concatenate(filled) if filled else np.zeros(0, dtype=np.int64)
+    index.ntotal = len(carried)
+    return carried
 
 
 def _rows(vectors: np.ndarray, rows) -> np.ndarray:

@@ -21,12 +21,24 @@ DOCUMENTS = "documents.jsonl"
 TEXTS = "texts"
 
 
-def write_documents(folder: Path, documents: list[Document]) -> None:
-    """`documents.jsonl` (doc, kind, pages, text file) and the extracted texts, into the index folder."""
+def write_documents(folder: Path, documents: list, previous: Path | None = None) -> None:
+    """`documents.jsonl` (doc, kind, pages, text file) and the extracted texts, into the index folder.
+
+    An entry is a Document, or the record of an unchanged document in the index at `previous`
+    (its extracted text is linked from there: index files are never written in place)."""
+    from ..embed.onnx import place_file
+
     (folder / TEXTS).mkdir()
     readers = readers_digest()
     with open(folder / DOCUMENTS, "w", encoding="utf-8") as out:
         for number, document in enumerate(documents):
+            if isinstance(document, dict):
+                record = {**document, "pages": [list(p) for p in document["pages"]] if document.get("pages") else None}
+                if record.get("text"):
+                    record["text"] = f"{TEXTS}/{number:06d}.txt"
+                    place_file(Path(previous) / document["text"], folder / record["text"])
+                out.write(json.dumps(record, ensure_ascii=False) + "\n")
+                continue
             record = {"doc": document.path, "kind": document.kind, "sha256": document.sha256, "readers": readers,
                       "pages": [list(p) for p in document.pages] if document.pages is not None else None,
                       "sections": [[s.start, s.end, s.heading, s.level] for s in document.sections],

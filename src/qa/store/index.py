@@ -1,25 +1,22 @@
-"""Index: passages, their FAISS vectors and a manifest, written atomically as plain versioned files."""
+"""Index: passages, their FAISS vectors, BM25 postings, sentences and a manifest, as plain versioned files (store/build.py writes them)."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
 from pathlib import Path
 from typing import Callable, Sequence
 
 import numpy as np
 
-from ..ingest.files import Document, doc_name, file_sha256, find_files, read_documents, shown_path
 from ..errors import QAError
-from .folder import (FORMAT, MANIFEST, build_lock, check_index_target, hash_files, stamp_verified,
-                           staging_dir, swap_into_place, verify_files)
-from .lexical import BM25Scores, write_bm25
-from .documents import DOCUMENTS, TEXTS, document_text, extracted_documents, read_records, write_documents
-from ..ingest.passages import Passage, page_of, sentence_spans, split_documents
-from .ann import ANN_FROM, build_ann, load_ann
-from .passage_table import IDS, OFFSETS, PassageTable, write_passages
-from .vector_reuse import KnownVectors, PartialVectors, sentence_texts
+from ..ingest.files import doc_name, file_sha256, find_files
+from ..ingest.passages import Passage, page_of
+from .ann import load_ann
+from .documents import document_text, read_records
+from .folder import FORMAT, MANIFEST, verify_files  # noqa: F401  (MANIFEST: re-exported)
+from .lexical import LENGTHS, BM25Scores
+from .passage_table import OFFSETS, PassageTable
 
 FORMAT_VERSION = 1
 PASSAGES = "passages.jsonl"
@@ -28,6 +25,8 @@ ANN = "dense.ivf.faiss"  # from ANN_FROM passages: the approximate first pass (s
 BM25 = "bm25"
 SENTENCE_SPANS = "sentence_spans.npy"  # rows of (passage row, start, end), for highlights
 SENTENCE_VECTORS = "sentence_vectors.npy"
+TEXT_KEYS = "text_keys.npy"  # a digest of each passage's embedded text: an update finds vectors by text
+SENTENCE_KEYS = "sentence_keys.npy"  # the same for each sentence
 # Sentence vectors (3-4 a passage) are kept as float16: half the disk and memory, and the same figures
 # as float32 on the hand-written set and msmarco-5k (Hit@1, MRR@10, nDCG@10 equal to 4 decimals).
 SENTENCE_DTYPE = np.float16
@@ -97,111 +96,6 @@ class Index:
         return self.passages.row_of(passage_id)
 
 
-def build_index(
-    sources: list[Path],
-    index_dir: Path,
-    embedder,
-    warn: Warn | None = None,
-    progress: ProgressFactory | None = None,
-    reuse: bool = True,
-) -> Index:
-    """Read, split and embed the corpus files under `sources` into `index_dir`, atomically.
-
-    With `reuse`, the texts the index already there embedded keep their vectors (only new text is
-    embedded); without it everything is embedded again (`qa index --full`).
-    """
-    check_index_target(index_dir, sources)  # before the corpus is read: a wrong folder is said at once
-    # unchanged PDF, HTML and Word files are taken from the index there, not parsed again
-    known = extracted_documents(index_dir) if reuse and _intact(index_dir) else {}
-    documents = read_documents([Path(s) for s in sources], warn=warn, known=known)  # errors name paths as given
-    sources = [Path(s).resolve() for s in sources]
-    passages = split_documents(documents)
-    if not passages:
-        raise QAError("the corpus has no passages to index (every file is empty or furniture)")
-    corpus = {"sources": [str(s) for s in sources], "files": _file_records(sources, documents)}
-    return write_index(passages, index_dir, embedder, corpus, progress=progress, warn=warn, reuse=reuse,
-                       documents=documents)
-
-
-def write_index(
-    passages: list[Passage],
-    index_dir: Path,
-    embedder,
-    corpus: dict,
-    progress: ProgressFactory | None = None,
-    warn: Warn | None = None,
-    reuse: bool = False,
-    documents: list[Document] = (),
-) -> Index:
-    """Embed ready-made passages and write them to `index_dir`, replacing any index there atomically
-    (with `reuse`, taking the vectors of texts it already holds from the index there). `documents`
-    are recorded (kind, pages) and their extracted texts kept.
-
-    `corpus` goes into the manifest as is (`sources` and `files` let `stale_reason` check it).
-    """
-    from ..embed.onnx import onnx_for_index
-
-    if not passages:
-        raise QAError("there are no passages to index")
-    spans = np.array(
-        [(row, a, b) for row, p in enumerate(passages) for a, b in sentence_spans(p)], dtype=np.int64
-    ).reshape(-1, 3)
-    manifest = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
-        "model": embedder.model,
-        **corpus,
-        "passage_count": len(passages),
-        "files_written": {"passages": PASSAGES, "passage_offsets": OFFSETS, "passage_ids": IDS,
-                          "dense": DENSE, "bm25": BM25,
-                          "sentence_spans": SENTENCE_SPANS, "sentence_vectors": SENTENCE_VECTORS,
-                          "documents": DOCUMENTS, "texts": TEXTS},
-    }
-    index_dir = Path(index_dir)
-    check_index_target(index_dir)
-    try:
-        with build_lock(index_dir, warn), staging_dir(index_dir) as staging:
-            step = progress(len(passages) + len(spans)) if progress else None
-            encoder = getattr(embedder, "passage_encoder", type(embedder).__name__)
-            known, partial = _known_vectors(index_dir, embedder, encoder, reuse, warn)
-            dense, sentence_vectors, counts = _embed(passages, spans, embedder, staging / SENTENCE_VECTORS, known,
-                                                     partial, step)
-            manifest["texts"] = counts  # how many passage and sentence texts were embedded, and reused
-            manifest["dimension"] = int(dense.d)
-            manifest["built_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
-            onnx = onnx_for_index(embedder, warn=warn)  # the model as ONNX, kept here so asking needs no torch
-            if onnx:
-                manifest["onnx"] = onnx[1]
-            # what embedded the passages: "openvino bf16" vectors are within 1e-4 cosine of fp32 ones
-            manifest["passage_encoder"] = encoder
-            write_documents(staging, list(documents))
-            if len(passages) >= ANN_FROM:
-                manifest["ann"] = {"file": ANN, **build_ann(_flat_vectors(dense), staging / ANN)}
-            _write_files(staging, passages, dense, spans, onnx, manifest)
-            swap_into_place(staging, index_dir)
-            partial.remove()  # the index holds every vector now
-    except OSError as exc:  # a full disk, a read-only folder, /proc
-        raise QAError(f"cannot write the index at {shown_path(index_dir)} ({exc.strerror or exc})") from None
-    return load_index(index_dir)  # the files as written (verified from the stamp the build wrote: no hashing)
-
-
-def _known_vectors(index_dir: Path, embedder, encoder: str, reuse: bool,
-                   warn: Warn | None) -> tuple[KnownVectors, PartialVectors]:
-    """The vectors a build need not compute (with `reuse`: the index there, and what an unfinished
-    build kept), and where this build keeps the ones it computes."""
-    known, partial = KnownVectors(), PartialVectors(index_dir, {"model": embedder.model, "encoder": encoder})
-    if not reuse:
-        partial.remove()
-        return known, partial
-    previous = _reusable(index_dir, embedder, encoder)
-    if previous is not None:
-        known.add_index(previous)
-    resumed = partial.load_into(known)
-    if resumed and warn:
-        warn(f"resuming an unfinished build: {resumed:,} texts were embedded already")
-    return known, partial
-
-
 def _intact(index_dir: Path) -> bool:
     """Whether a qa index is at `index_dir` with every file as its manifest records."""
     try:
@@ -211,84 +105,6 @@ def _intact(index_dir: Path) -> bool:
         return True
     except QAError:
         return False
-
-
-def _reusable(index_dir: Path, embedder, encoder: str) -> Index | None:
-    """The index at `index_dir` when its vectors can stand for `embedder`'s: same model, same encoder,
-    and intact (its files verified); else None."""
-    try:
-        manifest = read_manifest(index_dir) if index_exists(index_dir) else None
-        same = manifest is not None and manifest.get("model") == embedder.model and \
-            manifest.get("passage_encoder") == encoder
-        return load_index(index_dir) if same else None
-    except QAError:
-        return None
-
-
-EMBED_CHUNK = 2048  # texts tokenized and embedded at a time: memory is bounded by this, not by the corpus
-
-
-def _embed(passages: list[Passage], spans: np.ndarray, embedder, sentence_file: Path, known: KnownVectors,
-           partial: PartialVectors, step=None):
-    """The passages' FAISS index, their sentences' vectors written to `sentence_file` (memory-mapped), and
-    how many texts were embedded and how many reused.
-
-    Texts go to the embedder EMBED_CHUNK at a time, so a 50 MB file is never tokenized whole; the
-    sentence vectors (3-4 per passage) go straight to disk instead of being held. A text `known`
-    has a vector for is not embedded again; each chunk embedded is kept in `partial` at once.
-    """
-    import faiss
-
-    # an embedder may have a faster way for many texts (OnnxEmbedder: OpenVINO); questions never use it
-    encode = getattr(embedder, "encode_passages", embedder.encode)
-    counts = {"embedded": 0, "reused": 0}
-
-    def vectors_of(texts: list[str]) -> np.ndarray:
-        out = np.empty((len(texts), embedder.dimension), dtype=np.float32)
-        missing = known.fill(texts, out)
-        if missing:
-            fresh = np.asarray(encode([texts[i] for i in missing], progress=step), dtype=np.float32)
-            partial.save([texts[i] for i in missing], fresh)
-            out[missing] = fresh
-        if step and len(texts) > len(missing):
-            step(len(texts) - len(missing))
-        counts["embedded"] += len(missing)
-        counts["reused"] += len(texts) - len(missing)
-        return out
-
-    dense = faiss.IndexFlatIP(embedder.dimension)
-    for start in range(0, len(passages), EMBED_CHUNK):
-        dense.add(vectors_of([p.embedding_text() for p in passages[start : start + EMBED_CHUNK]]))
-    out = np.lib.format.open_memmap(sentence_file, mode="w+", dtype=SENTENCE_DTYPE, shape=(len(spans), dense.d))
-    for start in range(0, len(spans), EMBED_CHUNK):
-        chunk = spans[start : start + EMBED_CHUNK]
-        out[start : start + len(chunk)] = vectors_of(sentence_texts(passages, chunk))
-    out.flush()
-    return dense, out, counts
-
-
-def _write_files(staging: Path, passages: list[Passage], dense, spans: np.ndarray, onnx: tuple[Path, dict] | None,
-                 manifest: dict) -> None:
-    """The other index files into `staging` (the sentence vectors are there already), the manifest (with
-    every file's hash) last."""
-    import faiss
-
-    from ..embed.onnx import place_file
-
-    write_passages(passages, staging, PASSAGES)
-    faiss.write_index(dense, str(staging / DENSE))
-    write_bm25([p.lexical_text() for p in passages], staging / BM25)
-    np.save(staging / SENTENCE_SPANS, spans, allow_pickle=False)
-    if onnx:
-        place_file(onnx[0], staging / onnx[1]["file"])
-    manifest["file_hashes"] = hash_files(staging)  # checked at every load: damage is never used
-    if onnx and manifest["file_hashes"][onnx[1]["file"]]["sha256"] != onnx[1]["sha256"]:
-        # the model the passages were embedded with is not the file about to be kept (damaged since)
-        raise QAError(f"the ONNX model {shown_path(onnx[0])} is damaged (its SHA-256 is not the one recorded "
-                      f"for it): delete it and run `qa index` again to export it anew")
-    stamp_verified(staging, manifest)
-    # The manifest is written last: a folder without one is never taken for an index.
-    (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
 
 
 def load_index(index_dir: Path) -> Index:
@@ -303,9 +119,10 @@ def load_index(index_dir: Path) -> Index:
     manifest = read_manifest(index_dir)
     verify_files(index_dir, manifest, lambda why: _corrupt(index_dir, why))
     try:
-        if not (index_dir / OFFSETS).is_file():
-            raise QAError(f"index at {index_dir} was built by an older qa (no {OFFSETS}): run `qa index` to "
-                          f"update it (its vectors are reused)", status=503)
+        for kept in (OFFSETS, f"{BM25}/{LENGTHS}"):
+            if not (index_dir / kept).is_file():
+                raise QAError(f"index at {index_dir} was built by an older qa (no {kept}): run `qa index` to "
+                              f"update it (its vectors are reused)", status=503)
         passages = PassageTable(index_dir, PASSAGES)
         dense = faiss.read_index(str(index_dir / DENSE), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
         bm25 = BM25Scores(index_dir / BM25, mmap=True)
@@ -372,8 +189,9 @@ def stale_reason(manifest: dict, model: str) -> str | None:
         return f"it was built with model {manifest.get('model')!r}, not {model!r}"
     if "file_hashes" not in manifest:
         return "it was built by an older qa, which recorded no hashes of the index's files"
-    if OFFSETS not in manifest["file_hashes"]:
-        return f"it was built by an older qa, which kept no {OFFSETS}"
+    for kept in (OFFSETS, TEXT_KEYS, f"{BM25}/{LENGTHS}"):
+        if kept not in manifest["file_hashes"]:
+            return f"it was built by an older qa, which kept no {kept}"
     try:
         if manifest.get("beir"):  # built by `qa eval --beir` from one corpus.jsonl
             current = {record["doc"]: Path(source) for record, source in zip(manifest["files"], manifest["sources"])}
@@ -401,26 +219,6 @@ def stale_reason(manifest: dict, model: str) -> str | None:
             if record.get("sha256") is not None:
                 return f"{name} can no longer be read"
     return None
-
-
-def _file_records(sources: list[Path], documents: list[Document]) -> list[dict]:
-    """Size, mtime and hash of every corpus file, skipped ones (unreadable, not UTF-8) included, so
-    edits are seen; a file that cannot be read has no hash."""
-    hashes = {d.path: d.sha256 for d in documents}
-    records = []
-    for root, file in find_files(sources):
-        name = doc_name(root, file)
-        try:
-            stat = file.stat()
-            sha256 = hashes.get(name) or file_sha256(file)
-        except OSError:
-            stat, sha256 = None, None
-        record = {"doc": name, "sha256": sha256, "size": stat.st_size if stat else None,
-                  "mtime_ns": stat.st_mtime_ns if stat else None}
-        if name not in hashes:
-            record["skipped"] = True
-        records.append(record)
-    return records
 
 
 def _corrupt(index_dir: Path, why) -> QAError:

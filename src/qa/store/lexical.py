@@ -1,21 +1,29 @@
-"""Lexical: BM25 over passages, built and saved by bm25s, scored at query time from its saved arrays.
+"""Lexical: BM25 over passages, saved as postings (term → passages, term frequencies) and weighed at query time.
 
-Building uses bm25s. Querying reads bm25s's saved CSC score matrix and sums the query terms'
-columns with numpy: importing bm25s (which pulls numba and scipy) costs ~0.9 s, most of the
-1 s cold-start budget of `qa ask`, for what is a dozen lines of arithmetic here.
+Written here rather than with bm25s: bm25s saves weights that depend on the whole corpus, so one
+changed file would mean analyzing and weighing every passage again, and importing it (numba,
+scipy) costs ~0.9 s of the 1 s cold start of `qa ask`. The weights are bm25s's (Lucene variant,
+k1 1.5, b 0.75), and a test checks them against bm25s.
 """
 
 from __future__ import annotations
 
 import functools
+import itertools
 import json
+import math
 import re
+from collections import Counter
 from pathlib import Path
 
 import numpy as np
 
 TOKEN = re.compile(r"(?u)\b\w\w+\b")  # bm25s's default token pattern
 TOKENIZER_FILE = "tokenizer.json"
+LAYOUT = "postings-1"  # a new layout or analysis (tokens, stopwords, stemmer) must change this
+K1, B = 1.5, 0.75  # bm25s's defaults
+STARTS, ROWS, FREQUENCIES, LENGTHS = "term_starts.npy", "rows.npy", "term_frequencies.npy", "lengths.npy"
+VOCAB, PARAMS = "vocab.json", "params.json"
 
 
 class Analyzer:
@@ -51,35 +59,93 @@ def default_analyzer() -> Analyzer:
     return Analyzer(list(STOPWORDS_EN))
 
 
-def write_bm25(texts: list[str], folder: Path) -> None:
-    """Build a BM25 (Lucene variant, bm25s defaults) index of `texts` and save it to `folder`."""
-    import bm25s
+def write_bm25(folder: Path, num_docs: int, rows, texts, old: "BM25Scores | None" = None,
+               old_to_new: np.ndarray | None = None) -> None:
+    """Save the BM25 postings of a corpus of `num_docs` passages to `folder`: the analyzed `texts` at
+    `rows`, and, for an update, the postings of `old` whose passages stay, moved to their new rows
+    (`old_to_new`: each old row's new row, or -1 for a passage that is gone).
 
-    analyzer = default_analyzer()
-    model = bm25s.BM25()
-    # a passage with no indexable word still needs a row: give it a token no query produces
-    model.index([analyzer(t) or ["\x00"] for t in texts], show_progress=False)
-    model.save(str(folder))
-    (Path(folder) / TOKENIZER_FILE).write_text(json.dumps(analyzer.config()), encoding="utf-8")
+    The postings keep raw term frequencies and passage lengths, and weights are computed at query
+    time: an update then splices postings (no passage is analyzed again) where bm25s, whose saved
+    weights depend on the whole corpus's statistics, would analyze and weigh every passage again.
+    The weights are bm25s's (Lucene variant, its defaults; tested against it).
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    analyzer = old.analyzer if old is not None else default_analyzer()
+    vocab = dict(old.vocab) if old is not None else {}
+    lengths = np.zeros(num_docs, dtype=np.int32)
+    new_terms, new_rows, new_tf = [], [], []
+    for row, text in zip(rows, texts):
+        counts = Counter(analyzer(text))
+        lengths[row] = max(sum(counts.values()), 1)  # bm25s counts an empty passage as one placeholder token
+        for term, tf in counts.items():
+            new_terms.append(vocab.setdefault(term, len(vocab)))
+            new_rows.append(row)
+            new_tf.append(tf)
+    terms = np.asarray(new_terms, dtype=np.int64)
+    keys = terms * num_docs + np.asarray(new_rows, dtype=np.int64)  # postings ordered by (term, row)
+    order = np.argsort(keys, kind="stable")
+    keys, tf = keys[order], np.asarray(new_tf, dtype=np.int32)[order]
+    if old is not None:  # the kept postings are ordered already (rows move in order): merge the new in
+        moved = old_to_new[np.asarray(old.rows)]
+        kept = moved >= 0
+        old_terms = np.repeat(np.arange(len(old.vocab), dtype=np.int64), np.diff(old.starts))[kept]
+        old_keys = old_terms * num_docs + moved[kept]
+        at = np.searchsorted(old_keys, keys)
+        keys, tf = np.insert(old_keys, at, keys), np.insert(np.asarray(old.tf)[kept], at, tf)
+        stays = old_to_new >= 0
+        lengths[old_to_new[stays]] = np.asarray(old.lengths)[stays]
+    terms, rows_out = np.divmod(keys, num_docs)
+    frequencies = np.bincount(terms, minlength=len(vocab))
+    used = frequencies > 0  # a term whose passages are all gone leaves the vocabulary, as in a rebuild
+    words = list(itertools.compress(list(vocab), used))  # a dict keeps insertion order: the terms' ids
+    starts = np.concatenate([[0], np.cumsum(frequencies[used])]).astype(np.int64)
+    np.save(folder / STARTS, starts, allow_pickle=False)
+    np.save(folder / ROWS, rows_out.astype(np.int32), allow_pickle=False)
+    np.save(folder / FREQUENCIES, tf.astype(np.int32), allow_pickle=False)
+    np.save(folder / LENGTHS, lengths, allow_pickle=False)
+    (folder / VOCAB).write_text(json.dumps(words, ensure_ascii=False), encoding="utf-8")
+    (folder / PARAMS).write_text(json.dumps({"layout": LAYOUT, "k1": K1, "b": B, "num_docs": num_docs}),
+                                 encoding="utf-8")
+    (folder / TOKENIZER_FILE).write_text(json.dumps(analyzer.config()), encoding="utf-8")
 
 
 class BM25Scores:
-    """A saved BM25 index, loaded as plain arrays (optionally memory-mapped)."""
+    """Saved BM25 postings, loaded as plain arrays (optionally memory-mapped)."""
 
     def __init__(self, folder: Path, mmap: bool = False) -> None:
         folder = Path(folder)
         mode = "r" if mmap else None
-        self.data = np.load(folder / "data.csc.index.npy", mmap_mode=mode, allow_pickle=False)
-        self.indices = np.load(folder / "indices.csc.index.npy", mmap_mode=mode, allow_pickle=False)
-        self.indptr = np.load(folder / "indptr.csc.index.npy", mmap_mode=mode, allow_pickle=False)
-        self.vocab = json.loads((folder / "vocab.index.json").read_text(encoding="utf-8"))
-        params = json.loads((folder / "params.index.json").read_text(encoding="utf-8"))
+        params = json.loads((folder / PARAMS).read_text(encoding="utf-8"))
+        if params.get("layout") != LAYOUT:
+            raise ValueError(f"BM25 layout {params.get('layout')!r}, not {LAYOUT!r}")
+        self.starts = np.load(folder / STARTS, mmap_mode=mode, allow_pickle=False)
+        self.rows = np.load(folder / ROWS, mmap_mode=mode, allow_pickle=False)
+        self.tf = np.load(folder / FREQUENCIES, mmap_mode=mode, allow_pickle=False)
+        self.lengths = np.load(folder / LENGTHS, mmap_mode=mode, allow_pickle=False)
+        words = json.loads((folder / VOCAB).read_text(encoding="utf-8"))
+        self.vocab = {word: i for i, word in enumerate(words)}
         self.num_docs = int(params["num_docs"])
+        self.k1, self.b = float(params["k1"]), float(params["b"])
+        if not (len(self.starts) == len(words) + 1 and len(self.rows) == len(self.tf) == int(self.starts[-1])
+                and len(self.lengths) == self.num_docs):
+            raise ValueError("BM25 arrays do not match")
+        self.avgdl = float(np.mean(self.lengths, dtype=np.float64)) if self.num_docs else 1.0
         config = json.loads((folder / TOKENIZER_FILE).read_text(encoding="utf-8"))
         self.analyzer = Analyzer(config["stopwords"], config["stemmer"])
         # answerability folds every word of a question's best passages, often the same passages for
         # abstention and ranking: each word is folded once per loaded index
         self.stem = functools.lru_cache(maxsize=1 << 16)(self.analyzer.fold)
+
+    def postings(self, term: int) -> tuple[np.ndarray, np.ndarray]:
+        """The passages holding term number `term` (rows, ascending) and its BM25 weight in each."""
+        lo, hi = int(self.starts[term]), int(self.starts[term + 1])
+        rows = np.asarray(self.rows[lo:hi], dtype=np.int64)
+        tf = np.asarray(self.tf[lo:hi], dtype=np.float64)
+        idf = math.log(1 + (self.num_docs - (hi - lo) + 0.5) / (hi - lo + 0.5))
+        norm = self.k1 * ((1 - self.b) + self.b * self.lengths[rows] / self.avgdl)
+        return rows, (idf * tf / (norm + tf)).astype(np.float32)  # bm25s keeps float32 weights
 
     def terms(self, question: str) -> list[str]:
         """The question's analyzed terms that occur in the corpus."""
@@ -93,11 +159,11 @@ class BM25Scores:
     def sparse(self, question: str) -> tuple[np.ndarray, np.ndarray]:
         """The passages holding any of the question's terms (rows, ascending) and their BM25 scores:
         work in proportion to the terms' postings, not to the corpus (no per-passage array)."""
-        spans = [(int(self.indptr[t]), int(self.indptr[t + 1])) for t in (self.vocab[w] for w in self.terms(question))]
-        if not spans:
+        found = [self.postings(self.vocab[w]) for w in self.terms(question)]
+        if not found:
             return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        rows = np.concatenate([self.indices[lo:hi] for lo, hi in spans])
-        weights = np.concatenate([self.data[lo:hi] for lo, hi in spans]).astype(np.float64)
+        rows = np.concatenate([rows for rows, _ in found])
+        weights = np.concatenate([weights for _, weights in found]).astype(np.float64)
         found, position = np.unique(rows, return_inverse=True)
         return found.astype(np.int64), np.bincount(position, weights=weights).astype(np.float32)
 

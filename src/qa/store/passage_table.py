@@ -31,17 +31,49 @@ def id_digest(passage_id: str) -> int:
 
 def write_passages(passages: Sequence[Passage], folder: Path, name: str) -> None:
     """passages.jsonl (one JSON object a line) and its offsets and id files into `folder`."""
-    offsets = np.empty(len(passages) + 1, dtype=np.int64)
-    offsets[0] = 0
-    with open(folder / name, "wb") as out:
-        for row, passage in enumerate(passages):
+    with PassageWriter(folder, name) as writer:
+        writer.add(passages)
+
+
+class PassageWriter:
+    """passages.jsonl and its offsets and id files, written a run of rows at a time: new passages, or
+    rows of another table copied byte for byte (an update keeps its unchanged documents' lines)."""
+
+    def __init__(self, folder: Path, name: str) -> None:
+        self._folder = Path(folder)
+        self._out = open(self._folder / name, "wb")
+        self._ends: list[np.ndarray] = [np.zeros(1, dtype=np.int64)]
+        self._digests: list[np.ndarray] = []
+        self._size = 0
+
+    def add(self, passages: Sequence[Passage]) -> None:
+        lengths = np.empty(len(passages), dtype=np.int64)
+        for i, passage in enumerate(passages):
             line = (json.dumps(passage.to_dict(), ensure_ascii=False) + "\n").encode("utf-8", "surrogatepass")
-            out.write(line)
-            offsets[row + 1] = offsets[row] + len(line)
-    np.save(folder / OFFSETS, offsets, allow_pickle=False)
-    digests = np.fromiter((id_digest(p.id) for p in passages), dtype=np.uint64, count=len(passages))
-    order = np.argsort(digests, kind="stable")
-    np.save(folder / IDS, np.stack([digests[order], order.astype(np.uint64)], axis=1), allow_pickle=False)
+            self._out.write(line)
+            lengths[i] = len(line)
+        self._ends.append(self._size + np.cumsum(lengths))
+        self._size += int(lengths.sum())
+        self._digests.append(np.fromiter((id_digest(p.id) for p in passages), dtype=np.uint64, count=len(passages)))
+
+    def copy(self, table: "PassageTable", start: int, end: int) -> None:
+        """Rows `start` to `end` (exclusive) of `table`, as they are."""
+        first, last = int(table._offsets[start]), int(table._offsets[end])
+        self._out.write(table._data[first:last])
+        self._ends.append(np.asarray(table._offsets[start + 1 : end + 1], dtype=np.int64) - first + self._size)
+        self._size += last - first
+        self._digests.append(table.digests()[start:end])
+
+    def __enter__(self) -> "PassageWriter":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._out.close()
+        if exc[0] is None:
+            np.save(self._folder / OFFSETS, np.concatenate(self._ends), allow_pickle=False)
+            digests = np.concatenate(self._digests) if self._digests else np.zeros(0, dtype=np.uint64)
+            order = np.argsort(digests, kind="stable")
+            np.save(self._folder / IDS, np.stack([digests[order], order.astype(np.uint64)], axis=1), allow_pickle=False)
 
 
 class PassageTable(Sequence):
@@ -57,6 +89,7 @@ class PassageTable(Sequence):
         if len(self._offsets) < 1 or int(self._offsets[-1]) != size or self._ids.shape != (len(self._offsets) - 1, 2):
             raise ValueError("passage offsets or ids do not match passages.jsonl")
         self._parse = functools.lru_cache(maxsize=PARSED_KEPT)(self._parse_row)
+        self._row_digests = None
 
     def __len__(self) -> int:
         return len(self._offsets) - 1
@@ -85,6 +118,13 @@ class PassageTable(Sequence):
     def _parse_row(self, row: int) -> Passage:
         start, end = int(self._offsets[row]), int(self._offsets[row + 1])
         return Passage(**json.loads(self._data[start:end].decode("utf-8", "surrogatepass")))
+
+    def digests(self) -> np.ndarray:
+        """Each row's id digest, in row order."""
+        if self._row_digests is None:
+            self._row_digests = np.empty(len(self), dtype=np.uint64)
+            self._row_digests[np.asarray(self._ids[:, 1], dtype=np.int64)] = self._ids[:, 0]
+        return self._row_digests
 
     def rows(self, rows: np.ndarray) -> "Sequence[Passage]":
         """The passages of `rows`, as a sequence parsed on demand."""

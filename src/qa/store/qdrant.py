@@ -311,7 +311,7 @@ def index_corpus(sources: list[Path], url: str, embedder, collection: str = DEFA
     documents whose file changed since it was last synced (`qa index --store qdrant`)."""
     from ..ingest.files import read_documents
     from ..ingest.passages import split_documents
-    from .index import _file_records
+    from .build import _file_records
     from .lexical import default_analyzer
     from .vector_reuse import sentence_texts
 
@@ -335,7 +335,8 @@ def index_corpus(sources: list[Path], url: str, embedder, collection: str = DEFA
         return vectors, np.split(sentences, np.cumsum([len(s) for s in spans])[:-1]), spans
 
     resolved = [Path(s).resolve() for s in sources]
-    corpus = {"sources": [str(s) for s in resolved], "files": _file_records(resolved, documents)}
+    corpus = {"sources": [str(s) for s in resolved], "files": _file_records(resolved, {d.path: d.sha256 for d in documents},
+                                                                                 {d: len(p) for d, p in by_doc.items()})}
     engine = open_engine(url)
     try:
         return sync(engine, collection, entries, embed, model=embedder.model, dimension=embedder.dimension,

@@ -26,35 +26,36 @@ def text_key(text: str) -> bytes:
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=KEY_BYTES).digest()
 
 
+def text_keys(texts) -> np.ndarray:
+    """The texts' digests as an (n × KEY_BYTES) uint8 array, as the index and partial builds keep them."""
+    return np.frombuffer(b"".join(text_key(t) for t in texts), dtype=np.uint8).reshape(-1, KEY_BYTES)
+
+
 class KnownVectors:
-    """Text digest → vector, over any number of (keys, vectors) sources."""
+    """Text digest → vector, over any number of (keys, vectors) sources; the first source knowing a
+    text gives its vector. Keys are kept sorted, so an index's million texts need no dict."""
 
     def __init__(self) -> None:
-        self.rows: dict[bytes, tuple[int, int]] = {}
-        self.sources: list[np.ndarray] = []
+        self.sources: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # sorted keys, their rows, vectors
 
-    def add(self, keys, vectors: np.ndarray) -> None:
-        source = len(self.sources)
-        self.sources.append(vectors)
-        for row, key in enumerate(keys):
-            self.rows.setdefault(bytes(key), (source, row))
-
-    def add_index(self, index) -> None:
-        """The passage and sentence vectors of a loaded index."""
-        self.add([text_key(p.embedding_text()) for p in index.passages], index.vectors())
-        self.add([text_key(t) for t in sentence_texts(index.passages, index.sentence_spans)],
-                 index.sentence_vectors)
+    def add(self, keys: np.ndarray, vectors: np.ndarray) -> None:
+        """`keys` (n × KEY_BYTES uint8, as `text_keys` gives) of the texts whose vectors are `vectors`."""
+        flat = np.ascontiguousarray(keys, dtype=np.uint8).view(f"S{KEY_BYTES}").ravel()
+        order = np.argsort(flat, kind="stable")
+        if len(flat):
+            self.sources.append((flat[order], order, vectors))
 
     def fill(self, texts: list[str], out: np.ndarray) -> list[int]:
         """Write the known texts' vectors into their rows of `out`; the positions of the unknown ones."""
-        missing = []
-        for i, text in enumerate(texts):
-            found = self.rows.get(text_key(text))
-            if found is None:
-                missing.append(i)
-            else:
-                out[i] = self.sources[found[0]][found[1]]
-        return missing
+        wanted = text_keys(texts).view(f"S{KEY_BYTES}").ravel()
+        missing = np.ones(len(texts), dtype=bool)
+        for keys, rows, vectors in self.sources:
+            at = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
+            found = missing & (keys[at] == wanted)
+            if found.any():
+                out[found] = vectors[np.asarray(rows[at[found]])]
+                missing &= ~found
+        return np.flatnonzero(missing).tolist()
 
 
 class PartialVectors:
@@ -96,8 +97,7 @@ class PartialVectors:
         name = f"{self.count:06d}"
         self.count += 1
         np.save(self.folder / f"{name}.vectors.npy", np.asarray(vectors, dtype=np.float32), allow_pickle=False)
-        keys = np.frombuffer(b"".join(text_key(t) for t in texts), dtype=np.uint8).reshape(-1, KEY_BYTES)
-        np.save(self.folder / f"{name}.keys.tmp.npy", keys, allow_pickle=False)
+        np.save(self.folder / f"{name}.keys.tmp.npy", text_keys(texts), allow_pickle=False)
         os.replace(self.folder / f"{name}.keys.tmp.npy", self.folder / f"{name}.keys.npy")
 
     def remove(self) -> None:
