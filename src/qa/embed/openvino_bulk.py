@@ -16,6 +16,21 @@ def available() -> bool:
     return True
 
 
+def _precision_name(precision) -> str:
+    return f"openvino {getattr(precision, 'get_type_name', lambda: str(precision))()}"
+
+
+def predicted_name() -> str | None:
+    """The name `OpenVinoBulk` would have, from the CPU device's default precision, without compiling
+    (None when the device cannot say)."""
+    import openvino as ov
+
+    try:
+        return _precision_name(ov.Core().get_property("CPU", "INFERENCE_PRECISION_HINT"))
+    except Exception:  # noqa: BLE001 - an OpenVINO without the property: compile and see
+        return None
+
+
 class OpenVinoBulk:
     """The exported model compiled by OpenVINO in its throughput mode.
 
@@ -33,7 +48,7 @@ class OpenVinoBulk:
         self._compiled = core.compile_model(core.read_model(str(onnx_path)), "CPU",
                                             {"PERFORMANCE_HINT": "THROUGHPUT"})
         precision = self._compiled.get_property("INFERENCE_PRECISION_HINT")  # bf16 with AMX, else f32
-        self.name = f"openvino {getattr(precision, 'get_type_name', lambda: str(precision))()}"
+        self.name = _precision_name(precision)
 
     def run(self, feeds: Iterable[tuple[Any, dict[str, np.ndarray]]], done: Callable[[Any, np.ndarray], None]) -> None:
         """Run every (key, inputs) of `feeds`; `done(key, token_embeddings)` gets each output, from

@@ -11,7 +11,7 @@ from __future__ import annotations
 import functools
 import hashlib
 import json
-import mmap
+import os
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from ..ingest.passages import Passage
 
 OFFSETS = "passage_offsets.npy"  # int64, rows + 1: where each line of passages.jsonl starts
 IDS = "passage_ids.npy"  # (rows × 2) uint64: the digest of each id, ascending, and its row
+COPY_BYTES = 1 << 26  # copied lines are read this much at a time
 PARSED_KEPT = 1 << 16  # parsed passages kept for the next search (the same candidates recur)
 
 
@@ -59,7 +60,8 @@ class PassageWriter:
     def copy(self, table: "PassageTable", start: int, end: int) -> None:
         """Rows `start` to `end` (exclusive) of `table`, as they are."""
         first, last = int(table._offsets[start]), int(table._offsets[end])
-        self._out.write(table._data[first:last])
+        for at in range(first, last, COPY_BYTES):
+            self._out.write(table.read(at, min(last, at + COPY_BYTES)))
         self._ends.append(np.asarray(table._offsets[start + 1 : end + 1], dtype=np.int64) - first + self._size)
         self._size += last - first
         self._digests.append(table.digests()[start:end])
@@ -81,9 +83,10 @@ class PassageTable(Sequence):
 
     def __init__(self, folder: Path, name: str) -> None:
         folder = Path(folder)
-        with open(folder / name, "rb") as file:
-            size = file.seek(0, 2)
-            self._data = mmap.mmap(file.fileno(), 0, access=mmap.ACCESS_READ) if size else b""
+        # lines are read with pread, not mapped: a map would also pull the lines around each one read
+        # into the process (store/row_file.py), the file's whole size over a server's life
+        self._file = open(folder / name, "rb")
+        size = self._file.seek(0, 2)
         self._offsets = np.load(folder / OFFSETS, mmap_mode="r", allow_pickle=False)
         self._ids = np.load(folder / IDS, mmap_mode="r", allow_pickle=False)
         if len(self._offsets) < 1 or int(self._offsets[-1]) != size or self._ids.shape != (len(self._offsets) - 1, 2):
@@ -117,7 +120,11 @@ class PassageTable(Sequence):
 
     def _parse_row(self, row: int) -> Passage:
         start, end = int(self._offsets[row]), int(self._offsets[row + 1])
-        return Passage(**json.loads(self._data[start:end].decode("utf-8", "surrogatepass")))
+        return Passage(**json.loads(self.read(start, end).decode("utf-8", "surrogatepass")))
+
+    def read(self, first: int, last: int) -> bytes:
+        """Bytes `first` to `last` of passages.jsonl."""
+        return os.pread(self._file.fileno(), last - first, first)
 
     def digests(self) -> np.ndarray:
         """Each row's id digest, in row order."""
