@@ -23,12 +23,15 @@ ITEM_SLACK = 1.8  # list items are set apart by more than the line spacing, but 
 ROW_GAP = 2.4  # table rows are set further apart than prose lines, but not this far
 CELL_GAP = 1.2  # a horizontal gap of this many font sizes inside a short line separates table cells
 ROW_MAX_CHARS = 80
+SIZE_SAMPLES = 7  # characters sampled along a line for its type size
 _LINE = re.compile(r"[^\r\n]+")
 _NUMBER = re.compile(r"^(?:(?i:chapter|section|part|appendix)\s+)?(?:(?:\d+|[A-Z])\.)*(?:\d+|[A-Z])\.?\s+(?=\S)")
 _FOLIO = re.compile(r"^(\d{1,4})\s|\s(\d{1,4})$")  # a page number opening or closing a header line
 _BULLET = re.compile(r"^(?:[\u2022\u25e6\u25aa\u2023\u2043*\u2013-]|\d{1,2}[.)]|[a-z][.)])\s")
 # A table of contents' or an index's entry: dot leaders up to a page number ("2.4 Library Notes . . . 3").
 _LEADER = re.compile(r"(?:\.\s?){5,}\s*(?:\d+|[ivxlc]+)$", re.I)
+# The category texinfo sets flush right on a definition's first line ("int f (int x) [Function]").
+_DEFINITION_TAG = re.compile(r" \| \[[A-Z][A-Za-z]*(?: [A-Za-z]+)?\]$")
 _MONO_NAMES = ("mono", "courier", "cmtt", "typewriter", "consol", "menlo", "code")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
@@ -123,13 +126,19 @@ def _lines(textpage, height: float) -> list[_Line]:
         first = raw.FPDFText_GetCharIndexFromTextIndex(textpage, at + lead + alnum)
         if not line or first < 0:
             continue
-        # The line's size is the middle one of three samples (first letter, middle, end), so that a
-        # code word or a bullet at one end does not decide it.
+        # Three samples (first letter, middle, end) tell whether the line is set in a fixed-pitch font;
+        # its size is the middle one of SIZE_SAMPLES spread along it, so that a bullet or a few code
+        # words in a smaller font ("by specifying --suppressions=file one or") do not decide it.
         samples = [first] + [
             i for i in (raw.FPDFText_GetCharIndexFromTextIndex(textpage, at + lead + k)
                         for k in (len(line) // 2, len(line) - 1)) if i >= 0
         ]
-        sized = sorted((raw.FPDFText_GetFontSize(textpage, i), i) for i in samples)
+        # (Spaces are not sampled: pdfium gives the ones it makes up a size of 1.)
+        spread = [first] + [
+            i for i in (raw.FPDFText_GetCharIndexFromTextIndex(textpage, at + lead + k)
+                        for k in _letters_along(line, SIZE_SAMPLES - 1)) if i >= 0
+        ]
+        sized = sorted((raw.FPDFText_GetFontSize(textpage, i), i) for i in spread)
         size, probe = sized[len(sized) // 2]
         size = size or 10.0
         top = textpage.get_charbox(probe, loose=True)[3]
@@ -148,6 +157,17 @@ def _lines(textpage, height: float) -> list[_Line]:
             bold = _bold(textpage, first) and (last < 0 or _bold(textpage, last))
             lines.append(_Line(line, top, height, size, bold, row, left, base, last_base, hang, mono=mono))
     return lines
+
+
+def _letters_along(line: str, n: int) -> list[int]:
+    """The offsets of `n` characters spread evenly along the line, each moved on past white space."""
+    out = []
+    for k in range(1, n + 1):
+        at = k * (len(line) - 1) // n
+        while at < len(line) - 1 and line[at].isspace():
+            at += 1
+        out.append(at)
+    return out
 
 
 def _physical_lines(textpage, text: str):
@@ -226,7 +246,12 @@ def _cells(textpage, line: str, offset: int, size: float) -> tuple[str, bool, fl
                     hang = textpage.get_charbox(after)[0]
                     continue
         out.append(ch)
-    return "".join(out), gaps > 0, hang
+    text = "".join(out)
+    if gaps == 1 and _DEFINITION_TAG.search(text):
+        # Texinfo's definition header: the definition, then its category flush right ("[Function]"),
+        # a label for the eye and not a table's cell; the definition reads on into the next line.
+        return _DEFINITION_TAG.sub("", text), False, None
+    return text, gaps > 0, hang
 
 
 def _generated(textpage, text_index: int) -> bool:
@@ -425,18 +450,20 @@ def _layout(pages: list[list[_Line]], outline, builder: Builder) -> None:
     heads = []  # (offset, text, size, page index)
     starts_by_page: list[list[tuple[int, str]]] = []
     last = None
-    for index, lines in enumerate(pages):
+    paragraphs = [[(block, _block_text(block, known)) for block in _blocks(lines, leading)] for lines in pages]
+    glued = _page_hyphens(paragraphs, known)
+    for index, page in enumerate(paragraphs):
         builder.new_page()
         starts = []
-        for block in _blocks(lines, leading):
-            text = _block_text(block, known)
+        for block, text in page:
             first = block[0]
             heading = len(block) == 1 and not first.row and F.heading_like(text) and (
                 first.size >= body * HEADING_SCALE or first.bold or F.numbered_level(text) is not None
             )
-            # A prose paragraph cut by the page break goes on after one line break, not a blank line.
+            # A prose paragraph cut by the page break goes on after one line break, not a blank line;
+            # one that carries on a word hyphenated there, with nothing between.
             joined = not starts and last is not None and not heading and F.continues(last, text)
-            start = builder.paragraph(text, continues=joined)
+            start = builder.paragraph(text, continues=joined, glued=joined and index in glued)
             starts.append((start, text))
             if heading:
                 heads.append((start, text, first.size, index))
@@ -445,6 +472,22 @@ def _layout(pages: list[list[_Line]], outline, builder: Builder) -> None:
         starts_by_page.append(starts)
     if not (outline and _outline_sections(outline, heads, starts_by_page, builder, body)):
         _font_sections(heads, builder)
+
+
+def _page_hyphens(paragraphs: list[list[tuple[list[_Line], str]]], known: set[str]) -> set[int]:
+    """The pages whose first paragraph carries on a word hyphenated at the end of the page before
+    ("them-" | "selves do not"); the hyphen of each such word is dropped from the page before's last
+    paragraph unless it is the word's own (see furniture.join_hyphens)."""
+    glued = set()
+    for index in range(1, len(paragraphs)):
+        before, after = paragraphs[index - 1], paragraphs[index]
+        if not before or not after or before[-1][0][0].row or before[-1][0][-1].code:
+            continue
+        run_on = F.page_hyphen(before[-1][1], after[0][1], known)
+        if run_on is not None:
+            before[-1] = (before[-1][0], run_on)
+            glued.add(index)
+    return glued
 
 
 def _title(heads) -> tuple[int, str] | None:
