@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from conftest import ROOT
-from qa.ingest.furniture import join_hyphens, page_hyphen
+from qa.ingest.furniture import compounds, join_hyphens, keeps_hyphens, page_hyphen
 from qa.ingest.passages import split_document
 from qa.ingest.pdf import read_pdf
 
@@ -59,6 +59,19 @@ def test_an_option_broken_at_its_own_hyphen_keeps_it(valgrind):
     """A browser breaks a line only at a hyphen the word has: "--fair-" | "sched=try" is --fair-sched."""
     assert "--fair-sched=try" in valgrind.text and "fairsched" not in valgrind.text
     assert "--default-suppressions=no has been specified" in valgrind.text
+    # Chromium does not hyphenate: every hyphen at its line ends is the word's ("memory-|checking").
+    assert "using the memory-checking tool Memcheck" in valgrind.text and "memorychecking" not in valgrind.text
+
+
+def test_whether_a_document_hyphenates_is_told_by_its_line_end_hyphens():
+    typeset = "a ses-\nsion and a win-\ndow, and the session in its window"
+    printed = ("the memory-\nchecking tool, the suppression-\ndirective, a system-\nprovided file; "
+               "memory-checking, a suppression-directive, system-provided")
+    assert not keeps_hyphens(typeset, compounds(typeset))
+    assert keeps_hyphens(printed, compounds(printed))
+    assert not keeps_hyphens(printed.split(", a system")[0], compounds(printed))  # two tell nothing
+    assert join_hyphens("an ever-\ngrowing list", compounds(printed), keep=True) == "an ever-growing list"
+    assert join_hyphens("an ever-\ngrowing list", compounds(typeset)) == "an evergrowing list"
 
 
 def test_hyphen_rule_for_hyphenated_words():

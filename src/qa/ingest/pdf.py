@@ -409,7 +409,7 @@ def _breaks(prev: _Line, line: _Line, leading: dict[float, float]) -> bool:
     return _spaced(prev, line, leading)
 
 
-def _block_text(block: list[_Line], known: set[str]) -> str:
+def _block_text(block: list[_Line], known: set[str], keep: bool) -> str:
     if block[0].row:
         # A row a line; a cell carried on to the next line is joined to its row first.
         rows: list[list[str]] = []
@@ -418,7 +418,7 @@ def _block_text(block: list[_Line], known: set[str]) -> str:
                 rows[-1].append(ln.text)
             else:
                 rows.append([ln.text])
-        return "\n".join(F.join_hyphens("\n".join(row), known).replace("\n", " ") for row in rows)
+        return "\n".join(F.join_hyphens("\n".join(row), known, keep).replace("\n", " ") for row in rows)
     # Code keeps its lines as they are. In prose, hyphens are joined while the line ends are still
     # there; then a list item keeps its own line and the other line ends become spaces.
     runs = [[block[0]]]
@@ -432,13 +432,14 @@ def _block_text(block: list[_Line], known: set[str]) -> str:
         if run[0].code:
             out.append("\n".join(ln.text for ln in run))
             continue
-        lines = F.join_hyphens("\n".join(ln.text for ln in run), known).split("\n")
+        lines = F.join_hyphens("\n".join(ln.text for ln in run), known, keep).split("\n")
         out.append(lines[0] + "".join(("\n" if _BULLET.match(ln) else " ") + ln for ln in lines[1:]))
     return "\n".join(out)
 
 
 def _layout(pages: list[list[_Line]], outline, builder: Builder) -> None:
     known = F.compounds(" ".join(ln.text for page in pages for ln in page))
+    keep = F.keeps_hyphens("\n".join(ln.text for page in pages for ln in page), known)
     sizes = Counter()
     for page in pages:
         for ln in page:
@@ -450,8 +451,8 @@ def _layout(pages: list[list[_Line]], outline, builder: Builder) -> None:
     heads = []  # (offset, text, size, page index)
     starts_by_page: list[list[tuple[int, str]]] = []
     last = None
-    paragraphs = [[(block, _block_text(block, known)) for block in _blocks(lines, leading)] for lines in pages]
-    glued = _page_hyphens(paragraphs, known)
+    paragraphs = [[(block, _block_text(block, known, keep)) for block in _blocks(lines, leading)] for lines in pages]
+    glued = _page_hyphens(paragraphs, known, keep)
     for index, page in enumerate(paragraphs):
         builder.new_page()
         starts = []
@@ -474,7 +475,7 @@ def _layout(pages: list[list[_Line]], outline, builder: Builder) -> None:
         _font_sections(heads, builder)
 
 
-def _page_hyphens(paragraphs: list[list[tuple[list[_Line], str]]], known: set[str]) -> set[int]:
+def _page_hyphens(paragraphs: list[list[tuple[list[_Line], str]]], known: set[str], keep: bool) -> set[int]:
     """The pages whose first paragraph carries on a word hyphenated at the end of the page before
     ("them-" | "selves do not"); the hyphen of each such word is dropped from the page before's last
     paragraph unless it is the word's own (see furniture.join_hyphens)."""
@@ -483,7 +484,7 @@ def _page_hyphens(paragraphs: list[list[tuple[list[_Line], str]]], known: set[st
         before, after = paragraphs[index - 1], paragraphs[index]
         if not before or not after or before[-1][0][0].row or before[-1][0][-1].code:
             continue
-        run_on = F.page_hyphen(before[-1][1], after[0][1], known)
+        run_on = F.page_hyphen(before[-1][1], after[0][1], known, keep)
         if run_on is not None:
             before[-1] = (before[-1][0], run_on)
             glued.add(index)
