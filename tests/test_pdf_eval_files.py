@@ -87,3 +87,23 @@ def test_a_texinfo_definition_header_is_not_a_table_row():
     document = read_pdf(MIXED / "libtasn1.pdf", "libtasn1.pdf", _no_warning)
     assert "[Function]" not in document.text and " | " not in document.text.split("int asn1_parser2tree")[1][:200]
     assert "int asn1_parser2tree (const char * file, asn1 node * definitions, char * error_desc)" in document.text
+
+
+def test_a_one_line_code_example_is_not_a_heading_but_a_definitions_term_is(valgrind):
+    """Chromium prints a one-line example in its box, set in from the prose after it, in bold
+    monospace: not a section. An option's term, at the text's left over its indented description, is."""
+    headings = {s.heading for s in valgrind.sections}
+    assert not headings & {"valgrind --tool=memcheck ls -l", "==12345== some-message-from-Valgrind",
+                           "tool_name1,tool_name2:suppression_name"}
+    assert {"--log-file=<filename>", "--num-callers=<number> [default: 12]"} <= headings
+    (passage,) = [p for p in split_document(valgrind) if "However, Memcheck is the default" in p.text]
+    assert passage.section == "2.1. What Valgrind does with your program" and passage.page == 1
+
+
+def test_a_table_of_contents_without_dot_leaders_is_dropped(valgrind):
+    """Chromium prints the manual's contents as its headings, one a line, without dot leaders: not text
+    to answer from; the title over it goes too, here and over texinfo's contents (whose leaders tell)."""
+    assert "Table of Contents" not in valgrind.text
+    assert "2.1. What Valgrind does with your program 2.2. Getting started" not in valgrind.text.replace("\n", " ")
+    assert valgrind.text.count("2.7.4. malloc-related Options") == 1  # the heading itself stays
+    assert "Table of Contents" not in read_pdf(MIXED / "libtasn1.pdf", "libtasn1.pdf", _no_warning).text

@@ -16,6 +16,7 @@ BAND = 0.12  # running headers and footers live in the top and bottom 12% of a p
 HEADING_SCALE = 1.15  # a line set this much larger than the body text is a heading
 CELL_GAP = 1.2  # a horizontal gap of this many font sizes inside a short line separates table cells
 ROW_MAX_CHARS = 80
+CONTENTS_SHARE = 0.8  # a paragraph this much made of the document's headings is its table of contents
 SIZE_SAMPLES = 7  # characters sampled along a line for its type size
 _LINE = re.compile(r"[^\r\n]+")
 _NUMBER = re.compile(r"^(?:(?i:chapter|section|part|appendix)\s+)?(?:(?:\d+|[A-Z])\.)*(?:\d+|[A-Z])\.?\s+(?=\S)")
@@ -24,6 +25,7 @@ _FOLIO = re.compile(r"^(\d{1,4})\s|\s(\d{1,4})$")  # a page number opening or cl
 _LEADER = re.compile(r"(?:\.\s?){5,}\s*(?:\d+|[ivxlc]+)$", re.I)
 # The category texinfo sets flush right on a definition's first line ("int f (int x) [Function]").
 _DEFINITION_TAG = re.compile(r" \| \[[A-Z][A-Za-z]*(?: [A-Za-z]+)?\]$")
+_CONTENTS = ("contents", "table of contents")
 _MONO_NAMES = ("mono", "courier", "cmtt", "typewriter", "consol", "menlo", "code")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
@@ -300,16 +302,18 @@ def _layout(pages: list[list[Line]], outline, builder: Builder) -> None:
     heads = []  # (offset, text, size, page index)
     starts_by_page: list[list[tuple[int, str]]] = []
     last = None
-    paragraphs = [[(block, block_text(block, known, keep)) for block in blocks(lines, spacing)] for lines in pages]
+    paragraphs = _without_contents(
+        [[(block, block_text(block, known, keep)) for block in blocks(lines, spacing)] for lines in pages])
     glued = page_hyphens(paragraphs, known, keep)
     for index, page in enumerate(paragraphs):
         builder.new_page()
         starts = []
-        for block, text in page:
+        for k, (block, text) in enumerate(page):
             first = block[0]
+            after = page[k + 1][0][0] if k + 1 < len(page) else None
             heading = len(block) == 1 and not first.row and F.heading_like(text) and (
                 first.size >= body * HEADING_SCALE or first.bold or F.numbered_level(text) is not None
-            )
+            ) and not _set_in_code(first, after)
             # A prose paragraph cut by the page break goes on after one line break, not a blank line;
             # one that carries on a word hyphenated there, with nothing between.
             joined = not starts and last is not None and not heading and F.continues(last, text)
@@ -322,6 +326,27 @@ def _layout(pages: list[list[Line]], outline, builder: Builder) -> None:
         starts_by_page.append(starts)
     if not (outline and _outline_sections(outline, heads, starts_by_page, builder, body)):
         _font_sections(heads, builder)
+
+
+def _without_contents(paragraphs: list[list[tuple[list[Line], str]]]) -> list[list[tuple[list[Line], str]]]:
+    """The pages without their table of contents: a title "Contents" or "Table of Contents", and a
+    paragraph of three lines or more that nearly all repeat a one-line paragraph found elsewhere
+    in the document (its headings; a printed web page's contents has no dot leaders to tell it by)."""
+    lines = Counter(F.squash(text) for page in paragraphs for block, text in page if len(block) == 1)
+
+    def contents(block: list[Line], text: str) -> bool:
+        if F.squash(text).casefold() in _CONTENTS:
+            return True
+        return len(block) >= 3 and sum(F.squash(ln.text) in lines for ln in block) >= CONTENTS_SHARE * len(block)
+
+    return [[(block, text) for block, text in page if not contents(block, text)] for page in paragraphs]
+
+
+def _set_in_code(line: Line, after: Line | None) -> bool:
+    """A line of code set in from the text after it (a one-line example in its box, "valgrind
+    --tool=memcheck ls -l"), not a heading, however bold: a term that heads its text sits at or left
+    of it (a definition's term, "--log-file=<filename>", over its indented description)."""
+    return line.mono and after is not None and line.left > after.left + 2 and line.size < after.size + 0.5
 
 
 def _title(heads) -> tuple[int, str] | None:
