@@ -80,6 +80,9 @@ def test_unknown_focus_is_the_asked_for_role_or_attribute():
     assert unknown_focus("What is the GDP of North Korea?", knows) == "GDP"
     assert unknown_focus("What is the length of the border?", knows) is None  # written "1,416 km-long"
     assert unknown_focus("who is most responsible for the diplomacy", knows) is None
+    # "in charge of", "behind": a preposition, not a role to be named ("charge" need not be a word of it)
+    assert unknown_focus("Who is in charge of the s390 port nowadays?", knows) is None
+    assert unknown_focus("Who is behind Callgrind?", knows) is None
     assert unknown_focus("Which city hosted the talks?", knows) is None  # not a role or attribute question
     assert unknown_focus("What is the Byungjin line?", knows) is None  # a name: unknown_names' business
     assert unknown_focus("How many American soldiers are stationed there?", knows) == "soldiers"

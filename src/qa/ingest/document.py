@@ -73,14 +73,15 @@ class Builder:
     notes: list[str] = field(default_factory=list)
     undo: tuple[int, int, int] | None = None  # (parts, size) before the last heading, and the size after it
 
-    def paragraph(self, text: str, continues: bool = False) -> int:
+    def paragraph(self, text: str, continues: bool = False, glued: bool = False) -> int:
         """Add one paragraph and return its offset; `continues` joins it to the previous one by a single
-        line break (a sentence that runs on over a page break) instead of a blank line."""
+        line break (a sentence that runs on over a page break) instead of a blank line, `glued` by
+        nothing at all (a word hyphenated over a page break)."""
         text = text.strip()
         if not text:
             return self.size
         if self.size:
-            sep = "\n" if continues else "\n\n"
+            sep = "" if glued else "\n" if continues else "\n\n"
             self.parts.append(sep)
             self.size += len(sep)
         start = self.size

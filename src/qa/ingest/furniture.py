@@ -11,6 +11,7 @@ PAGE_NUMBER = re.compile(r"^[-\u2013\u2014\s]*(?:page\s+)?(?:\d+|[ivxlc]+)(?:\s*
 NUMBERED = re.compile(r"^((?:\d+\.)*\d+)\.?\s+[A-Z]")
 SENTENCE_END = tuple(".!?:;\"'\u201d)")
 HEADING_MAX_CHARS = 100
+KEEPS_HYPHENS = 3  # line-end compounds needed to take a document for one that does not hyphenate
 HEADING_MAX_WORDS = 14
 # A word broken at a line end: pdfium marks the hyphen it saw there as U+FFFE, some writers put a soft
 # hyphen (U+00AD) there, and other text keeps "-\n".
@@ -18,6 +19,7 @@ _BROKEN = re.compile(r"([A-Za-z\u00c0-\u024f]+)(?:\ufffe\n?|\u00ad\n?|-\n|-\r\n)
 # Typographic ligatures ("ﬁ" in "ﬁle") as the letters they stand for, so that words are found.
 _LIGATURES = str.maketrans({"\ufb00": "ff", "\ufb01": "fi", "\ufb02": "fl", "\ufb03": "ffi", "\ufb04": "ffl",
                             "\ufb05": "st", "\ufb06": "st"})
+_WORD = re.compile(r"[a-z\u00df-\u024f]+")
 _HYPHENATED = re.compile(r"\b[A-Za-z\u00c0-\u024f]+-[A-Za-z\u00c0-\u024f]+\b")
 
 
@@ -40,22 +42,55 @@ def repeated(keys_by_page: list[set], share: float = 0.5) -> set:
 
 
 def compounds(text: str) -> set[str]:
-    """The hyphenated words the document writes inside a line ("well-known"), folded."""
-    return {m.group(0).casefold() for m in _HYPHENATED.finditer(text)}
+    """The words the document writes inside a line, folded: the hyphenated ones with their hyphen
+    ("well-known"), and every word."""
+    return {m.group(0).casefold() for m in _HYPHENATED.finditer(text)} | set(_WORD.findall(text.casefold()))
 
 
-def join_hyphens(text: str, known: set[str]) -> str:
+def keeps_hyphens(text: str, known: set[str]) -> bool:
+    """Does the document break lines only at hyphens its words have (a browser's print, which does not
+    hyphenate), rather than hyphenate words (a typesetter)? Told by its line-end hyphens (`text` with
+    its line ends) where the document writes one form elsewhere: more compounds ("memory-checking")
+    than joined words ("session" for "ses-sion"), and KEEPS_HYPHENS of them at least: a few line ends
+    tell nothing."""
+    compound = joined = 0
+    for m in _BROKEN.finditer(text):
+        left, right = m.group(1).casefold(), m.group(2).casefold()
+        compound += f"{left}-{right}" in known
+        joined += f"{left}-{right}" not in known and left + right in known
+    return compound >= KEEPS_HYPHENS and compound > joined
+
+
+def join_hyphens(text: str, known: set[str], keep: bool = False) -> str:
     """Join words hyphenated across a line end: "exam-\\nple" -> "example". The hyphen stays when the
-    word after it starts with a capital (a name, "Jean-\\nPierre": the pattern needs a lower-case start)
-    or when the document writes the compound with its hyphen elsewhere ("well-known")."""
+    word after it starts with a capital (a name, "Jean-\\nPierre": the pattern needs a lower-case start),
+    when the document writes the compound with its hyphen elsewhere ("well-known"), or when the part
+    before it follows a hyphen itself (an option, "--trace-\\nchildren", or "all-non-\\nfile": a line broken
+    at a hyphen the word has) unless the document writes the joined word elsewhere ("colon-sepa-\\nrated").
+    With `keep` (a document that does not hyphenate, see keeps_hyphens) the hyphen stays unless the
+    document writes the joined word."""
 
     def fix(m: re.Match) -> str:
         left, right = m.group(1), m.group(2)
         if f"{left}-{right}".casefold() in known:
             return f"{left}-{right}"
+        if (keep or m.string[m.start() - 1:m.start()] == "-") and (left + right).casefold() not in known:
+            return f"{left}-{right}"
         return left + right
 
     return _BROKEN.sub(fix, text).replace("\ufffe\n", "-").replace("\ufffe", "-").replace("\u00ad", "")
+
+
+def page_hyphen(before: str, after: str, known: set[str], keep: bool = False) -> str | None:
+    """A word hyphenated across a page break: the text `before` ends with "exam-" and the next page's
+    paragraph `after` carries on with "ple". `before` as it is to be run on into `after` with nothing
+    between them (its hyphen dropped, or kept by the rules of join_hyphens), or None if it is not that."""
+    m = re.search(r"([A-Za-z\u00c0-\u024f]+)-$", before)
+    n = re.match(r"[a-z\u00df-\u024f]+", after)
+    if m is None or n is None or not continues(before, after):
+        return None
+    word = join_hyphens(before[max(0, m.start() - 1):] + "\n" + n.group(0), known, keep)
+    return before[:-1] if "-" not in word.lstrip("-") else before
 
 
 def plain(text: str) -> str:

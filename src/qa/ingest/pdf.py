@@ -6,48 +6,28 @@ import bisect
 import ctypes
 import re
 from collections import Counter
-from dataclasses import dataclass
 from pathlib import Path
 
 from . import furniture as F
 from .document import Builder, Document, Unreadable, Warn, guarded
+from .pdf_paragraphs import Line, block_text, blocks, leading, page_hyphens
 
 BAND = 0.12  # running headers and footers live in the top and bottom 12% of a page
 HEADING_SCALE = 1.15  # a line set this much larger than the body text is a heading
-LEADING_SLACK = 1.12  # lines further apart than the usual spacing of their size by this much start a paragraph
-LEADING_SAMPLES = 5  # line pairs of one size needed before its usual spacing is trusted
-LEADING_SHARE = 0.1  # ... and the share of them a spacing must have to be the usual one
-PARAGRAPH_GAP = 1.5  # ... or, for a size seen too rarely to know its spacing, this many font sizes
-CODE_SLACK = 2.2  # code lines too, up to this times the spacing
-ITEM_SLACK = 1.8  # list items are set apart by more than the line spacing, but less than this times it
-ROW_GAP = 2.4  # table rows are set further apart than prose lines, but not this far
 CELL_GAP = 1.2  # a horizontal gap of this many font sizes inside a short line separates table cells
 ROW_MAX_CHARS = 80
+CONTENTS_SHARE = 0.8  # a paragraph this much made of the document's headings is its table of contents
+SIZE_SAMPLES = 7  # characters sampled along a line for its type size
 _LINE = re.compile(r"[^\r\n]+")
 _NUMBER = re.compile(r"^(?:(?i:chapter|section|part|appendix)\s+)?(?:(?:\d+|[A-Z])\.)*(?:\d+|[A-Z])\.?\s+(?=\S)")
 _FOLIO = re.compile(r"^(\d{1,4})\s|\s(\d{1,4})$")  # a page number opening or closing a header line
-_BULLET = re.compile(r"^(?:[\u2022\u25e6\u25aa\u2023\u2043*\u2013-]|\d{1,2}[.)]|[a-z][.)])\s")
 # A table of contents' or an index's entry: dot leaders up to a page number ("2.4 Library Notes . . . 3").
 _LEADER = re.compile(r"(?:\.\s?){5,}\s*(?:\d+|[ivxlc]+)$", re.I)
+# The category texinfo sets flush right on a definition's first line ("int f (int x) [Function]").
+_DEFINITION_TAG = re.compile(r" \| \[[A-Z][A-Za-z]*(?: [A-Za-z]+)?\]$")
+_CONTENTS = ("contents", "table of contents")
 _MONO_NAMES = ("mono", "courier", "cmtt", "typewriter", "consol", "menlo", "code")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-
-
-@dataclass
-class _Line:
-    text: str
-    top: float  # points from the page's bottom edge
-    height: float  # the page's height in points
-    size: float
-    bold: bool
-    row: bool  # a table row: cells set apart by wide gaps, already joined by " | "
-    left: float = 0.0  # points from the page's left edge to the line's first character
-    base: float = 0.0  # the baseline of its first character ...
-    last_base: float = 0.0  # ... and of its last (pdfium runs a line hyphenated at its end into the next)
-    hang: float | None = None  # a row's last cell: where it starts (a hanging tag's text), else None
-    carried: bool = False  # a row's last cell carried on from the line before (see _blocks)
-    mono: bool = False  # set in a fixed-pitch font throughout (code, or a man page's literal words)
-    code: bool = False  # a line of a code example, which keeps its line (see _blocks)
 
 
 def read_pdf(path: Path, name: str, warn: Warn) -> Document | None:
@@ -110,7 +90,7 @@ def _outline(pdf) -> list[tuple[int, str, int]]:
     return entries
 
 
-def _lines(textpage, height: float) -> list[_Line]:
+def _lines(textpage, height: float) -> list[Line]:
     import pypdfium2.raw as raw
 
     text = textpage.get_text_range()
@@ -123,13 +103,19 @@ def _lines(textpage, height: float) -> list[_Line]:
         first = raw.FPDFText_GetCharIndexFromTextIndex(textpage, at + lead + alnum)
         if not line or first < 0:
             continue
-        # The line's size is the middle one of three samples (first letter, middle, end), so that a
-        # code word or a bullet at one end does not decide it.
+        # Three samples (first letter, middle, end) tell whether the line is set in a fixed-pitch font;
+        # its size is the middle one of SIZE_SAMPLES spread along it, so that a bullet or a few code
+        # words in a smaller font ("by specifying --suppressions=file one or") do not decide it.
         samples = [first] + [
             i for i in (raw.FPDFText_GetCharIndexFromTextIndex(textpage, at + lead + k)
                         for k in (len(line) // 2, len(line) - 1)) if i >= 0
         ]
-        sized = sorted((raw.FPDFText_GetFontSize(textpage, i), i) for i in samples)
+        # (Spaces are not sampled: pdfium gives the ones it makes up a size of 1.)
+        spread = [first] + [
+            i for i in (raw.FPDFText_GetCharIndexFromTextIndex(textpage, at + lead + k)
+                        for k in _letters_along(line, SIZE_SAMPLES - 1)) if i >= 0
+        ]
+        sized = sorted((raw.FPDFText_GetFontSize(textpage, i), i) for i in spread)
         size, probe = sized[len(sized) // 2]
         size = size or 10.0
         top = textpage.get_charbox(probe, loose=True)[3]
@@ -146,8 +132,19 @@ def _lines(textpage, height: float) -> list[_Line]:
         if line:
             # Bold only when the whole line is: a bold word opening a line is emphasis, not a heading.
             bold = _bold(textpage, first) and (last < 0 or _bold(textpage, last))
-            lines.append(_Line(line, top, height, size, bold, row, left, base, last_base, hang, mono=mono))
+            lines.append(Line(line, top, height, size, bold, row, left, base, last_base, hang, mono=mono))
     return lines
+
+
+def _letters_along(line: str, n: int) -> list[int]:
+    """The offsets of `n` characters spread evenly along the line, each moved on past white space."""
+    out = []
+    for k in range(1, n + 1):
+        at = k * (len(line) - 1) // n
+        while at < len(line) - 1 and line[at].isspace():
+            at += 1
+        out.append(at)
+    return out
 
 
 def _physical_lines(textpage, text: str):
@@ -226,7 +223,12 @@ def _cells(textpage, line: str, offset: int, size: float) -> tuple[str, bool, fl
                     hang = textpage.get_charbox(after)[0]
                     continue
         out.append(ch)
-    return "".join(out), gaps > 0, hang
+    text = "".join(out)
+    if gaps == 1 and _DEFINITION_TAG.search(text):
+        # Texinfo's definition header: the definition, then its category flush right ("[Function]"),
+        # a label for the eye and not a table's cell; the definition reads on into the next line.
+        return _DEFINITION_TAG.sub("", text), False, None
+    return text, gaps > 0, hang
 
 
 def _generated(textpage, text_index: int) -> bool:
@@ -236,7 +238,7 @@ def _generated(textpage, text_index: int) -> bool:
     return index < 0 or raw.FPDFText_IsGenerated(textpage, index) != 0
 
 
-def _drop_furniture(pages: list[list[_Line]]) -> list[list[_Line]]:
+def _drop_furniture(pages: list[list[Line]]) -> list[list[Line]]:
     """Leave out lines in the top or bottom band that repeat at the same height on most pages
     (running headers and footers), page-number lines there, and the entries of a table of contents
     or an index (a pointer to a page, not text to answer from)."""
@@ -244,7 +246,7 @@ def _drop_furniture(pages: list[list[_Line]]) -> list[list[_Line]]:
     sizes = Counter(round(ln.size, 1) for page in pages for ln in page)
     body = sizes.most_common(1)[0][0] if sizes else 0
 
-    def key(line: _Line):
+    def key(line: Line):
         share = line.top / line.height
         if BAND < share < 1 - BAND + 0.04:  # +0.04: a header's top edge sits above its baseline
             return None
@@ -255,7 +257,7 @@ def _drop_furniture(pages: list[list[_Line]]) -> list[list[_Line]]:
     running = F.repeated([{key(ln) for ln in page} - {None} for page in pages])
     offset = _folio_offset(pages, key)
 
-    def furniture(index: int, line: _Line) -> bool:
+    def furniture(index: int, line: Line) -> bool:
         if _LEADER.search(line.text):
             return True
         if key(line) is None:
@@ -273,7 +275,7 @@ def _folio(text: str) -> int | None:
     return None if m is None else int(m.group(1) or m.group(2))
 
 
-def _folio_offset(pages: list[list[_Line]], key) -> int | None:
+def _folio_offset(pages: list[list[Line]], key) -> int | None:
     """The printed page number minus the page's index, when the band lines of most pages agree on one
     (books number from after their front matter, so the folio and the index differ by a constant)."""
     offsets = Counter()
@@ -286,134 +288,9 @@ def _folio_offset(pages: list[list[_Line]], key) -> int | None:
     return offset if n >= max(2, 0.3 * len(pages)) else None
 
 
-def _drop(prev: _Line, line: _Line) -> float:
-    """How far the line's first baseline sits below the previous line's last one: one line spacing
-    between two lines of a paragraph, however pdfium cut its text into lines."""
-    return prev.last_base - line.base
-
-
-def _leading(pages: list[list[_Line]]) -> dict[float, float]:
-    """Each type size's usual baseline-to-baseline distance: the smallest gap between two lines of that
-    size that is common (a tenth of the pairs at least), measured over the whole document. Not simply
-    the most common gap: where paragraphs are short, the gaps between them outnumber the line gaps."""
-    gaps: dict[float, Counter] = {}
-    for page in pages:
-        for prev, line in zip(page, page[1:]):
-            drop = _drop(prev, line)
-            if abs(prev.size - line.size) < 0.1 and 0 < drop < 3 * line.size:
-                gaps.setdefault(round(line.size, 1), Counter())[round(drop * 2) / 2] += 1
-    # A size with few line pairs (headings) has no usual spacing to learn; PARAGRAPH_GAP serves there.
-    return {size: min(gap for gap, n in c.items() if n >= max(LEADING_SAMPLES, LEADING_SHARE * c.total()))
-            for size, c in gaps.items() if c.total() >= LEADING_SAMPLES}
-
-
-def _blocks(lines: list[_Line], leading: dict[float, float]) -> list[list[_Line]]:
-    """Lines grouped into paragraphs (see _breaks); a run of list items, each a paragraph of its own
-    by the spacing, is one paragraph, an item a line."""
-    blocks: list[list[_Line]] = []
-    for line in lines:
-        prev = blocks[-1][-1] if blocks else None
-        if prev is not None and prev.row and _hangs(prev, line, leading):
-            line.row, line.carried, line.hang = True, True, prev.hang
-            blocks[-1].append(line)
-        elif prev is not None and (prev.code or _breaks(prev, line, leading)) and _code_goes_on(prev, line, leading):
-            line.code = True
-            prev.code = prev.code or prev.mono
-            blocks[-1].append(line)
-        elif prev is None or (_breaks(prev, line, leading) and not _next_item(blocks[-1], line, leading)):
-            blocks.append([line])
-        else:
-            blocks[-1].append(line)
-    return blocks
-
-
-def _spaced(prev: _Line, line: _Line, leading: dict[float, float], slack: float = 1.0) -> bool:
-    """Is the line further below the previous one than the usual spacing of its size (times `slack`)?"""
-    usual = leading.get(round(line.size, 1))
-    limit = usual * LEADING_SLACK + 0.5 if usual else PARAGRAPH_GAP * line.size
-    return _drop(prev, line) > limit * slack
-
-
-def _hangs(prev: _Line, line: _Line, leading: dict[float, float]) -> bool:
-    """A prose line set under the last cell of the row above, at the usual spacing: that cell's text
-    wraps (a hanging tag, "-v | Request verbose logging..." and its paragraph under the text)."""
-    return (not line.row and prev.hang is not None and abs(line.left - prev.hang) <= 2
-            and abs(prev.size - line.size) <= 0.5 and _drop(prev, line) > 0 and not _spaced(prev, line, leading))
-
-
-def _next_item(block: list[_Line], line: _Line, leading: dict[float, float]) -> bool:
-    """Does the line open the next item of the list the block is (items set apart by a little more
-    than the line spacing, each opening with a bullet or number at the same place)?"""
-    prev = block[-1]
-    first = next((ln for ln in block if not ln.row and _BULLET.match(ln.text)), None)
-    if first is None and not prev.row and prev.text.rstrip().endswith(":"):
-        first = line  # the sentence that introduces a list goes with it
-    if first is None:
-        return False
-    return (not first.row and not line.row and bool(_BULLET.match(first.text)) and bool(_BULLET.match(line.text))
-            and abs(first.left - line.left) <= 2 and abs(first.size - line.size) <= 0.5 and first.bold == line.bold
-            and _drop(prev, line) > 0 and not _spaced(prev, line, leading, ITEM_SLACK))
-
-
-def _code_goes_on(prev: _Line, line: _Line, leading: dict[float, float]) -> bool:
-    """Is the line the next line of a code example, or its first one after the sentence that introduces
-    it (ending in a colon)? Code is often set with more space between lines than prose."""
-    opens = not prev.mono and not prev.row and prev.text.rstrip().endswith(":")
-    return (line.mono and (prev.mono or opens) and abs(prev.size - line.size) <= 1.0
-            and _drop(prev, line) > 0 and not _spaced(prev, line, leading, CODE_SLACK))
-
-
-def _breaks(prev: _Line, line: _Line, leading: dict[float, float]) -> bool:
-    """A new paragraph starts at a change of type size, between prose and table rows, at a change of
-    weight where the line also starts elsewhere (a heading set out in the margin), or (unless the line
-    carries on a sentence that the previous one breaks off) at a change of weight, a gap wider than
-    the usual line spacing, or a jump back up the page (the next column)."""
-    if prev.row != line.row or abs(prev.size - line.size) > 0.5:
-        return True
-    if prev.bold != line.bold and abs(prev.left - line.left) > 2 and not prev.carried:
-        return True
-    if F.continues(prev.text, line.text):
-        return False
-    if prev.bold != line.bold:
-        return True
-    drop = _drop(prev, line)
-    if drop < 0:
-        return True
-    if line.row:
-        return drop > ROW_GAP * line.size
-    return _spaced(prev, line, leading)
-
-
-def _block_text(block: list[_Line], known: set[str]) -> str:
-    if block[0].row:
-        # A row a line; a cell carried on to the next line is joined to its row first.
-        rows: list[list[str]] = []
-        for ln in block:
-            if ln.carried and rows:
-                rows[-1].append(ln.text)
-            else:
-                rows.append([ln.text])
-        return "\n".join(F.join_hyphens("\n".join(row), known).replace("\n", " ") for row in rows)
-    # Code keeps its lines as they are. In prose, hyphens are joined while the line ends are still
-    # there; then a list item keeps its own line and the other line ends become spaces.
-    runs = [[block[0]]]
-    for ln in block[1:]:
-        if ln.code == runs[-1][-1].code:
-            runs[-1].append(ln)
-        else:
-            runs.append([ln])
-    out = []
-    for run in runs:
-        if run[0].code:
-            out.append("\n".join(ln.text for ln in run))
-            continue
-        lines = F.join_hyphens("\n".join(ln.text for ln in run), known).split("\n")
-        out.append(lines[0] + "".join(("\n" if _BULLET.match(ln) else " ") + ln for ln in lines[1:]))
-    return "\n".join(out)
-
-
-def _layout(pages: list[list[_Line]], outline, builder: Builder) -> None:
+def _layout(pages: list[list[Line]], outline, builder: Builder) -> None:
     known = F.compounds(" ".join(ln.text for page in pages for ln in page))
+    keep = F.keeps_hyphens("\n".join(ln.text for page in pages for ln in page), known)
     sizes = Counter()
     for page in pages:
         for ln in page:
@@ -421,22 +298,26 @@ def _layout(pages: list[list[_Line]], outline, builder: Builder) -> None:
     if not sizes:
         return  # nothing but furniture: the builder stays empty and the file is skipped as having no text
     body = sizes.most_common(1)[0][0]
-    leading = _leading(pages)
+    spacing = leading(pages)
     heads = []  # (offset, text, size, page index)
     starts_by_page: list[list[tuple[int, str]]] = []
     last = None
-    for index, lines in enumerate(pages):
+    paragraphs = _without_contents(
+        [[(block, block_text(block, known, keep)) for block in blocks(lines, spacing)] for lines in pages])
+    glued = page_hyphens(paragraphs, known, keep)
+    for index, page in enumerate(paragraphs):
         builder.new_page()
         starts = []
-        for block in _blocks(lines, leading):
-            text = _block_text(block, known)
+        for k, (block, text) in enumerate(page):
             first = block[0]
+            after = page[k + 1][0][0] if k + 1 < len(page) else None
             heading = len(block) == 1 and not first.row and F.heading_like(text) and (
                 first.size >= body * HEADING_SCALE or first.bold or F.numbered_level(text) is not None
-            )
-            # A prose paragraph cut by the page break goes on after one line break, not a blank line.
+            ) and not _set_in_code(first, after)
+            # A prose paragraph cut by the page break goes on after one line break, not a blank line;
+            # one that carries on a word hyphenated there, with nothing between.
             joined = not starts and last is not None and not heading and F.continues(last, text)
-            start = builder.paragraph(text, continues=joined)
+            start = builder.paragraph(text, continues=joined, glued=joined and index in glued)
             starts.append((start, text))
             if heading:
                 heads.append((start, text, first.size, index))
@@ -445,6 +326,27 @@ def _layout(pages: list[list[_Line]], outline, builder: Builder) -> None:
         starts_by_page.append(starts)
     if not (outline and _outline_sections(outline, heads, starts_by_page, builder, body)):
         _font_sections(heads, builder)
+
+
+def _without_contents(paragraphs: list[list[tuple[list[Line], str]]]) -> list[list[tuple[list[Line], str]]]:
+    """The pages without their table of contents: a title "Contents" or "Table of Contents", and a
+    paragraph of three lines or more that nearly all repeat a one-line paragraph found elsewhere
+    in the document (its headings; a printed web page's contents has no dot leaders to tell it by)."""
+    lines = Counter(F.squash(text) for page in paragraphs for block, text in page if len(block) == 1)
+
+    def contents(block: list[Line], text: str) -> bool:
+        if F.squash(text).casefold() in _CONTENTS:
+            return True
+        return len(block) >= 3 and sum(F.squash(ln.text) in lines for ln in block) >= CONTENTS_SHARE * len(block)
+
+    return [[(block, text) for block, text in page if not contents(block, text)] for page in paragraphs]
+
+
+def _set_in_code(line: Line, after: Line | None) -> bool:
+    """A line of code set in from the text after it (a one-line example in its box, "valgrind
+    --tool=memcheck ls -l"), not a heading, however bold: a term that heads its text sits at or left
+    of it (a definition's term, "--log-file=<filename>", over its indented description)."""
+    return line.mono and after is not None and line.left > after.left + 2 and line.size < after.size + 0.5
 
 
 def _title(heads) -> tuple[int, str] | None:

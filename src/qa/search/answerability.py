@@ -87,9 +87,10 @@ def holds(answer_type: str, text: str) -> bool:
 
 # "Who is [the] [X's] ROLE [of|for|to ...]" and "What is the ATTRIBUTE of X": the asked-for role or
 # attribute, one to three lowercase words or acronyms (a capitalized word is a name: the unknown-name
-# rule's).
+# rule's). A role is a noun: "who is in charge of X", "who is behind X" ask for no role's name.
 _ASKS_ROLE = re.compile(
     r"^\W*(?i:who)\s+(?:is|was|are|were)\s+(?P<article>the\s+|an?\s+)?(?:(?P<owner>[\w .'’-]+?)['’]s\s+)?"
+    r"(?!(?:in|at|on|behind|under|over|about|by|with|from|for|to|of|after|among)\b)"
     r"(?P<focus>(?:[a-z][a-z-]*|[A-Z]{2,})(?:\s+(?:[a-z][a-z-]*|[A-Z]{2,})){0,2}?)\s*(?:\b(?:of|for|to|in|at|on|with|from)\b|[?.!]|$)")
 _ASKS_ATTRIBUTE = re.compile(
     r"^\W*(?i:what)\s+(?:is|was|are|were)\s+(?:the\s+)?(?:[\w .'’-]+?['’]s\s+)?"
