@@ -520,6 +520,18 @@ def test_qa_index_and_ask_with_the_qdrant_store(engine_url, workdir, monkeypatch
     assert over_qdrant["index"] == "cli" and over_qdrant["runs"]["hybrid"]["metrics"] == local["runs"]["hybrid"]["metrics"]
     result = runner.invoke(app, ["eval", "--beir", "x", "--store", "qdrant", "--qdrant-url", engine_url])
     assert result.exit_code == 2 and "cannot be combined with --store qdrant" in result.stderr
+    # qa text prints the text the offsets index, from the side collection (no corpus folder needed)
+    monkeypatch.setenv("QA_STORE", "qdrant")
+    source = (workdir / "corpus" / "north-korea-diplomacy.txt").read_text(encoding="utf-8")
+    shutil.rmtree(workdir / "corpus")
+    for collection in ("cli", "copy"):
+        result = runner.invoke(app, ["text", "north-korea-diplomacy.txt", "--collection", collection])
+        assert result.exit_code == 0, result.output
+        assert result.stdout == source
+    result = runner.invoke(app, ["text", "nope.txt", "--collection", "cli"])
+    assert result.exit_code == 2 and result.stderr == "Error: no document named 'nope.txt' in this index\n"
+    result = runner.invoke(app, ["text", "north-korea-diplomacy.txt", "--collection", "nope"])
+    assert result.exit_code == 1 and result.stderr.startswith("Error: no collection nope at")
 
 
 def test_qa_with_the_qdrant_store_says_what_is_wrong_in_one_line(workdir):

@@ -213,16 +213,30 @@ def ask_command(
 def text_command(
     doc: str = typer.Argument(..., help="The document's name as cited, e.g. manual.pdf or notes/a.md."),
     index_dir: Path = IndexDir,
+    store: str = StoreKind,
+    qdrant_url: Optional[str] = QdrantUrl,
+    collection: str = Collection,
 ) -> None:
     """Print the text that DOC's citations index: the file for .txt and .md, the extracted text for
-    PDF, HTML and Word files, so that text[start:end] is each cited passage.
+    PDF, HTML and Word files, so that text[start:end] is each cited passage (over Qdrant: the text
+    its side collection keeps).
 
     Example: qa text manual.pdf | sed -n 1,20p
     """
-    from .store.index import load_index
-
     with _user_errors():
-        sys.stdout.write(load_index(index_dir).text(doc))
+        url = _qdrant_url(store, qdrant_url)
+        if url is None:
+            from .store.index import load_index
+
+            sys.stdout.write(load_index(index_dir).text(doc))
+            return
+        from .store.qdrant import QdrantStore
+
+        opened = QdrantStore.open(url, collection)
+        try:
+            sys.stdout.write(opened.text(doc))
+        finally:
+            opened.close()
 
 
 @app.command("serve")
