@@ -183,7 +183,7 @@ class EdgeEngine:
         self.shards[name] = e.EdgeShard.create(str(self.folder / name), config)
         self.shards[name].update(e.UpdateOperation.create_field_index("doc", e.PayloadSchemaType.Keyword))
 
-    def create_side(self, name: str, *settings) -> None:
+    def create_side(self, name: str, **settings) -> None:
         e = self.e  # a shard needs some vector: records carry none of this unused sparse one
         self.shards[name] = e.EdgeShard.create(str(self.folder / name),
                                                e.EdgeConfig(sparse_vectors={"none": e.EdgeSparseVectorParams()}))
