@@ -642,8 +642,12 @@ def test_the_api_over_qdrant_answers_and_says_503_when_qdrant_goes_down(seed_sto
         assert shown["next"] == seed_store.neighbours(shown["id"])[1]
         reachable, seed_store.engine = seed_store.engine, ClientEngine("http://127.0.0.1:9", 2)  # the cluster goes down
         try:
-            for response in (client.get("/health"), client.post("/ask", json={"question": PROTECTING}),
-                             client.get(f"/passages/{shown['id']}")):
+            health = client.get("/health")
+            assert health.status_code == 503
+            assert (health.json()["status"], health.json()["store"], health.json()["reachable"]) == \
+                ("unavailable", "qdrant", False)
+            assert health.json()["message"].startswith("Qdrant at http://127.0.0.1:9 is unreachable")
+            for response in (client.post("/ask", json={"question": PROTECTING}), client.get(f"/passages/{shown['id']}")):
                 assert response.status_code == 503
                 assert response.json()["error"]["message"].startswith("Qdrant at http://127.0.0.1:9 is unreachable")
         finally:
@@ -667,3 +671,53 @@ def test_qa_serve_with_the_qdrant_store(engine_url, seed_index_dir, tmp_path, mo
         assert "Sweden" in answer["passages"][0]["text"]
     finally:
         stop_server(process)
+
+
+def test_qa_serve_starts_while_qdrant_is_unreachable_and_recovers_by_itself(seed_index_dir, tmp_path, monkeypatch):
+    """Nothing listening at the server URL: the server starts and answers 503 saying so. An edge
+    collection that does not exist yet when the server starts: 503, then served once it appears
+    (built elsewhere and moved into place whole, as nothing else may hold an edge folder), no restart."""
+    import os
+    import time
+
+    import httpx
+
+    from conftest import free_port, start_server, stop_server
+
+    monkeypatch.setenv("PYTHONPATH", str(ROOT / "src"))  # the subprocess runs this checkout's qa
+    down = f"http://127.0.0.1:{free_port()}"  # a loopback port nothing listens on
+    process, url = start_server(tmp_path / "no-index", tmp_path / "down.log", ["--store", "qdrant", "--qdrant-url", down])
+    try:
+        health = httpx.get(f"{url}/health", timeout=30)
+        assert health.status_code == 503
+        body = health.json()
+        assert (body["status"], body["store"], body["reachable"], body["passage_count"]) == \
+            ("unavailable", "qdrant", False, None)
+        assert body["message"].startswith(f"the collection cannot be opened: Qdrant at {down} is unreachable")
+        assert body["message"].endswith("tried again every 1 s")
+        answer = httpx.post(f"{url}/ask", json={"question": PROTECTING}, timeout=30)
+        assert answer.status_code == 503 and answer.json()["error"]["message"] == body["message"]
+    finally:
+        assert stop_server(process) in (0, -15)
+    assert "Traceback" not in (tmp_path / "down.log").read_text()
+
+    served = tmp_path / "edge"
+    process, url = start_server(tmp_path / "no-index", tmp_path / "late.log",
+                                ["--store", "qdrant", "--qdrant-url", f"edge:{served}", "--collection", "late"])
+    try:
+        body = httpx.get(f"{url}/health", timeout=30).json()
+        assert (body["status"], body["store"], body["reachable"]) == ("unavailable", "qdrant", True)
+        assert body["message"].startswith(f"the collection cannot be opened: no collection late at edge:{served}")
+        S.from_local_index(seed_index_dir, f"edge:{tmp_path / 'staging'}", "late")
+        os.rename(tmp_path / "staging", served)
+        deadline = time.monotonic() + 30
+        while (health := httpx.get(f"{url}/health", timeout=30)).status_code != 200 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert health.status_code == 200, health.text
+        assert (health.json()["store"], health.json()["reachable"]) == ("qdrant", True)
+        answer = httpx.post(f"{url}/ask", json={"question": PROTECTING, "k": 3}, timeout=60).json()
+        assert "Sweden" in answer["passages"][0]["text"]
+    finally:
+        assert stop_server(process) in (0, -15)
+    log = (tmp_path / "late.log").read_text()
+    assert "the collection opened: serving" in log and log.count("no collection late") == 1  # said once

@@ -285,8 +285,15 @@ def serve_command(
     with _user_errors():
         if not 1 <= port <= 65535:  # checked here, not by click, for the one-line `Error:` form
             raise QAError(f"--port must be a whole number from 1 to 65535, not {port}")
-        # over Qdrant, stateless: any number of replicas may serve one collection (of a server)
-        source = _qdrant_retriever(store, qdrant_url, collection, model) or index_dir
+        # over Qdrant, stateless: any number of replicas may serve one collection (of a server); one that
+        # cannot be opened yet is tried again every second while the server answers 503
+        url = _qdrant_url(store, qdrant_url)
+        if url is not None:
+            from .store.qdrant import retriever_opener
+
+            source = retriever_opener(url, collection, model, warn=_warn)
+        else:
+            source = index_dir
         serve(source, host=host, port=port, model=model, warn=_warn, allowed_hosts=allow_host or ())
 
 
