@@ -522,16 +522,42 @@ def retrievers(seed_store, seed_local, embedder):
     return Retriever(LocalStore(seed_local), embedder), Retriever(seed_store, embedder)
 
 
-@pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
-def test_the_retriever_ranks_the_hand_written_set_alike_on_both_stores(retrievers, mode):
-    local, qdrant = retrievers
-    questions = eval_questions()
-    mine, theirs = qdrant.search(questions, 5, mode), local.search(questions, 5, mode)
+def assert_same_answers(mine, theirs) -> None:
+    """The same passages in the same order, scores to 2e-4, abstentions and highlights."""
     assert [[h.id for h in a.passages] for a in mine] == [[h.id for h in a.passages] for a in theirs]
     np.testing.assert_allclose([[h.score for h in a.passages] for a in mine],
                                [[h.score for h in a.passages] for a in theirs], atol=2e-4)
     assert [a.answerable for a in mine] == [a.answerable for a in theirs]
     assert [[h.highlight for h in a.passages] for a in mine] == [[h.highlight for h in a.passages] for a in theirs]
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
+def test_the_retriever_ranks_the_hand_written_set_alike_on_both_stores(retrievers, mode):
+    local, qdrant = retrievers
+    questions = eval_questions()
+    mine, theirs = qdrant.search(questions, 5, mode), local.search(questions, 5, mode)
+    assert_same_answers(mine, theirs)
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
+def test_with_fewer_candidates_than_passages_the_engine_scores_the_second_pass_alike(retrievers, mode, monkeypatch):
+    """Each question's 8 best by cosine and 8 by BM25 of the 32 passages, on both stores: the Qdrant
+    store hands over no vector with its candidates; the engine scores the hybrid's second pass (the
+    moved question's cosine and MAX_SIM), and only the rows read are fetched. Rankings as local."""
+    from qa.search import retrieval
+    from qa.store import local
+
+    monkeypatch.setattr(retrieval, "CANDIDATES", 8)
+    monkeypatch.setattr(local, "EXACT_UP_TO", 0)  # the local store offers candidates the same way
+    local_retriever, qdrant = retrievers
+    questions = eval_questions()
+    found = qdrant.store.candidates(questions[:2], qdrant.embedder.encode(questions[:2]), 8)
+    assert found.scorer is not None and not found.exact and len(found.passages) < qdrant.store.count
+    assert not found.vectors.fetched.done.any()  # nothing fetched until a row is read
+    found.sentence_vectors[found.sentence_spans[:, 0] == 3]
+    assert found.vectors.fetched.done.tolist() == [i == 3 for i in range(len(found.passages))]
+    mine, theirs = qdrant.search(questions, 5, mode), local_retriever.search(questions, 5, mode)
+    assert_same_answers(mine, theirs)
 
 
 def test_sweden_first_with_highlights_and_abstention_on_qdrant(retrievers):

@@ -12,6 +12,7 @@ from ..errors import QAError
 from ..ingest.passages import Passage, page_of
 from .base import Candidates
 from .lexical import Analyzer
+from . import qdrant_candidates
 from .qdrant_engines import open_engine
 from .qdrant_layout import (BM25, FORMAT, FORMAT_VERSION, PASSAGE, SENTENCES, SparseBM25, payload_passage,
                             point_id, record_id, side_name, term_index)
@@ -85,49 +86,9 @@ class QdrantStore:
         return self.engine.count(self.collection)
 
     def candidates(self, questions: list[str], query_vectors: np.ndarray, depth: int) -> Candidates:
-        """Each question's `depth` best by the `passage` vector and `depth` best by `bm25`; then every
-        candidate's exact cosine (from its vector) and its BM25 score for each question (a second
-        sparse query filtered to the candidates' ids: the engine's IDF, 0 for a passage without the terms)."""
-        query_vectors = np.asarray(query_vectors, dtype=np.float32)
-        sparse = [self.bm25.question(q) for q in questions]
-        asked = [q for q, (indices, _) in enumerate(sparse) if indices]
-        dense_hits = self.engine.search(self.collection, PASSAGE, [v.tolist() for v in query_vectors], depth)
-        lexical_hits = dict(zip(asked, self.engine.search(self.collection, BM25, [sparse[q] for q in asked], depth)))
-        found = [{pid for pid, _ in dense_hits[q]} | {pid for pid, _ in lexical_hits.get(q, ())}
-                 for q in range(len(questions))]
-        records = self.engine.retrieve(self.collection, sorted(set().union(*found)), payload=True,
-                                       vectors=[PASSAGE, SENTENCES])
-        records.sort(key=lambda r: (r[2]["doc"], r[2]["ordinal"]))  # corpus order, as the local store's rows
-        ids = [pid for pid, _, _ in records]
-        column = {pid: i for i, pid in enumerate(ids)}
-        dimension = int(self.manifest["dimension"])
-        vectors = np.array([r[1][PASSAGE] for r in records], dtype=np.float32).reshape(len(records), dimension)
-        lexical = np.zeros((len(questions), len(ids)), dtype=np.float32)
-        if ids:
-            for q, hits in zip(asked, self.engine.search(self.collection, BM25, [sparse[q] for q in asked],
-                                                         len(ids), ids=ids)):
-                for pid, score in hits:
-                    lexical[q, column[pid]] = score
-        member = np.zeros((len(questions), len(ids)), dtype=bool)
-        for q, pids in enumerate(found):
-            member[q, [column[p] for p in pids]] = True
-        if member.all() and len(ids) == self.count:
-            member = None  # every passage is every question's candidate: an exact search, as the local store's
-        sentence_vectors, spans = [], []
-        for i, (_, named, payload) in enumerate(records):
-            multi = named.get(SENTENCES) or []
-            if len(multi) != len(payload["sentences"]):
-                raise QAError(f"collection {self.collection} at {self.engine.where} is damaged (passage "
-                              f"{payload['id']} has {len(multi)} sentence vectors for {len(payload['sentences'])} "
-                              f"sentences): {_run_index(self.engine.where, self.collection)} --full", status=503)
-            sentence_vectors += multi
-            spans += [(i, a, b) for a, b in payload["sentences"]]
-        return Candidates(
-            passages=[payload_passage(r[2]) for r in records],
-            keys=np.array([uuid.UUID(pid).int >> 65 for pid in ids], dtype=np.int64),
-            dense=query_vectors @ vectors.T, lexical=lexical, member=member, vectors=vectors,
-            sentence_vectors=np.array(sentence_vectors, dtype=np.float32).reshape(len(spans), dimension),
-            sentence_spans=np.array(spans, dtype=np.int64).reshape(len(spans), 3))
+        """Each question's `depth` best by the `passage` vector and `depth` best by `bm25`, scored by the
+        engine (store/qdrant_candidates.py: the vectors are fetched only for the rows read)."""
+        return qdrant_candidates.search(self, questions, query_vectors, depth)
 
     def passages(self):
         return (payload_passage(payload) for _, _, payload in self.engine.scroll(self.collection))
