@@ -31,7 +31,7 @@ from bench_scale import write_tiled  # noqa: E402
 from qa.embed import load_embedder  # noqa: E402
 from qa.search import scoring  # noqa: E402
 from qa.search.retrieval import MODES, Retriever  # noqa: E402
-from qa.store import qdrant  # noqa: E402
+from qa.store import qdrant, qdrant_sync  # noqa: E402
 from qa.store.index import kept_onnx, load_index  # noqa: E402
 from qa.store.local import LocalStore  # noqa: E402
 from qa.store.qdrant_layout import BM25  # noqa: E402
@@ -100,7 +100,7 @@ def main() -> None:
         for engine in args.engines:
             url = url_of(engine, Path(tmp) / engine)
             started = time.perf_counter()
-            qdrant.copy_index(index, url, "base")
+            qdrant_sync.copy_index(index, url, "base")
             copied = time.perf_counter() - started
             store = qdrant.QdrantStore.open(url, "base")
             print(f"\n{engine}: copied in {copied:.1f} s; BM25 parity {bm25_parity(index, store, questions)}")
@@ -118,7 +118,7 @@ def main() -> None:
             for engine in args.engines:
                 url = url_of(engine, Path(tmp) / f"{engine}-{size}")
                 started = time.perf_counter()
-                qdrant.copy_index(big, url, "tiled")
+                qdrant_sync.copy_index(big, url, "tiled")
                 copied = time.perf_counter() - started
                 store = qdrant.QdrantStore.open(url, "tiled")
                 retriever = Retriever(store, embedder)

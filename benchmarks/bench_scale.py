@@ -2,6 +2,7 @@
 a loaded `qa serve`'s RSS and its HTTP p50/p99 per mode, and in-process p50/p99 per mode.
 
     .venv/bin/python benchmarks/bench_scale.py [--sizes 10000 100000 1000000] [--index DIR] [--work DIR]
+        [--store qdrant]   (each size also copied into a Qdrant collection on the edge engine, measured beside)
 
 The corpus is not embedded again. A real index (default: the msmarco-5k one that `qa eval --beir
 ../shared/benchmarks/msmarco-5k` builds beside index/, 5,000 passages with 3-4 sentences each) is
@@ -43,7 +44,8 @@ from bench_api import percentile, start_server  # noqa: E402
 from qa.embed import load_embedder  # noqa: E402
 from qa.embed.onnx import place_file  # noqa: E402
 from qa.search.retrieval import MODES, Retriever  # noqa: E402
-from qa.store import local  # noqa: E402
+from qa.store import local, qdrant_sync  # noqa: E402
+from qa.store.qdrant import QdrantStore  # noqa: E402
 from qa.store.folder import MANIFEST, hash_files, stamp_verified  # noqa: E402
 from qa.store.ann import ANN_FROM, build_ann  # noqa: E402
 from qa.store.index import (ANN, BM25, DENSE, PASSAGES, SENTENCE_DTYPE, SENTENCE_KEYS, SENTENCE_SPANS,  # noqa: E402
@@ -190,6 +192,36 @@ def served(index_dir: Path, asked: list[str], k: int) -> tuple[dict, dict]:
         log.unlink(missing_ok=True)
 
 
+def timed(retriever: Retriever, asked: list[str], k: int, mode: str) -> tuple[float, float]:
+    """In-process p50/p99 ms of asking each question alone."""
+    latencies = []
+    for question in asked:
+        started = time.perf_counter()
+        retriever.ask(question, k, mode)
+        latencies.append((time.perf_counter() - started) * 1000)
+    return statistics.median(latencies), percentile(latencies, 99)
+
+
+def over_edge(folder: Path, edge: Path, embedder, asked: list[str], k: int) -> dict:
+    """The tiled index copied into a Qdrant collection on the edge engine (qdrant-edge-py: Qdrant's Rust
+    shard in this process; `qa index --store qdrant --from-index`, nothing embedded): upsert time, and
+    in-process p50/p99 per mode over it."""
+    shutil.rmtree(edge, ignore_errors=True)
+    started = time.perf_counter()
+    qdrant_sync.copy_index(load_index(folder), f"edge:{edge}", "tiled")
+    row = {"edge upsert s": time.perf_counter() - started}
+    store = QdrantStore.open(f"edge:{edge}", "tiled")
+    try:
+        retriever = Retriever(store, embedder)
+        retriever.ask("warm up", 1)
+        for mode in MODES:
+            row[f"edge {mode} p50/p99 ms"] = timed(retriever, asked, k, mode)
+    finally:
+        store.close()
+    row["edge disk MB"] = sum(p.stat().st_size for p in edge.rglob("*") if p.is_file()) / 2**20
+    return row
+
+
 def disk_mb(folder: Path, leave_out: str | None) -> float:
     """The index folder's size, less the ONNX model (a hard link to the one export per model)."""
     return sum(p.stat().st_size for p in folder.rglob("*") if p.is_file() and p.name != leave_out) / 2**20
@@ -204,6 +236,8 @@ def main() -> None:
     parser.add_argument("--k", type=int, default=5)
     parser.add_argument("--no-serve", action="store_true", help="skip cold qa ask and qa serve")
     parser.add_argument("--reuse", action="store_true", help="keep a tiled index of the size already in --work")
+    parser.add_argument("--store", choices=["local", "qdrant"], default="local", help="qdrant: also copy each "
+                        "tiled index into a collection on the edge engine and measure it beside the local store")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     source = args.index or default_index()
@@ -244,15 +278,12 @@ def main() -> None:
         for mode, exact_up_to, first_pass in variants:
             local.EXACT_UP_TO, saved = exact_up_to, local.EXACT_UP_TO
             index.ann = first_pass
-            latencies = []
-            for question in asked:
-                started = time.perf_counter()
-                retriever.ask(question, args.k, mode.split(",")[0])
-                latencies.append((time.perf_counter() - started) * 1000)
+            row[f"{mode} p50/p99 ms"] = timed(retriever, asked, args.k, mode.split(",")[0])
             local.EXACT_UP_TO, index.ann = saved, ann
-            row[f"{mode} p50/p99 ms"] = (statistics.median(latencies), percentile(latencies, 99))
         row["in-process RSS MB"] = rss_mb()
         del retriever, index, ann
+        if args.store == "qdrant":
+            row.update(over_edge(folder, args.work / f"edge-{size}", embedder, asked, args.k))
         if not args.no_serve:
             row["cold qa ask s"] = cold_ask(folder, asked[0])
             memory, http = served(folder, asked, args.k)

@@ -235,6 +235,7 @@ def test_health(client, retriever):
     assert response.json() == {
         "status": "ok",
         "store": "local",
+        "reachable": True,
         "passage_count": len(retriever.index.passages),
         "model": "all-MiniLM-L6-v2",
         "built_at": manifest["built_at"],

@@ -19,6 +19,7 @@ from conftest import ROOT
 from qa.errors import QAError
 from qa.search import scoring
 from qa.store import qdrant as Q
+from qa.store import qdrant_sync as S
 from qa.store.index import load_index
 from qa.store.lexical import Analyzer
 from qa.store.local import LocalStore
@@ -36,7 +37,7 @@ def url_for(engine: str, folder: Path) -> str:
 def seed_url(request, tmp_path_factory, seed_index_dir) -> str:
     """The seed index copied into a collection `seed` (tests must not modify it)."""
     url = url_for(request.param, tmp_path_factory.mktemp(f"qdrant-{request.param}"))
-    counts = Q.from_local_index(seed_index_dir, url, "seed")
+    counts = S.from_local_index(seed_index_dir, url, "seed")
     assert counts["written"] == 1 and counts["skipped"] == 0
     return url
 
@@ -190,7 +191,7 @@ def engine_url(request, tmp_path) -> str:
 
 
 def test_indexing_the_corpus_equals_copying_its_local_index(engine_url, seed_corpus, seed_local, embedder):
-    counts = Q.index_corpus([seed_corpus], engine_url, embedder, "built")
+    counts = S.index_corpus([seed_corpus], engine_url, embedder, "built")
     assert counts == {"written": 1, "skipped": 0, "deleted": 0, "passages_written": len(seed_local.passages)}
     store = Q.QdrantStore.open(engine_url, "built")
     try:
@@ -223,8 +224,8 @@ def test_incremental_add_edit_delete(engine_url, tmp_path, embedder):
     corpus.mkdir()
     _write(corpus, "apples.txt", "Apples\n\nOrchards in Kent grow sharp cooking apples for pies.\n")
     _write(corpus, "boats.md", "# Boats\n\nThe ferry to Skye leaves at noon.\n\nIt carries forty cars.\n")
-    assert Q.index_corpus([corpus], engine_url, embedder, "c")["written"] == 2
-    assert Q.index_corpus([corpus], engine_url, embedder, "c") == \
+    assert S.index_corpus([corpus], engine_url, embedder, "c")["written"] == 2
+    assert S.index_corpus([corpus], engine_url, embedder, "c") == \
         {"written": 0, "skipped": 2, "deleted": 0, "passages_written": 0}
     store = Q.QdrantStore.open(engine_url, "c")
     before = _ids(store)
@@ -233,7 +234,7 @@ def test_incremental_add_edit_delete(engine_url, tmp_path, embedder):
     _write(corpus, "boats.md", "# Boats\n\nThe ferry to Skye leaves at dawn.\n\nIt carries forty cars.\n")
     _write(corpus, "comets.txt", "Comets\n\nHalley's comet returns every seventy-six years.\n")
     (corpus / "apples.txt").unlink()
-    counts = Q.index_corpus([corpus], engine_url, embedder, "c")
+    counts = S.index_corpus([corpus], engine_url, embedder, "c")
     assert counts["written"] == 2 and counts["deleted"] == 1 and counts["skipped"] == 0
     store = Q.QdrantStore.open(engine_url, "c")
     try:
@@ -263,11 +264,11 @@ def test_idf_after_deletes_counts_the_live_passages_only(engine_url, tmp_path, e
     corpus.mkdir()
     for i in range(6):
         _write(corpus, f"d{i}.txt", f"Doc {i}\n\nThe ferry sails to island {i} with cars.\n\nHarbour {i} is small.\n")
-    Q.index_corpus([corpus], engine_url, embedder, "idf")
+    S.index_corpus([corpus], engine_url, embedder, "idf")
     for i in range(4):
         (corpus / f"d{i}.txt").unlink()
     _write(corpus, "d5.txt", "Doc 5\n\nThe ferry sails to the harbour at dawn.\n")
-    Q.index_corpus([corpus], engine_url, embedder, "idf")
+    S.index_corpus([corpus], engine_url, embedder, "idf")
     store = Q.QdrantStore.open(engine_url, "idf")
     try:
         question = "ferry sails harbour cars"
@@ -291,7 +292,7 @@ def test_a_pdf_keeps_its_pages(engine_url, tmp_path, embedder):
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     ingest_files.write_manual_pdf(corpus / "manual.pdf")
-    Q.index_corpus([corpus], engine_url, embedder, "pdf")
+    S.index_corpus([corpus], engine_url, embedder, "pdf")
     store = Q.QdrantStore.open(engine_url, "pdf")
     try:
         text = store.text("manual.pdf")
@@ -322,14 +323,14 @@ class FailsAfter:
 
 def test_rerunning_after_a_failure_mid_upsert_completes_the_collection(engine_url, seed_corpus, seed_local,
                                                                        embedder, monkeypatch):
-    monkeypatch.setattr(Q, "UPSERT_BATCH", 8)  # the seed document's passages in four requests
+    monkeypatch.setattr(S, "UPSERT_BATCH", 8)  # the seed document's passages in four requests
     with pytest.raises(TimeoutError):
-        Q.index_corpus([seed_corpus], engine_url, FailsAfter(embedder, 4), "seed")  # two batches written
+        S.index_corpus([seed_corpus], engine_url, FailsAfter(embedder, 4), "seed")  # two batches written
     with pytest.raises(QAError) as error:
         Q.QdrantStore.open(engine_url, "seed")
     assert "incomplete" in error.value.message and "qa index --store qdrant" in error.value.message
     assert error.value.status == 503
-    counts = Q.index_corpus([seed_corpus], engine_url, embedder, "seed")
+    counts = S.index_corpus([seed_corpus], engine_url, embedder, "seed")
     assert counts["written"] == 1
     store = Q.QdrantStore.open(engine_url, "seed")
     try:
@@ -343,14 +344,14 @@ def test_a_failure_while_updating_leaves_the_last_sync_searchable(engine_url, tm
     corpus = tmp_path / "corpus"
     corpus.mkdir()
     _write(corpus, "a.txt", "Alpha\n\nThe first file is about lighthouses on rocky coasts.\n")
-    Q.index_corpus([corpus], engine_url, embedder, "u")
+    S.index_corpus([corpus], engine_url, embedder, "u")
     _write(corpus, "b.txt", "Beta\n\nThe second file is about glaciers in the Alps.\n")
     with pytest.raises(TimeoutError):
-        Q.index_corpus([corpus], engine_url, FailsAfter(embedder, 0), "u")
+        S.index_corpus([corpus], engine_url, FailsAfter(embedder, 0), "u")
     store = Q.QdrantStore.open(engine_url, "u")  # the manifest of the last finished sync still stands
     assert set(_ids(store)) == {"a.txt"}
     store.close()
-    assert Q.index_corpus([corpus], engine_url, embedder, "u")["written"] == 1
+    assert S.index_corpus([corpus], engine_url, embedder, "u")["written"] == 1
     store = Q.QdrantStore.open(engine_url, "u")
     assert set(_ids(store)) == {"a.txt", "b.txt"}
     store.close()
@@ -374,7 +375,7 @@ def test_a_local_index_whose_corpus_file_moved_is_copied_without_its_text(tmp_pa
     build_index([corpus], tmp_path / "index", embedder)
     shutil.rmtree(corpus)  # a .txt file's text is read from the corpus, which is gone
     url = str(tmp_path / "local")
-    assert Q.from_local_index(tmp_path / "index", url, "moved")["written"] == 1
+    assert S.from_local_index(tmp_path / "index", url, "moved")["written"] == 1
     store = Q.QdrantStore.open(url, "moved")
     try:
         assert store.count > 0
@@ -391,7 +392,7 @@ def test_a_collection_built_with_another_model_is_refused(seed_url, seed_corpus,
     assert "was built with model 'all-MiniLM-L6-v2', not 'paraphrase-MiniLM-L3-v2'" in error.value.message
     assert "\n" not in error.value.message
     with pytest.raises(QAError) as error:
-        Q.index_corpus([seed_corpus], seed_url, OtherModel(embedder), "seed")
+        S.index_corpus([seed_corpus], seed_url, OtherModel(embedder), "seed")
     assert "was built with model" in error.value.message
 
 
@@ -406,30 +407,101 @@ def test_a_missing_collection_says_how_to_build_it(seed_url):
 def test_an_unreachable_server_is_one_line_and_503(seed_corpus, embedder):
     url = "http://127.0.0.1:9"  # loopback, a port nothing listens on
     for attempt in (lambda: Q.QdrantStore.open(url, "qa"),
-                    lambda: Q.index_corpus([seed_corpus], url, embedder, "qa")):
+                    lambda: S.index_corpus([seed_corpus], url, embedder, "qa")):
         with pytest.raises(QAError) as error:
             attempt()
         assert error.value.status == 503
         assert error.value.message.startswith(f"Qdrant at {url} is unreachable") and "\n" not in error.value.message
 
 
-def test_cluster_settings_are_recorded(tmp_path, seed_index_dir):
-    """The local mode takes shard_number, replication_factor and write_consistency_factor at creation
-    but keeps none (it has one process, no shards): the manifest records what was asked."""
-    url = str(tmp_path / "local")
-    Q.from_local_index(seed_index_dir, url, "sharded", Q.Settings(shard_number=3, replication_factor=2,
-                                                                  write_consistency_factor=2))
-    store = Q.QdrantStore.open(url, "sharded")
+def test_cluster_settings_are_options_of_qa_index_fixed_at_creation(tmp_path, seed_index_dir, monkeypatch):
+    """Neither engine here keeps shard_number, replication_factor or write_consistency_factor (the local
+    mode drops them, an edge shard is one shard): the manifest records what the collection was created
+    with, and a later sync asking for other settings is refused."""
+    from typer.testing import CliRunner
+
+    from qa.cli import app
+
+    monkeypatch.chdir(tmp_path)
+    runner = CliRunner()
+    for engine in ENGINES:
+        flags = ["index", "--store", "qdrant", "--qdrant-url", url_for(engine, tmp_path / engine), "--collection",
+                 "sharded", "--from-index", str(seed_index_dir)]
+        result = runner.invoke(app, [*flags, "--shards", "3", "--replicas", "2", "--write-consistency", "2"])
+        assert result.exit_code == 0, result.output
+        store = Q.QdrantStore.open(url_for(engine, tmp_path / engine), "sharded")
+        try:
+            assert store.manifest["settings"] == {"shard_number": 3, "replication_factor": 2,
+                                                  "write_consistency_factor": 2}
+        finally:
+            store.close()
+        assert runner.invoke(app, [*flags, "--replicas", "2"]).exit_code == 0  # the same as recorded: fine
+        result = runner.invoke(app, [*flags, "--shards", "4"])
+        assert result.exit_code == 2 and result.stderr.count("\n") == 1
+        assert result.stderr.startswith("Error: collection sharded at ") and \
+            "--shards 4 (it has 3); they are fixed at creation" in result.stderr
+    flags = ["index", "--store", "qdrant", "--qdrant-url", str(tmp_path / "new"), "--from-index", str(seed_index_dir)]
+    for bad, said in ((["--shards", "0"], "--shards (shard_number) must be a whole number of 1 or more, not 0"),
+                      (["--replicas", "-1"], "--replicas (replication_factor) must be a whole number of 1 or more, "
+                                             "not -1"),
+                      (["--write-consistency", "0"], "--write-consistency (write_consistency_factor) must be a whole "
+                                                     "number of 1 or more, not 0"),
+                      (["--replicas", "2", "--write-consistency", "3"], "--write-consistency (3) cannot exceed "
+                                                                        "--replicas (2)")):
+        result = runner.invoke(app, [*flags, *bad])
+        assert result.exit_code == 2 and result.stderr.startswith(f"Error: {said}") and \
+            result.stderr.count("\n") == 1, (bad, result.output)
+    assert not (tmp_path / "new").exists()  # refused before anything was created
+    result = runner.invoke(app, ["index", "--shards", "2"])
+    assert result.exit_code == 2 and result.stderr == ("Error: --from-index, --shards, --replicas and "
+                                                       "--write-consistency go with --store qdrant\n")
+
+
+def test_a_server_is_asked_for_the_cluster_settings_at_creation(tmp_path):
+    """What the real qdrant-client sends a server to create the collection (a loopback listener stands
+    in for the server this machine cannot run, and records the requests): the settings are in it."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from qa.store.qdrant_engines import ClientEngine
+
+    bodies = {}
+
+    class Recorder(BaseHTTPRequestHandler):
+        def do_PUT(self):
+            bodies[self.path.split("?")[0]] = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            answer = json.dumps({"result": True if self.path.count("/") == 2 else
+                                 {"operation_id": 0, "status": "completed"}, "status": "ok", "time": 0}).encode()
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(answer)))
+            self.end_headers()
+            self.wfile.write(answer)
+
+        def log_message(self, *args):
+            pass
+
+    listener = ThreadingHTTPServer(("127.0.0.1", 0), Recorder)
+    threading.Thread(target=listener.serve_forever, daemon=True).start()
+    engine = ClientEngine(f"http://127.0.0.1:{listener.server_address[1]}", 5)
     try:
-        assert store.manifest["settings"] == {"shard_number": 3, "replication_factor": 2,
-                                              "write_consistency_factor": 2}
+        engine.create("qa", 384, shard_number=6, replication_factor=2, write_consistency_factor=2)
+        engine.create_side("qa__qa", shard_number=6, replication_factor=2, write_consistency_factor=2)
     finally:
-        store.close()
+        engine.close()
+        listener.shutdown()
+    main, side = bodies["/collections/qa"], bodies["/collections/qa__qa"]
+    assert (main["shard_number"], main["replication_factor"], main["write_consistency_factor"]) == (6, 2, 2)
+    assert main["vectors"]["sentences"]["multivector_config"] == {"comparator": "max_sim"}
+    assert main["sparse_vectors"]["bm25"]["modifier"] == "idf"
+    # the side collection is a few records a document: one shard, replicated as the passages are
+    assert (side["shard_number"], side["replication_factor"], side["write_consistency_factor"]) == (1, 2, 2)
+    assert "/collections/qa/index" in bodies  # the keyword index on doc a delete filters on
 
 
 def test_the_local_folder_is_not_taken_twice(tmp_path, seed_index_dir):
     url = str(tmp_path / "local")
-    Q.from_local_index(seed_index_dir, url, "seed")
+    S.from_local_index(seed_index_dir, url, "seed")
     store = Q.QdrantStore.open(url, "seed")
     try:
         with pytest.raises(QAError) as error:
@@ -450,16 +522,42 @@ def retrievers(seed_store, seed_local, embedder):
     return Retriever(LocalStore(seed_local), embedder), Retriever(seed_store, embedder)
 
 
-@pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
-def test_the_retriever_ranks_the_hand_written_set_alike_on_both_stores(retrievers, mode):
-    local, qdrant = retrievers
-    questions = eval_questions()
-    mine, theirs = qdrant.search(questions, 5, mode), local.search(questions, 5, mode)
+def assert_same_answers(mine, theirs) -> None:
+    """The same passages in the same order, scores to 2e-4, abstentions and highlights."""
     assert [[h.id for h in a.passages] for a in mine] == [[h.id for h in a.passages] for a in theirs]
     np.testing.assert_allclose([[h.score for h in a.passages] for a in mine],
                                [[h.score for h in a.passages] for a in theirs], atol=2e-4)
     assert [a.answerable for a in mine] == [a.answerable for a in theirs]
     assert [[h.highlight for h in a.passages] for a in mine] == [[h.highlight for h in a.passages] for a in theirs]
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
+def test_the_retriever_ranks_the_hand_written_set_alike_on_both_stores(retrievers, mode):
+    local, qdrant = retrievers
+    questions = eval_questions()
+    mine, theirs = qdrant.search(questions, 5, mode), local.search(questions, 5, mode)
+    assert_same_answers(mine, theirs)
+
+
+@pytest.mark.parametrize("mode", ["hybrid", "dense", "bm25"])
+def test_with_fewer_candidates_than_passages_the_engine_scores_the_second_pass_alike(retrievers, mode, monkeypatch):
+    """Each question's 8 best by cosine and 8 by BM25 of the 32 passages, on both stores: the Qdrant
+    store hands over no vector with its candidates; the engine scores the hybrid's second pass (the
+    moved question's cosine and MAX_SIM), and only the rows read are fetched. Rankings as local."""
+    from qa.search import retrieval
+    from qa.store import local
+
+    monkeypatch.setattr(retrieval, "CANDIDATES", 8)
+    monkeypatch.setattr(local, "EXACT_UP_TO", 0)  # the local store offers candidates the same way
+    local_retriever, qdrant = retrievers
+    questions = eval_questions()
+    found = qdrant.store.candidates(questions[:2], qdrant.embedder.encode(questions[:2]), 8)
+    assert found.scorer is not None and not found.exact and len(found.passages) < qdrant.store.count
+    assert not found.vectors.fetched.done.any()  # nothing fetched until a row is read
+    found.sentence_vectors[found.sentence_spans[:, 0] == 3]
+    assert found.vectors.fetched.done.tolist() == [i == 3 for i in range(len(found.passages))]
+    mine, theirs = qdrant.search(questions, 5, mode), local_retriever.search(questions, 5, mode)
+    assert_same_answers(mine, theirs)
 
 
 def test_sweden_first_with_highlights_and_abstention_on_qdrant(retrievers):
@@ -520,6 +618,18 @@ def test_qa_index_and_ask_with_the_qdrant_store(engine_url, workdir, monkeypatch
     assert over_qdrant["index"] == "cli" and over_qdrant["runs"]["hybrid"]["metrics"] == local["runs"]["hybrid"]["metrics"]
     result = runner.invoke(app, ["eval", "--beir", "x", "--store", "qdrant", "--qdrant-url", engine_url])
     assert result.exit_code == 2 and "cannot be combined with --store qdrant" in result.stderr
+    # qa text prints the text the offsets index, from the side collection (no corpus folder needed)
+    monkeypatch.setenv("QA_STORE", "qdrant")
+    source = (workdir / "corpus" / "north-korea-diplomacy.txt").read_text(encoding="utf-8")
+    shutil.rmtree(workdir / "corpus")
+    for collection in ("cli", "copy"):
+        result = runner.invoke(app, ["text", "north-korea-diplomacy.txt", "--collection", collection])
+        assert result.exit_code == 0, result.output
+        assert result.stdout == source
+    result = runner.invoke(app, ["text", "nope.txt", "--collection", "cli"])
+    assert result.exit_code == 2 and result.stderr == "Error: no document named 'nope.txt' in this index\n"
+    result = runner.invoke(app, ["text", "north-korea-diplomacy.txt", "--collection", "nope"])
+    assert result.exit_code == 1 and result.stderr.startswith("Error: no collection nope at")
 
 
 def test_qa_with_the_qdrant_store_says_what_is_wrong_in_one_line(workdir):
@@ -558,8 +668,12 @@ def test_the_api_over_qdrant_answers_and_says_503_when_qdrant_goes_down(seed_sto
         assert shown["next"] == seed_store.neighbours(shown["id"])[1]
         reachable, seed_store.engine = seed_store.engine, ClientEngine("http://127.0.0.1:9", 2)  # the cluster goes down
         try:
-            for response in (client.get("/health"), client.post("/ask", json={"question": PROTECTING}),
-                             client.get(f"/passages/{shown['id']}")):
+            health = client.get("/health")
+            assert health.status_code == 503
+            assert (health.json()["status"], health.json()["store"], health.json()["reachable"]) == \
+                ("unavailable", "qdrant", False)
+            assert health.json()["message"].startswith("Qdrant at http://127.0.0.1:9 is unreachable")
+            for response in (client.post("/ask", json={"question": PROTECTING}), client.get(f"/passages/{shown['id']}")):
                 assert response.status_code == 503
                 assert response.json()["error"]["message"].startswith("Qdrant at http://127.0.0.1:9 is unreachable")
         finally:
@@ -572,7 +686,7 @@ def test_qa_serve_with_the_qdrant_store(engine_url, seed_index_dir, tmp_path, mo
 
     from conftest import start_server, stop_server
 
-    Q.from_local_index(seed_index_dir, engine_url, "served")
+    S.from_local_index(seed_index_dir, engine_url, "served")
     monkeypatch.setenv("PYTHONPATH", str(ROOT / "src"))  # the subprocess runs this checkout's qa
     process, url = start_server(tmp_path / "no-index", tmp_path / "serve.log",
                                 ["--store", "qdrant", "--qdrant-url", engine_url, "--collection", "served"])
@@ -583,3 +697,53 @@ def test_qa_serve_with_the_qdrant_store(engine_url, seed_index_dir, tmp_path, mo
         assert "Sweden" in answer["passages"][0]["text"]
     finally:
         stop_server(process)
+
+
+def test_qa_serve_starts_while_qdrant_is_unreachable_and_recovers_by_itself(seed_index_dir, tmp_path, monkeypatch):
+    """Nothing listening at the server URL: the server starts and answers 503 saying so. An edge
+    collection that does not exist yet when the server starts: 503, then served once it appears
+    (built elsewhere and moved into place whole, as nothing else may hold an edge folder), no restart."""
+    import os
+    import time
+
+    import httpx
+
+    from conftest import free_port, start_server, stop_server
+
+    monkeypatch.setenv("PYTHONPATH", str(ROOT / "src"))  # the subprocess runs this checkout's qa
+    down = f"http://127.0.0.1:{free_port()}"  # a loopback port nothing listens on
+    process, url = start_server(tmp_path / "no-index", tmp_path / "down.log", ["--store", "qdrant", "--qdrant-url", down])
+    try:
+        health = httpx.get(f"{url}/health", timeout=30)
+        assert health.status_code == 503
+        body = health.json()
+        assert (body["status"], body["store"], body["reachable"], body["passage_count"]) == \
+            ("unavailable", "qdrant", False, None)
+        assert body["message"].startswith(f"the collection cannot be opened: Qdrant at {down} is unreachable")
+        assert body["message"].endswith("tried again every 1 s")
+        answer = httpx.post(f"{url}/ask", json={"question": PROTECTING}, timeout=30)
+        assert answer.status_code == 503 and answer.json()["error"]["message"] == body["message"]
+    finally:
+        assert stop_server(process) in (0, -15)
+    assert "Traceback" not in (tmp_path / "down.log").read_text()
+
+    served = tmp_path / "edge"
+    process, url = start_server(tmp_path / "no-index", tmp_path / "late.log",
+                                ["--store", "qdrant", "--qdrant-url", f"edge:{served}", "--collection", "late"])
+    try:
+        body = httpx.get(f"{url}/health", timeout=30).json()
+        assert (body["status"], body["store"], body["reachable"]) == ("unavailable", "qdrant", True)
+        assert body["message"].startswith(f"the collection cannot be opened: no collection late at edge:{served}")
+        S.from_local_index(seed_index_dir, f"edge:{tmp_path / 'staging'}", "late")
+        os.rename(tmp_path / "staging", served)
+        deadline = time.monotonic() + 30
+        while (health := httpx.get(f"{url}/health", timeout=30)).status_code != 200 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert health.status_code == 200, health.text
+        assert (health.json()["store"], health.json()["reachable"]) == ("qdrant", True)
+        answer = httpx.post(f"{url}/ask", json={"question": PROTECTING, "k": 3}, timeout=60).json()
+        assert "Sweden" in answer["passages"][0]["text"]
+    finally:
+        assert stop_server(process) in (0, -15)
+    log = (tmp_path / "late.log").read_text()
+    assert "the collection opened: serving" in log and log.count("no collection late") == 1  # said once

@@ -64,6 +64,18 @@ def _qdrant_retriever(store: str, url: str | None, collection: str, model: str |
     return open_retriever(url, collection, model, warn=_warn)
 
 
+@contextlib.contextmanager
+def _qdrant_retriever_while(store: str, url: str | None, collection: str, model: str | None):
+    """`_qdrant_retriever`, its collection closed after the command (an embedded engine's folder is
+    then free for the next command in the same process)."""
+    retriever = _qdrant_retriever(store, url, collection, model)
+    try:
+        yield retriever
+    finally:
+        if retriever is not None:
+            retriever.store.close()
+
+
 def _qdrant_url(store: str, url: str | None) -> str | None:
     """The Qdrant URL when --store is qdrant, None for the local store."""
     if store not in ("local", "qdrant"):
@@ -130,11 +142,18 @@ def index_command(
     collection: str = Collection,
     from_index: Optional[Path] = typer.Option(None, "--from-index", metavar="DIR", help="With --store qdrant: "
                                               "copy the local index in DIR (nothing is embedded again)."),
+    shards: Optional[int] = typer.Option(None, "--shards", metavar="N", help="With --store qdrant, a new "
+                                         "collection's shard_number (default 1; fixed at creation)."),
+    replicas: Optional[int] = typer.Option(None, "--replicas", metavar="N", help="With --store qdrant, a new "
+                                           "collection's replication_factor: copies of each shard (default 1)."),
+    write_consistency: Optional[int] = typer.Option(None, "--write-consistency", metavar="N", help="With --store "
+                                                    "qdrant, a new collection's write_consistency_factor: replicas "
+                                                    "a write waits for (default 1, at most --replicas)."),
 ) -> None:
     """Build the index from .txt, .md, .pdf, .html/.htm and .docx files, replacing the old one atomically;
     only text the old index did not hold is embedded.
 
-    Example: qa index corpus/
+    Example: qa index corpus/   (or: qa index corpus/ --store qdrant --qdrant-url http://qdrant:6333 --shards 6 --replicas 2)
     """
     from .embed import load_embedder
     from .store.build import build_index
@@ -143,9 +162,14 @@ def index_command(
     with _user_errors():
         sources = paths or [Path("corpus")]
         url = _qdrant_url(store, qdrant_url)
+        cluster = (shards, replicas, write_consistency)
         if url is not None:
-            _index_qdrant(sources, url, collection, from_index, model, full, as_json)
+            from .store.qdrant_sync import Settings
+
+            _index_qdrant(sources, url, collection, from_index, model, full, as_json, Settings(*cluster))
             return
+        if from_index is not None or any(v is not None for v in cluster):
+            raise QAError("--from-index, --shards, --replicas and --write-consistency go with --store qdrant")
         check_index_target(index_dir, sources)  # before the model loads: a wrong folder is said at once
         embedder = load_embedder(model, warn=_warn)
         index = build_index(sources, index_dir, embedder, warn=_warn,
@@ -161,16 +185,16 @@ def index_command(
 
 
 def _index_qdrant(sources: list[Path], url: str, collection: str, from_index: Path | None, model: str | None,
-                  full: bool, as_json: bool) -> None:
-    from .store import qdrant
+                  full: bool, as_json: bool, settings) -> None:
+    from .store import qdrant_sync
 
     if from_index is not None:
-        counts = qdrant.from_local_index(from_index, url, collection)
+        counts = qdrant_sync.from_local_index(from_index, url, collection, settings)
     else:
         from .embed import load_embedder
 
-        counts = qdrant.index_corpus(sources, url, load_embedder(model, warn=_warn), collection, full=full,
-                                     warn=_warn)
+        counts = qdrant_sync.index_corpus(sources, url, load_embedder(model, warn=_warn), collection, settings,
+                                          full=full, warn=_warn)
     if as_json:
         typer.echo(json.dumps({"collection": collection, "url": url, **counts}))
     else:
@@ -200,9 +224,10 @@ def ask_command(
         check_question(question)
         check_k(k)
         check_mode(mode)
-        retriever = _qdrant_retriever(store, qdrant_url, collection, model) or \
-            Retriever.open(index_dir, model=model, warn=_warn, progress=_progress_bar("Embedding passages"))
-        answer = retriever.ask(question, k, mode)
+        with _qdrant_retriever_while(store, qdrant_url, collection, model) as over_qdrant:
+            retriever = over_qdrant or \
+                Retriever.open(index_dir, model=model, warn=_warn, progress=_progress_bar("Embedding passages"))
+            answer = retriever.ask(question, k, mode)
         if as_json:
             typer.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
         else:
@@ -213,16 +238,30 @@ def ask_command(
 def text_command(
     doc: str = typer.Argument(..., help="The document's name as cited, e.g. manual.pdf or notes/a.md."),
     index_dir: Path = IndexDir,
+    store: str = StoreKind,
+    qdrant_url: Optional[str] = QdrantUrl,
+    collection: str = Collection,
 ) -> None:
     """Print the text that DOC's citations index: the file for .txt and .md, the extracted text for
-    PDF, HTML and Word files, so that text[start:end] is each cited passage.
+    PDF, HTML and Word files, so that text[start:end] is each cited passage (over Qdrant: the text
+    its side collection keeps).
 
     Example: qa text manual.pdf | sed -n 1,20p
     """
-    from .store.index import load_index
-
     with _user_errors():
-        sys.stdout.write(load_index(index_dir).text(doc))
+        url = _qdrant_url(store, qdrant_url)
+        if url is None:
+            from .store.index import load_index
+
+            sys.stdout.write(load_index(index_dir).text(doc))
+            return
+        from .store.qdrant import QdrantStore
+
+        opened = QdrantStore.open(url, collection)
+        try:
+            sys.stdout.write(opened.text(doc))
+        finally:
+            opened.close()
 
 
 @app.command("serve")
@@ -246,8 +285,15 @@ def serve_command(
     with _user_errors():
         if not 1 <= port <= 65535:  # checked here, not by click, for the one-line `Error:` form
             raise QAError(f"--port must be a whole number from 1 to 65535, not {port}")
-        # over Qdrant, stateless: any number of replicas may serve one collection (of a server)
-        source = _qdrant_retriever(store, qdrant_url, collection, model) or index_dir
+        # over Qdrant, stateless: any number of replicas may serve one collection (of a server); one that
+        # cannot be opened yet is tried again every second while the server answers 503
+        url = _qdrant_url(store, qdrant_url)
+        if url is not None:
+            from .store.qdrant import retriever_opener
+
+            source = retriever_opener(url, collection, model, warn=_warn)
+        else:
+            source = index_dir
         serve(source, host=host, port=port, model=model, warn=_warn, allowed_hosts=allow_host or ())
 
 
@@ -295,9 +341,10 @@ def eval_command(
             report = evaluate_beir(beir, index_dir, model=model, modes=modes, warn=_warn,
                                    progress=_progress_bar("Embedding BEIR corpus"))
         else:
-            report = evaluate_evalset(evalset or DEFAULT_EVALSET, index_dir, model=model, k=k, modes=modes,
-                                      warn=_warn, progress=_progress_bar("Embedding passages"),
-                                      retriever=_qdrant_retriever(store, qdrant_url, collection, model))
+            with _qdrant_retriever_while(store, qdrant_url, collection, model) as over_qdrant:
+                report = evaluate_evalset(evalset or DEFAULT_EVALSET, index_dir, model=model, k=k, modes=modes,
+                                          warn=_warn, progress=_progress_bar("Embedding passages"),
+                                          retriever=over_qdrant)
         failures = failed_gates(report, gates, gated)
         if versus is not None:
             failures += failed_versus(report, versus, mode)

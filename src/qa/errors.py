@@ -18,3 +18,10 @@ class QAError(Exception):
     @property
     def exit_code(self) -> int:
         return 2 if self.status < 500 else 1
+
+
+class Unreachable(QAError):
+    """The store's engine did not answer (a Qdrant server down, or nothing listening at its URL): 503."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, status=503)

@@ -16,7 +16,7 @@ from .answerability import (EVIDENCE_DEPTH, ROLE_DEPTH, asked_role, expected_typ
 from ..ingest.files import find_files
 from ..embed import Embedder, load_embedder, resolve_model
 from ..errors import QAError
-from ..store.base import Candidates, Store, sentences_of
+from ..store.base import Candidates, Store
 from ..store.local import LocalStore
 from ..store.index import Index, index_exists, kept_onnx, load_index, read_manifest, stale_reason
 from ..store.build import build_index
@@ -270,21 +270,12 @@ class Retriever:
         for q, vector in enumerate(query_vectors):
             rows = np.flatnonzero(found.member[q])
             dense, words = found.dense[q : q + 1, rows], found.lexical[q : q + 1, rows]
-            moved = scoring.rocchio(vector[None, :], scoring.fuse(dense, words), found.vectors[rows])[0]
-            fused = w * (found.vectors[rows] @ moved) + (1 - w) * self._best_sentences(moved, rows, found)
+            first_pass = scoring.fuse(dense, words)
+            # only the feedback passages' vectors are read (best first, as rocchio itself would pick them)
+            feedback = scoring.top_k(first_pass[0], scoring.FEEDBACK_DEPTH)
+            moved = scoring.rocchio(vector[None, :], first_pass[:, feedback], found.vectors[rows[feedback]])[0]
+            fused = w * found.cosines(moved, rows) + (1 - w) * found.best_sentences(moved, rows)
             out[q, rows] = scoring.fuse(fused[None, :], words)[0]
-        return out
-
-    @staticmethod
-    def _best_sentences(vector: np.ndarray, rows: np.ndarray, found: Candidates) -> np.ndarray:
-        """For each candidate of `rows` (sorted), the cosine of its sentence closest to `vector` (-1: none)."""
-        sentence_rows, counts = sentences_of(found.sentence_spans[:, 0], rows)
-        out = np.full(len(rows), -1.0, dtype=np.float32)
-        if counts.sum() == 0:
-            return out
-        similarities = np.asarray(found.sentence_vectors[sentence_rows]) @ vector
-        some = counts > 0
-        out[some] = np.maximum.reduceat(similarities, (np.cumsum(counts) - counts)[some])
         return out
 
     def _prefer_answer_type(self, question: str, scores: np.ndarray, evidence_rows: list[int],

@@ -12,6 +12,10 @@ errors are `api_errors`', the middleware around it `api_guards`'.
   a request must arrive within 10 s and an idle connection is closed after 5 s (`serve`).
 - No index and none can be built: the server still starts; `/health` answers 503 with
   `"status": "unavailable"` and the reason, and `/ask` and `/passages` answer 503 saying how to build one.
+- Over Qdrant (`source` a function opening the Retriever): when the collection cannot be opened at
+  start-up (the server unreachable, the collection not built yet), the server starts all the same,
+  answers 503 (`/health`: `"store": "qdrant"`, `"reachable": false` when nothing answered) and tries
+  again once a second in the background until it opens.
 - An index folder rebuilt by `qa index` while the server runs (or built after it started) is picked
   up by the next request: its manifest is checked at most once a second, with no restart.
 - An index is served only once it answers the probe questions in every mode: a rebuilt one that fails
@@ -53,7 +57,7 @@ from .models import (
 from .errors import add_error_handlers
 from .guards import BodyLimit, CatchAll, HeadAsGet, HostCheck
 from .batching import Batcher
-from ..errors import QAError
+from ..errors import QAError, Unreachable
 from ..store.index import MANIFEST
 from ..search.retrieval import (
     MAX_K,
@@ -74,6 +78,7 @@ Warn = Callable[[str], None]
 
 
 RELOAD_CHECK_SECONDS = 1.0  # how often a request may look whether the index folder was rebuilt
+CONNECT_RETRY_SECONDS = 1.0  # how often the collection is tried again while it cannot be opened
 
 
 class _State:
@@ -81,11 +86,16 @@ class _State:
     (`index_dir`), a rebuilt index replaces the loaded one (`refresh`)."""
 
     def __init__(self, index_dir: Path | None = None, model: str | None = None,
-                 corpus: list[Path] | None = None, warn: Warn | None = None) -> None:
+                 corpus: list[Path] | None = None, warn: Warn | None = None,
+                 opener: Callable[[], Retriever] | None = None) -> None:
         self.retriever: Retriever | None = None
         self.batcher: Batcher | None = None
         self.unavailable: str | None = "the index is still loading: try again in a moment"
         self.index_dir, self.model, self.corpus, self.warn = index_dir, model, corpus, warn
+        self.opener = opener
+        self.store_kind: str | None = "qdrant" if opener else None  # what /health says while unavailable
+        self.reachable: bool | None = None  # None: not known (no engine to reach, or not tried yet)
+        self.stopped = threading.Event()
         self.loaded_stamp = _stamp(index_dir)
         self._next_check = 0.0
         self._reloading = threading.Lock()
@@ -95,9 +105,39 @@ class _State:
         failure = _probe(retriever)
         if failure is not None:
             raise QAError(f"it loads but fails a probe question ({failure})", status=503)
+        self.store_kind = retriever.store.describe()["store"]
         self.batcher = Batcher(retriever)
         self.retriever = retriever
         self.unavailable = None
+        self.reachable = True
+
+    def connect(self) -> bool:
+        """Open the collection through `opener` and serve from it; False, with the reason kept for
+        /health (said once per new reason), when it cannot be opened or fails the probe questions."""
+        try:
+            retriever = self.opener()
+            try:
+                self.ready(retriever)
+            except BaseException:
+                retriever.store.close()
+                raise
+            return True
+        except Exception as error:  # noqa: BLE001 - whatever breaks, the server stays up and says why
+            reason = (f"the collection cannot be opened: {_reason(error)}; tried again every "
+                      f"{CONNECT_RETRY_SECONDS:g} s")
+            self.reachable = not isinstance(error, Unreachable)
+            if reason != self.unavailable and self.warn:
+                self.warn(reason)
+            self.unavailable = reason
+            return False
+
+    def keep_connecting(self) -> None:
+        """`connect` again every CONNECT_RETRY_SECONDS until it succeeds or the server stops."""
+        while not self.stopped.wait(CONNECT_RETRY_SECONDS):
+            if self.connect():
+                if self.warn:
+                    self.warn(f"the collection opened: serving {self.retriever.store.count} passages")
+                return
 
     def open(self) -> None:
         """Open the index folder (building it from `corpus` when missing or stale), or say why not."""
@@ -180,7 +220,7 @@ def _stamp(index_dir: Path | None) -> tuple[int, int] | None:
 
 
 def create_app(
-    source: Retriever | str | Path,
+    source: Retriever | Callable[[], Retriever] | str | Path,
     *,
     model: str | None = None,
     corpus: list[Path] | None = None,
@@ -198,20 +238,33 @@ def create_app(
     fails, or the index fails the probe questions, the app still starts and reports why on /health (503)
     and on every retrieval route.
     """
-    state = _State() if isinstance(source, Retriever) else _State(Path(source), model, corpus, warn)
+    if isinstance(source, Retriever):
+        state = _State()
+    elif callable(source):
+        state = _State(warn=warn, opener=source)
+    else:
+        state = _State(Path(source), model, corpus, warn)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
+        retrying = None
         if isinstance(source, Retriever):
             try:
                 state.ready(source)
             except QAError as error:
                 state.unavailable = f"the index cannot answer: {error.message}"
+        elif state.opener is not None:
+            if not state.connect():
+                retrying = threading.Thread(target=state.keep_connecting, name="qa-connect", daemon=True)
+                retrying.start()
         else:
             state.open()  # the probe questions in `ready` also warm the model up for the first request
         if state.retriever is not None and on_ready:
             on_ready(state.retriever)
         yield
+        state.stopped.set()
+        if retrying is not None:
+            retrying.join(timeout=CONNECT_RETRY_SECONDS + 30)
 
     # FastAPIOffline serves Swagger UI's files itself: /docs works with no network (FastAPI's loads a CDN).
     app = FastAPIOffline(
@@ -252,14 +305,19 @@ def create_app(
         """"ok" with the index's passage count, model and build time; 503 "unavailable" with the reason."""
         state.refresh()
         retriever = state.retriever
-        if retriever is None:
-            body = {"status": "unavailable", "store": None, "passage_count": None, "model": None, "built_at": None,
-                    "version": __version__, "message": state.unavailable}
+        try:
+            store = retriever.store.describe() if retriever is not None else None
+        except QAError as error:  # the store was reachable when it opened, and is not now
+            store, message, reachable = None, error.message, not isinstance(error, Unreachable)
+        else:
+            message, reachable = state.unavailable, state.reachable
+        if store is None:
+            body = {"status": "unavailable", "store": state.store_kind, "reachable": reachable, "passage_count": None,
+                    "model": None, "built_at": None, "version": __version__, "message": message}
             return JSONResponse(body, status_code=503)
-        store = retriever.store.describe()
-        return JSONResponse({"status": "ok", "store": store["store"], "passage_count": store["passage_count"],
-                             "model": store["model"], "built_at": store["built_at"], "version": __version__,
-                             "message": None})
+        return JSONResponse({"status": "ok", "store": store["store"], "reachable": True,
+                             "passage_count": store["passage_count"], "model": store["model"],
+                             "built_at": store["built_at"], "version": __version__, "message": None})
 
     @app.get("/passages/{passage_id}", response_model=PassageDetail,
              responses={404: {"model": ErrorBody, "description": "No passage has that id"}, 503: ERRORS[503]},

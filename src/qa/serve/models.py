@@ -136,7 +136,7 @@ class Health(BaseModel):
     model_config = ConfigDict(
         json_schema_extra={
             "examples": [
-                {"status": "ok", "store": "local", "passage_count": 32, "model": "all-MiniLM-L6-v2",
+                {"status": "ok", "store": "local", "reachable": True, "passage_count": 32, "model": "all-MiniLM-L6-v2",
                  "built_at": "2026-11-27T09:14:18+00:00", "version": __version__, "message": None}
             ]
         }
@@ -144,6 +144,8 @@ class Health(BaseModel):
 
     status: str = Field(description='"ok", or "unavailable" (HTTP 503) when no index could be loaded.')
     store: Optional[str] = Field(description='Where the index is: "local" (an index folder) or "qdrant".')
+    reachable: Optional[bool] = Field(None, description="Whether the store answered: false while a Qdrant "
+                                      "server cannot be reached (null: not known, e.g. no index folder).")
     passage_count: Optional[int]
     model: Optional[str]
     built_at: Optional[str] = Field(description="When the index was built (ISO 8601, UTC).")

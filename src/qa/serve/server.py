@@ -21,7 +21,7 @@ WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 
 
 def serve(
-    index_dir: Path | Retriever,
+    index_dir: Path | Retriever | Callable[[], Retriever],
     host: str = "127.0.0.1",
     port: int = 8000,
     model: str | None = None,
@@ -34,7 +34,7 @@ def serve(
 
     Requests must name a loopback host, `host` or one of `allowed_hosts` ("*": any) in their Host header;
     bound to a wildcard address (0.0.0.0, ::) the server answers to any name. `index_dir` may be a ready
-    Retriever instead (`qa serve --store qdrant`).
+    Retriever instead, or a function opening one (`qa serve --store qdrant`: tried until it opens).
     """
     _check_port(host, port)  # before the model loads: a taken port is said at once, not after a minute
     where = f"http://{host}:{port}/"
@@ -43,7 +43,7 @@ def serve(
         if warn:
             warn(f"serving {retriever.store.count} passages on {where} (API docs: {where}docs)")
 
-    source = index_dir if isinstance(index_dir, Retriever) else Path(index_dir)
+    source = index_dir if isinstance(index_dir, Retriever) or callable(index_dir) else Path(index_dir)
     app = create_app(source, model=model, warn=warn, on_ready=announce,
                      allowed_hosts=host_names(host, allowed_hosts))
     server(app, host, port, log_level, request_timeout=request_timeout).run()

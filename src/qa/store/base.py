@@ -30,6 +30,10 @@ class Candidates:
     end offsets into the passage's document as `Passage.start`/`end` are.
     `keys[i]` is the store's own key of candidate `i` (a row of the local store): the same passage has
     the same key while the store is open, so the retriever caches what it learns of a passage by it.
+    A store may give `vectors` and `sentence_vectors` as objects that fetch only the rows indexed
+    (`[rows]`, `[lo:hi]`, a boolean mask; `np.asarray` for all), and a `scorer` computing
+    `cosines` and `best_sentences` where the vectors are (the Qdrant engine), so a question's second
+    pass moves no vectors; without one both are computed here from the vectors.
     """
 
     passages: Sequence[Passage]
@@ -40,10 +44,38 @@ class Candidates:
     vectors: np.ndarray  # float32, candidates × dimension
     sentence_vectors: np.ndarray  # float32, sentences × dimension (float32 whatever the store keeps)
     sentence_spans: np.ndarray  # int64, sentences × 3
+    scorer: "Scorer | None" = None
 
     @property
     def exact(self) -> bool:
         return self.member is None
+
+    def cosines(self, vector: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """The cosine of (unit) `vector` to each candidate of `rows`."""
+        if self.scorer is not None:
+            return self.scorer.cosines(vector, rows)
+        return np.asarray(self.vectors[rows]) @ vector
+
+    def best_sentences(self, vector: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """For each candidate of `rows` (sorted), the cosine of its sentence closest to `vector` (-1: none)."""
+        if self.scorer is not None:
+            return self.scorer.best_sentences(vector, rows)
+        sentence_rows, counts = sentences_of(self.sentence_spans[:, 0], rows)
+        out = np.full(len(rows), -1.0, dtype=np.float32)
+        if counts.sum() == 0:
+            return out
+        similarities = np.asarray(self.sentence_vectors[sentence_rows]) @ vector
+        some = counts > 0
+        out[some] = np.maximum.reduceat(similarities, (np.cumsum(counts) - counts)[some])
+        return out
+
+
+class Scorer(Protocol):
+    """Candidates' scores computed by the store, where their vectors are (see `Candidates`)."""
+
+    def cosines(self, vector: np.ndarray, rows: np.ndarray) -> np.ndarray: ...
+
+    def best_sentences(self, vector: np.ndarray, rows: np.ndarray) -> np.ndarray: ...
 
 
 def sentences_of(passage_of: np.ndarray, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

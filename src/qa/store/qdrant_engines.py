@@ -15,7 +15,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable
 
-from ..errors import QAError
+from ..errors import QAError, Unreachable
 from .qdrant_layout import BM25, PASSAGE, SENTENCES
 
 Point = tuple[str, dict, dict]
@@ -59,10 +59,10 @@ class ClientEngine:
             raise QAError(f"Qdrant at {self.where} refused {method} (HTTP {exc.status_code}: "
                           f"{exc.reason_phrase})", status=503) from None
         except (ResponseHandlingException, OSError) as exc:
-            raise QAError(f"Qdrant at {self.where} is unreachable ({exc})", status=503) from None
+            raise Unreachable(f"Qdrant at {self.where} is unreachable ({exc})") from None
         except Exception as exc:  # grpc, httpx and the local mode's errors have no common base
             if type(exc).__module__.startswith(("grpc", "httpx", "httpcore")):
-                raise QAError(f"Qdrant at {self.where} is unreachable ({exc})", status=503) from None
+                raise Unreachable(f"Qdrant at {self.where} is unreachable ({exc})") from None
             raise
 
     def exists(self, name: str) -> bool:
@@ -183,7 +183,7 @@ class EdgeEngine:
         self.shards[name] = e.EdgeShard.create(str(self.folder / name), config)
         self.shards[name].update(e.UpdateOperation.create_field_index("doc", e.PayloadSchemaType.Keyword))
 
-    def create_side(self, name: str, *settings) -> None:
+    def create_side(self, name: str, **settings) -> None:
         e = self.e  # a shard needs some vector: records carry none of this unused sparse one
         self.shards[name] = e.EdgeShard.create(str(self.folder / name),
                                                e.EdgeConfig(sparse_vectors={"none": e.EdgeSparseVectorParams()}))

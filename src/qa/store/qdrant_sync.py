@@ -1,0 +1,243 @@
+"""The Qdrant store's write side: a collection created with its cluster settings and synced with the corpus, or copied from a local index."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+
+from ..errors import QAError
+from ..ingest.passages import Passage, sentence_spans
+from .lexical import Analyzer
+from .qdrant import DEFAULT_COLLECTION, Warn, _check_manifest, read_manifest
+from .qdrant_engines import open_engine
+from .qdrant_layout import (BM25, FORMAT, FORMAT_VERSION, PASSAGE, SENTENCES, SparseBM25, average_length,
+                            passage_payload, point_id, record_id, side_name, text_parts)
+
+UPSERT_BATCH = 256  # points a request
+
+# a document's passages' vectors: (passages × dimension), and per passage its sentences' vectors and spans
+Embed = Callable[[list[Passage]], tuple[np.ndarray, list[np.ndarray], list[np.ndarray]]]
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Cluster settings, fixed when the collection is created (docs/scale-out.md says what each trades);
+    a field left None takes its default (1) and is not compared with an existing collection's."""
+
+    shard_number: int | None = None
+    replication_factor: int | None = None
+    write_consistency_factor: int | None = None
+
+    OPTIONS = {"shard_number": "--shards", "replication_factor": "--replicas",
+               "write_consistency_factor": "--write-consistency"}
+
+    def __post_init__(self) -> None:
+        for name, option in self.OPTIONS.items():
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
+                raise QAError(f"{option} ({name}) must be a whole number of 1 or more, not {value!r}")
+        resolved = self.resolved()
+        if resolved["write_consistency_factor"] > resolved["replication_factor"]:
+            raise QAError(f"--write-consistency ({resolved['write_consistency_factor']}) cannot exceed --replicas "
+                          f"({resolved['replication_factor']}): a write would wait for more replicas than a shard has")
+
+    def resolved(self) -> dict[str, int]:
+        return {name: getattr(self, name) or 1 for name in self.OPTIONS}
+
+    def check_against(self, recorded: dict | None, where: str, collection: str) -> None:
+        """A QAError when a setting given differs from the one the existing collection was created with."""
+        recorded = {**Settings().resolved(), **(recorded or {})}
+        differ = [f"{option} {getattr(self, name)} (it has {recorded[name]})" for name, option in self.OPTIONS.items()
+                  if getattr(self, name) is not None and getattr(self, name) != recorded[name]]
+        if differ:
+            raise QAError(f"collection {collection} at {where} was created with other cluster settings: "
+                          f"{', '.join(differ)}; they are fixed at creation: index into a new collection to change them")
+
+
+@dataclass
+class DocumentEntry:
+    """One document as a sync writes it: its record (doc, kind, sha256, pages, sections), its text
+    (a callable, read only when the document is written; None: no text to keep), its passages."""
+
+    record: dict
+    text: Callable[[], str]
+    passages: list[Passage]
+
+    @property
+    def doc(self) -> str:
+        return self.record["doc"]
+
+
+def sync(engine, collection: str, entries: list[DocumentEntry], embed: Embed, *, model: str, dimension: int,
+         analyzer: Analyzer, corpus: dict, settings: Settings = Settings(), full: bool = False) -> dict:
+    """Make the collection hold exactly `entries`: a document whose file hash it records is skipped
+    (all of them with `full`: written again), a changed or new one is written (its points upserted,
+    then its points no longer produced deleted, then its text, then its record), a document it holds
+    that `entries` lacks is deleted; the manifest record last. Each step is idempotent, so running it
+    again after a failure anywhere completes it. Returns what was written, skipped and deleted."""
+    side = side_name(collection)
+    manifest = read_manifest(engine, collection) if engine.exists(collection) else None
+    if manifest is not None:
+        _check_manifest(manifest, engine.where, collection, model)
+        settings.check_against(manifest.get("settings"), engine.where, collection)
+    else:
+        cluster = settings.resolved()
+        if not engine.exists(collection):
+            engine.create(collection, dimension, **cluster)
+        if not engine.exists(side):
+            engine.create_side(side, **cluster)
+        # avgdl is fixed by the first build (a resumed one keeps it): weights need no rewrite as the corpus grows
+        manifest = {"kind": "manifest", "format": FORMAT, "format_version": FORMAT_VERSION, "model": model,
+                    "dimension": dimension, "analyzer": analyzer.config(), "complete": False,
+                    "avgdl": average_length(analyzer, [p for e in entries for p in e.passages]),
+                    "settings": cluster}
+        engine.upsert(side, [(record_id("manifest"), {}, manifest)])
+    encoder = SparseBM25(Analyzer(manifest["analyzer"]["stopwords"], manifest["analyzer"]["stemmer"]),
+                         float(manifest["avgdl"]))
+    held = {p["doc"]: p for _, _, p in engine.scroll(side, payload=["kind", "doc", "sha256"]) if p.get("kind") == "doc"}
+    counts = {"written": 0, "skipped": 0, "deleted": 0, "passages_written": 0}
+    for entry in entries:
+        recorded = held.get(entry.doc, {}).get("sha256")
+        if not full and recorded is not None and recorded == entry.record.get("sha256"):
+            counts["skipped"] += 1
+            continue
+        counts["passages_written"] += _write_document(engine, collection, entry, embed, encoder)
+        counts["written"] += 1
+    for doc in sorted(set(held) - {e.doc for e in entries}):
+        engine.delete(collection, doc=doc)
+        engine.delete(side, doc=doc)
+        counts["deleted"] += 1
+    manifest.update(complete=True, corpus=corpus, passage_count=engine.count(collection),
+                    built_at=datetime.now(timezone.utc).isoformat(timespec="seconds"), last_sync=counts)
+    engine.upsert(side, [(record_id("manifest"), {}, manifest)])
+    return counts
+
+
+def _write_document(engine, collection: str, entry: DocumentEntry, embed: Embed, encoder: SparseBM25) -> int:
+    """Upsert the document's points, delete its points no longer produced, then its text and record."""
+    ids = [point_id(p.id) for p in entry.passages]
+    for start in range(0, len(entry.passages), UPSERT_BATCH):
+        chunk = entry.passages[start : start + UPSERT_BATCH]
+        vectors, sentence_vectors, spans = embed(chunk)
+        points = []
+        for passage, vector, sentences, passage_spans in zip(chunk, vectors, sentence_vectors, spans):
+            named = {PASSAGE: np.asarray(vector, dtype=np.float32).tolist(), BM25: encoder.passage(passage)}
+            if len(sentences):
+                named[SENTENCES] = np.asarray(sentences, dtype=np.float32).tolist()
+            points.append((point_id(passage.id), named, passage_payload(passage, entry.record.get("sha256"),
+                                                                          passage_spans)))
+        engine.upsert(collection, points)
+    engine.delete(collection, doc=entry.doc, keep=ids)
+    side = side_name(collection)
+    text = entry.text()
+    parts = text_parts(text) if text is not None else []  # None: no text to keep (qa text says so)
+    part_ids = [record_id("text", entry.doc, i) for i in range(len(parts))]
+    for i, (pid, text) in enumerate(zip(part_ids, parts)):
+        engine.upsert(side, [(pid, {}, {"kind": "text", "doc": entry.doc, "part": i, "text": text})])
+    record = {**entry.record, "kind": "doc", "parts": len(parts), "passages": len(ids)}
+    engine.upsert(side, [(record_id("doc", entry.doc), {}, record)])
+    engine.delete(side, doc=entry.doc, keep=part_ids + [record_id("doc", entry.doc)])
+    return len(ids)
+
+
+def _record(document) -> dict:
+    return {"doc": document.path, "kind": document.kind, "sha256": document.sha256,
+            "pages": [list(p) for p in document.pages] if document.pages is not None else None,
+            "sections": [[s.start, s.end, s.heading, s.level] for s in document.sections]}
+
+
+def index_corpus(sources: list[Path], url: str, embedder, collection: str = DEFAULT_COLLECTION, settings: Settings = Settings(),
+                 full: bool = False, warn: Warn | None = None) -> dict:
+    """Read, split and embed the corpus under `sources` into the collection, embedding only the
+    documents whose file changed since it was last synced (`qa index --store qdrant`)."""
+    from ..ingest.files import read_documents
+    from ..ingest.passages import split_documents
+    from .build import _file_records
+    from .lexical import default_analyzer
+    from .vector_reuse import sentence_texts
+
+    documents = read_documents([Path(s) for s in sources], warn=warn)
+    passages = split_documents(documents)
+    if not passages:
+        raise QAError("the corpus has no passages to index (every file is empty or furniture)")
+    by_doc: dict[str, list[Passage]] = {}
+    for p in passages:
+        by_doc.setdefault(p.doc, []).append(p)
+    entries = [DocumentEntry(_record(d), (lambda d=d: d.text), by_doc.get(d.path, []))
+               for d in documents]
+    encode = getattr(embedder, "encode_passages", embedder.encode)
+
+    def embed(chunk: list[Passage]):
+        spans = [np.array(sentence_spans(p), dtype=np.int64).reshape(-1, 2) for p in chunk]
+        rows = np.array([(i, a, b) for i, s in enumerate(spans) for a, b in s], dtype=np.int64).reshape(-1, 3)
+        vectors = np.asarray(encode([p.embedding_text() for p in chunk]), dtype=np.float32)
+        sentences = np.asarray(encode(sentence_texts(chunk, rows)), dtype=np.float32) if len(rows) else \
+            np.zeros((0, vectors.shape[1]), dtype=np.float32)
+        return vectors, np.split(sentences, np.cumsum([len(s) for s in spans])[:-1]), spans
+
+    resolved = [Path(s).resolve() for s in sources]
+    corpus = {"sources": [str(s) for s in resolved], "files": _file_records(resolved, {d.path: d.sha256 for d in documents},
+                                                                                 {d: len(p) for d, p in by_doc.items()})}
+    engine = open_engine(url)
+    try:
+        return sync(engine, collection, entries, embed, model=embedder.model, dimension=embedder.dimension,
+                    analyzer=default_analyzer(), corpus=corpus, settings=settings, full=full)
+    finally:
+        engine.close()
+
+
+def from_local_index(index_dir: Path, url: str, collection: str = DEFAULT_COLLECTION,
+                     settings: Settings = Settings()) -> dict:
+    """Copy the local index at `index_dir` into the collection, embedding nothing
+    (`qa index --store qdrant --from-index DIR`)."""
+    from .index import load_index
+
+    return copy_index(load_index(Path(index_dir)), url, collection, settings)
+
+
+def copy_index(index, url: str, collection: str = DEFAULT_COLLECTION, settings: Settings = Settings()) -> dict:
+    """Copy a loaded local index's passages, vectors, sentence vectors and documents into the collection."""
+    rows = {p.id: row for row, p in enumerate(index.passages)}
+    spans = np.asarray(index.sentence_spans)
+    bounds = np.searchsorted(spans[:, 0], np.arange(len(index.passages) + 1))
+    vectors = index.vectors()
+
+    def embed(chunk: list[Passage]):
+        at = [rows[p.id] for p in chunk]
+        return (np.asarray(vectors[at]),  # sentence vectors kept as float16 locally, written as float32
+                [np.asarray(index.sentence_vectors[bounds[r]:bounds[r + 1]], dtype=np.float32) for r in at],
+                [spans[bounds[r]:bounds[r + 1], 1:] for r in at])
+
+    by_doc: dict[str, list[Passage]] = {}
+    for p in index.passages:
+        by_doc.setdefault(p.doc, []).append(p)
+    hashes = {f["doc"]: f.get("sha256") for f in index.manifest.get("files", [])}
+    entries = []
+    for doc, passages in by_doc.items():
+        record = dict(index.documents.get(doc) or {"doc": doc, "kind": None, "pages": None, "sections": None})
+        record.pop("text", None)  # a file name inside the local index: the text itself is copied
+        record.setdefault("sha256", hashes.get(doc))
+        if record.get("pages"):
+            record["pages"] = [list(p) for p in record["pages"]]
+        entries.append(DocumentEntry(record, functools.partial(_text_or_none, index, doc), passages))
+    corpus = {k: index.manifest[k] for k in ("sources", "files") if k in index.manifest}
+    engine = open_engine(url)
+    try:
+        return sync(engine, collection, entries, embed, model=index.model, dimension=int(index.manifest["dimension"]),
+                    analyzer=index.bm25.analyzer, corpus=corpus, settings=settings)
+    finally:
+        engine.close()
+
+
+def _text_or_none(index, doc: str) -> str | None:
+    """The local index's text of `doc`, or None when it cannot give it (a BEIR index keeps none; a .txt
+    file moved or changed since it was indexed): the passages are copied all the same."""
+    try:
+        return index.text(doc)
+    except QAError:
+        return None
