@@ -145,6 +145,7 @@ def test_a_rebuild_reads_only_the_pdf_html_and_word_files_that_changed(tmp_path,
     assert parsed == ["other.pdf", "manual.pdf", "other.pdf"]  # the change, then the full build's two
     assert changed.passages == full.passages
     assert changed.documents == full.documents
+    assert changed.text("manual.pdf") == full.text("manual.pdf")  # the kept extracted text, linked over
 
 
 def test_qa_text_of_a_plain_file_edited_since_indexing_says_so(tmp_path, seed_corpus, embedder):
