@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 from pathlib import Path
@@ -143,3 +144,29 @@ def qa_server(seed_index_dir, tmp_path_factory):
     process, url = start_server(seed_index_dir, log)
     yield url
     stop_server(process)
+
+
+@pytest.fixture
+def shared_model(monkeypatch, embedder):
+    """`qa eval` reuses the session's loaded model instead of loading its own (the slow part)."""
+    monkeypatch.setattr("qa.search.retrieval.load_embedder", lambda model=None, **kw: embedder)
+    monkeypatch.setattr("qa.embed.load_embedder", lambda model=None, **kw: embedder)
+    monkeypatch.delenv("QA_MODEL", raising=False)
+
+
+@pytest.fixture
+def beir_folder(tmp_path) -> Path:
+    """A five-document BEIR folder with two judged queries (graded) and one unjudged."""
+    folder = tmp_path / "tiny-beir"
+    (folder / "qrels").mkdir(parents=True)
+    docs = {"d1": ("Eiffel Tower", "The Eiffel Tower is a wrought-iron lattice tower in Paris, France."),
+            "d2": ("Bananas", "Bananas are long yellow fruit rich in potassium."),
+            "d3": ("Photosynthesis", "Plants turn sunlight, water and carbon dioxide into sugar and oxygen."),
+            "d4": ("Paris", "Paris is the capital of France, on the river Seine."),
+            "d5": ("Volcano", "A volcano erupts when magma rises through the crust.")}
+    (folder / "corpus.jsonl").write_text("".join(
+        json.dumps({"_id": i, "title": t, "text": x, "metadata": {}}) + "\n" for i, (t, x) in docs.items()))
+    queries = {"q1": "how do plants make sugar from light", "q2": "where is the eiffel tower", "q3": "unjudged"}
+    (folder / "queries.jsonl").write_text("".join(json.dumps({"_id": i, "text": t}) + "\n" for i, t in queries.items()))
+    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td3\t2\nq2\td1\t2\nq2\td4\t1\n")
+    return folder

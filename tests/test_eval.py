@@ -25,14 +25,6 @@ def questions():
     return load_questions(EVALSET)
 
 
-@pytest.fixture
-def shared_model(monkeypatch, embedder):
-    """`qa eval` reuses the session's loaded model instead of loading its own (the slow part)."""
-    monkeypatch.setattr("qa.search.retrieval.load_embedder", lambda model=None, **kw: embedder)
-    monkeypatch.setattr("qa.embed.load_embedder", lambda model=None, **kw: embedder)
-    monkeypatch.delenv("QA_MODEL", raising=False)
-
-
 # --- the question set ------------------------------------------------------------------------------
 
 def test_set_size_and_ids(questions):
@@ -294,24 +286,6 @@ def test_eval_bad_file_and_bad_options(tmp_path, seed_index_dir):
 
 
 # --- BEIR ------------------------------------------------------------------------------------------
-
-@pytest.fixture
-def beir_folder(tmp_path) -> Path:
-    """A five-document BEIR folder with two judged queries (graded) and one unjudged."""
-    folder = tmp_path / "tiny-beir"
-    (folder / "qrels").mkdir(parents=True)
-    docs = {"d1": ("Eiffel Tower", "The Eiffel Tower is a wrought-iron lattice tower in Paris, France."),
-            "d2": ("Bananas", "Bananas are long yellow fruit rich in potassium."),
-            "d3": ("Photosynthesis", "Plants turn sunlight, water and carbon dioxide into sugar and oxygen."),
-            "d4": ("Paris", "Paris is the capital of France, on the river Seine."),
-            "d5": ("Volcano", "A volcano erupts when magma rises through the crust.")}
-    (folder / "corpus.jsonl").write_text("".join(
-        json.dumps({"_id": i, "title": t, "text": x, "metadata": {}}) + "\n" for i, (t, x) in docs.items()))
-    queries = {"q1": "how do plants make sugar from light", "q2": "where is the eiffel tower", "q3": "unjudged"}
-    (folder / "queries.jsonl").write_text("".join(json.dumps({"_id": i, "text": t}) + "\n" for i, t in queries.items()))
-    (folder / "qrels" / "test.tsv").write_text("query-id\tcorpus-id\tscore\nq1\td3\t2\nq2\td1\t2\nq2\td4\t1\n")
-    return folder
-
 
 def test_beir_end_to_end_and_index_reuse(beir_folder, tmp_path, embedder):
     warnings = []

@@ -617,7 +617,7 @@ def test_qa_index_and_ask_with_the_qdrant_store(engine_url, workdir, monkeypatch
     local = json.loads(runner.invoke(app, ["eval", evalset, "--json"]).stdout)
     assert over_qdrant["index"] == "cli" and over_qdrant["runs"]["hybrid"]["metrics"] == local["runs"]["hybrid"]["metrics"]
     result = runner.invoke(app, ["eval", "--beir", "x", "--store", "qdrant", "--qdrant-url", engine_url])
-    assert result.exit_code == 2 and "cannot be combined with --store qdrant" in result.stderr
+    assert result.exit_code == 2 and result.stderr == "Error: no BEIR folder at x\n"
     # qa text prints the text the offsets index, from the side collection (no corpus folder needed)
     monkeypatch.setenv("QA_STORE", "qdrant")
     source = (workdir / "corpus" / "north-korea-diplomacy.txt").read_text(encoding="utf-8")
@@ -630,6 +630,68 @@ def test_qa_index_and_ask_with_the_qdrant_store(engine_url, workdir, monkeypatch
     assert result.exit_code == 2 and result.stderr == "Error: no document named 'nope.txt' in this index\n"
     result = runner.invoke(app, ["text", "north-korea-diplomacy.txt", "--collection", "nope"])
     assert result.exit_code == 1 and result.stderr.startswith("Error: no collection nope at")
+
+
+def test_qa_eval_beir_over_qdrant_scores_as_over_the_local_index(engine_url, beir_folder, tmp_path, shared_model,
+                                                                 seed_index_dir, embedder):
+    """`qa eval --beir DIR --store qdrant`: the local BEIR index copied into the collection once (nothing
+    embedded again), then the same figures, rankings and scores as over the local index in every mode;
+    a collection holding another corpus, or this corpus.jsonl before it changed, is one `Error:` line."""
+    from typer.testing import CliRunner
+
+    from qa.cli import app
+    from qa.search.retrieval import MODES, Retriever
+
+    more = {"q4": ("which fruit is rich in potassium", "d2"), "q5": ("why does a volcano erupt", "d5"),
+            "q6": ("the capital city on the river Seine", "d4")}
+    with open(beir_folder / "queries.jsonl", "a") as queries, open(beir_folder / "qrels" / "test.tsv", "a") as qrels:
+        for qid, (text, doc) in more.items():
+            queries.write(json.dumps({"_id": qid, "text": text}) + "\n")
+            qrels.write(f"{qid}\t{doc}\t1\n")
+    runner = CliRunner()
+    base = ["eval", "--beir", str(beir_folder), "--compare", "--json", "--index-dir", str(tmp_path / "ix")]
+    flags = ["--store", "qdrant", "--qdrant-url", engine_url, "--collection", "beir"]
+    local = runner.invoke(app, base)
+    assert local.exit_code == 0, local.output
+    local = json.loads(local.stdout)
+    result = runner.invoke(app, [*base, *flags])
+    assert result.exit_code == 0, result.output
+    assert "copying the BEIR index" in result.stderr and "embedding" not in result.stderr
+    over = json.loads(result.stdout)
+    assert (over["index"], over["url"], over["documents"], over["queries"], over["k"]) == ("beir", engine_url, 5, 5, 5)
+    assert list(over["runs"]) == list(MODES) == list(local["runs"])
+    for mode in MODES:
+        assert over["runs"][mode]["metrics"] == local["runs"][mode]["metrics"]
+        assert over["runs"][mode]["abstention"] == local["runs"][mode]["abstention"]
+    assert local["runs"]["bm25"]["metrics"] != local["runs"]["dense"]["metrics"]  # the modes rank differently
+    again = runner.invoke(app, [*base, *flags])
+    assert again.exit_code == 0 and "copying" not in again.stderr  # reused
+    assert {m: r["metrics"] for m, r in json.loads(again.stdout)["runs"].items()} == \
+        {m: r["metrics"] for m, r in over["runs"].items()}
+    local_index = load_index(next(tmp_path.glob("ix.beir-*")))
+    questions = [json.loads(line)["text"] for line in (beir_folder / "queries.jsonl").read_text().splitlines()]
+    store = Q.QdrantStore.open(engine_url, "beir")
+    try:
+        for mode in MODES:
+            assert_same_answers(Retriever(store, embedder).search(questions, 5, mode),
+                                Retriever(local_index, embedder).search(questions, 5, mode))
+    finally:
+        store.close()
+    S.from_local_index(seed_index_dir, engine_url, "seed")
+    result = runner.invoke(app, [*base, *flags[:-1], "seed"])
+    seed_sources = ", ".join(load_index(seed_index_dir).manifest["sources"])
+    assert result.exit_code == 2 and result.stderr == (
+        f"Error: collection seed at {engine_url} holds {seed_sources}, not the BEIR corpus "
+        f"{beir_folder / 'corpus.jsonl'}: give another --collection\n")
+    with open(beir_folder / "corpus.jsonl", "a") as corpus:
+        corpus.write(json.dumps({"_id": "d6", "title": "Moon", "text": "The Moon orbits the Earth."}) + "\n")
+    result = runner.invoke(app, [*base, *flags])
+    assert result.exit_code == 2 and result.stderr.splitlines()[-1] == (
+        f"Error: collection beir at {engine_url} holds {beir_folder / 'corpus.jsonl'} as it was before it changed, "
+        f"not the BEIR corpus {beir_folder / 'corpus.jsonl'}: give another --collection")
+    result = runner.invoke(app, [*base, "--store", "qdrant", "--qdrant-url", "http://127.0.0.1:9"])
+    assert result.exit_code == 1 and result.stderr.startswith("Error: Qdrant at http://127.0.0.1:9 is unreachable")
+    assert result.stderr.count("\n") == 1  # said before the stale local index is rebuilt
 
 
 def test_qa_with_the_qdrant_store_says_what_is_wrong_in_one_line(workdir):

@@ -305,7 +305,7 @@ def eval_command(
     compare: bool = typer.Option(False, "--compare", help="Run every mode side by side."),
     beir: Optional[Path] = typer.Option(None, "--beir", help="Evaluate on a BEIR folder (corpus.jsonl, "
                                         "queries.jsonl, qrels/test.tsv) instead; its index is kept beside "
-                                        "--index-dir and reused."),
+                                        "--index-dir and reused (with --store qdrant, copied into --collection)."),
     minimum: Optional[list[str]] = typer.Option(None, "--min", metavar="METRIC=VALUE", help="Fail (exit 1) "
                                                 "when a figure is below VALUE, e.g. --min ndcg@10=0.8."),
     versus: Optional[str] = typer.Option(None, "--min-vs", metavar="MODE", help="Fail (exit 1) when the mode "
@@ -335,11 +335,10 @@ def eval_command(
         gated = list(modes)  # --min gates these; a baseline run only for --min-vs is not gated
         if versus is not None and check_mode(versus) not in modes:
             modes.append(check_mode(versus))
-        if beir is not None:
-            if _qdrant_url(store, qdrant_url) is not None:
-                raise QAError("--beir builds its own local index: it cannot be combined with --store qdrant")
+        if beir is not None:  # over Qdrant: the local BEIR index copied into --collection (once), then searched
+            url = _qdrant_url(store, qdrant_url)
             report = evaluate_beir(beir, index_dir, model=model, modes=modes, warn=_warn,
-                                   progress=_progress_bar("Embedding BEIR corpus"))
+                                   progress=_progress_bar("Embedding BEIR corpus"), qdrant=url and (url, collection))
         else:
             with _qdrant_retriever_while(store, qdrant_url, collection, model) as over_qdrant:
                 report = evaluate_evalset(evalset or DEFAULT_EVALSET, index_dir, model=model, k=k, modes=modes,

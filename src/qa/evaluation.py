@@ -318,22 +318,43 @@ def beir_index(folder: Path, target: Path, embedder, corpus: list[dict], progres
 
 
 def evaluate_beir(folder: Path, index_dir: Path, model: str | None = None, modes: list[str] | None = None,
-                  progress=None, warn: Callable[[str], None] | None = None, embedder=None) -> dict:
+                  progress=None, warn: Callable[[str], None] | None = None, embedder=None,
+                  qdrant: tuple[str, str] | None = None) -> dict:
     """nDCG@10, Recall@100 and MRR@10 (ranx, graded qrels) of each mode over a BEIR folder's judged queries,
-    and how many of them were wrongly marked unanswerable (all have an answer in the corpus)."""
+    and how many of them were wrongly marked unanswerable (all have an answer in the corpus). With
+    `qdrant` (url, collection), searched over that collection, a copy of the local BEIR index."""
     from .embed import load_embedder
     from .store.index import kept_onnx
     from .search.retrieval import Retriever
 
     corpus, queries, qrels = load_beir(folder)  # a bad folder fails before a model is loaded
+    if qdrant is not None:
+        from .store.qdrant_sync import reach
+
+        reach(qdrant[0])  # so does an unreachable Qdrant
     target = beir_index_dir(folder, index_dir)
     embedder = embedder or load_embedder(model, kept=kept_onnx(target, model), warn=warn)
     index = beir_index(folder, target, embedder, corpus, progress=progress, warn=warn)
-    retriever = Retriever(index, embedder)
     judged = [q for q in queries if qrels.get(q) and queries[q].strip()]
     if not judged:
         raise QAError(f"no query in {folder} has judgments in qrels/test.tsv")
-    depth = min(BEIR_DEPTH, len(index.passages))
+    if qdrant is None:
+        return _score_beir(Retriever(index, embedder), folder, queries, qrels, judged, modes, str(index.path))
+    from .store.qdrant_sync import beir_collection
+
+    store = beir_collection(index, *qdrant, warn=warn)
+    try:
+        return {**_score_beir(Retriever(store, embedder), folder, queries, qrels, judged, modes, qdrant[1]),
+                "url": qdrant[0]}
+    finally:
+        store.close()
+
+
+def _score_beir(retriever, folder: Path, queries: dict, qrels: dict, judged: list[str], modes: list[str] | None,
+                where: str) -> dict:
+    """The BEIR report of `retriever` (over the local index or its Qdrant copy) on the judged queries."""
+    count = retriever.store.count
+    depth = min(BEIR_DEPTH, count)
     runs = {}
     for mode in modes or check_modes(None, False):
         answers, latency = _timed_run(retriever, [queries[q] for q in judged], depth, mode)
@@ -343,7 +364,7 @@ def evaluate_beir(folder: Path, index_dir: Path, model: str | None = None, modes
         asked = [EvalQuestion(q, queries[q], (), True) for q in judged]
         runs[mode] = {"metrics": figures, "latency_ms": latency,
                       "abstention": _abstention(asked, dict(zip(judged, answers)))}
-    return {"beir": str(folder), "index": str(index.path), "documents": len(index.passages),
+    return {"beir": str(folder), "index": where, "documents": count,
             "queries": len(judged), "k": depth, "runs": runs}
 
 

@@ -95,7 +95,7 @@ def sync(engine, collection: str, entries: list[DocumentEntry], embed: Embed, *,
         manifest = {"kind": "manifest", "format": FORMAT, "format_version": FORMAT_VERSION, "model": model,
                     "dimension": dimension, "analyzer": analyzer.config(), "complete": False,
                     "avgdl": average_length(analyzer, [p for e in entries for p in e.passages]),
-                    "settings": cluster}
+                    "settings": cluster, "corpus": corpus}  # what an unfinished build is of (beir_collection)
         engine.upsert(side, [(record_id("manifest"), {}, manifest)])
     encoder = SparseBM25(Analyzer(manifest["analyzer"]["stopwords"], manifest["analyzer"]["stemmer"]),
                          float(manifest["avgdl"]))
@@ -225,7 +225,7 @@ def copy_index(index, url: str, collection: str = DEFAULT_COLLECTION, settings: 
         if record.get("pages"):
             record["pages"] = [list(p) for p in record["pages"]]
         entries.append(DocumentEntry(record, functools.partial(_text_or_none, index, doc), passages))
-    corpus = {k: index.manifest[k] for k in ("sources", "files") if k in index.manifest}
+    corpus = _corpus_of(index)
     engine = open_engine(url)
     try:
         return sync(engine, collection, entries, embed, model=index.model, dimension=int(index.manifest["dimension"]),
@@ -241,3 +241,56 @@ def _text_or_none(index, doc: str) -> str | None:
         return index.text(doc)
     except QAError:
         return None
+
+
+def _corpus_of(index) -> dict:
+    """The corpus record a copy of the local `index` keeps in the collection's manifest."""
+    return {k: index.manifest[k] for k in ("sources", "files", "beir") if k in index.manifest}
+
+
+def _corpus_files(corpus: dict | None) -> list:
+    """What identifies a corpus: each file's name and hash."""
+    return sorted((f.get("doc"), f.get("sha256")) for f in (corpus or {}).get("files", []))
+
+
+def reach(url: str) -> None:
+    """A QAError (503) when the Qdrant at `url` cannot be reached or opened: said before a model loads."""
+    engine = open_engine(url)
+    try:
+        engine.exists(DEFAULT_COLLECTION)
+    finally:
+        engine.close()
+
+
+def beir_collection(index, url: str, collection: str, warn: Warn | None = None):
+    """The collection holding the local BEIR `index` (`qa eval --beir DIR --store qdrant`), opened: copied
+    from it when missing or unfinished (nothing embedded), reused when it holds it; a QAError (409) when it
+    holds another corpus (or this corpus.jsonl before it changed: the hashes are compared)."""
+    from .qdrant import QdrantStore
+
+    engine = open_engine(url)
+    try:
+        exists = engine.exists(collection)
+        manifest = read_manifest(engine, collection) if exists else None
+        where = engine.where
+    finally:
+        engine.close()
+    wanted = _corpus_of(index)
+    if exists and manifest is not None:
+        _check_manifest(manifest, where, collection, index.model)
+        held = manifest.get("corpus") or {}
+        if _corpus_files(held) != _corpus_files(wanted):  # the same corpus.jsonl by its hash, wherever it is
+            what = ", ".join(held.get("sources") or []) or "a corpus it does not name"
+            changed = [Path(s).resolve() for s in held.get("sources") or []] == \
+                [Path(s).resolve() for s in wanted["sources"]]
+            raise QAError(f"collection {collection} at {where} holds {what}"
+                          f"{' as it was before it changed' if changed else ''}, not the BEIR corpus "
+                          f"{', '.join(wanted['sources'])}: give another --collection", status=409)
+    elif exists:
+        raise QAError(f"collection {collection} at {where} is not a qa collection: give another --collection",
+                      status=409)
+    if manifest is None or not manifest.get("complete"):
+        if warn:
+            warn(f"copying the BEIR index {index.path} into collection {collection} at {where} (reused next time)")
+        copy_index(index, url, collection)
+    return QdrantStore.open(url, collection, model=index.model)
