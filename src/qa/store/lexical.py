@@ -84,25 +84,30 @@ def write_bm25(folder: Path, num_docs: int, rows, texts, old: "BM25Scores | None
             new_rows.append(row)
             new_tf.append(tf)
     terms = np.asarray(new_terms, dtype=np.int64)
-    keys = terms * num_docs + np.asarray(new_rows, dtype=np.int64)  # postings ordered by (term, row)
-    order = np.argsort(keys, kind="stable")
-    keys, tf = keys[order], np.asarray(new_tf, dtype=np.int32)[order]
-    if old is not None:  # the kept postings are ordered already (rows move in order): merge the new in
+    order = np.lexsort((np.asarray(new_rows, dtype=np.int64), terms))  # postings ordered by (term, row)
+    terms, rows_out = terms[order], np.asarray(new_rows, dtype=np.int32)[order]
+    tf = np.asarray(new_tf, dtype=np.int32)[order]
+    frequencies = np.bincount(terms, minlength=len(vocab))
+    if old is not None:  # the kept postings stay in order (rows move in order): the new go in between
         moved = old_to_new[np.asarray(old.rows)]
         kept = moved >= 0
-        old_terms = np.repeat(np.arange(len(old.vocab), dtype=np.int64), np.diff(old.starts))[kept]
-        old_keys = old_terms * num_docs + moved[kept]
-        at = np.searchsorted(old_keys, keys)
-        keys, tf = np.insert(old_keys, at, keys), np.insert(np.asarray(old.tf)[kept], at, tf)
+        before = np.concatenate([[0], np.cumsum(kept)])[np.asarray(old.starts)]  # kept postings before each term
+        kept_per_term = np.diff(before)
+        kept_rows = moved[kept].astype(np.int32)
+        # each new posting's place: after its term's kept postings of lower rows (few: one loop)
+        known = len(old.vocab)  # a term new to the corpus goes after every kept posting
+        at = np.array([before[t] + np.searchsorted(kept_rows[before[t] : before[t + 1]], r) if t < known
+                       else len(kept_rows) for t, r in zip(terms.tolist(), rows_out.tolist())], dtype=np.int64)
+        rows_out = np.insert(kept_rows, at, rows_out)
+        tf = np.insert(np.asarray(old.tf)[kept], at, tf)
+        frequencies[: len(kept_per_term)] += kept_per_term
         stays = old_to_new >= 0
         lengths[old_to_new[stays]] = np.asarray(old.lengths)[stays]
-    terms, rows_out = np.divmod(keys, num_docs)
-    frequencies = np.bincount(terms, minlength=len(vocab))
     used = frequencies > 0  # a term whose passages are all gone leaves the vocabulary, as in a rebuild
     words = list(itertools.compress(list(vocab), used))  # a dict keeps insertion order: the terms' ids
     starts = np.concatenate([[0], np.cumsum(frequencies[used])]).astype(np.int64)
     np.save(folder / STARTS, starts, allow_pickle=False)
-    np.save(folder / ROWS, rows_out.astype(np.int32), allow_pickle=False)
+    np.save(folder / ROWS, rows_out, allow_pickle=False)
     np.save(folder / FREQUENCIES, tf.astype(np.int32), allow_pickle=False)
     np.save(folder / LENGTHS, lengths, allow_pickle=False)
     (folder / VOCAB).write_text(json.dumps(words, ensure_ascii=False), encoding="utf-8")
