@@ -11,8 +11,9 @@ from typer.testing import CliRunner
 
 from qa.cli import app
 from qa.errors import QAError
-from qa.evaluation import (EvalQuestion, evaluate_beir, evaluate_evalset, evaluate_questions, failed_gates, fold,
-                           ir_metrics, judge, load_questions, page_accuracy, parse_gates, percentile)
+from qa.eval_report import failed_gates, parse_gates
+from qa.evaluation import (EvalQuestion, evaluate_beir, evaluate_evalset, evaluate_questions, fold, ir_metrics, judge,
+                           load_questions, page_accuracy, percentile)
 
 from conftest import ROOT, SEED
 
@@ -393,7 +394,7 @@ def test_page_accuracy_on_a_real_pdf(tmp_path, embedder, shared_model):
 
 def test_min_vs_allows_one_questions_worth_below_the_baseline():
     from qa.errors import QAError
-    from qa.evaluation import failed_versus
+    from qa.eval_report import failed_versus
 
     def report(hybrid, dense, judged=20):
         keys = ("hit_rate@1", "mrr@10", "ndcg@10")

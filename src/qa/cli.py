@@ -323,8 +323,8 @@ def eval_command(
 
     Example: qa eval --compare --min ndcg@10=0.8   (or: qa eval --beir ../shared/benchmarks/msmarco-5k)
     """
-    from .evaluation import (DEFAULT_EVALSET, check_modes, evaluate_beir, evaluate_evalset, failed_gates,
-                             failed_versus, parse_gates, render_report)
+    from .eval_report import failed_gates, failed_versus, parse_gates, render_report
+    from .evaluation import DEFAULT_EVALSET, check_modes, evaluate_beir, evaluate_evalset
     from .search.retrieval import check_mode
 
     with _user_errors():
