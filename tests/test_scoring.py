@@ -195,3 +195,12 @@ def test_actors_are_names_followed_by_a_verb():
     assert asks_who("Who maintains DRD?") and asks_who("whom should I ask") and not asks_who("What is DRD?")
     assert lexical_query("Who is most responsible for the diplomacy?") == "is responsible for the diplomacy?"
     assert lexical_query("How many bombs?") == "bombs?"
+
+
+def test_a_number_written_as_a_word_is_a_number():
+    from qa.search.answerability import holds
+
+    # lsof.pdf: "delays t seconds (default fifteen)" answers "how many seconds does lsof wait"
+    for word in ("fifteen", "thirteen", "nineteen", "sixty", "ninety"):
+        assert holds("number", f"delays t seconds (default {word}), then repeats"), word
+    assert not holds("number", "delays t seconds, then repeats the listing")

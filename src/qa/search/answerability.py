@@ -39,8 +39,11 @@ _ASKS_MONEY = re.compile(rf"\bhow\s+much\b.*\b{_MONEY_WORDS}\b|\bhow\s+many\s+(?
 _MONEY = re.compile(r"[$€£¥]\s?\d|\d\s?[$€£¥]|\b(?:dollars?|euros?|pounds sterling|yuan|yen|usd|eur|gbp)\b|"
                     r"\d(?:[\d,.]*)\s*(?:million|billion|trillion|bn|m)\b", re.IGNORECASE)
 _YEAR = re.compile(r"\b(?:1[5-9]\d\d|20\d\d)s?\b")
+# A number written as a word counts as one: every cardinal up to twenty and the tens up to ninety
+# ("delays t seconds (default fifteen)" answers "how many seconds").
 _AMOUNT = re.compile(
-    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|twenty|thirty|forty|fifty|"
+    r"\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|thirteen|fourteen|fifteen|"
+    r"sixteen|seventeen|eighteen|nineteen|twenty|thirty|forty|fifty|sixty|seventy|eighty|ninety|"
     r"hundreds?|thousands?|millions?|billions?|dozens?|first|second|third|fourth|fifth|half|single|"
     r"several|few|all)\b",
     re.IGNORECASE,
