@@ -148,3 +148,23 @@ def test_a_build_killed_at_any_point_leaves_the_old_index_and_resumes(corpus, tm
     assert warnings == [f"resuming an unfinished build: {kept:,} texts were embedded already"]
     assert not partial.exists()  # consumed and removed once the index holds the vectors
     assert sorted(p.name for p in tmp_path.iterdir()) == ["c", "full", "index"]
+
+
+def test_a_waiting_build_plans_from_the_corpus_and_index_as_they_are_once_it_holds_the_lock(corpus, tmp_path,
+                                                                                          embedder):
+    import os
+    import subprocess
+    import sys
+
+    from qa.store.folder import build_lock
+
+    index_dir = tmp_path / "index"
+    build_index([corpus], index_dir, embedder)
+    command = [sys.executable, "-m", "qa.cli", "index", str(corpus), "--index-dir", str(index_dir)]
+    with build_lock(index_dir):
+        build = subprocess.Popen(command, env={**os.environ, "HF_HUB_OFFLINE": "1"}, stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.PIPE, text=True)
+        assert "waiting for it to finish" in build.stderr.readline()
+        (corpus / "late.txt").write_text("Late\n\nA file written while the second build waited, about a lighthouse.\n")
+    assert build.wait(timeout=120) == 0
+    assert "late.txt" in {p.doc for p in load_index(index_dir).passages}

@@ -59,6 +59,14 @@ def build_index(sources: list[Path], index_dir: Path, embedder, warn: Warn | Non
     (`qa index --full`). An index already current is returned as it is.
     """
     check_index_target(index_dir, sources)  # before the corpus is read: a wrong folder is said at once
+    # the lock is held from the plan to the swap: a second build plans from the index the first left
+    with build_lock(index_dir, warn):
+        return _update(sources, index_dir, embedder, warn, progress, reuse)
+
+
+def _update(sources: list[Path], index_dir: Path, embedder, warn: Warn | None, progress: ProgressFactory | None,
+            reuse: bool) -> Index:
+    """`build_index` under the build lock."""
     paths = [Path(s) for s in sources]
     resolved = [p.resolve() for p in paths]
     intact = reuse and _intact(index_dir)
@@ -90,8 +98,7 @@ def build_index(sources: list[Path], index_dir: Path, embedder, warn: Warn | Non
         raise QAError("no readable documents to index (every file was skipped)")
     files = _file_records(resolved, hashes, counts)
     if old is not None and files == old.manifest["files"] and all(isinstance(p, _Kept) for p in pieces):
-        with build_lock(index_dir, warn):  # nothing changed; what an interrupted build left is removed
-            return old
+        return old  # nothing changed
     corpus = {"sources": [str(s) for s in resolved], "files": files}
     return _write(pieces, documents, index_dir, embedder, corpus, old, progress, warn, reuse)
 
@@ -105,13 +112,16 @@ def write_index(passages: list[Passage], index_dir: Path, embedder, corpus: dict
 
     `corpus` goes into the manifest as is (`sources` and `files` let `stale_reason` check it).
     """
-    return _write([_Fresh(list(passages))], list(documents), index_dir, embedder, corpus, None, progress, warn,
-                  reuse)
+    check_index_target(index_dir)
+    with build_lock(index_dir, warn):
+        return _write([_Fresh(list(passages))], list(documents), index_dir, embedder, corpus, None, progress, warn,
+                      reuse)
 
 
 def _write(pieces: list, documents: list, index_dir: Path, embedder, corpus: dict, old: Index | None,
            progress: ProgressFactory | None, warn: Warn | None, reuse: bool) -> Index:
-    """The index of `pieces` (in row order) written to a staging folder and swapped into place."""
+    """The index of `pieces` (in row order) written to a staging folder and swapped into place (the
+    caller holds the build lock)."""
     import faiss
 
     from ..embed.onnx import onnx_for_index, place_file
@@ -130,7 +140,7 @@ def _write(pieces: list, documents: list, index_dir: Path, embedder, corpus: dic
     index_dir = Path(index_dir)
     check_index_target(index_dir)
     try:
-        with build_lock(index_dir, warn), staging_dir(index_dir) as staging:
+        with staging_dir(index_dir) as staging:
             fresh = [p for p in pieces if isinstance(p, _Fresh)]
             fresh_texts = sum(len(p.passages) for p in fresh) + sum(len(spans[i]) for i, p in enumerate(pieces)
                                                                     if isinstance(p, _Fresh))
