@@ -91,7 +91,7 @@ def write_bm25(folder: Path, num_docs: int, rows, texts, old: "BM25Scores | None
     if old is not None:  # the kept postings stay in order (rows move in order): the new go in between
         moved = old_to_new[np.asarray(old.rows)]
         kept = moved >= 0
-        before = np.concatenate([[0], np.cumsum(kept)])[np.asarray(old.starts)]  # kept postings before each term
+        before = np.concatenate([[0], np.cumsum(kept, dtype=np.int64)])[np.asarray(old.starts)]  # kept before each term
         kept_per_term = np.diff(before)
         kept_rows = moved[kept].astype(np.int32)
         # each new posting's place: after its term's kept postings of lower rows (few: one loop)
