@@ -47,7 +47,7 @@ def seed_vectors(corpus: Path, index_dir: Path) -> int:
     from qa.embed import load_embedder
     from qa.ingest.files import read_documents
     from qa.ingest.passages import sentence_spans, split_documents
-    from qa.store.vector_reuse import PartialVectors, sentence_texts
+    from qa.store.vector_reuse import PartialVectors, sentence_texts, text_keys
 
     passages = split_documents(read_documents([corpus]))
     spans = np.array([(row, a, b) for row, p in enumerate(passages) for a, b in sentence_spans(p)]).reshape(-1, 3)
@@ -58,7 +58,7 @@ def seed_vectors(corpus: Path, index_dir: Path) -> int:
     rng = np.random.default_rng(0)
     for start in range(0, len(texts), 50_000):
         vectors = rng.standard_normal((len(texts[start : start + 50_000]), embedder.dimension)).astype(np.float32)
-        partial.save(texts[start : start + 50_000], vectors / np.linalg.norm(vectors, axis=1, keepdims=True))
+        partial.save(text_keys(texts[start : start + 50_000]), vectors / np.linalg.norm(vectors, axis=1, keepdims=True))
     return len(texts)
 
 

@@ -38,7 +38,6 @@ EMBED_CHUNK = 2048  # texts tokenized and embedded at a time: memory is bounded 
 class _Kept:
     """An unchanged document's rows `start` to `end` (exclusive) of the index being replaced."""
 
-    doc: str
     start: int
     end: int
 
@@ -85,7 +84,7 @@ def _update(sources: list[Path], index_dir: Path, embedder, warn: Warn | None, p
             seen.add(name)
             hashes[name], counts[name] = kept[0]["sha256"], kept[2] - kept[1]
             documents.append(old.documents[name])
-            pieces.append(_Kept(name, kept[1], kept[2]))
+            pieces.append(_Kept(kept[1], kept[2]))
             continue
         document = read_document(file, name, warn or (lambda message: None), known)
         if document is not None:
@@ -142,8 +141,7 @@ def _write(pieces: list, documents: list, index_dir: Path, embedder, corpus: dic
     try:
         with staging_dir(index_dir) as staging:
             fresh = [p for p in pieces if isinstance(p, _Fresh)]
-            fresh_texts = sum(len(p.passages) for p in fresh) + sum(len(spans[i]) for i, p in enumerate(pieces)
-                                                                    if isinstance(p, _Fresh))
+            fresh_texts = sum(len(p.passages) + len(s) for p, s in zip(pieces, spans) if isinstance(p, _Fresh))
             step = progress(fresh_texts) if progress and fresh_texts else None
             known, partial = _known_vectors(index_dir, embedder, encoder, reuse, warn)
             vectors = _Vectors(embedder, known, partial, step)
@@ -208,22 +206,24 @@ class _Vectors:
     def __init__(self, embedder, known: KnownVectors, partial: PartialVectors, step) -> None:
         # an embedder may have a faster way for many texts (OnnxEmbedder: OpenVINO); questions never use it
         self._encode = getattr(embedder, "encode_passages", embedder.encode)
-        self._dimension = embedder.dimension
+        self.dimension = embedder.dimension
         self._known, self._partial, self._step = known, partial, step
         self.embedded = self.reused = 0
 
-    def of(self, texts: list[str]) -> np.ndarray:
-        out = np.empty((len(texts), self._dimension), dtype=np.float32)
-        missing = self._known.fill(texts, out)
+    def of(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
+        """The texts' vectors, and their keys (`text_keys`, which the index keeps too)."""
+        keys = text_keys(texts)
+        out = np.empty((len(texts), self.dimension), dtype=np.float32)
+        missing = self._known.fill(keys, out)
         if missing:
             fresh = np.asarray(self._encode([texts[i] for i in missing], progress=self._step), dtype=np.float32)
-            self._partial.save([texts[i] for i in missing], fresh)
+            self._partial.save(keys[missing], fresh)
             out[missing] = fresh
         if self._step and len(texts) > len(missing):
             self._step(len(texts) - len(missing))
         self.embedded += len(missing)
         self.reused += len(texts) - len(missing)
-        return out
+        return out, keys
 
 
 def _write_passages(pieces: list, old: Index | None, staging: Path, vectors: _Vectors):
@@ -231,10 +231,10 @@ def _write_passages(pieces: list, old: Index | None, staging: Path, vectors: _Ve
     import faiss
 
     total = sum(_size(p) for p in pieces)
-    dense = faiss.IndexFlatIP(vectors._dimension)
-    dense.codes.resize(total * vectors._dimension * 4)  # filled in place: no second copy of the vectors
+    dense = faiss.IndexFlatIP(vectors.dimension)
+    dense.codes.resize(total * vectors.dimension * 4)  # filled in place: no second copy of the vectors
     dense.ntotal = total
-    passage_vectors = faiss.rev_swig_ptr(dense.get_xb(), total * vectors._dimension).reshape(total, -1)
+    passage_vectors = faiss.rev_swig_ptr(dense.get_xb(), total * vectors.dimension).reshape(total, -1)
     keys = np.empty((total, KEY_BYTES), dtype=np.uint8)
     old_keys = np.load(old.path / TEXT_KEYS, mmap_mode="r") if old is not None else None
     at = 0
@@ -249,8 +249,7 @@ def _write_passages(pieces: list, old: Index | None, staging: Path, vectors: _Ve
             writer.add(piece.passages)
             for start in range(0, len(piece.passages), EMBED_CHUNK):
                 texts = [p.embedding_text() for p in piece.passages[start : start + EMBED_CHUNK]]
-                passage_vectors[at : at + len(texts)] = vectors.of(texts)
-                keys[at : at + len(texts)] = text_keys(texts)
+                passage_vectors[at : at + len(texts)], keys[at : at + len(texts)] = vectors.of(texts)
                 at += len(texts)
     np.save(staging / TEXT_KEYS, keys, allow_pickle=False)
     return dense
@@ -273,8 +272,7 @@ def _write_sentences(pieces: list, starts: np.ndarray, spans: list[np.ndarray], 
             local = part - np.array([first, 0, 0])  # rows of the piece's own passages
             for start in range(0, len(local), EMBED_CHUNK):
                 texts = sentence_texts(piece.passages, local[start : start + EMBED_CHUNK])
-                out[at + start : at + start + len(texts)] = vectors.of(texts)
-                keys[at + start : at + start + len(texts)] = text_keys(texts)
+                out[at + start : at + start + len(texts)], keys[at + start : at + start + len(texts)] = vectors.of(texts)
         at += len(part)
     out.flush()
     np.save(staging / SENTENCE_KEYS, keys, allow_pickle=False)

@@ -21,13 +21,12 @@ from collections import Counter
 from dataclasses import dataclass
 
 from ..ingest.passages import Passage
-from .lexical import Analyzer
+from .lexical import B, K1, Analyzer  # the local BM25's k1 and b: one set of constants
 
 FORMAT = "qa-qdrant"
 FORMAT_VERSION = 1
 PASSAGE, SENTENCES, BM25 = "passage", "sentences", "bm25"
 SIDE_SUFFIX = "__qa"
-K1, B = 1.5, 0.75  # bm25s's defaults, as the local BM25 uses
 EMPTY_TERM = "\x00"  # a passage with no indexable word, as the local BM25 gives it: a term no question has
 TEXT_PART_CHARS = 1 << 20  # a document's text is kept in parts of this many characters (request size limits)
 _NAMESPACE = uuid.UUID("6f1c4d0e-8a53-5b7e-9a1f-2d4c7b9e0a15")  # qa's own UUIDv5 namespace

@@ -45,10 +45,11 @@ class KnownVectors:
         if len(flat):
             self.sources.append((flat[order], order, vectors))
 
-    def fill(self, texts: list[str], out: np.ndarray) -> list[int]:
-        """Write the known texts' vectors into their rows of `out`; the positions of the unknown ones."""
-        wanted = text_keys(texts).view(f"S{KEY_BYTES}").ravel()
-        missing = np.ones(len(texts), dtype=bool)
+    def fill(self, keys: np.ndarray, out: np.ndarray) -> list[int]:
+        """Write the vectors of the texts whose `keys` (as `text_keys` gives) are known into their rows
+        of `out`; the positions of the unknown ones."""
+        wanted = np.ascontiguousarray(keys, dtype=np.uint8).view(f"S{KEY_BYTES}").ravel()
+        missing = np.ones(len(wanted), dtype=bool)
         for keys, rows, vectors in self.sources:
             at = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
             found = missing & (keys[at] == wanted)
@@ -89,15 +90,16 @@ class PartialVectors:
                 self.count = max(self.count, int(keys_file.name.split(".")[0]) + 1)
         return found
 
-    def save(self, texts: list[str], vectors: np.ndarray) -> None:
-        """Keep one chunk of freshly computed vectors; the keys file, written last, makes it count."""
+    def save(self, keys: np.ndarray, vectors: np.ndarray) -> None:
+        """Keep one chunk of freshly computed vectors and their texts' keys (`text_keys`); the keys
+        file, written last, makes it count."""
         if self.count == 0 and not (self.folder / "info.json").is_file():
             self.folder.mkdir(exist_ok=True)
             (self.folder / "info.json").write_text(json.dumps(self.info) + "\n", encoding="utf-8")
         name = f"{self.count:06d}"
         self.count += 1
         np.save(self.folder / f"{name}.vectors.npy", np.asarray(vectors, dtype=np.float32), allow_pickle=False)
-        np.save(self.folder / f"{name}.keys.tmp.npy", text_keys(texts), allow_pickle=False)
+        np.save(self.folder / f"{name}.keys.tmp.npy", np.asarray(keys, dtype=np.uint8), allow_pickle=False)
         os.replace(self.folder / f"{name}.keys.tmp.npy", self.folder / f"{name}.keys.npy")
 
     def remove(self) -> None:
