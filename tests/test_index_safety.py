@@ -176,7 +176,7 @@ def test_a_damaged_file_is_named_and_never_used(workdir, file):
     result = runner.invoke(app, ["ask", QUESTION])
     assert result.exit_code == 1
     assert result.stdout == ""
-    assert result.stderr == (f"Error: index at index is corrupt or incomplete ({file} is damaged: its SHA-256 "
+    assert result.stderr == (f"Error: index at index is corrupt or incomplete ({file} is damaged: its hash "
                              "is not the one the manifest records): run `qa index` to rebuild it\n")
 
 
@@ -213,14 +213,30 @@ def test_the_verified_stamp_spares_hashing_an_unchanged_index(workdir, monkeypat
 
     load_index(workdir / "index")
     hashed = []
-    real = index_folder.file_sha256
-    monkeypatch.setattr(index_folder, "file_sha256", lambda path: hashed.append(Path(path).name) or real(path))
+    real = index_folder.file_hash
+    monkeypatch.setattr(index_folder, "file_hash", lambda path, *how: hashed.append(Path(path).name) or real(path, *how))
     load_index(workdir / "index")
     assert hashed == []
     flip_a_byte(workdir / "index" / "dense.faiss")
     with pytest.raises(Exception, match="dense.faiss is damaged"):
         load_index(workdir / "index")
     assert hashed == ["dense.faiss"]  # only the changed file is hashed again
+
+
+def test_an_index_whose_manifest_records_sha256_is_still_checked(workdir):
+    """Indexes written before the hashes were XXH3 record SHA-256: they load, and damage is found."""
+    from qa.ingest.document import file_sha256
+
+    index_dir = workdir / "index"
+    manifest = read_manifest(index_dir)
+    manifest["file_hashes"] = {name: {"sha256": file_sha256(index_dir / name), "size": record["size"]}
+                               for name, record in manifest["file_hashes"].items()}
+    (index_dir / "manifest.json").write_text(json.dumps(manifest))
+    (index_dir / ".verified.json").unlink()
+    assert len(load_index(index_dir).passages) > 0
+    flip_a_byte(index_dir / "bm25" / "vocab.json", keep_mtime=False)
+    with pytest.raises(Exception, match="bm25/vocab.json is damaged"):
+        load_index(index_dir)
 
 
 def test_sentence_spans_past_the_passages_are_refused_at_load(tmp_path, seed_index_dir):

@@ -182,6 +182,8 @@ def test_indexes_share_the_model_file_and_a_damaged_one_is_never_kept(tmp_path, 
     """model.onnx is a hard link to the cached export (no 90 MB per index); damage to the shared bytes is
     refused by the next build instead of being recorded as good."""
     from qa.embed import resolve_model
+    from qa.ingest.document import file_sha256
+    from qa.store.folder import file_hash
     from qa.store.index import load_index
     from qa.store.build import build_index
 
@@ -190,7 +192,8 @@ def test_indexes_share_the_model_file_and_a_damaged_one_is_never_kept(tmp_path, 
     one, two = tmp_path / "one" / "model.onnx", tmp_path / "two" / "model.onnx"
     if one.stat().st_dev == embedder.onnx_path.stat().st_dev:  # else each index has its own copy
         assert one.stat().st_ino == two.stat().st_ino == embedder.onnx_path.stat().st_ino
-    assert first.manifest["file_hashes"]["model.onnx"]["sha256"] == first.manifest["onnx"]["sha256"]
+    assert file_sha256(one) == first.manifest["onnx"]["sha256"]
+    assert first.manifest["file_hashes"]["model.onnx"]["xxh3_128"] == file_hash(one)
     copy = tmp_path / "model-copy.onnx"
     shutil.copyfile(embedder.onnx_path, copy)
     damaged = type(embedder)(resolve_model(embedder.model), copy, sha256=embedder.sha256)
@@ -200,3 +203,23 @@ def test_indexes_share_the_model_file_and_a_damaged_one_is_never_kept(tmp_path, 
     with pytest.raises(QAError, match="is damaged .*run `qa index` again"):
         build_index([seed_corpus], tmp_path / "three", damaged)
     assert load_index(tmp_path / "one").passages == first.passages  # the others are untouched
+
+
+def test_the_predicted_openvino_name_is_kept_per_cpu_and_corrected_by_a_compile(tmp_path, monkeypatch, embedder):
+    """An update asks which encoder would embed its passages; after the first time no OpenVINO import."""
+    from qa.embed import openvino_bulk
+
+    if not openvino_bulk.available():
+        pytest.skip("OpenVINO is not installed")
+    monkeypatch.setenv("QA_CACHE_DIR", str(tmp_path))
+    name = openvino_bulk.predicted_name()
+    assert name and name.startswith("openvino ")
+    entries = json.loads((tmp_path / "openvino-precision.json").read_text())
+    assert list(entries.values()) == [name]
+    monkeypatch.setattr(openvino_bulk, "_precision_name", lambda precision: pytest.fail("asked OpenVINO again"))
+    assert openvino_bulk.predicted_name() == name
+    monkeypatch.undo()
+    monkeypatch.setenv("QA_CACHE_DIR", str(tmp_path))
+    (tmp_path / "openvino-precision.json").write_text(json.dumps({key: "openvino wrong" for key in entries}))
+    compiled = openvino_bulk.OpenVinoBulk(embedder.onnx_path)
+    assert openvino_bulk.predicted_name() == compiled.name == name

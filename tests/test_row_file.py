@@ -37,3 +37,41 @@ def test_gathering_does_not_map_the_file(tmp_path):
     RowFile.of_npy(tmp_path / "big.npy").gather(np.arange(0, 100_000, 50))
     with open("/proc/self/maps") as maps:
         assert str(tmp_path / "big.npy") not in maps.read()
+
+
+def test_rows_read_into_a_buffer_and_copied_file_to_file_equal_the_array(tmp_path):
+    matrix = np.random.default_rng(2).standard_normal((400, 5)).astype(np.float16)
+    np.save(tmp_path / "m.npy", matrix)
+    rows = RowFile.of_npy(tmp_path / "m.npy")
+    out = np.zeros((30, 5), dtype=np.float16)
+    rows.read_into(100, out)
+    assert np.array_equal(out, matrix[100:130])
+    with pytest.raises(IndexError):
+        rows.read_into(390, out)
+    with pytest.raises(ValueError):
+        rows.read_into(0, np.zeros((3, 5), dtype=np.float32))
+    target = np.lib.format.open_memmap(tmp_path / "t.npy", mode="w+", dtype=np.float16, shape=(250, 5))
+    with open(tmp_path / "t.npy", "r+b") as handle:
+        rows.copy_to(handle.fileno(), target.offset + 10 * rows.shape[1] * 2, 200, 400)
+    assert np.array_equal(np.load(tmp_path / "t.npy")[10:210], matrix[200:400])
+    assert not np.load(tmp_path / "t.npy")[:10].any() and not np.load(tmp_path / "t.npy")[210:].any()
+
+
+def test_a_copy_falls_back_to_reading_where_the_kernel_cannot_copy(tmp_path, monkeypatch):
+    import os
+
+    from qa.store import row_file
+
+    data = os.urandom(3 << 20)
+    (tmp_path / "a").write_bytes(data)
+    (tmp_path / "b").write_bytes(b"\0" * 10)
+
+    def refuse(*args):
+        raise OSError(18, "Invalid cross-device link")
+
+    monkeypatch.setattr(os, "copy_file_range", refuse, raising=False)
+    with open(tmp_path / "a", "rb") as source, open(tmp_path / "b", "r+b") as target:
+        row_file.copy_bytes(source.fileno(), 5, target.fileno(), 4, len(data) - 5)
+        with pytest.raises(OSError, match="short read"):
+            row_file.copy_bytes(source.fileno(), len(data) - 1, target.fileno(), 0, 2)
+    assert (tmp_path / "b").read_bytes()[4:] == data[5:]

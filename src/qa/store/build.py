@@ -11,6 +11,7 @@ of a rebuild (within float tolerance for vectors; an ANN index keeps the lists i
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -36,7 +37,8 @@ EMBED_CHUNK = 2048  # texts tokenized and embedded at a time: memory is bounded 
 
 @dataclass(frozen=True)
 class _Kept:
-    """An unchanged document's rows `start` to `end` (exclusive) of the index being replaced."""
+    """Rows `start` to `end` (exclusive) of the index being replaced: unchanged documents, one after
+    another there as here."""
 
     start: int
     end: int
@@ -84,7 +86,10 @@ def _update(sources: list[Path], index_dir: Path, embedder, warn: Warn | None, p
             seen.add(name)
             hashes[name], counts[name] = kept[0]["sha256"], kept[2] - kept[1]
             documents.append(old.documents[name])
-            pieces.append(_Kept(kept[1], kept[2]))
+            if pieces and isinstance(pieces[-1], _Kept) and pieces[-1].end == kept[1]:
+                pieces[-1] = _Kept(pieces[-1].start, kept[2])  # one run of rows: copied in one piece
+            else:
+                pieces.append(_Kept(kept[1], kept[2]))
             continue
         document = read_document(file, name, warn or (lambda message: None), known)
         if document is not None:
@@ -237,12 +242,16 @@ def _write_passages(pieces: list, old: Index | None, staging: Path, vectors: _Ve
     passage_vectors = faiss.rev_swig_ptr(dense.get_xb(), total * vectors.dimension).reshape(total, -1)
     keys = np.empty((total, KEY_BYTES), dtype=np.uint8)
     old_keys = np.load(old.path / TEXT_KEYS, mmap_mode="r") if old is not None else None
+    old_rows = old.row_files()[0] if old is not None else None
     at = 0
     with PassageWriter(staging, PASSAGES) as writer:
         for piece in pieces:
             if isinstance(piece, _Kept):
                 writer.copy(old.passages, piece.start, piece.end)
-                passage_vectors[at : at + _size(piece)] = old.vectors()[piece.start : piece.end]
+                if old_rows is not None and old_rows.shape[1] == vectors.dimension:  # read, not faulted in
+                    old_rows.read_into(piece.start, passage_vectors[at : at + _size(piece)])
+                else:
+                    passage_vectors[at : at + _size(piece)] = old.vectors()[piece.start : piece.end]
                 keys[at : at + _size(piece)] = old_keys[piece.start : piece.end]
                 at += _size(piece)
                 continue
@@ -262,18 +271,28 @@ def _write_sentences(pieces: list, starts: np.ndarray, spans: list[np.ndarray], 
     out = np.lib.format.open_memmap(staging / SENTENCE_VECTORS, mode="w+", dtype=SENTENCE_DTYPE, shape=(total, dimension))
     keys = np.empty((total, KEY_BYTES), dtype=np.uint8)
     old_keys = np.load(old.path / SENTENCE_KEYS, mmap_mode="r") if old is not None else None
+    old_rows = old.row_files()[1] if old is not None else None
+    row_bytes = dimension * np.dtype(SENTENCE_DTYPE).itemsize
+    target = os.open(staging / SENTENCE_VECTORS, os.O_RDWR)  # kept rows land here, copied by the kernel
     at = 0
-    for piece, first, part in zip(pieces, starts, spans):
-        if isinstance(piece, _Kept):
-            lo = int(np.searchsorted(np.asarray(old.sentence_spans[:, 0]), piece.start))
-            out[at : at + len(part)] = old.sentence_vectors[lo : lo + len(part)]
-            keys[at : at + len(part)] = old_keys[lo : lo + len(part)]
-        else:
-            local = part - np.array([first, 0, 0])  # rows of the piece's own passages
-            for start in range(0, len(local), EMBED_CHUNK):
-                texts = sentence_texts(piece.passages, local[start : start + EMBED_CHUNK])
-                out[at + start : at + start + len(texts)], keys[at + start : at + start + len(texts)] = vectors.of(texts)
-        at += len(part)
+    try:
+        for piece, first, part in zip(pieces, starts, spans):
+            if isinstance(piece, _Kept):
+                lo = int(np.searchsorted(np.asarray(old.sentence_spans[:, 0]), piece.start))
+                if old_rows.dtype == SENTENCE_DTYPE and old_rows.shape[1] == dimension:
+                    old_rows.copy_to(target, out.offset + at * row_bytes, lo, lo + len(part))
+                else:
+                    out[at : at + len(part)] = old.sentence_vectors[lo : lo + len(part)]
+                keys[at : at + len(part)] = old_keys[lo : lo + len(part)]
+            else:
+                local = part - np.array([first, 0, 0])  # rows of the piece's own passages
+                for start in range(0, len(local), EMBED_CHUNK):
+                    texts = sentence_texts(piece.passages, local[start : start + EMBED_CHUNK])
+                    out[at + start : at + start + len(texts)], keys[at + start : at + start + len(texts)] = \
+                        vectors.of(texts)
+            at += len(part)
+    finally:
+        os.close(target)
     out.flush()
     np.save(staging / SENTENCE_KEYS, keys, allow_pickle=False)
 
@@ -282,7 +301,7 @@ def _seal(staging: Path, manifest: dict, onnx: tuple[Path, dict] | None) -> None
     """Every file's hash into the manifest, the verified stamp, and the manifest itself, last: a
     folder without one is never taken for an index."""
     manifest["file_hashes"] = hash_files(staging)  # checked at every load: damage is never used
-    if onnx and manifest["file_hashes"][onnx[1]["file"]]["sha256"] != onnx[1]["sha256"]:
+    if onnx and file_sha256(staging / onnx[1]["file"]) != onnx[1]["sha256"]:
         # the model the passages were embedded with is not the file about to be kept (damaged since)
         raise QAError(f"the ONNX model {shown_path(onnx[0])} is damaged (its SHA-256 is not the one recorded "
                       f"for it): delete it and run `qa index` again to export it anew")

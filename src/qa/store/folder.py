@@ -220,21 +220,39 @@ def _rename_exchange(a: Path, b: Path) -> bool:
     return result == 0
 
 
-# --- damage: every file checked against the SHA-256 the manifest records ----------------------------
+# --- damage: every file checked against the hash the manifest records ------------------------------
+
+
+# Damage is found by a content hash of every file, recomputed after a build and whenever a file's
+# stamp changed. xxHash's XXH3-128 (a checksum, not a cryptographic hash: it guards against a torn,
+# truncated or bit-rotted file, not against someone forging one) hashes ~27 GB/s here where SHA-256
+# does 1.7 GB/s: an update of a 100k-passage index (550 MB of files) spent 0.4 s hashing with
+# SHA-256. Older indexes record "sha256", which is still checked.
+FILE_HASH = "xxh3_128"
+
+
+def file_hash(path: Path, algorithm: str = FILE_HASH) -> str:
+    """The hex digest of the file at `path` (`algorithm`: FILE_HASH or "sha256")."""
+    if algorithm == "sha256":
+        return file_sha256(path)
+    import xxhash
+
+    with open(path, "rb") as handle:
+        return hashlib.file_digest(handle, xxhash.xxh3_128).hexdigest()
 
 
 def hash_files(folder: Path) -> dict[str, dict]:
-    """SHA-256 and size of every file under `folder` but the manifest, by path relative to it."""
+    """The FILE_HASH digest and size of every file under `folder` but the manifest, by path relative to it."""
     records = {}
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         relative = path.relative_to(folder).as_posix()
         if relative not in (MANIFEST, VERIFIED):
-            records[relative] = {"sha256": file_sha256(path), "size": path.stat().st_size}
+            records[relative] = {FILE_HASH: file_hash(path), "size": path.stat().st_size}
     return records
 
 
 def verify_files(index_dir: Path, manifest: dict, damaged: Callable[[str], QAError]) -> None:
-    """Raise `damaged(why)` unless every file the manifest records has its recorded SHA-256.
+    """Raise `damaged(why)` unless every file the manifest records has its recorded hash.
 
     Hashing a 90 MB model on every `qa ask` would cost more than the rest of a cold start, so a file
     whose size, mtime, ctime and inode are those of the last verified read is not hashed again:
@@ -262,12 +280,13 @@ def verify_files(index_dir: Path, manifest: dict, damaged: Callable[[str], QAErr
             continue
         if not isinstance(record, dict) or stamp[0] != record.get("size"):
             raise damaged(f"{relative} has the wrong size")
+        algorithm = FILE_HASH if FILE_HASH in record else "sha256"
         try:
-            digest = file_sha256(path)
+            digest = file_hash(path, algorithm)
         except OSError as exc:
             raise damaged(f"{relative} cannot be read: {exc.strerror}") from None
-        if digest != record.get("sha256"):
-            raise damaged(f"{relative} is damaged: its SHA-256 is not the one the manifest records")
+        if digest != record.get(algorithm):
+            raise damaged(f"{relative} is damaged: its hash is not the one the manifest records")
         changed = True
     if changed:
         _write_quietly(stamp_file, json.dumps(fresh) + "\n")

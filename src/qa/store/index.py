@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Sequence
@@ -17,6 +18,7 @@ from .documents import document_text, read_records
 from .folder import FORMAT, MANIFEST, verify_files  # noqa: F401  (MANIFEST: re-exported)
 from .lexical import LENGTHS, BM25Scores
 from .passage_table import OFFSETS, PassageTable
+from .row_file import RowFile
 
 FORMAT_VERSION = 1
 PASSAGES = "passages.jsonl"
@@ -81,6 +83,19 @@ class Index:
             else:
                 self.extras["_vectors"] = dense.reconstruct_n(0, dense.ntotal)
         return self.extras["_vectors"]
+
+    def row_files(self) -> tuple[RowFile | None, RowFile]:
+        """The passage vectors in dense.faiss and the sentence vectors, read a run of rows at a time
+        (store/row_file.py). A flat FAISS file ends with its vectors; were that ever not so (the first
+        row differs), None stands for the passage vectors: take them from `vectors()` instead."""
+        if "_row_files" not in self.extras:
+            vectors = self.vectors()
+            path = self.path / DENSE
+            dense = RowFile(path, os.path.getsize(path) - vectors.nbytes, vectors.shape, np.float32)
+            if len(vectors) and not np.array_equal(dense.gather(np.zeros(1, dtype=np.int64))[0], vectors[0]):
+                dense = None
+            self.extras["_row_files"] = (dense, RowFile.of_npy(self.path / SENTENCE_VECTORS))
+        return self.extras["_row_files"]
 
     def page_of(self, doc: str, offset: int) -> int | None:
         """The 1-based page of `doc` holding `offset`, or None for an unpaged document."""

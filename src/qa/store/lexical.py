@@ -91,8 +91,8 @@ def write_bm25(folder: Path, num_docs: int, rows, texts, old: "BM25Scores | None
     if old is not None:  # the kept postings stay in order (rows move in order): the new go in between
         moved = old_to_new[np.asarray(old.rows)]
         kept = moved >= 0
-        before = np.concatenate([[0], np.cumsum(kept, dtype=np.int64)])[np.asarray(old.starts)]  # kept before each term
-        kept_per_term = np.diff(before)
+        kept_per_term = _per_term(kept, np.asarray(old.starts))
+        before = np.concatenate([[0], np.cumsum(kept_per_term)])  # kept postings before each term's
         kept_rows = moved[kept].astype(np.int32)
         # each new posting's place: after its term's kept postings of lower rows (few: one loop)
         known = len(old.vocab)  # a term new to the corpus goes after every kept posting
@@ -114,6 +114,18 @@ def write_bm25(folder: Path, num_docs: int, rows, texts, old: "BM25Scores | None
     (folder / PARAMS).write_text(json.dumps({"layout": LAYOUT, "k1": K1, "b": B, "num_docs": num_docs}),
                                  encoding="utf-8")
     (folder / TOKENIZER_FILE).write_text(json.dumps(analyzer.config()), encoding="utf-8")
+
+
+def _per_term(kept: np.ndarray, starts: np.ndarray) -> np.ndarray:
+    """How many postings of each term are kept (`kept`: a flag per posting; `starts`: each term's
+    first posting, and the end). reduceat, not a cumsum over the postings: numpy's cumsum of 4M
+    flags took 0.22 s here, reduceat 0.01 s."""
+    counts = np.diff(starts)
+    out = np.zeros(len(counts), dtype=np.int64)
+    filled = counts > 0  # reduceat would give an empty term the next posting's flag
+    if filled.any():
+        out[filled] = np.add.reduceat(kept, starts[:-1][filled], dtype=np.int64)
+    return out
 
 
 class BM25Scores:

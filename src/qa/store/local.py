@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import os
-
 import numpy as np
 
 from .base import Candidates, sentences_of
-from .index import DENSE, SENTENCE_VECTORS, Index
-from .row_file import RowFile
+from .index import Index
 
 # Up to this many passages every passage is every question's candidate: scoring them all costs a
 # few milliseconds and keeps the figures of eval/README.md exactly. Above it each question's
@@ -46,26 +43,12 @@ class LocalStore:
         for q, (rows, scores) in enumerate(lexical):
             found = np.isin(keys, rows, assume_unique=True)
             lexical_scores[q, found] = scores[np.searchsorted(rows, keys[found])]
-        dense_rows, sentence_file = self._row_files()
+        dense_rows, sentence_file = index.row_files()
         candidate_vectors = dense_rows.gather(keys) if dense_rows is not None else np.asarray(vectors[keys])
         sentence_rows, sentence_spans = _sentences_of(index.sentence_spans, keys)
         return Candidates(index.passages.rows(keys), keys, query_vectors @ candidate_vectors.T,
                           lexical_scores, member, candidate_vectors,
                           sentence_file.gather(sentence_rows).astype(np.float32), sentence_spans)
-
-    def _row_files(self) -> tuple[RowFile | None, RowFile]:
-        """The passage vectors in dense.faiss and the sentence vectors, read a candidate's rows at a time
-        (store/row_file.py). A flat FAISS file ends with its vectors; were that ever not so (the first
-        row differs), the candidates' vectors are gathered from FAISS's map instead."""
-        if "_row_files" not in self.index.extras:
-            index = self.index
-            vectors = index.vectors()
-            path = index.path / DENSE
-            dense = RowFile(path, os.path.getsize(path) - vectors.nbytes, vectors.shape, np.float32)
-            if len(vectors) and not np.array_equal(dense.gather(np.zeros(1, dtype=np.int64))[0], vectors[0]):
-                dense = None
-            index.extras["_row_files"] = (dense, RowFile.of_npy(index.path / SENTENCE_VECTORS))
-        return self.index.extras["_row_files"]
 
     def _dense_top(self, query_vectors: np.ndarray, depth: int) -> list[np.ndarray]:
         """Each question's `depth` nearest passages (rows, in no order): by the ANN index when the index

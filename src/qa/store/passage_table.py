@@ -18,10 +18,10 @@ from pathlib import Path
 import numpy as np
 
 from ..ingest.passages import Passage
+from .row_file import copy_bytes
 
 OFFSETS = "passage_offsets.npy"  # int64, rows + 1: where each line of passages.jsonl starts
 IDS = "passage_ids.npy"  # (rows × 2) uint64: the digest of each id, ascending, and its row
-COPY_BYTES = 1 << 26  # copied lines are read this much at a time
 PARSED_KEPT = 1 << 16  # parsed passages kept for the next search (the same candidates recur)
 
 
@@ -60,8 +60,9 @@ class PassageWriter:
     def copy(self, table: "PassageTable", start: int, end: int) -> None:
         """Rows `start` to `end` (exclusive) of `table`, as they are."""
         first, last = int(table._offsets[start]), int(table._offsets[end])
-        for at in range(first, last, COPY_BYTES):
-            self._out.write(table.read(at, min(last, at + COPY_BYTES)))
+        self._out.flush()  # the lines written so far, before the copied ones land after them
+        copy_bytes(table._file.fileno(), first, self._out.fileno(), self._size, last - first)
+        self._out.seek(self._size + last - first)
         self._ends.append(np.asarray(table._offsets[start + 1 : end + 1], dtype=np.int64) - first + self._size)
         self._size += last - first
         self._digests.append(table.digests()[start:end])

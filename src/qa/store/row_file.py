@@ -1,4 +1,4 @@
-"""Rows of a matrix on disk read with pread: the kernel's page cache holds the file, the process only what it gathers.
+"""Rows of a matrix on disk read with pread, and byte ranges copied file to file by the kernel.
 
 A search gathers a few thousand scattered rows (its candidates' vectors, their sentences' vectors).
 Through a memory map each row read also maps the pages around it (the kernel's fault-around, which
@@ -7,6 +7,10 @@ through a map left 235 of the file's 238 MB in the process's RSS, and after 30 q
 on a million passages held 4.8 GB of mapped index pages. Reading the rows with pread copies just
 them, and the file stays in the page cache, shared and reclaimable. Written here because numpy
 and FAISS offer only the map.
+
+An update copies the unchanged rows of the old index's files into the new ones. Through maps that
+is a page fault per 4 KB on both sides: copying a 130 MB sentence-vector file took 0.41-0.46 s
+here, copy_file_range 0.08 s (the bytes never enter the process).
 """
 
 from __future__ import annotations
@@ -53,15 +57,56 @@ class RowFile:
         breaks = np.flatnonzero(np.diff(rows) != 1) + 1
         firsts = rows[np.concatenate([[0], breaks])].tolist()
         lengths = np.diff(np.concatenate([[0], breaks, [len(rows)]])).tolist()
-        buffer, at = memoryview(out).cast("B"), 0
+        at = 0
         for first, length in zip(firsts, lengths):
-            size = length * self._row_bytes
-            if os.preadv(self._fd, [buffer[at : at + size]], self._offset + first * self._row_bytes) != size:
-                raise OSError(f"short read of rows {first}..{first + length}")
-            at += size
+            self.read_into(first, out[at : at + length])
+            at += length
         return out
+
+    def read_into(self, first: int, out: np.ndarray) -> None:
+        """Rows `first` to `first + len(out)` into `out` (C-ordered rows of this width and dtype)."""
+        if out.dtype != self.dtype or out.shape[1:] != self.shape[1:] or not out.flags.c_contiguous:
+            raise ValueError("rows are read into C-ordered rows of the file's width and dtype")
+        if first < 0 or first + len(out) > self.shape[0]:
+            raise IndexError("row out of range")
+        buffer, size = memoryview(out.reshape(-1)).cast("B"), len(out) * self._row_bytes
+        at, position = 0, self._offset + first * self._row_bytes
+        while at < size:  # preadv may return less than asked (a signal, a large read)
+            done = os.preadv(self._fd, [buffer[at:size]], position + at)
+            if done <= 0:
+                raise OSError(f"short read of rows {first}..{first + len(out)}")
+            at += done
+
+    def copy_to(self, target: int, target_offset: int, first: int, end: int) -> None:
+        """Rows `first` to `end` (exclusive) into the file open as `target` at byte `target_offset`."""
+        if first < 0 or end > self.shape[0] or end < first:
+            raise IndexError("row out of range")
+        copy_bytes(self._fd, self._offset + first * self._row_bytes, target, target_offset,
+                   (end - first) * self._row_bytes)
+
+    @property
+    def offset(self) -> int:
+        """Where the matrix starts in its file."""
+        return self._offset
 
     def __del__(self) -> None:
         fd = getattr(self, "_fd", None)
         if fd is not None:
             os.close(fd)
+
+
+def copy_bytes(source: int, source_offset: int, target: int, target_offset: int, size: int) -> None:
+    """`size` bytes of the file open as `source` (a descriptor) at `source_offset` into `target` at
+    `target_offset`, in the kernel where it can (Linux copy_file_range), else through a buffer."""
+    copy = getattr(os, "copy_file_range", None)
+    while size > 0:
+        try:
+            done = copy(source, target, size, source_offset, target_offset) if copy else 0
+        except OSError:  # a filesystem or kernel without it (EXDEV, ENOSYS, EINVAL): copy by hand
+            copy, done = None, 0
+        if not done:
+            chunk = os.pread(source, min(size, 1 << 24), source_offset)
+            if not chunk:
+                raise OSError(f"short read at byte {source_offset}")
+            done = os.pwrite(target, chunk, target_offset)
+        size, source_offset, target_offset = size - done, source_offset + done, target_offset + done
