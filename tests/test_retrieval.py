@@ -189,3 +189,24 @@ def test_the_who_bonus_goes_to_passages_naming_someone_acting(retriever):
     lifted = retriever._prefer_answer_type(HEADLINE, flat, [], found, 5)
     assert lifted[key_player] == np.float32(scoring.WHO_BONUS) and lifted[table] == 0.0
     assert retriever._prefer_answer_type("What is the table of countries?", flat, [], found, 5)[key_player] == 0.0
+
+
+def test_diversification_tells_a_long_sections_pages_apart():
+    """A section's passages on one page share a diversity unit; on another page, or in an unpaged
+    document, the unit is told apart as before (section and document)."""
+    from types import SimpleNamespace
+
+    from qa.ingest.passages import Passage
+    from qa.search.retrieval import _section_ids
+
+    def passage(doc, section, page):
+        return Passage(id=f"{doc}{section}{page}", doc=doc, title="T", section=section, ordinal=0, start=0,
+                       end=1, text="x", page=page)
+
+    found = SimpleNamespace(passages=[passage("a.pdf", "OPTIONS", 3), passage("a.pdf", "OPTIONS", 3),
+                                      passage("a.pdf", "OPTIONS", 4), passage("a.pdf", "BUGS", 4),
+                                      passage("b.html", "Intro", None), passage("b.html", "Intro", None),
+                                      passage("c.html", "Intro", None)])
+    ids = _section_ids(found, np.arange(7)).tolist()
+    assert ids[0] == ids[1] and len({ids[1], ids[2], ids[3]}) == 3
+    assert ids[4] == ids[5] != ids[6]

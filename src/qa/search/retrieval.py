@@ -51,7 +51,8 @@ class Hit:
     page `page` of a PDF). `source` is the file for .txt/.md, else its extracted text (`qa text DOC`).
 
     `score` is what the passage ranks by, higher first: cosine (dense), BM25 (bm25), or the fused
-    score with its answer-type or role bonus, less 0.1 when a passage above is from its section (hybrid).
+    score with its answer-type or role bonus, less 0.1 when a passage above is from its section (and,
+    in a paged document, its page) (hybrid).
     """
 
     id: str
@@ -239,7 +240,8 @@ class Retriever:
         return [replace(a, took_ms=took) for a in answers]
 
     def _rank(self, scores: np.ndarray, k: int, mode: str, found: Candidates) -> tuple[np.ndarray, np.ndarray]:
-        """The k best candidates, best first, with the scores they rank by (hybrid: diversified by section)."""
+        """The k best candidates, best first, with the scores they rank by (hybrid: diversified by section
+        and page)."""
         k = min(k, int(np.isfinite(scores).sum()))
         if mode == "hybrid":
             return scoring.diversify(scores, lambda rows: _section_ids(found, rows), k)
@@ -365,7 +367,9 @@ def _only_candidates(scores: np.ndarray, member: np.ndarray | None) -> np.ndarra
 
 
 def _section_ids(found: Candidates, rows: np.ndarray) -> np.ndarray:
-    """One integer per candidate of `rows` naming its (document, section)."""
-    keys: dict[tuple[str, str], int] = {}
-    return np.array([keys.setdefault((found.passages[r].doc, found.passages[r].section), len(keys))
-                     for r in rows.tolist()], dtype=np.int64)
+    """One integer per candidate of `rows` naming its (document, section, page): diversification
+    spreads results over a long section's pages (a man page's OPTIONS runs over a dozen), not only
+    over sections. An unpaged document's page is None: its sections are the unit, as before."""
+    keys: dict[tuple[str, str, int | None], int] = {}
+    return np.array([keys.setdefault((p.doc, p.section, p.page), len(keys))
+                     for p in (found.passages[r] for r in rows.tolist())], dtype=np.int64)

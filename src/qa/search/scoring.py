@@ -80,7 +80,9 @@ def top_k(scores: np.ndarray, k: int) -> np.ndarray:
 
 # A passage from a section already in the results counts this much less (scores are min-max
 # normalized): a passage from a new section within the margin goes first, so near-ties, as a broad
-# question produces, are spread across sections; a clearly better passage keeps its place.
+# question produces, are spread across sections; a clearly better passage keeps its place. In a paged
+# document the unit is a section's page (retrieval._section_ids), so a section running over many
+# pages (a man page's OPTIONS) is not pushed down as one.
 DIVERSITY_MARGIN = 0.1
 
 
