@@ -45,7 +45,9 @@ def test_an_update_embeds_only_new_text_and_equals_a_full_rebuild(corpus, tmp_pa
     updated = build_index([corpus], tmp_path / "index", embedder)
     full = build_index([corpus], tmp_path / "full", embedder, reuse=False)
     # new: the cherries paragraph and the added file, one sentence each, and their passage texts
-    assert updated.manifest["texts"] == {"embedded": 4, "reused": full.manifest["texts"]["embedded"] - 4}
+    texts = updated.manifest["texts"]
+    assert (texts["embedded"], texts["reused"]) == (4, full.manifest["texts"]["embedded"] - 4)
+    assert texts["embedding_seconds"] > 0
     assert full.manifest["texts"]["reused"] == 0
     assert updated.passages == full.passages
     assert np.array_equal(updated.sentence_spans, full.sentence_spans)
@@ -80,6 +82,19 @@ def test_an_update_reads_only_the_changed_files_and_keeps_the_rest_as_it_was(cor
     read.clear()
     again = build_index([corpus], tmp_path / "index", embedder)  # nothing changed: nothing read or written
     assert read == [] and again.manifest["built_at"] == updated.manifest["built_at"]
+
+
+def test_an_update_with_nothing_to_embed_never_loads_the_model_session(corpus, tmp_path):
+    from qa.embed import load_embedder
+
+    build_index([corpus], tmp_path / "index", load_embedder(lazy=True))
+    (corpus / "gone.md").unlink()
+    lazy = load_embedder(lazy=True)
+    updated = build_index([corpus], tmp_path / "index", lazy)
+    assert lazy._session is None and updated.manifest["texts"]["embedding_seconds"] == 0
+    assert "gone.md" not in {p.doc for p in updated.passages}
+    vectors = lazy.encode(["cherries ripen in June"])  # the session is made on the first encode
+    assert lazy._session is not None and vectors.shape == (1, lazy.dimension)
 
 
 def test_qa_index_says_what_it_reused_and_full_embeds_everything(corpus, tmp_path, monkeypatch):

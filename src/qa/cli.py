@@ -171,7 +171,7 @@ def index_command(
         if from_index is not None or any(v is not None for v in cluster):
             raise QAError("--from-index, --shards, --replicas and --write-consistency go with --store qdrant")
         check_index_target(index_dir, sources)  # before the model loads: a wrong folder is said at once
-        embedder = load_embedder(model, warn=_warn)
+        embedder = load_embedder(model, warn=_warn, lazy=True)
         index = build_index(sources, index_dir, embedder, warn=_warn,
                             progress=_progress_bar("Embedding passages"), reuse=not full)
         manifest = index.manifest

@@ -19,12 +19,13 @@ BACKENDS = ("onnx", "onnx-fp32", "onnx-int8", "torch")
 
 
 def load_embedder(model: str | None = None, kept: tuple[Path, dict] | None = None,
-                  warn: Callable[[str], None] | None = None) -> Embedder:
+                  warn: Callable[[str], None] | None = None, lazy: bool = False) -> Embedder:
     """The encoder for `model` (see `resolve_model`): ONNX Runtime unless $QA_BACKEND=torch.
 
     With `kept` (an index's ONNX file and its manifest record, `store.index.kept_onnx`), that model is
     used, so asking never imports torch (see onnx.py); without ONNX Runtime or an export,
-    sentence-transformers on torch is.
+    sentence-transformers on torch is. `lazy` loads the ONNX model's session on the first encode
+    (`qa index`: an update with nothing new to embed never needs it).
     """
     spec = resolve_model(model)
     backend = (os.environ.get(BACKEND_ENV) or "onnx").strip().lower()
@@ -34,7 +35,7 @@ def load_embedder(model: str | None = None, kept: tuple[Path, dict] | None = Non
         from .onnx import load_onnx_embedder
 
         embedder = load_onnx_embedder(spec, kept=kept, int8=backend == "onnx-int8", warn=warn,
-                                      bulk="openvino" if backend == "onnx" else "onnxruntime")
+                                      bulk="openvino" if backend == "onnx" else "onnxruntime", lazy=lazy)
         if embedder is not None:
             return embedder
     return SentenceTransformerEmbedder(spec)

@@ -146,7 +146,7 @@ class OnnxEmbedder:
 
     def __init__(self, spec: ModelSpec, onnx_path: str | Path, sha256: str | None = None,
                  quantized: bool = False, tokens_per_batch: int = 512, max_batch: int = 64,
-                 bulk: str = "openvino") -> None:
+                 bulk: str = "openvino", lazy: bool = False) -> None:
         from tokenizers import Tokenizer
 
         folder = Path(spec.path)
@@ -180,17 +180,38 @@ class OnnxEmbedder:
         self._openvino = None
         self._bulk_sessions: list = []  # made on the first encode of several batches (indexing)
         self._bulk_lock = threading.Lock()
+        # `lazy` (an update, which may have nothing to embed) defers ONNX Runtime's session, 0.2-0.3 s
+        # here, to the first encode; the width the model folder declares stands in until then
+        self._declared_dimension = pooling.get("word_embedding_dimension")
+        self._session, self._inputs, self._dimension = None, [], None
+        if not lazy or not self._declared_dimension:
+            self._open()
+
+    @property
+    def dimension(self) -> int:
+        return self._dimension if self._dimension is not None else int(self._declared_dimension)
+
+    def _open(self):
+        """The session questions (and single batches) run on, made and checked on first use."""
+        if self._session is not None:
+            return self._session
         try:
-            self._session = self._new_session(_cores())
+            session = self._new_session(_cores())
         except Exception as exc:  # a truncated or foreign file: say which, not a traceback
             raise QAError(f"the ONNX model {self.onnx_path} is corrupt ({str(exc).splitlines()[0][:200]}): "
                           "run `qa index` to rebuild it", status=503) from exc
-        self._inputs = [i.name for i in self._session.get_inputs()]
-        if not set(self._inputs) <= set(INPUTS) or "input_ids" not in self._inputs:
-            raise QAError(f"the ONNX model {self.onnx_path} has unexpected inputs {self._inputs}: "
+        inputs = [i.name for i in session.get_inputs()]
+        if not set(inputs) <= set(INPUTS) or "input_ids" not in inputs:
+            raise QAError(f"the ONNX model {self.onnx_path} has unexpected inputs {inputs}: "
                           "run `qa index` to rebuild it", status=503)
-        width = self._session.get_outputs()[0].shape[-1]
-        self.dimension = int(width) if isinstance(width, int) else int(pooling.get("word_embedding_dimension"))
+        width = session.get_outputs()[0].shape[-1]
+        dimension = int(width) if isinstance(width, int) else int(self._declared_dimension)
+        if self._dimension is None and self._declared_dimension and dimension != int(self._declared_dimension):
+            raise QAError(f"the ONNX model {self.onnx_path} gives {dimension}-dimensional vectors where its "
+                          f"model folder declares {self._declared_dimension}: run `qa index` to rebuild it",
+                          status=503)
+        self._session, self._inputs, self._dimension = session, inputs, dimension
+        return session
 
     def _new_session(self, threads: int):
         import onnxruntime as ort
@@ -210,7 +231,7 @@ class OnnxEmbedder:
         measured here 15-20% more passages/s than one session splitting every matrix product."""
         cores = _cores()
         if batch_count < 2 or cores < 2:
-            return [self._session]
+            return [self._open()]
         with self._bulk_lock:
             if not self._bulk_sessions:
                 self._bulk_sessions = [self._new_session(1) for _ in range(cores)]
@@ -236,6 +257,7 @@ class OnnxEmbedder:
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         if not texts:
             return out
+        self._open()  # its input names feed every runtime
         encodings = self._tokenizer.encode_batch([str(t).strip() for t in texts])  # as sentence-transformers
         lengths = np.array([len(e.ids) for e in encodings])
         order = np.argsort(-lengths, kind="stable")
@@ -353,7 +375,7 @@ class OnnxEmbedder:
 
 
 def load_onnx_embedder(spec: ModelSpec, kept: tuple[Path, dict] | None = None, int8: bool = False,
-                       warn: Warn | None = None, bulk: str = "openvino") -> OnnxEmbedder | None:
+                       warn: Warn | None = None, bulk: str = "openvino", lazy: bool = False) -> OnnxEmbedder | None:
     """The ONNX embedder for `spec`, or None (with a warning) when the torch one must be used instead.
 
     With `kept` (an index's ONNX file and its manifest record, for the same model), that file is used,
@@ -378,14 +400,14 @@ def load_onnx_embedder(spec: ModelSpec, kept: tuple[Path, dict] | None = None, i
             raise QAError(f"index at {path.parent} has a corrupt {path.name} (its size does not match the "
                           "manifest): run `qa index` to rebuild it", status=503)
         return OnnxEmbedder(spec, path, sha256=record.get("sha256"), quantized=bool(record.get("quantized")),
-                            bulk=bulk)
+                            bulk=bulk, lazy=lazy)
     try:
         path, digest = ensure_onnx(spec, int8=int8, warn=warn)
     except Exception as exc:  # no torch or transformers, an architecture the exporter cannot take, ...
         warn(f"cannot export {spec.name} to ONNX ({str(exc).splitlines()[0] if str(exc) else exc!r}); "
              "using sentence-transformers on torch")
         return None
-    return OnnxEmbedder(spec, path, sha256=digest, quantized=int8, bulk=bulk)
+    return OnnxEmbedder(spec, path, sha256=digest, quantized=int8, bulk=bulk, lazy=lazy)
 
 
 def onnx_for_index(embedder, warn: Warn | None = None) -> tuple[Path, dict] | None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import os
+import time
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
@@ -157,7 +158,8 @@ def _write(pieces: list, documents: list, index_dir: Path, embedder, corpus: dic
                        [q.lexical_text() for p in fresh for q in p.passages],
                        old.bm25 if old is not None and len(fresh) < len(pieces) else None, old_to_new)
             kept = int(starts[-1]) + sum(len(s) for s in spans) - fresh_texts
-            manifest["texts"] = {"embedded": vectors.embedded, "reused": vectors.reused + kept}
+            manifest["texts"] = {"embedded": vectors.embedded, "reused": vectors.reused + kept,
+                                 "embedding_seconds": round(vectors.seconds, 3)}
             manifest["dimension"] = int(dense.d)
             manifest["built_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
             onnx = onnx_for_index(embedder, warn=warn)  # the model as ONNX, kept here so asking needs no torch
@@ -214,6 +216,7 @@ class _Vectors:
         self.dimension = embedder.dimension
         self._known, self._partial, self._step = known, partial, step
         self.embedded = self.reused = 0
+        self.seconds = 0.0  # spent embedding (a lazy model's loading included): what an update adds to copying
 
     def of(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """The texts' vectors, and their keys (`text_keys`, which the index keeps too)."""
@@ -221,7 +224,9 @@ class _Vectors:
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
         missing = self._known.fill(keys, out)
         if missing:
+            started = time.perf_counter()
             fresh = np.asarray(self._encode([texts[i] for i in missing], progress=self._step), dtype=np.float32)
+            self.seconds += time.perf_counter() - started
             self._partial.save(keys[missing], fresh)
             out[missing] = fresh
         if self._step and len(texts) > len(missing):
