@@ -54,16 +54,18 @@ def test_every_evidence_string_is_in_a_passage_of_the_index(questions, retriever
 
 MIXED = ROOT / "eval" / "mixed"
 MANUALS = ROOT / "eval" / "manuals"
+HOLDOUT = ROOT / "eval" / "holdout"
 
 
 @pytest.mark.parametrize("folder, counts, formats", [
     (MIXED, (33, 8), {".pdf", ".html", ".docx"}),
     (MANUALS, (33, 8), {".pdf"}),
+    (HOLDOUT, (32, 8), {".pdf", ".html"}),
 ])
 def test_set_gold_is_in_the_readers_text_on_its_page(folder, counts, formats):
-    """eval/mixed and eval/manuals: every evidence string is in one paragraph of one corpus file as the
-    readers extract it, and a PDF question's string is on its `page` (by the reader's page ranges and by
-    pypdfium2's own text)."""
+    """eval/mixed, eval/manuals and eval/holdout: every evidence string is in one paragraph of one corpus
+    file as the readers extract it, and a PDF question's string is on its `page` (by the reader's page
+    ranges and by pypdfium2's own text)."""
     import pypdfium2 as pdfium
 
     from qa.ingest import reader
