@@ -5,7 +5,8 @@
 
 A corpus of FILES prose files (synthesized as in bench_build.py, MB in all) is indexed once from
 scratch, then nothing is changed, one file is edited (a paragraph appended), one added and one
-deleted, each followed by `qa index` in a fresh process; every figure is that whole command,
+deleted (each --repeat times, another file each time: the median run is shown), each followed by
+`qa index` in a fresh process; every figure is that whole command,
 process start and model loading included; "of which embedding" is the time the build spent
 embedding its new texts (the model's session, made on the first encode, included), as its manifest
 records it.
@@ -35,6 +36,8 @@ from bench_build import synthesize  # noqa: E402
 
 def qa_index(corpus: Path, index_dir: Path) -> tuple[float, dict]:
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    os.sync()  # the previous step's writes reach the disk first: each step pays only for its own
+    time.sleep(1)
     started = time.perf_counter()
     done = subprocess.run([sys.executable, "-m", "qa.cli", "index", str(corpus), "--index-dir", str(index_dir),
                            "--json"], env=env, capture_output=True, text=True)
@@ -68,6 +71,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--files", type=int, default=112)
     parser.add_argument("--mb", type=float, default=7.0, help="text in all")
+    parser.add_argument("--repeat", type=int, default=5, help="runs of each step (another file each time); "
+                        "the median is shown")
     parser.add_argument("--seed-vectors", action="store_true", help="the first build embeds nothing (see above)")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="qa-bench-update-") as tmp:
@@ -78,25 +83,32 @@ def main() -> None:
         if args.seed_vectors:
             print(f"seeded {seed_vectors(corpus, index_dir):,} random vectors", flush=True)
         full, report = qa_index(corpus, index_dir)
+        built_at = report["built_at"]
         print(f"| step | passages | texts embedded | texts reused | seconds | of which embedding | "
               f"share of the full build |\n|---|---|---|---|---|---|---|\n"
               f"| full build | {report['passage_count']} | {report['texts']['embedded']} | "
               f"{report['texts']['reused']} | {full:.1f} | {report['texts'].get('embedding_seconds', 0):.1f} | 100% |",
               flush=True)
         steps = [
-            ("nothing changed", lambda: None),
-            ("edit one file", lambda: (corpus / "chapter-000.txt").open("a").write(
-                "\nA paragraph added today, about the river crossing at night.\n")),
-            ("add one file", lambda: synthesize(corpus / "added.txt", args.mb / args.files, seed=10_000)),
-            ("delete one file", lambda: (corpus / "chapter-001.txt").unlink()),
+            ("nothing changed", lambda n: None),
+            ("edit one file", lambda n: (corpus / f"chapter-{n:03d}.txt").open("a").write(
+                f"\nA paragraph added today ({n}), about the river crossing at night.\n")),
+            ("add one file", lambda n: synthesize(corpus / f"added-{n}.txt", args.mb / args.files, seed=10_000 + n)),
+            ("delete one file", lambda n: (corpus / f"chapter-{args.files - 1 - n:03d}.txt").unlink()),
         ]
-        for name, change in steps:
-            change()
-            seconds, report = qa_index(corpus, index_dir)
+        for name, change in steps:  # each step `--repeat` times, on another file each time: the median
+            runs = []
+            for n in range(args.repeat):
+                change(n)
+                seconds, report = qa_index(corpus, index_dir)
+                runs.append((seconds, report["texts"].get("embedding_seconds", 0), report))
+            seconds, embedding, report = sorted(runs, key=lambda run: run[0])[len(runs) // 2]
             texts = report["texts"]
+            if report["built_at"] == built_at:  # the index was current: left as it was, nothing written
+                texts, embedding = {"embedded": 0, "reused": "(unchanged)"}, 0
+            built_at = report["built_at"]
             print(f"| {name} | {report['passage_count']} | {texts['embedded']} | {texts['reused']} | {seconds:.2f} | "
-                  f"{texts.get('embedding_seconds', 0):.2f} | {100 * seconds / full:.1f}% |", flush=True)
-
+                  f"{embedding:.2f} | {100 * seconds / full:.1f}% |", flush=True)
 
 if __name__ == "__main__":
     main()
