@@ -33,30 +33,47 @@ def text_keys(texts) -> np.ndarray:
 
 class KnownVectors:
     """Text digest → vector, over any number of (keys, vectors) sources; the first source knowing a
-    text gives its vector. Keys are kept sorted, so an index's million texts need no dict."""
+    text gives its vector.
+
+    Each source is looked up through its keys' first 64 bits, sorted once, and a match is confirmed
+    on all 128: sorting 3.7M 16-byte strings took 2.4 s here (every update of a 1M-passage index
+    pays it for the old index's texts), sorting their 64-bit prefixes ~0.4 s. Two different texts
+    sharing a prefix (about 4 in 10 million at 3.7M texts) only cost an embedding: a vector is taken
+    only for its own full key.
+    """
 
     def __init__(self) -> None:
-        self.sources: list[tuple[np.ndarray, np.ndarray, np.ndarray]] = []  # sorted keys, their rows, vectors
+        # per source: sorted prefixes, their rows, the full keys (row order), the vectors
+        self.sources: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
 
     def add(self, keys: np.ndarray, vectors: np.ndarray) -> None:
         """`keys` (n × KEY_BYTES uint8, as `text_keys` gives) of the texts whose vectors are `vectors`."""
-        flat = np.ascontiguousarray(keys, dtype=np.uint8).view(f"S{KEY_BYTES}").ravel()
-        order = np.argsort(flat, kind="stable")
-        if len(flat):
-            self.sources.append((flat[order], order, vectors))
+        keys = np.ascontiguousarray(keys, dtype=np.uint8)
+        if len(keys):
+            prefixes = _prefixes(keys)
+            order = np.argsort(prefixes)
+            self.sources.append((prefixes[order], order, keys, vectors))
 
     def fill(self, keys: np.ndarray, out: np.ndarray) -> list[int]:
         """Write the vectors of the texts whose `keys` (as `text_keys` gives) are known into their rows
         of `out`; the positions of the unknown ones."""
-        wanted = np.ascontiguousarray(keys, dtype=np.uint8).view(f"S{KEY_BYTES}").ravel()
+        wanted = np.ascontiguousarray(keys, dtype=np.uint8)
+        prefixes = _prefixes(wanted)
         missing = np.ones(len(wanted), dtype=bool)
-        for keys, rows, vectors in self.sources:
-            at = np.minimum(np.searchsorted(keys, wanted), len(keys) - 1)
-            found = missing & (keys[at] == wanted)
+        for sorted_prefixes, order, full_keys, vectors in self.sources:
+            at = np.minimum(np.searchsorted(sorted_prefixes, prefixes), len(sorted_prefixes) - 1)
+            rows = order[at]
+            found = missing & (sorted_prefixes[at] == prefixes)
+            found[found] = (np.asarray(full_keys[rows[found]]) == wanted[found]).all(axis=1)
             if found.any():
-                out[found] = vectors[np.asarray(rows[at[found]])]
+                out[found] = vectors[np.asarray(rows[found])]
                 missing &= ~found
         return np.flatnonzero(missing).tolist()
+
+
+def _prefixes(keys: np.ndarray) -> np.ndarray:
+    """The first 64 bits of each key (n × KEY_BYTES uint8) as one unsigned integer."""
+    return np.ascontiguousarray(keys[:, :8]).view("<u8").ravel()
 
 
 class PartialVectors:
