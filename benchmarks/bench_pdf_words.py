@@ -11,7 +11,9 @@ is: "nofile") and the split pairs (two neighbours whose join is in it and one of
 such truth: the same counts are taken against the document's own vocabulary (words it writes twice
 or more), and --baseline DIR (texts --save'd by another run, e.g. main's code) counts the words that
 changed. --pdfium measures pypdfium2's own page text instead of qa's reader. Also prints each
-document's read time (pages/s).
+document's read time (pages/s). --gaps instead counts, in pdfium's text of each PDF, the spaces pdfium
+made up between two characters of a line that span a gap under 0.1 font size, and the font changes
+without a space that span 0.15 font size or more (what a rule on gaps alone would change).
 """
 
 from __future__ import annotations
@@ -77,13 +79,58 @@ def read(path: Path, pdfium_only: bool) -> tuple[str, int, float]:
     return text, pages, time.perf_counter() - start
 
 
+def gaps(path: Path, show: int) -> None:
+    import pypdfium2 as pdfium
+    import pypdfium2.raw as raw
+
+    from qa.ingest.pdf_words import _font, _gap
+
+    pdf = pdfium.PdfDocument(path)
+    made = small = changes = wide = 0
+    shown = []
+    for p in range(len(pdf)):
+        textpage = pdf[p].get_textpage()
+        text = textpage.get_text_range()
+        for k in range(1, len(text) - 1):
+            if text[k - 1].isspace() or text[k + 1].isspace() or (text[k].isspace() and text[k] != " "):
+                continue
+            i = raw.FPDFText_GetCharIndexFromTextIndex(textpage, k)
+            if text[k] == " ":
+                if i < 0 or not raw.FPDFText_IsGenerated(textpage, i):
+                    continue
+                gap, size = _gap(textpage, k - 1, k + 1)
+                if gap is not None:
+                    made += 1
+                    small += gap < 0.1 * size
+                    if gap < 0.1 * size and len(shown) < show:
+                        shown.append(text[k - 12:k + 12])
+                continue
+            j = raw.FPDFText_GetCharIndexFromTextIndex(textpage, k + 1)
+            if i >= 0 and j >= 0 and _font(textpage, i) != _font(textpage, j):
+                gap, size = _gap(textpage, k, k + 1)
+                if gap is not None:
+                    changes += 1
+                    wide += gap >= 0.15 * size
+                    if gap >= 0.15 * size and len(shown) < show:
+                        shown.append(text[k - 12:k + 12])
+    print(f"{path.name:<28} made-up spaces {made:6}, gap < 0.1 em {small:3}; "
+          f"font changes without a space {changes:5}, gap >= 0.15 em {wide:3}")
+    for s in shown:
+        print("    ", repr(s))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--save", type=Path, help="write each document's text here")
     parser.add_argument("--baseline", type=Path, help="count changed words against texts saved here")
     parser.add_argument("--pdfium", action="store_true", help="pypdfium2's page text instead of qa's reader")
     parser.add_argument("--show", type=int, default=0, help="print this many glued/split examples a document")
+    parser.add_argument("--gaps", action="store_true", help="count what a rule on gaps alone would change")
     args = parser.parse_args()
+    if args.gaps:
+        for rel in list(GROFF) + OTHER:
+            gaps(ROOT / rel, args.show)
+        return
     totals = Counter()
     print(f"{'document':<34}{'words':>7}{'in truth':>9}{'glued':>7}{'split':>7}{'changed':>9}{'pages/s':>9}")
     for rel in list(GROFF) + OTHER:
