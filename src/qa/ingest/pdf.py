@@ -121,12 +121,18 @@ def _outline(pdf) -> list[tuple[int, str, int]]:
 def _lines(textpage, text: str, height: float, words: Words) -> list[Line]:
     import pypdfium2.raw as raw
 
-    text, old = respace(text, words.edits(textpage, text))
+    edits = words.edits(textpage, text)
+    text, old = respace(text, edits)
+    index = raw.FPDFText_GetCharIndexFromTextIndex
 
     def char(k: int) -> int:
         """The char index of the respaced text's offset k (-1 for a space put in)."""
         o = old(k)
-        return -1 if o < 0 else raw.FPDFText_GetCharIndexFromTextIndex(textpage, o)
+        return -1 if o < 0 else index(textpage, o)
+
+    if not edits:
+        def char(k: int) -> int:  # noqa: F811 (the text is pdfium's: no offset to map)
+            return index(textpage, k)
 
     lines = []
     for at, line in _physical_lines(textpage, text, char):

@@ -19,9 +19,12 @@ class Words:
     inside a word shows and pdfium makes up a space ("gi ven"). Each gap is as wide as a real one."""
 
     def __init__(self, texts: list[str]):
-        self.whole = Counter(m.group(0).lower() for text in texts for m in _WORD.finditer(text))
         self.splits: dict[str, list[int]] = {}
-        self.pairs: dict[str, list[tuple[int, str, str]]] = {}
+        self.tokens: dict[str, list[tuple[int, int, str]]] = {}  # a page's words, kept until its edits
+        self.whole = Counter()
+        for text in texts:
+            tokens = self.tokens[text] = [(m.start(), m.end(), m.group(0).lower()) for m in _WORD.finditer(text)]
+            self.whole.update(w for _, _, w in tokens)
         self.part = Counter()  # how often a word is one side of a space that may be inside a word
         for text in texts:
             for at, left, right in self._spaces(text):
@@ -44,15 +47,11 @@ class Words:
     def _spaces(self, text: str):
         """(offset, word before, word after) of each space between two letters whose words, joined,
         are a word the document writes."""
-        pairs = self.pairs.get(text)
-        if pairs is None:  # each page's are found twice: for the counts, then for its edits
-            found = list(_WORD.finditer(text))
-            pairs = self.pairs[text] = [(m.end(), m.group(0).lower(), n.group(0).lower())
-                                        for m, n in zip(found, found[1:])
-                                        if n.start() == m.end() + 1 and text[m.end()] == " "]
-        for at, left, right in pairs:
-            if self.whole[left + right]:
-                yield at, left, right
+        tokens = self.tokens.get(text) or []
+        whole = self.whole
+        for (_, end, left), (start, _, right) in zip(tokens, tokens[1:]):
+            if start == end + 1 and text[end] == " " and whole[left + right]:
+                yield end, left, right
 
     def edits(self, textpage, text: str) -> dict[int, str]:
         """The page's offsets -> "drop" (the space there) or "insert" (a space before it).
@@ -80,16 +79,16 @@ class Words:
             if gap is not None and gap <= size and _runs(textpage, at - len(left), at + 1 + len(right)) \
                     and _font_change(textpage, text, at):
                 out[at] = "drop"
-        for m in _WORD.finditer(text):
-            word, a = m.group(0).lower(), m.start()
-            for k in self._halves(word):
+        for a, _, word in self.tokens.pop(text, None) or []:
+            for k in self._halves(word) if len(word) >= 4 else ():
                 i = raw.FPDFText_GetCharIndexFromTextIndex(textpage, a + k - 1)
                 j = raw.FPDFText_GetCharIndexFromTextIndex(textpage, a + k)
-                if i >= 0 and j >= 0 and _font(textpage, i) != _font(textpage, j):
-                    gap, size = _gap(textpage, a + k - 1, a + k)
-                    if gap is not None and gap > -KERN * size:  # not a glyph set over the one before
-                        out[a + k] = "insert"
-                        break
+                if i < 0 or j < 0 or _font(textpage, i) == _font(textpage, j):
+                    continue
+                gap, size = _gap(textpage, a + k - 1, a + k)
+                if gap is not None and gap > -KERN * size:  # not a glyph set over the one before
+                    out[a + k] = "insert"
+                    break
         return out
 
 
