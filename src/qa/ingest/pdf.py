@@ -18,7 +18,7 @@ HEADING_SCALE = 1.15  # a line set this much larger than the body text is a head
 CELL_GAP = 1.2  # a horizontal gap of this many font sizes inside a short line separates table cells
 ROW_MAX_CHARS = 80
 CONTENTS_SHARE = 0.8  # a paragraph this much made of the document's headings is its table of contents
-KEEP_OPEN = 64  # pages held open between the reader's two passes (a manual's worth; more are loaded twice)
+KEEP_OPEN = 16  # pages held open between the reader's two passes (a short manual's; the others are loaded twice)
 SIZE_SAMPLES = 7  # characters sampled along a line for its type size
 _LINE = re.compile(r"[^\r\n]+")
 _NUMBER = re.compile(r"^(?:(?i:chapter|section|part|appendix)\s+)?(?:(?:\d+|[A-Z])\.)*(?:\d+|[A-Z])\.?\s+(?=\S)")
@@ -61,7 +61,7 @@ def _extract(path: Path, builder: Builder) -> None:
                 opened[index] = loaded
             elif loaded is not None:
                 _close(loaded)
-        words = Words([t for t in texts if t is not None])
+        words = Words([t for t in texts if t is not None], keep=KEEP_OPEN)
         pages = []
         damaged = []
         for index, text in enumerate(texts):

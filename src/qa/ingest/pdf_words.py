@@ -18,16 +18,20 @@ class Words:
     glyphs after sit a word space too far left up to the writer's next absolute position, where a gap
     inside a word shows and pdfium makes up a space ("gi ven"). Each gap is as wide as a real one."""
 
-    def __init__(self, texts: list[str]):
+    def __init__(self, texts: list[str], keep: int = 0):
+        """`keep`: of how many first pages the words are kept for their edits (the pages the reader
+        holds open between its passes); the others' are found again."""
         self.splits: dict[str, list[int]] = {}
-        self.tokens: dict[str, list[tuple[int, int, str]]] = {}  # a page's words, kept until its edits
         self.whole = Counter()
-        for text in texts:
-            tokens = self.tokens[text] = [(m.start(), m.end(), m.group(0).lower()) for m in _WORD.finditer(text)]
+        self.kept: dict[str, list[tuple[int, int, str]]] = {}
+        for n, text in enumerate(texts):
+            tokens = _tokens(text)
             self.whole.update(w for _, _, w in tokens)
+            if n < keep:
+                self.kept[text] = tokens
         self.part = Counter()  # how often a word is one side of a space that may be inside a word
         for text in texts:
-            for at, left, right in self._spaces(text):
+            for at, left, right in self._spaces(text, self.kept.get(text)):
                 self.part[left] += 1
                 self.part[right] += 1
 
@@ -44,10 +48,10 @@ class Words:
         """Written as a word of its own somewhere, not only as one side of a doubtful space."""
         return self.whole[w] > self.part[w]
 
-    def _spaces(self, text: str):
+    def _spaces(self, text: str, tokens=None):
         """(offset, word before, word after) of each space between two letters whose words, joined,
         are a word the document writes."""
-        tokens = self.tokens.get(text) or []
+        tokens = _tokens(text) if tokens is None else tokens
         whole = self.whole
         for (_, end, left), (start, _, right) in zip(tokens, tokens[1:]):
             if start == end + 1 and text[end] == " " and whole[left + right]:
@@ -61,12 +65,13 @@ class Words:
         are set in runs and the font changed earlier on the line (where the kern was lost). A space goes
         in where a word that is two of the document's words joined changes font between them ("noFILE";
         the font tells it from "al|ways", whose halves are words too, and which groff splits at a kern).
-        On the eval sets' PDFs no made-up space inside a line spans a gap under a tenth of a font size
-        and no font change without a space spans a word's gap: the gap alone never tells."""
+        The gap alone cannot tell: pdfium's positions carry the lost kern, so a glued pair shows no gap
+        and a split word a word space's (benchmarks/bench_pdf_words.py --gaps)."""
         import pypdfium2.raw as raw
 
         out = {}
-        for at, left, right in self._spaces(text):
+        tokens = self.kept.pop(text, None) or _tokens(text)
+        for at, left, right in self._spaces(text, tokens):
             if self.word(left) and self.word(right):
                 continue
             index = raw.FPDFText_GetCharIndexFromTextIndex(textpage, at)
@@ -79,7 +84,7 @@ class Words:
             if gap is not None and gap <= size and _runs(textpage, at - len(left), at + 1 + len(right)) \
                     and _font_change(textpage, text, at):
                 out[at] = "drop"
-        for a, _, word in self.tokens.pop(text, None) or []:
+        for a, _, word in tokens:
             for k in self._halves(word) if len(word) >= 4 else ():
                 i = raw.FPDFText_GetCharIndexFromTextIndex(textpage, a + k - 1)
                 j = raw.FPDFText_GetCharIndexFromTextIndex(textpage, a + k)
@@ -90,6 +95,11 @@ class Words:
                     out[a + k] = "insert"
                     break
         return out
+
+
+def _tokens(text: str) -> list[tuple[int, int, str]]:
+    """The text's words as (start, end, lower-cased); found again on each pass, not kept: memory stays flat."""
+    return [(m.start(), m.end(), m.group(0).lower()) for m in _WORD.finditer(text)]
 
 
 def respace(text: str, edits: dict[int, str]):
