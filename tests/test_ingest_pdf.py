@@ -259,3 +259,78 @@ def test_no_running_footer_is_left_in_the_manuals_set():
         for index, (start, end) in enumerate(document.pages):
             footer = pdf[index].get_textpage().get_text_range().splitlines()[-1].split("\ufffe")[-1].strip()
             assert footer and footer not in document.text[start:end], (path.name, index + 1, footer)
+
+
+def _words_pdf(path: Path, raw_groff_line: bool) -> Path:
+    """One page written by reportlab: a line drawn as separate runs (a word cut by a kern into two runs,
+    an italic run after a roman word and its space), and, when `raw_groff_line`, the same line as groff's
+    gropdf writes it: the word space before the italic run closes a TJ array before an empty string
+    ("[(no) -250 ()] TJ"), which pdfium loses, and the glyph after a kern is placed anew ("gi" Td "v")."""
+    from reportlab.pdfbase.pdfmetrics import stringWidth
+    from reportlab.pdfgen import canvas
+
+    c = canvas.Canvas(str(path))
+    roman, italic = "Times-Roman", "Times-Italic"
+    t = c.beginText(72, 700)
+    # Prose that writes the words whole, as a document does elsewhere.
+    for line in ("Standard input is read when no input is named; a list is given to the reader.",
+                 "When a file is given, it is read; the FILE is named on the command line."):
+        t.setFont(roman, 10)
+        t.textLine(line)
+    c.drawText(t)
+    x, y = 72.0, 660.0
+    for text, font, gap in (("If no ", roman, 0), ("FILE", italic, 2.5), ("is gi", roman, 0.3),
+                            ("ven, standard input is read.", roman, 0)):
+        c.setFont(font, 10)
+        c.drawString(x, y, text)
+        x += stringWidth(text, font, 10) + gap
+    if raw_groff_line:
+        f1, f2 = (c._doc.getInternalFontName(f) for f in (roman, italic))
+        # Where groff places "v": where the line's spaces put it, less its kern with "i".
+        gi = stringWidth("If no ", roman, 10) + stringWidth("FILE", italic, 10) + 2.5 + stringWidth(
+            "is gi", roman, 10) - 0.3
+        c._code.append(
+            f"BT 1 0 0 1 72 640 Tm {f1} 10 Tf [(If) -250 (no) -250 ()] TJ {f2} 10 Tf [(FILE) -250 ] TJ "
+            f"{f1} 10 Tf [(is) -250 (gi)] TJ ET BT 1 0 0 1 {72 + gi:.3f} 640 Tm {f1} 10 Tf (ven, it says.) Tj ET")
+    c.showPage()
+    c.save()
+    return path
+
+
+def test_word_spaces_of_separate_runs_read_back_right(folder):
+    """A kern inside a word and an italic run after a word's space, each drawn as its own run: the
+    reader's text has the word whole and the space before the italic word."""
+    document = read_pdf(_words_pdf(folder / "runs.pdf", raw_groff_line=False), "runs.pdf", _no_warning)
+    assert "If no FILE is given, standard input is read." in document.text
+
+
+def test_a_word_space_pdfium_loses_before_a_font_change_is_put_back(folder):
+    """groff's way of writing the line: pdfium's own text reads "If noFILE is gi ven" (the lost kern
+    glues two words and opens a gap inside a later one); the reader's reads it right, and the passages
+    still cut the text at their offsets."""
+    import pypdfium2 as pdfium
+
+    from qa.ingest.passages import split_document
+
+    path = _words_pdf(folder / "groff-line.pdf", raw_groff_line=True)
+    raw = pdfium.PdfDocument(str(path))[0].get_textpage().get_text_range()
+    assert "noFILE" in raw and "gi ven" in raw  # the defect this guards against is there
+    document = read_pdf(path, path.name, _no_warning)
+    assert "If no FILE is given, it says." in document.text
+    assert "If no FILE is given, standard input is read." in document.text
+    assert "a list is given to the reader" in document.text and "noFILE" not in document.text
+    for p in split_document(document):
+        assert document.text[p.start:p.end] == p.text
+
+
+def test_groff_man_pages_read_with_their_word_spaces():
+    """The eval sets' man pages, as gropdf writes them: pdfium reads "If noFILE is gi ven" in grep(1)
+    and "See theMACs k eyword" in ssh(1); the reader's text has groff's own words."""
+    from conftest import ROOT
+
+    holdout = ROOT / "eval" / "holdout" / "corpus"
+    grep = read_pdf(holdout / "grep.pdf", "grep.pdf", _no_warning)
+    assert "If no FILE is given, recursive searches examine the working directory" in grep.text
+    assert "noFILE" not in grep.text and "gi ven" not in grep.text
+    ssh = read_pdf(holdout / "ssh.pdf", "ssh.pdf", _no_warning)
+    assert "See the MACs keyword in ssh_config(5)" in ssh.text

@@ -11,12 +11,14 @@ from pathlib import Path
 from . import furniture as F
 from .document import Builder, Document, Unreadable, Warn, guarded
 from .pdf_paragraphs import Line, block_text, blocks, leading, page_hyphens
+from .pdf_words import Words, respace
 
 BAND = 0.12  # running headers and footers live in the top and bottom 12% of a page
 HEADING_SCALE = 1.15  # a line set this much larger than the body text is a heading
 CELL_GAP = 1.2  # a horizontal gap of this many font sizes inside a short line separates table cells
 ROW_MAX_CHARS = 80
 CONTENTS_SHARE = 0.8  # a paragraph this much made of the document's headings is its table of contents
+KEEP_OPEN = 16  # pages held open between the reader's two passes (a short manual's; the others are loaded twice)
 SIZE_SAMPLES = 7  # characters sampled along a line for its type size
 _LINE = re.compile(r"[^\r\n]+")
 _NUMBER = re.compile(r"^(?:(?i:chapter|section|part|appendix)\s+)?(?:(?:\d+|[A-Z])\.)*(?:\d+|[A-Z])\.?\s+(?=\S)")
@@ -45,27 +47,36 @@ def _extract(path: Path, builder: Builder) -> None:
         if code == pdfium.raw.FPDF_ERR_PASSWORD:
             raise Unreadable("is encrypted (needs a password)") from None
         raise Unreadable(f"not a readable PDF ({exc})") from None
+    opened = {}
     try:
         outline = _outline(pdf)
+        # Two passes: the first counts the document's words in pdfium's text, which decide the word
+        # spaces its geometry cannot (pdf_words); the second reads each page. Pages past the first
+        # KEEP_OPEN are closed between the passes and loaded again: memory stays flat on long files.
+        texts = []
+        for index in range(len(pdf)):
+            loaded = _open(pdf, index)
+            texts.append(None if loaded is None else loaded[2])
+            if loaded is not None and index < KEEP_OPEN:
+                opened[index] = loaded
+            elif loaded is not None:
+                _close(loaded)
+        words = Words([t for t in texts if t is not None], keep=KEEP_OPEN)
         pages = []
         damaged = []
-        for index in range(len(pdf)):
-            # One page and its text page at a time, closed at once: memory stays flat on long files.
-            try:
-                page = pdf.get_page(index)
-            except pdfium.PdfiumError:
+        for index, text in enumerate(texts):
+            loaded = opened.pop(index, None) or (None if text is None else _open(pdf, index))
+            if loaded is None:
                 damaged.append(index + 1)
                 pages.append([])  # kept as an empty page, so that page numbers stay right
                 continue
             try:
-                textpage = page.get_textpage()
-                try:
-                    pages.append(_lines(textpage, page.get_height()))
-                finally:
-                    textpage.close()
+                pages.append(_lines(loaded[1], loaded[2], loaded[0].get_height(), words))
             finally:
-                page.close()
+                _close(loaded)
     finally:
+        for loaded in opened.values():
+            _close(loaded)
         pdf.close()
     if damaged and len(damaged) == len(pages):
         raise Unreadable("not a readable PDF (no page could be loaded)")
@@ -76,6 +87,23 @@ def _extract(path: Path, builder: Builder) -> None:
         word = "page" if len(damaged) == 1 else "pages"
         builder.note(f"{word} {shown} of {len(pages)} could not be loaded (damaged?); the other pages are read")
     _layout(_drop_furniture(pages), outline, builder)
+
+
+def _open(pdf, index: int):
+    """(page, text page, text), or None when the page cannot be loaded."""
+    import pypdfium2 as pdfium
+
+    try:
+        page = pdf.get_page(index)
+    except pdfium.PdfiumError:
+        return None
+    textpage = page.get_textpage()
+    return page, textpage, textpage.get_text_range()
+
+
+def _close(loaded) -> None:
+    loaded[1].close()
+    loaded[0].close()
 
 
 def _outline(pdf) -> list[tuple[int, str, int]]:
@@ -90,44 +118,56 @@ def _outline(pdf) -> list[tuple[int, str, int]]:
     return entries
 
 
-def _lines(textpage, height: float) -> list[Line]:
+def _lines(textpage, text: str, height: float, words: Words) -> list[Line]:
     import pypdfium2.raw as raw
 
-    text = textpage.get_text_range()
+    edits = words.edits(textpage, text)
+    text, old = respace(text, edits)
+    index = raw.FPDFText_GetCharIndexFromTextIndex
+
+    def char(k: int) -> int:
+        """The char index of the respaced text's offset k (-1 for a space put in)."""
+        o = old(k)
+        return -1 if o < 0 else index(textpage, o)
+
+    if not edits:
+        def char(k: int) -> int:  # noqa: F811 (the text is pdfium's: no offset to map)
+            return index(textpage, k)
+
     lines = []
-    for at, line in _physical_lines(textpage, text):
+    for at, line in _physical_lines(textpage, text, char):
         lead = len(line) - len(line.lstrip())
         line = line.strip()
         # Weight is read off the first letter or digit: a bullet is often set in another font.
         alnum = next((i for i, ch in enumerate(line) if ch.isalnum()), 0)
-        first = raw.FPDFText_GetCharIndexFromTextIndex(textpage, at + lead + alnum)
+        first = char(at + lead + alnum)
         if not line or first < 0:
             continue
         # Three samples (first letter, middle, end) tell whether the line is set in a fixed-pitch font;
         # its size is the middle one of SIZE_SAMPLES spread along it, so that a bullet or a few code
         # words in a smaller font ("by specifying --suppressions=file one or") do not decide it.
         samples = [first] + [
-            i for i in (raw.FPDFText_GetCharIndexFromTextIndex(textpage, at + lead + k)
+            i for i in (char(at + lead + k)
                         for k in (len(line) // 2, len(line) - 1)) if i >= 0
         ]
         # (Spaces are not sampled: pdfium gives the ones it makes up a size of 1.)
         spread = [first] + [
-            i for i in (raw.FPDFText_GetCharIndexFromTextIndex(textpage, at + lead + k)
+            i for i in (char(at + lead + k)
                         for k in _letters_along(line, SIZE_SAMPLES - 1)) if i >= 0
         ]
         sized = sorted((raw.FPDFText_GetFontSize(textpage, i), i) for i in spread)
         size, probe = sized[len(sized) // 2]
         size = size or 10.0
         top = textpage.get_charbox(probe, loose=True)[3]
-        last = raw.FPDFText_GetCharIndexFromTextIndex(textpage, at + lead + len(line) - 1)
-        opening = raw.FPDFText_GetCharIndexFromTextIndex(textpage, at + lead)
+        last = char(at + lead + len(line) - 1)
+        opening = char(at + lead)
         left = textpage.get_charbox(opening if opening >= 0 else first)[0]
         base = _baseline(textpage, first)
         last_base = _baseline(textpage, last) if last >= 0 else base
         mono = all(_mono(textpage, i) for i in samples)
         row, hang = False, None
         if len(line) <= ROW_MAX_CHARS and not mono:  # code aligns with spaces: they are not cell gaps
-            line, row, hang = _cells(textpage, line, at + lead, size)
+            line, row, hang = _cells(textpage, line, at + lead, size, char)
         line = F.plain(_CONTROL.sub("", line))
         if line:
             # Bold only when the whole line is: a bold word opening a line is emphasis, not a heading.
@@ -147,7 +187,7 @@ def _letters_along(line: str, n: int) -> list[int]:
     return out
 
 
-def _physical_lines(textpage, text: str):
+def _physical_lines(textpage, text: str, char):
     """The page's text lines as (offset, text). pdfium runs a line that ends in a hyphen it saw (U+FFFE)
     into the next one, which may be a running footer: such a line is cut after each hyphen where the
     next character sits on another baseline."""
@@ -162,8 +202,8 @@ def _physical_lines(textpage, text: str):
         for k, ch in enumerate(line[:-1]):
             if ch != "\ufffe":
                 continue
-            here = raw.FPDFText_GetCharIndexFromTextIndex(textpage, start + k)
-            after = raw.FPDFText_GetCharIndexFromTextIndex(textpage, start + k + 1)
+            here = char(start + k)
+            after = char(start + k + 1)
             if here >= 0 and after >= 0 and abs(_baseline(textpage, here) - _baseline(textpage, after)) > 1:
                 yield start + a, line[a:k + 1]
                 a = k + 1
@@ -203,7 +243,7 @@ def _bold(textpage, index: int) -> bool:
     return any(w in name for w in ("bold", "black", "heavy", "semibold"))
 
 
-def _cells(textpage, line: str, offset: int, size: float) -> tuple[str, bool, float | None]:
+def _cells(textpage, line: str, offset: int, size: float, char) -> tuple[str, bool, float | None]:
     """The line with " | " where a space spans a wide horizontal gap (between table cells), and where
     its last cell starts; only the characters on either side of each space are measured, not every
     character."""
@@ -212,9 +252,9 @@ def _cells(textpage, line: str, offset: int, size: float) -> tuple[str, bool, fl
     out, gaps, hang = [], 0, None
     for i, ch in enumerate(line):
         # Only spaces pdfium made up itself can span a gap: one typed in the text is a word space.
-        if ch == " " and 0 < i < len(line) - 1 and line[i - 1] != " " and _generated(textpage, offset + i):
-            before = raw.FPDFText_GetCharIndexFromTextIndex(textpage, offset + i - 1)
-            after = raw.FPDFText_GetCharIndexFromTextIndex(textpage, offset + i + 1)
+        if ch == " " and 0 < i < len(line) - 1 and line[i - 1] != " " and _generated(textpage, char(offset + i)):
+            before = char(offset + i - 1)
+            after = char(offset + i + 1)
             if before >= 0 and after >= 0:
                 gap = textpage.get_charbox(after)[0] - textpage.get_charbox(before)[2]
                 if gap > CELL_GAP * size:
@@ -231,10 +271,9 @@ def _cells(textpage, line: str, offset: int, size: float) -> tuple[str, bool, fl
     return text, gaps > 0, hang
 
 
-def _generated(textpage, text_index: int) -> bool:
+def _generated(textpage, index: int) -> bool:
     import pypdfium2.raw as raw
 
-    index = raw.FPDFText_GetCharIndexFromTextIndex(textpage, text_index)
     return index < 0 or raw.FPDFText_IsGenerated(textpage, index) != 0
 
 
