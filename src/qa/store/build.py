@@ -2,8 +2,8 @@
 
 A build lists the corpus and compares each file with the manifest (size and mtime, else its hash).
 Over an index of the same model, encoder, readers and analysis, an unchanged document's passages,
-vectors, sentences and BM25 postings are copied as they are (`_Kept`), and only added or changed
-files are read, split and embedded (`_Fresh`): an update costs copying arrays, not re-reading and
+vectors, sentences and BM25 postings are copied as they are (`Kept`), and only added or changed
+files are read, split and embedded (`Fresh`): an update costs copying arrays, not re-reading and
 re-analyzing the corpus. The rows come out in the order a full build gives, so the files are those
 of a rebuild (within float tolerance for vectors; an ANN index keeps the lists it was trained with).
 """
@@ -11,9 +11,6 @@ of a rebuild (within float tolerance for vectors; an ANN index keeps the lists i
 from __future__ import annotations
 
 import json
-import os
-import time
-from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -24,32 +21,15 @@ from ..ingest import readers_digest
 from ..ingest.files import Document, doc_name, file_sha256, find_files, read_document, shown_path
 from ..ingest.passages import Passage, sentence_spans, split_document
 from .ann import ANN_FROM, build_ann
+from .build_rows import Fresh, Kept, Vectors, run_size, write_passages, write_sentences
 from .documents import DOCUMENTS, TEXTS, extracted_documents, write_documents
 from .folder import FORMAT, build_lock, check_index_target, hash_files, stamp_verified, staging_dir, swap_into_place
-from .index import (ANN, BM25, DENSE, FORMAT_VERSION, MANIFEST, PASSAGES, SENTENCE_DTYPE, SENTENCE_KEYS, SENTENCE_SPANS,
+from .index import (ANN, BM25, DENSE, FORMAT_VERSION, MANIFEST, PASSAGES, SENTENCE_KEYS, SENTENCE_SPANS,
                     SENTENCE_VECTORS, TEXT_KEYS, Index, ProgressFactory, Warn, _flat_vectors, _intact, index_exists,
                     load_index, read_manifest)
 from .lexical import write_bm25
-from .passage_table import IDS, OFFSETS, PassageWriter
-from .vector_reuse import KEY_BYTES, KnownVectors, PartialVectors, sentence_texts, text_keys
-
-EMBED_CHUNK = 2048  # texts tokenized and embedded at a time: memory is bounded by this, not by the corpus
-
-
-@dataclass(frozen=True)
-class _Kept:
-    """Rows `start` to `end` (exclusive) of the index being replaced: unchanged documents, one after
-    another there as here."""
-
-    start: int
-    end: int
-
-
-@dataclass(frozen=True)
-class _Fresh:
-    """Passages read and split by this build."""
-
-    passages: list[Passage]
+from .passage_table import IDS, OFFSETS
+from .vector_reuse import KnownVectors, PartialVectors, sentence_texts, text_keys
 
 
 def build_index(sources: list[Path], index_dir: Path, embedder, warn: Warn | None = None,
@@ -87,10 +67,10 @@ def _update(sources: list[Path], index_dir: Path, embedder, warn: Warn | None, p
             seen.add(name)
             hashes[name], counts[name] = kept[0]["sha256"], kept[2] - kept[1]
             documents.append(old.documents[name])
-            if pieces and isinstance(pieces[-1], _Kept) and pieces[-1].end == kept[1]:
-                pieces[-1] = _Kept(pieces[-1].start, kept[2])  # one run of rows: copied in one piece
+            if pieces and isinstance(pieces[-1], Kept) and pieces[-1].end == kept[1]:
+                pieces[-1] = Kept(pieces[-1].start, kept[2])  # one run of rows: copied in one piece
             else:
-                pieces.append(_Kept(kept[1], kept[2]))
+                pieces.append(Kept(kept[1], kept[2]))
             continue
         document = read_document(file, name, warn or (lambda message: None), known)
         if document is not None:
@@ -98,11 +78,11 @@ def _update(sources: list[Path], index_dir: Path, embedder, warn: Warn | None, p
             passages = split_document(document)
             hashes[name], counts[name] = document.sha256, len(passages)
             documents.append(document)
-            pieces.append(_Fresh(passages))
+            pieces.append(Fresh(passages))
     if not documents:
         raise QAError("no readable documents to index (every file was skipped)")
     files = _file_records(resolved, hashes, counts)
-    if old is not None and files == old.manifest["files"] and all(isinstance(p, _Kept) for p in pieces):
+    if old is not None and files == old.manifest["files"] and all(isinstance(p, Kept) for p in pieces):
         return old  # nothing changed
     corpus = {"sources": [str(s) for s in resolved], "files": files}
     return _write(pieces, documents, index_dir, embedder, corpus, old, progress, warn, reuse)
@@ -119,7 +99,7 @@ def write_index(passages: list[Passage], index_dir: Path, embedder, corpus: dict
     """
     check_index_target(index_dir)
     with build_lock(index_dir, warn):
-        return _write([_Fresh(list(passages))], list(documents), index_dir, embedder, corpus, None, progress, warn,
+        return _write([Fresh(list(passages))], list(documents), index_dir, embedder, corpus, None, progress, warn,
                       reuse)
 
 
@@ -131,7 +111,7 @@ def _write(pieces: list, documents: list, index_dir: Path, embedder, corpus: dic
 
     from ..embed.onnx import onnx_for_index, place_file
 
-    starts = np.cumsum([0] + [_size(p) for p in pieces])
+    starts = np.cumsum([0] + [run_size(p) for p in pieces])
     if starts[-1] == 0:
         raise QAError("the corpus has no passages to index (every file is empty or furniture)")
     spans, old_to_new = _spans(pieces, starts, old)
@@ -146,15 +126,15 @@ def _write(pieces: list, documents: list, index_dir: Path, embedder, corpus: dic
     check_index_target(index_dir)
     try:
         with staging_dir(index_dir) as staging:
-            fresh = [p for p in pieces if isinstance(p, _Fresh)]
-            fresh_texts = sum(len(p.passages) + len(s) for p, s in zip(pieces, spans) if isinstance(p, _Fresh))
+            fresh = [p for p in pieces if isinstance(p, Fresh)]
+            fresh_texts = sum(len(p.passages) + len(s) for p, s in zip(pieces, spans) if isinstance(p, Fresh))
             step = progress(fresh_texts) if progress and fresh_texts else None
             known, partial = _known_vectors(index_dir, embedder, encoder, reuse, warn)
-            vectors = _Vectors(embedder, known, partial, step)
-            dense = _write_passages(pieces, old, staging, vectors)
-            _write_sentences(pieces, starts, spans, old, staging, vectors, dense.d)
+            vectors = Vectors(embedder, known, partial, step)
+            dense = write_passages(pieces, old, staging, vectors)
+            write_sentences(pieces, starts, spans, old, staging, vectors, dense.d)
             write_bm25(staging / BM25, int(starts[-1]),
-                       [r for p, s in zip(pieces, starts) if isinstance(p, _Fresh) for r in range(s, s + len(p.passages))],
+                       [r for p, s in zip(pieces, starts) if isinstance(p, Fresh) for r in range(s, s + len(p.passages))],
                        [q.lexical_text() for p in fresh for q in p.passages],
                        old.bm25 if old is not None and len(fresh) < len(pieces) else None, old_to_new)
             kept = int(starts[-1]) + sum(len(s) for s in spans) - fresh_texts
@@ -184,10 +164,6 @@ def _write(pieces: list, documents: list, index_dir: Path, embedder, corpus: dic
     return load_index(index_dir)  # the files as written (verified from the stamp the build wrote: no hashing)
 
 
-def _size(piece) -> int:
-    return piece.end - piece.start if isinstance(piece, _Kept) else len(piece.passages)
-
-
 def _spans(pieces: list, starts: np.ndarray, old: Index | None) -> tuple[list[np.ndarray], np.ndarray | None]:
     """Each piece's sentence spans (new row, start, end), and each old row's new row (-1: gone)."""
     out, old_to_new = [], None
@@ -195,7 +171,7 @@ def _spans(pieces: list, starts: np.ndarray, old: Index | None) -> tuple[list[np
         old_to_new = np.full(len(old.passages), -1, dtype=np.int64)
         span_rows = np.asarray(old.sentence_spans[:, 0])
     for piece, start in zip(pieces, starts):
-        if isinstance(piece, _Kept):
+        if isinstance(piece, Kept):
             lo, hi = np.searchsorted(span_rows, [piece.start, piece.end])
             part = np.array(old.sentence_spans[lo:hi], dtype=np.int64)
             part[:, 0] += start - piece.start
@@ -205,101 +181,6 @@ def _spans(pieces: list, starts: np.ndarray, old: Index | None) -> tuple[list[np
                             dtype=np.int64).reshape(-1, 3)
         out.append(part)
     return out, old_to_new
-
-
-class _Vectors:
-    """Vectors for texts: known ones taken, new ones embedded (and kept in `partial` at once)."""
-
-    def __init__(self, embedder, known: KnownVectors, partial: PartialVectors, step) -> None:
-        # an embedder may have a faster way for many texts (OnnxEmbedder: OpenVINO); questions never use it
-        self._encode = getattr(embedder, "encode_passages", embedder.encode)
-        self.dimension = embedder.dimension
-        self._known, self._partial, self._step = known, partial, step
-        self.embedded = self.reused = 0
-        self.seconds = 0.0  # spent embedding (a lazy model's loading included): what an update adds to copying
-
-    def of(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-        """The texts' vectors, and their keys (`text_keys`, which the index keeps too)."""
-        keys = text_keys(texts)
-        out = np.empty((len(texts), self.dimension), dtype=np.float32)
-        missing = self._known.fill(keys, out)
-        if missing:
-            started = time.perf_counter()
-            fresh = np.asarray(self._encode([texts[i] for i in missing], progress=self._step), dtype=np.float32)
-            self.seconds += time.perf_counter() - started
-            self._partial.save(keys[missing], fresh)
-            out[missing] = fresh
-        if self._step and len(texts) > len(missing):
-            self._step(len(texts) - len(missing))
-        self.embedded += len(missing)
-        self.reused += len(texts) - len(missing)
-        return out, keys
-
-
-def _write_passages(pieces: list, old: Index | None, staging: Path, vectors: _Vectors):
-    """passages.jsonl, its offsets, ids and text keys into `staging`; the passages' FAISS index."""
-    import faiss
-
-    total = sum(_size(p) for p in pieces)
-    dense = faiss.IndexFlatIP(vectors.dimension)
-    dense.codes.resize(total * vectors.dimension * 4)  # filled in place: no second copy of the vectors
-    dense.ntotal = total
-    passage_vectors = faiss.rev_swig_ptr(dense.get_xb(), total * vectors.dimension).reshape(total, -1)
-    keys = np.empty((total, KEY_BYTES), dtype=np.uint8)
-    old_keys = np.load(old.path / TEXT_KEYS, mmap_mode="r") if old is not None else None
-    old_rows = old.row_files()[0] if old is not None else None
-    at = 0
-    with PassageWriter(staging, PASSAGES) as writer:
-        for piece in pieces:
-            if isinstance(piece, _Kept):
-                writer.copy(old.passages, piece.start, piece.end)
-                if old_rows is not None and old_rows.shape[1] == vectors.dimension:  # read, not faulted in
-                    old_rows.read_into(piece.start, passage_vectors[at : at + _size(piece)])
-                else:
-                    passage_vectors[at : at + _size(piece)] = old.vectors()[piece.start : piece.end]
-                keys[at : at + _size(piece)] = old_keys[piece.start : piece.end]
-                at += _size(piece)
-                continue
-            writer.add(piece.passages)
-            for start in range(0, len(piece.passages), EMBED_CHUNK):
-                texts = [p.embedding_text() for p in piece.passages[start : start + EMBED_CHUNK]]
-                passage_vectors[at : at + len(texts)], keys[at : at + len(texts)] = vectors.of(texts)
-                at += len(texts)
-    np.save(staging / TEXT_KEYS, keys, allow_pickle=False)
-    return dense
-
-
-def _write_sentences(pieces: list, starts: np.ndarray, spans: list[np.ndarray], old: Index | None, staging: Path,
-                     vectors: _Vectors, dimension: int) -> None:
-    """The sentence vectors (memory-mapped, straight to disk) and their text keys into `staging`."""
-    total = sum(len(s) for s in spans)
-    out = np.lib.format.open_memmap(staging / SENTENCE_VECTORS, mode="w+", dtype=SENTENCE_DTYPE, shape=(total, dimension))
-    keys = np.empty((total, KEY_BYTES), dtype=np.uint8)
-    old_keys = np.load(old.path / SENTENCE_KEYS, mmap_mode="r") if old is not None else None
-    old_rows = old.row_files()[1] if old is not None else None
-    row_bytes = dimension * np.dtype(SENTENCE_DTYPE).itemsize
-    target = os.open(staging / SENTENCE_VECTORS, os.O_RDWR)  # kept rows land here, copied by the kernel
-    at = 0
-    try:
-        for piece, first, part in zip(pieces, starts, spans):
-            if isinstance(piece, _Kept):
-                lo = int(np.searchsorted(np.asarray(old.sentence_spans[:, 0]), piece.start))
-                if old_rows.dtype == SENTENCE_DTYPE and old_rows.shape[1] == dimension:
-                    old_rows.copy_to(target, out.offset + at * row_bytes, lo, lo + len(part))
-                else:
-                    out[at : at + len(part)] = old.sentence_vectors[lo : lo + len(part)]
-                keys[at : at + len(part)] = old_keys[lo : lo + len(part)]
-            else:
-                local = part - np.array([first, 0, 0])  # rows of the piece's own passages
-                for start in range(0, len(local), EMBED_CHUNK):
-                    texts = sentence_texts(piece.passages, local[start : start + EMBED_CHUNK])
-                    out[at + start : at + start + len(texts)], keys[at + start : at + start + len(texts)] = \
-                        vectors.of(texts)
-            at += len(part)
-    finally:
-        os.close(target)
-    out.flush()
-    np.save(staging / SENTENCE_KEYS, keys, allow_pickle=False)
 
 
 def _seal(staging: Path, manifest: dict, onnx: tuple[Path, dict] | None) -> None:
