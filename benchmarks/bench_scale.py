@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT / "benchmarks"))
 
 from bench_api import percentile, start_server  # noqa: E402
 from qa.embed import load_embedder  # noqa: E402
-from qa.embed.onnx import place_file  # noqa: E402
+from qa.embed.onnx_export import place_file  # noqa: E402
 from qa.search.retrieval import MODES, Retriever  # noqa: E402
 from qa.store import local, qdrant_sync  # noqa: E402
 from qa.store.qdrant import QdrantStore  # noqa: E402

@@ -125,7 +125,8 @@ def msmarco_texts(limit: int | None = None) -> tuple[list[str], list[str]]:
 
 def embedders(int8: bool) -> dict:
     from qa.embed.models import SentenceTransformerEmbedder, resolve_model
-    from qa.embed.onnx import OnnxEmbedder, ensure_onnx
+    from qa.embed.onnx import OnnxEmbedder
+    from qa.embed.onnx_export import ensure_onnx
 
     spec = resolve_model()
     fp32 = ensure_onnx(spec)[0]

@@ -44,7 +44,8 @@ def varied_texts(n: int = 200) -> list[str]:
 def onnx_embedder():
     """An OnnxEmbedder on the cached fp32 export of the bundled model (exported once if need be)."""
     from qa.embed.models import resolve_model
-    from qa.embed.onnx import OnnxEmbedder, ensure_onnx
+    from qa.embed.onnx import OnnxEmbedder
+    from qa.embed.onnx_export import ensure_onnx
 
     spec = resolve_model()
     path, digest = ensure_onnx(spec)

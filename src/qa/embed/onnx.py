@@ -1,143 +1,18 @@
-"""ONNX Runtime embedder: the sentence-transformers model exported to ONNX once, then run without torch."""
+"""ONNX Runtime embedder: the sentence-transformers model, exported to ONNX once (onnx_export.py), run without torch."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import shutil
-import sys
-import tempfile
 import threading
-import warnings
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 
-from ..cache import cache_dir
 from ..ingest.files import file_sha256
 from .models import ModelSpec, Progress
+from .onnx_export import INPUTS, ONNX_FILE, Warn, ensure_onnx, is_sentence_transformers_folder, stderr_warn
 from ..errors import QAError
-
-ONNX_FILE = "model.onnx"  # the name inside an index folder (fp32 or int8, as its manifest record says)
-INT8_FILE = "model.int8.onnx"  # the int8 copy's name in the cache
-EXPORT_VERSION = 1  # part of the cache key: bump it when export_onnx changes what it writes
-INPUTS = ("input_ids", "attention_mask", "token_type_ids")
-
-Warn = Callable[[str], None]
-
-
-def _stderr_warn(message: str) -> None:
-    print(f"qa: {message}", file=sys.stderr)
-
-
-def model_key(model_path: str | Path) -> str:
-    """A cheap fingerprint of a model folder (names, sizes and mtimes of its files): the cache key."""
-    root = Path(model_path)
-    digest = hashlib.sha256(f"qa-onnx-export-{EXPORT_VERSION}\n".encode())
-    for file in sorted(p for p in root.rglob("*") if p.is_file()):
-        stat = file.stat()
-        digest.update(f"{file.relative_to(root)}\0{stat.st_size}\0{stat.st_mtime_ns}\n".encode())
-    return digest.hexdigest()[:20]
-
-
-def _is_sentence_transformers_folder(path: str | Path) -> bool:
-    return (Path(path) / "tokenizer.json").is_file() and (Path(path) / "config.json").is_file()
-
-
-def export_onnx(model_path: str | Path, out_path: str | Path, int8_path: str | Path | None = None) -> Path:
-    """Export the transformer of the sentence-transformers folder `model_path` to ONNX at `out_path`.
-
-    The graph takes input_ids, attention_mask (and token_type_ids when the model has them) with dynamic
-    batch and sequence axes and returns the token embeddings; pooling is done in numpy. `int8_path`
-    also writes a dynamically int8-quantized copy (per-channel weights: msmarco-5k nDCG@10 0.794 against
-    0.798 for fp32, where per-tensor gave 0.790). This is the only place torch is imported.
-    """
-    import torch
-    from transformers import AutoModel
-
-    model_path, out_path = Path(model_path), Path(out_path)
-    transformer = AutoModel.from_pretrained(str(model_path), attn_implementation="eager").eval()
-    uses_types = getattr(transformer.config, "type_vocab_size", 0) > 0
-    names = list(INPUTS if uses_types else INPUTS[:2])
-
-    class TokenEmbeddings(torch.nn.Module):
-        def __init__(self, inner) -> None:
-            super().__init__()
-            self.inner = inner
-
-        def forward(self, *inputs):
-            return self.inner(**dict(zip(names, inputs))).last_hidden_state
-
-    example = tuple(torch.ones(2, 16, dtype=torch.long) for _ in names)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = Path(tempfile.mkdtemp(prefix=".onnx-export-", dir=out_path.parent))
-    try:
-        with torch.no_grad(), warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            try:  # the TorchScript exporter: seconds, where dynamo takes several times longer
-                torch.onnx.export(
-                    TokenEmbeddings(transformer), example, str(tmp / "fp32.onnx"), dynamo=False,
-                    input_names=names, output_names=["token_embeddings"], opset_version=17,
-                    dynamic_axes={n: {0: "batch", 1: "sequence"} for n in [*names, "token_embeddings"]},
-                )
-            except Exception:  # a torch without it: the dynamo exporter (needs onnxscript)
-                batch, seq = torch.export.Dim("batch"), torch.export.Dim("sequence", max=4096)
-                torch.onnx.export(
-                    TokenEmbeddings(transformer), example, str(tmp / "fp32.onnx"), dynamo=True,
-                    external_data=False, input_names=names, output_names=["token_embeddings"],
-                    dynamic_shapes=[{0: batch, 1: seq} for _ in names],
-                )
-        if int8_path is not None:
-            quantize_onnx(tmp / "fp32.onnx", int8_path)
-        os.replace(tmp / "fp32.onnx", out_path)
-    finally:
-        shutil.rmtree(tmp, ignore_errors=True)
-    return out_path
-
-
-def quantize_onnx(fp32_path: str | Path, int8_path: str | Path) -> Path:
-    """A dynamically int8-quantized copy of an fp32 export (onnxruntime only, no torch)."""
-    import logging
-
-    from onnxruntime.quantization import QuantType, quantize_dynamic
-
-    int8_path = Path(int8_path)
-    tmp = int8_path.with_name(f".{int8_path.name}.{os.getpid()}.tmp")
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    root.setLevel(logging.ERROR)  # its "preprocess first" nag (logging.warning) would configure logging
-    try:
-        quantize_dynamic(str(fp32_path), str(tmp), weight_type=QuantType.QInt8, per_channel=True)
-        os.replace(tmp, int8_path)
-    finally:
-        tmp.unlink(missing_ok=True)
-        root.handlers[:], root.level = handlers, level
-    return int8_path
-
-
-def ensure_onnx(spec: ModelSpec, int8: bool = False, warn: Warn | None = None) -> tuple[Path, str]:
-    """The cached ONNX export of `spec` (exported on first use) and its sha256."""
-    if not _is_sentence_transformers_folder(spec.path):
-        raise QAError(f"model {spec.name!r} is not a local sentence-transformers folder")
-    folder = cache_dir() / "onnx" / model_key(spec.path)
-    path = folder / (INT8_FILE if int8 else ONNX_FILE)
-    sidecar = path.with_name(path.name + ".sha256")
-    if path.is_file() and sidecar.is_file() and file_sha256(path) != sidecar.read_text().strip():
-        # indexes may hold hard links to this file (place_file): damaged bytes must never be kept again
-        (warn or _stderr_warn)(f"the cached ONNX export {path} is damaged; exporting it again")
-        path.unlink()
-    if not (path.is_file() and sidecar.is_file()):
-        if int8 and (folder / ONNX_FILE).is_file():
-            quantize_onnx(folder / ONNX_FILE, path)
-        else:
-            (warn or _stderr_warn)(f"exporting {spec.name} to ONNX once (kept in {folder})")
-            export_onnx(spec.path, folder / ONNX_FILE, int8_path=path if int8 else None)
-        for made in (folder / ONNX_FILE, folder / INT8_FILE):
-            if made.is_file():
-                made.with_name(made.name + ".sha256").write_text(file_sha256(made) + "\n")
-    return path, sidecar.read_text().strip()
 
 
 class OnnxEmbedder:
@@ -335,7 +210,7 @@ class OnnxEmbedder:
             try:
                 self._openvino = openvino_bulk.OpenVinoBulk(self.onnx_path) if openvino_bulk.available() else False
             except Exception as exc:  # noqa: BLE001 - an OpenVINO that cannot take the model: not fatal
-                _stderr_warn(f"OpenVINO cannot run {self.onnx_path.name} ({exc}); using ONNX Runtime")
+                stderr_warn(f"OpenVINO cannot run {self.onnx_path.name} ({exc}); using ONNX Runtime")
                 self._openvino = False
         return self._openvino or None
 
@@ -382,14 +257,14 @@ def load_onnx_embedder(spec: ModelSpec, kept: tuple[Path, dict] | None = None, i
     so asking never needs torch; a recorded but missing or wrong-sized file is a QAError. Otherwise
     the export cached for the model folder is used, made first if need be.
     """
-    warn = warn or _stderr_warn
+    warn = warn or stderr_warn
     try:
         import onnxruntime  # noqa: F401
         import tokenizers  # noqa: F401
     except ImportError as exc:
         warn(f"{exc.name} is not installed; using sentence-transformers on torch (slow to start)")
         return None
-    if not _is_sentence_transformers_folder(spec.path):
+    if not is_sentence_transformers_folder(spec.path):
         return None  # a hub name, not a folder: only sentence-transformers can resolve it
     if kept is not None:
         path, record = Path(kept[0]), kept[1]
@@ -424,7 +299,7 @@ def onnx_for_index(embedder, warn: Warn | None = None) -> tuple[Path, dict] | No
             path, digest, quantized = embedder.onnx_path, embedder.sha256, embedder.quantized
         elif isinstance(embedder, SentenceTransformerEmbedder):
             spec = resolve_model(embedder.model)
-            if not _is_sentence_transformers_folder(spec.path):
+            if not is_sentence_transformers_folder(spec.path):
                 return None
             path, digest = ensure_onnx(spec, warn=warn)
             quantized = False
@@ -433,18 +308,8 @@ def onnx_for_index(embedder, warn: Warn | None = None) -> tuple[Path, dict] | No
         record = {"file": ONNX_FILE, "sha256": digest, "size": Path(path).stat().st_size, "quantized": quantized}
         return Path(path), record
     except Exception as exc:  # the index is still good without it; asking will use the cache or torch
-        (warn or _stderr_warn)(f"no ONNX model kept beside the index ({exc})")
+        (warn or stderr_warn)(f"no ONNX model kept beside the index ({exc})")
         return None
-
-
-def place_file(source: Path, target: Path) -> None:
-    """`source` at `target`: a hard link where both are on one filesystem (an index then costs no disk
-    for its 90 MB model), else a copy. A link means that damage to one is damage to all; every load
-    and every build checks the model's SHA-256, so damaged bytes are refused, never used."""
-    try:
-        os.link(source, target)
-    except OSError:  # another filesystem, or one without hard links
-        shutil.copyfile(source, target)
 
 
 def _read_json(path: Path) -> dict:

@@ -109,7 +109,8 @@ def _write(pieces: list, documents: list, index_dir: Path, embedder, corpus: dic
     caller holds the build lock)."""
     import faiss
 
-    from ..embed.onnx import onnx_for_index, place_file
+    from ..embed.onnx import onnx_for_index
+    from ..embed.onnx_export import place_file
 
     starts = np.cumsum([0] + [run_size(p) for p in pieces])
     if starts[-1] == 0:

@@ -186,7 +186,7 @@ def kept_onnx(index_dir: Path, model: str | None = None) -> tuple[Path, dict] | 
     """The ONNX file the index at `index_dir` keeps and its manifest record, when the index is readable
     and of `model` (resolved as `resolve_model` does); else None (loading the index reports why)."""
     from ..embed.models import resolve_model
-    from ..embed.onnx import ONNX_FILE
+    from ..embed.onnx_export import ONNX_FILE
 
     try:
         manifest = read_manifest(Path(index_dir)) if index_exists(index_dir) else None
