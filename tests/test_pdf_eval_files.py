@@ -107,3 +107,19 @@ def test_a_table_of_contents_without_dot_leaders_is_dropped(valgrind):
     assert "2.1. What Valgrind does with your program 2.2. Getting started" not in valgrind.text.replace("\n", " ")
     assert valgrind.text.count("2.7.4. malloc-related Options") == 1  # the heading itself stays
     assert "Table of Contents" not in read_pdf(MIXED / "libtasn1.pdf", "libtasn1.pdf", _no_warning).text
+
+
+def test_a_man_pages_title_is_the_line_under_name_not_name(tmux):
+    """groff sets NAME as large as SYNOPSIS and DESCRIPTION and writes no metadata /Title: NAME is
+    the first section, not the title. Every passage's title is the line under it (issue #12)."""
+    passages = split_document(tmux)
+    assert {p.title for p in passages} == {"tmux — terminal multiplexer"}
+    assert passages[0].section == "NAME" and passages[0].text == "tmux — terminal multiplexer"
+    assert passages[1].section == "SYNOPSIS"
+    assert passages[1].embedding_text().startswith("tmux — terminal multiplexer › SYNOPSIS\n")
+    levels = {s.heading: s.level for s in tmux.sections}
+    assert levels["NAME"] == levels["SYNOPSIS"] == levels["DESCRIPTION"] == 2
+
+
+def test_a_title_set_larger_than_the_headings_stays_the_title(valgrind):
+    assert {p.title for p in split_document(valgrind)} == {"2. Using and understanding the Valgrind core"}

@@ -19,6 +19,7 @@ CELL_GAP = 1.2  # a horizontal gap of this many font sizes inside a short line s
 ROW_MAX_CHARS = 80
 CONTENTS_SHARE = 0.8  # a paragraph this much made of the document's headings is its table of contents
 KEEP_OPEN = 16  # pages held open between the reader's two passes (a short manual's; the others are loaded twice)
+TITLE_MAX = 120  # the line under an undistinguished first heading stands for the title up to this length
 SIZE_SAMPLES = 7  # characters sampled along a line for its type size
 _LINE = re.compile(r"[^\r\n]+")
 _NUMBER = re.compile(r"^(?:(?i:chapter|section|part|appendix)\s+)?(?:(?:\d+|[A-Z])\.)*(?:\d+|[A-Z])\.?\s+(?=\S)")
@@ -50,6 +51,7 @@ def _extract(path: Path, builder: Builder) -> None:
     opened = {}
     try:
         outline = _outline(pdf)
+        named = _metadata_title(pdf)
         # Two passes: the first counts the document's words in pdfium's text, which decide the word
         # spaces its geometry cannot (pdf_words); the second reads each page. Pages past the first
         # KEEP_OPEN are closed between the passes and loaded again: memory stays flat on long files.
@@ -86,7 +88,7 @@ def _extract(path: Path, builder: Builder) -> None:
         shown = ", ".join(map(str, damaged[:10])) + (", ..." if len(damaged) > 10 else "")
         word = "page" if len(damaged) == 1 else "pages"
         builder.note(f"{word} {shown} of {len(pages)} could not be loaded (damaged?); the other pages are read")
-    _layout(_drop_furniture(pages), outline, builder)
+    _layout(_drop_furniture(pages), outline, builder, named)
 
 
 def _open(pdf, index: int):
@@ -327,7 +329,7 @@ def _folio_offset(pages: list[list[Line]], key) -> int | None:
     return offset if n >= max(2, 0.3 * len(pages)) else None
 
 
-def _layout(pages: list[list[Line]], outline, builder: Builder) -> None:
+def _layout(pages: list[list[Line]], outline, builder: Builder, named: str = "") -> None:
     known = F.compounds(" ".join(ln.text for page in pages for ln in page))
     keep = F.keeps_hyphens("\n".join(ln.text for page in pages for ln in page), known)
     sizes = Counter()
@@ -364,7 +366,29 @@ def _layout(pages: list[list[Line]], outline, builder: Builder) -> None:
         builder.end_page()
         starts_by_page.append(starts)
     if not (outline and _outline_sections(outline, heads, starts_by_page, builder, body)):
-        _font_sections(heads, builder)
+        _font_sections(heads, builder, _under_first(heads, starts_by_page), named)
+
+
+def _metadata_title(pdf) -> str:
+    """The title the file's metadata gives (its Info dictionary's /Title), "" when none."""
+    try:
+        return F.squash(_CONTROL.sub(" ", pdf.get_metadata_dict().get("Title") or ""))
+    except Exception:  # metadata is optional; a broken Info dictionary must not cost the text
+        return ""
+
+
+def _under_first(heads, starts_by_page) -> tuple[int, str] | None:
+    """The paragraph right under the first heading, when it is short (TITLE_MAX characters; a man page's
+    "grep, egrep, fgrep, rgrep - print lines that match patterns" under NAME)."""
+    if not heads:
+        return None
+    flat = [st for page in starts_by_page for st in page]
+    at = next((k for k, (start, _) in enumerate(flat) if start == heads[0][0]), None)
+    if at is None or at + 1 >= len(flat) or any(h[0] == flat[at + 1][0] for h in heads):
+        return None
+    start, text = flat[at + 1]
+    text = F.squash(text)
+    return (start, text) if 0 < len(text) <= TITLE_MAX else None
 
 
 def _without_contents(paragraphs: list[list[tuple[list[Line], str]]]) -> list[list[tuple[list[Line], str]]]:
@@ -399,10 +423,18 @@ def _title(heads) -> tuple[int, str] | None:
     return start, text
 
 
-def _font_sections(heads, builder: Builder) -> None:
+def _font_sections(heads, builder: Builder, under_first=None, named: str = "") -> None:
     """Sections from the headings the type shows: numbered ones by their number's depth, the
-    others by size rank below the title."""
+    others by size rank below the title. A first heading set no larger than the headings after it
+    is no title but the first of them (a man page's NAME, as large as its SYNOPSIS) unless the
+    metadata names it: the title is then the metadata's, else the short line under that heading,
+    and the heading ranks as the others."""
     title = _title(heads)
+    instead = named or (under_first[1] if under_first else "")
+    if title and instead and title[0] == heads[0][0] and F.squash(title[1]).casefold() != instead.casefold() \
+            and any(h[2] >= heads[0][2] for h in heads[1:]):
+        builder.mark(title[0], instead, 1)  # marked before the heading at its offset: the heading's section is inside
+        title = None
     if title:
         builder.mark(title[0], title[1], 1)
     ranks = sorted({h[2] for h in heads if title is None or h[0] != title[0]}, reverse=True)
