@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import bisect
 import ctypes
 import re
 from collections import Counter
@@ -11,18 +10,16 @@ from pathlib import Path
 from . import furniture as F
 from .document import Builder, Document, Unreadable, Warn, guarded
 from .pdf_paragraphs import Line, block_text, blocks, leading, page_hyphens
+from .pdf_sections import HEADING_SCALE, font_sections, outline_sections, under_first
 from .pdf_words import Words, respace
 
 BAND = 0.12  # running headers and footers live in the top and bottom 12% of a page
-HEADING_SCALE = 1.15  # a line set this much larger than the body text is a heading
 CELL_GAP = 1.2  # a horizontal gap of this many font sizes inside a short line separates table cells
 ROW_MAX_CHARS = 80
 CONTENTS_SHARE = 0.8  # a paragraph this much made of the document's headings is its table of contents
 KEEP_OPEN = 16  # pages held open between the reader's two passes (a short manual's; the others are loaded twice)
-TITLE_MAX = 120  # the line under an undistinguished first heading stands for the title up to this length
 SIZE_SAMPLES = 7  # characters sampled along a line for its type size
 _LINE = re.compile(r"[^\r\n]+")
-_NUMBER = re.compile(r"^(?:(?i:chapter|section|part|appendix)\s+)?(?:(?:\d+|[A-Z])\.)*(?:\d+|[A-Z])\.?\s+(?=\S)")
 _FOLIO = re.compile(r"^(\d{1,4})\s|\s(\d{1,4})$")  # a page number opening or closing a header line
 # A table of contents' or an index's entry: dot leaders up to a page number ("2.4 Library Notes . . . 3").
 _LEADER = re.compile(r"(?:\.\s?){5,}\s*(?:\d+|[ivxlc]+)$", re.I)
@@ -365,8 +362,8 @@ def _layout(pages: list[list[Line]], outline, builder: Builder, named: str = "")
             last = None if heading or first.row else text
         builder.end_page()
         starts_by_page.append(starts)
-    if not (outline and _outline_sections(outline, heads, starts_by_page, builder, body)):
-        _font_sections(heads, builder, _under_first(heads, starts_by_page), named)
+    if not (outline and outline_sections(outline, heads, starts_by_page, builder, body)):
+        font_sections(heads, builder, under_first(heads, starts_by_page), named)
 
 
 def _metadata_title(pdf) -> str:
@@ -375,20 +372,6 @@ def _metadata_title(pdf) -> str:
         return F.squash(_CONTROL.sub(" ", pdf.get_metadata_dict().get("Title") or ""))
     except Exception:  # metadata is optional; a broken Info dictionary must not cost the text
         return ""
-
-
-def _under_first(heads, starts_by_page) -> tuple[int, str] | None:
-    """The paragraph right under the first heading, when it is short (TITLE_MAX characters; a man page's
-    "grep, egrep, fgrep, rgrep - print lines that match patterns" under NAME)."""
-    if not heads:
-        return None
-    flat = [st for page in starts_by_page for st in page]
-    at = next((k for k, (start, _) in enumerate(flat) if start == heads[0][0]), None)
-    if at is None or at + 1 >= len(flat) or any(h[0] == flat[at + 1][0] for h in heads):
-        return None
-    start, text = flat[at + 1]
-    text = F.squash(text)
-    return (start, text) if 0 < len(text) <= TITLE_MAX else None
 
 
 def _without_contents(paragraphs: list[list[tuple[list[Line], str]]]) -> list[list[tuple[list[Line], str]]]:
@@ -410,75 +393,3 @@ def _set_in_code(line: Line, after: Line | None) -> bool:
     --tool=memcheck ls -l"), not a heading, however bold: a term that heads its text sits at or left
     of it (a definition's term, "--log-file=<filename>", over its indented description)."""
     return line.mono and after is not None and line.left > after.left + 2 and line.size < after.size + 0.5
-
-
-def _title(heads) -> tuple[int, str] | None:
-    """The document's title: the largest heading on the first page that has any."""
-    if not heads:
-        return None
-    page = heads[0][3]
-    first_page = [h for h in heads if h[3] == page]
-    top = max(h[2] for h in first_page)
-    start, text, _, _ = next(h for h in first_page if h[2] == top)
-    return start, text
-
-
-def _font_sections(heads, builder: Builder, under_first=None, named: str = "") -> None:
-    """Sections from the headings the type shows: numbered ones by their number's depth, the
-    others by size rank below the title. A first heading set no larger than the headings after it
-    is no title but the first of them (a man page's NAME, as large as its SYNOPSIS) unless the
-    metadata names it: the title is then the metadata's, else the short line under that heading,
-    and the heading ranks as the others."""
-    title = _title(heads)
-    instead = named or (under_first[1] if under_first else "")
-    if title and instead and title[0] == heads[0][0] and F.squash(title[1]).casefold() != instead.casefold() \
-            and any(h[2] >= heads[0][2] for h in heads[1:]):
-        builder.mark(title[0], instead, 1)  # marked before the heading at its offset: the heading's section is inside
-        title = None
-    if title:
-        builder.mark(title[0], title[1], 1)
-    ranks = sorted({h[2] for h in heads if title is None or h[0] != title[0]}, reverse=True)
-    for start, text, size, _ in heads:
-        if title and start == title[0]:
-            continue
-        level = F.numbered_level(text) or min(6, 2 + ranks.index(size))
-        builder.mark(start, text, level)
-
-
-def _outline_sections(outline, heads, starts_by_page, builder: Builder, body: float) -> bool:
-    """Sections from the bookmarks, each at the heading on its page that reads the same, its number
-    aside ("2.2 Simple parsing" for the bookmark "Simple parsing"), and named as printed; never before
-    the previous bookmark's place. A bookmark whose heading is not on its page is left out; when that is
-    most of them (an outline that does not match the text), False: the type decides instead. A lone
-    top-level bookmark is the title; otherwise the type finds it. A heading set larger than the body
-    text that no bookmark names (a function's name in a reference chapter) starts a section one level
-    below the bookmark it stands under."""
-    marks, floor = [], 0
-    shift = 1 if sum(entry[0] == 0 for entry in outline) == 1 else 2
-    for depth, title_text, page in outline:
-        if page >= len(starts_by_page):
-            continue
-        wanted = _unnumbered(title_text)
-        starts = [(s, t) for s, t in starts_by_page[page] if s >= floor and F.heading_like(t)]
-        found = next(((s, t) for s, t in starts if _unnumbered(t) == wanted), None)
-        found = found or next(((s, t) for s, t in starts if _unnumbered(t).startswith(wanted)), None)
-        if found:
-            marks.append((found[0], found[1], min(6, depth + shift)))
-            floor = found[0]
-    if len(marks) < len(outline) / 2:
-        return False
-    title = _title(heads) if shift == 2 else None
-    if title and all(start != title[0] for start, _, _ in marks):
-        builder.mark(title[0], title[1], 1)
-    for mark in marks:
-        builder.mark(*mark)
-    placed = [start for start, _, _ in marks]
-    for start, text, size, _ in heads:
-        at = bisect.bisect_right(placed, start) - 1
-        if size >= body * HEADING_SCALE and at >= 0 and placed[at] != start and (not title or start != title[0]):
-            builder.mark(start, text, min(6, marks[at][2] + 1))
-    return True
-
-
-def _unnumbered(text: str) -> str:
-    return _NUMBER.sub("", F.squash(text)).casefold()
