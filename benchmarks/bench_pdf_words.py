@@ -83,7 +83,7 @@ def gaps(path: Path, show: int) -> None:
     import pypdfium2 as pdfium
     import pypdfium2.raw as raw
 
-    from qa.ingest.pdf_words import _font, _gap
+    from qa.ingest.pdf_words import _gap, font
 
     pdf = pdfium.PdfDocument(path)
     made = small = changes = wide = 0
@@ -106,7 +106,7 @@ def gaps(path: Path, show: int) -> None:
                         shown.append(text[k - 12:k + 12])
                 continue
             j = raw.FPDFText_GetCharIndexFromTextIndex(textpage, k + 1)
-            if i >= 0 and j >= 0 and _font(textpage, i) != _font(textpage, j):
+            if i >= 0 and j >= 0 and font(textpage, i) != font(textpage, j):
                 gap, size = _gap(textpage, k, k + 1)
                 if gap is not None:
                     changes += 1

@@ -11,7 +11,7 @@ from . import furniture as F
 from .document import Builder, Document, Unreadable, Warn, guarded
 from .pdf_paragraphs import Line, block_text, blocks, leading, page_hyphens
 from .pdf_sections import HEADING_SCALE, font_sections, outline_sections, under_first
-from .pdf_words import Words, respace
+from .pdf_words import Words, font, respace
 
 BAND = 0.12  # running headers and footers live in the top and bottom 12% of a page
 CELL_GAP = 1.2  # a horizontal gap of this many font sizes inside a short line separates table cells
@@ -217,18 +217,9 @@ def _baseline(textpage, index: int) -> float:
     return y.value
 
 
-def _font(textpage, index: int) -> tuple[str, int]:
-    import pypdfium2.raw as raw
-
-    buffer = ctypes.create_string_buffer(128)
-    flags = ctypes.c_int()
-    raw.FPDFText_GetFontInfo(textpage, index, buffer, 128, ctypes.byref(flags))
-    return buffer.value.decode("latin-1").lower(), flags.value
-
-
 def _mono(textpage, index: int) -> bool:
     # The font's FixedPitch flag (bit 1), which TeX's fonts leave unset, or a typewriter font's name.
-    name, flags = _font(textpage, index)
+    name, flags = font(textpage, index)
     return bool(flags & 1) or any(w in name for w in _MONO_NAMES)
 
 
@@ -238,7 +229,7 @@ def _bold(textpage, index: int) -> bool:
 
     if raw.FPDFText_GetFontWeight(textpage, index) >= 600:
         return True
-    name = _font(textpage, index)[0]
+    name = font(textpage, index)[0]
     return any(w in name for w in ("bold", "black", "heavy", "semibold"))
 
 

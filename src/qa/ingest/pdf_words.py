@@ -88,7 +88,7 @@ class Words:
             for k in self._halves(word) if len(word) >= 4 else ():
                 i = raw.FPDFText_GetCharIndexFromTextIndex(textpage, a + k - 1)
                 j = raw.FPDFText_GetCharIndexFromTextIndex(textpage, a + k)
-                if i < 0 or j < 0 or _font(textpage, i) == _font(textpage, j):
+                if i < 0 or j < 0 or font(textpage, i) == font(textpage, j):
                     continue
                 gap, size = _gap(textpage, a + k - 1, a + k)
                 if gap is not None and gap > -KERN * size:  # not a glyph set over the one before
@@ -158,20 +158,21 @@ def _font_change(textpage, text: str, at: int) -> bool:
         index = raw.FPDFText_GetCharIndexFromTextIndex(textpage, k) if not text[k].isspace() else -1
         if index < 0:
             continue
-        font = _font(textpage, index)
-        if before is not None and font != before:
+        used = font(textpage, index)
+        if before is not None and used != before:
             return True
-        before = font
+        before = used
     return False
 
 
-def _font(textpage, index: int) -> tuple[bytes, int]:
+def font(textpage, index: int) -> tuple[str, int]:
+    """The name (lowercased) and flags of the font the character at `index` is set in."""
     import pypdfium2.raw as raw
 
-    buffer = ctypes.create_string_buffer(64)
+    buffer = ctypes.create_string_buffer(128)
     flags = ctypes.c_int()
-    raw.FPDFText_GetFontInfo(textpage, index, buffer, 64, ctypes.byref(flags))
-    return buffer.value, flags.value
+    raw.FPDFText_GetFontInfo(textpage, index, buffer, 128, ctypes.byref(flags))
+    return buffer.value.decode("latin-1").lower(), flags.value
 
 
 def _gap(textpage, before: int, after: int) -> tuple[float | None, float]:
