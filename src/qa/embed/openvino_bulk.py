@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
@@ -39,7 +40,7 @@ def predicted_name() -> str | None:
     except Exception:  # noqa: BLE001 - an OpenVINO without the property: compile and see
         return None
     if key:
-        _write_cache({**_read_cache(), key: name})
+        _remember(key, name)
     return name
 
 
@@ -72,22 +73,18 @@ def _read_cache() -> dict:
     return cached if isinstance(cached, dict) else {}
 
 
-def _write_cache(entries: dict) -> None:
-    """Written atomically, or not at all (a read-only cache only costs the import next time)."""
+def _remember(key: str, name: str) -> None:
+    """Keep `name` as the precision under `key` (written atomically, or not at all: a read-only cache
+    only costs the import next time)."""
     import json
-    import os
-    import tempfile
 
-    from ..cache import cache_dir
+    from ..cache import cache_dir, write_quietly
 
-    try:
-        cache_dir().mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile("w", dir=cache_dir(), prefix=f".{_CACHE}.", delete=False,
-                                         encoding="utf-8") as out:
-            json.dump(entries, out)
-        os.replace(out.name, cache_dir() / _CACHE)
-    except OSError:
-        pass
+    entries = _read_cache()
+    if entries.get(key) != name:
+        with contextlib.suppress(OSError):
+            cache_dir().mkdir(parents=True, exist_ok=True)
+        write_quietly(cache_dir() / _CACHE, json.dumps({**entries, key: name}))
 
 
 class OpenVinoBulk:
@@ -109,8 +106,8 @@ class OpenVinoBulk:
         precision = self._compiled.get_property("INFERENCE_PRECISION_HINT")  # bf16 with AMX, else f32
         self.name = _precision_name(precision)
         key = _cache_key()
-        if key and _read_cache().get(key) != self.name:  # what `predicted_name` says next time
-            _write_cache({**_read_cache(), key: self.name})
+        if key:  # what `predicted_name` says next time
+            _remember(key, self.name)
 
     def run(self, feeds: Iterable[tuple[Any, dict[str, np.ndarray]]], done: Callable[[Any, np.ndarray], None]) -> None:
         """Run every (key, inputs) of `feeds`; `done(key, token_embeddings)` gets each output, from

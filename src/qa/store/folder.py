@@ -18,7 +18,7 @@ import time
 from pathlib import Path
 from typing import Callable, Iterator
 
-from ..cache import cache_dir
+from ..cache import cache_dir, write_quietly
 from ..ingest.files import file_sha256, shown_path
 from ..errors import QAError
 
@@ -84,7 +84,7 @@ def check_index_target(index_dir: Path, sources: list[Path] = ()) -> None:
         raise QAError(f"--index-dir {given} is not a qa index (it has no qa manifest) and is not empty: "
                       f"qa replaces only its own indexes; give a new or empty folder ({unchanged})")
     written = _written_names(target)
-    # `..verified.json.*`: a stamp whose write was cut short (see _write_quietly)
+    # `..verified.json.*`: a stamp whose write was cut short (see cache.write_quietly)
     foreign = [name for name in entries if name not in written and not name.startswith(f".{VERIFIED}.")]
     if foreign:
         shown = ", ".join(shown_path(name) for name in foreign[:3]) + (" ..." if len(foreign) > 3 else "")
@@ -289,7 +289,7 @@ def verify_files(index_dir: Path, manifest: dict, damaged: Callable[[str], QAErr
             raise damaged(f"{relative} is damaged: its hash is not the one the manifest records")
         changed = True
     if changed:
-        _write_quietly(stamp_file, json.dumps(fresh) + "\n")
+        write_quietly(stamp_file, json.dumps(fresh) + "\n")
 
 
 def stamp_verified(index_dir: Path, manifest: dict) -> None:
@@ -298,21 +298,9 @@ def stamp_verified(index_dir: Path, manifest: dict) -> None:
     stamps = {"built_at": manifest.get("built_at")}
     for relative in manifest["file_hashes"]:
         stamps[relative] = _stamp(Path(index_dir) / relative)
-    _write_quietly(Path(index_dir) / VERIFIED, json.dumps(stamps) + "\n")
+    write_quietly(Path(index_dir) / VERIFIED, json.dumps(stamps) + "\n")
 
 
 def _stamp(path: Path) -> list[int]:
     info = path.stat()
     return [info.st_size, info.st_mtime_ns, info.st_ctime_ns, info.st_ino]
-
-
-def _write_quietly(path: Path, text: str) -> None:
-    """Write `path` atomically, or not at all when the folder is read-only (the stamp only saves time)."""
-    try:
-        with tempfile.NamedTemporaryFile("w", dir=path.parent, prefix=f".{path.name}.", delete=False,
-                                         encoding="utf-8") as out:
-            out.write(text)
-        os.replace(out.name, path)
-    except OSError:
-        with contextlib.suppress(OSError, NameError):
-            os.unlink(out.name)

@@ -84,11 +84,6 @@ class RowFile:
         copy_bytes(self._fd, self._offset + first * self._row_bytes, target, target_offset,
                    (end - first) * self._row_bytes)
 
-    @property
-    def offset(self) -> int:
-        """Where the matrix starts in its file."""
-        return self._offset
-
     def __del__(self) -> None:
         fd = getattr(self, "_fd", None)
         if fd is not None:
