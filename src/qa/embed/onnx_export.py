@@ -120,7 +120,7 @@ def ensure_onnx(spec: ModelSpec, int8: bool = False, warn: Warn | None = None) -
     folder = cache_dir() / "onnx" / model_key(spec.path)
     path = folder / (INT8_FILE if int8 else ONNX_FILE)
     sidecar = path.with_name(path.name + ".sha256")
-    if path.is_file() and sidecar.is_file() and file_sha256(path) != sidecar.read_text().strip():
+    if path.is_file() and sidecar.is_file() and checked_sha256(path) != sidecar.read_text().strip():
         # indexes may hold hard links to this file (place_file): damaged bytes must never be kept again
         (warn or stderr_warn)(f"the cached ONNX export {path} is damaged; exporting it again")
         path.unlink()
@@ -134,6 +134,20 @@ def ensure_onnx(spec: ModelSpec, int8: bool = False, warn: Warn | None = None) -
             if made.is_file():
                 made.with_name(made.name + ".sha256").write_text(file_sha256(made) + "\n")
     return path, sidecar.read_text().strip()
+
+
+_CHECKED: dict[tuple, str] = {}  # (device, inode, size, mtime, ctime) → SHA-256, of files hashed by this process
+
+
+def checked_sha256(path: Path) -> str:
+    """The SHA-256 of the file at `path`, hashed once per process while its stat stays the same (a
+    write changes its ctime, which no tool sets back): a build checks the model at load and again
+    before it keeps a link to it (0.1 s each for 90 MB)."""
+    info = os.stat(path)
+    key = (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)
+    if key not in _CHECKED:
+        _CHECKED[key] = file_sha256(path)
+    return _CHECKED[key]
 
 
 def place_file(source: Path, target: Path) -> None:

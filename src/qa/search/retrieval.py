@@ -17,7 +17,7 @@ from ..ingest.files import find_files
 from ..embed import Embedder, load_embedder, resolve_model
 from ..errors import QAError
 from ..store.base import Candidates, Store
-from ..store.local import LocalStore
+from ..store.local import local_store
 from ..store.index import Index, index_exists, kept_onnx, load_index, read_manifest, stale_reason
 from ..store.build import build_index
 from ..store.folder import check_index_target
@@ -150,7 +150,7 @@ class Retriever:
     """Searches one store (a loaded local index, or Qdrant) with the embedder its passages were embedded with."""
 
     def __init__(self, store: Store | Index, embedder: Embedder) -> None:
-        store = LocalStore(store) if isinstance(store, Index) else store
+        store = local_store(store) if isinstance(store, Index) else store
         if embedder.model != store.model:
             raise QAError(f"index was built with {store.model!r}, cannot search it with {embedder.model!r}")
         self.store = store

@@ -159,24 +159,38 @@ class Ann:
         self.nprobe = int(record["nprobe"])
         self.count = int(index.ntotal)
 
-    def search(self, query_vectors: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
-        """Rows (q × k int64, -1 where fewer than k are found) and scores (q × k float32, -inf there)."""
+    def search(self, query_vectors: np.ndarray, k: int, alive: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """Rows (q × k int64, -1 where fewer than k are found) and scores (q × k float32, -inf there);
+        with `alive` (a flag per row), only rows flagged are found (an index's delta: store/delta.py)."""
         import faiss
 
         queries = np.ascontiguousarray(query_vectors, dtype=np.float32).reshape(-1, self.index.d)
-        if k <= 0 or len(queries) == 0 or self.count == 0:
+        count = self.count if alive is None else int(np.count_nonzero(alive))
+        if k <= 0 or len(queries) == 0 or count == 0:
             return np.full((len(queries), max(k, 0)), -1, np.int64), np.full((len(queries), max(k, 0)), -np.inf, np.float32)
-        take = min(k, self.count)
+        take = min(k, count)
         # A deep search (the retriever's 1,000 candidates) must scan lists holding enough vectors.
         nlist = self.index.nlist
-        nprobe = min(nlist, max(self.nprobe, math.ceil(MIN_SCAN * take * nlist / self.count)))
-        scores, rows = self.index.search(queries, take, params=faiss.SearchParametersIVF(nprobe=nprobe))
+        nprobe = min(nlist, max(self.nprobe, math.ceil(MIN_SCAN * take * nlist / count)))
+        params = faiss.SearchParametersIVF(nprobe=nprobe)
+        if alive is not None:
+            params.sel = self._selector(alive)
+        scores, rows = self.index.search(queries, take, params=params)
         rows = rows.astype(np.int64, copy=False)
         scores = np.where(rows < 0, np.float32(-np.inf), scores).astype(np.float32, copy=False)
         if take < k:
             rows = np.pad(rows, ((0, 0), (0, k - take)), constant_values=-1)
             scores = np.pad(scores, ((0, 0), (0, k - take)), constant_values=-np.inf)
         return rows, scores
+
+    def _selector(self, alive: np.ndarray):
+        """A FAISS selector of the rows flagged in `alive`, made once per array (it keeps the bitmap)."""
+        import faiss
+
+        if getattr(self, "_selected", (None,))[0] is not alive:
+            bits = np.packbits(np.asarray(alive, dtype=bool), bitorder="little")
+            self._selected = (alive, bits, faiss.IDSelectorBitmap(len(alive), faiss.swig_ptr(bits)))
+        return self._selected[2]
 
 
 def load_ann(path: Path, record: dict, mmap: bool = True) -> Ann:

@@ -11,6 +11,7 @@ of a rebuild (within float tolerance for vectors; an ANN index keeps the lists i
 from __future__ import annotations
 
 import json
+import os
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -19,15 +20,18 @@ import numpy as np
 from ..errors import QAError
 from ..ingest import readers_digest
 from ..ingest.files import Document, doc_name, file_sha256, find_files, read_document, shown_path
-from ..ingest.passages import Passage, sentence_spans, split_document
+from ..ingest.passages import Passage, split_document
 from .ann import ANN_FROM, build_ann
-from .build_rows import Fresh, Kept, Vectors, run_size, write_passages, write_sentences
+from .build_delta import DeltaPlan, link_base, place_files, plan_delta, write_dead
+from .build_rows import Fresh, Kept, Layout, Vectors, merge_runs, run_size, write_segment
+from .delta import DELTA
 from .documents import DOCUMENTS, TEXTS, extracted_documents, write_documents
-from .folder import FORMAT, build_lock, check_index_target, hash_files, stamp_verified, staging_dir, swap_into_place
+from .folder import (FORMAT, build_lock, check_index_target, hash_files, restamp_links, stamp_verified, staging_dir,
+                     swap_into_place)
 from .index import (ANN, BM25, DENSE, FORMAT_VERSION, MANIFEST, PASSAGES, SENTENCE_KEYS, SENTENCE_SPANS,
                     SENTENCE_VECTORS, TEXT_KEYS, Index, ProgressFactory, Warn, _flat_vectors, _intact, index_exists,
                     load_index, read_manifest)
-from .lexical import write_bm25
+from .lexical import LENGTHS
 from .passage_table import IDS, OFFSETS
 from .vector_reuse import KnownVectors, PartialVectors, sentence_texts, text_keys
 
@@ -56,7 +60,7 @@ def _update(sources: list[Path], index_dir: Path, embedder, warn: Warn | None, p
     rows = _old_rows(old) if old is not None else {}
     # unchanged PDF, HTML and Word files are taken from the index there, not parsed again
     known = extracted_documents(index_dir) if intact else {}
-    pieces, documents, hashes, counts = [], [], {}, {}
+    entries, documents, hashes, counts = [], [], {}, {}  # entries: each document's (name, piece), in order
     seen: set[str] = set()
     for root, file in find_files(paths, warn=warn):  # errors name paths as given
         name = doc_name(root, file)
@@ -67,10 +71,7 @@ def _update(sources: list[Path], index_dir: Path, embedder, warn: Warn | None, p
             seen.add(name)
             hashes[name], counts[name] = kept[0]["sha256"], kept[2] - kept[1]
             documents.append(old.documents[name])
-            if pieces and isinstance(pieces[-1], Kept) and pieces[-1].end == kept[1]:
-                pieces[-1] = Kept(pieces[-1].start, kept[2])  # one run of rows: copied in one piece
-            else:
-                pieces.append(Kept(kept[1], kept[2]))
+            entries.append((name, Kept(kept[1], kept[2], kept[3])))
             continue
         document = read_document(file, name, warn or (lambda message: None), known)
         if document is not None:
@@ -78,14 +79,21 @@ def _update(sources: list[Path], index_dir: Path, embedder, warn: Warn | None, p
             passages = split_document(document)
             hashes[name], counts[name] = document.sha256, len(passages)
             documents.append(document)
-            pieces.append(Fresh(passages))
+            entries.append((name, Fresh(passages)))
     if not documents:
         raise QAError("no readable documents to index (every file was skipped)")
     files = _file_records(resolved, hashes, counts)
-    if old is not None and files == old.manifest["files"] and all(isinstance(p, Kept) for p in pieces):
+    if old is not None and _unplaced(files) == _unplaced(old.manifest["files"]) \
+            and all(isinstance(p, Kept) for _, p in entries):
         return old  # nothing changed
     corpus = {"sources": [str(s) for s in resolved], "files": files}
-    return _write(pieces, documents, index_dir, embedder, corpus, old, progress, warn, reuse)
+    from .local import EXACT_UP_TO
+
+    plan = plan_delta(entries, old, EXACT_UP_TO)
+    if plan is not None:
+        corpus["files"] = place_files(files, plan)
+    pieces = plan.pieces if plan is not None else merge_runs([p for _, p in entries])
+    return _write(pieces, documents, index_dir, embedder, corpus, old, progress, warn, reuse, plan)
 
 
 def write_index(passages: list[Passage], index_dir: Path, embedder, corpus: dict,
@@ -104,21 +112,18 @@ def write_index(passages: list[Passage], index_dir: Path, embedder, corpus: dict
 
 
 def _write(pieces: list, documents: list, index_dir: Path, embedder, corpus: dict, old: Index | None,
-           progress: ProgressFactory | None, warn: Warn | None, reuse: bool) -> Index:
+           progress: ProgressFactory | None, warn: Warn | None, reuse: bool, plan: DeltaPlan | None = None) -> Index:
     """The index of `pieces` (in row order) written to a staging folder and swapped into place (the
-    caller holds the build lock)."""
-    import faiss
-
+    caller holds the build lock); with `plan`, `old`'s base is linked as it is and `pieces` are its delta."""
     from ..embed.onnx import onnx_for_index
     from ..embed.onnx_export import place_file
 
-    starts = np.cumsum([0] + [run_size(p) for p in pieces])
-    if starts[-1] == 0:
+    count = sum(run_size(p) for p in pieces) + (len(old.passages) - len(plan.dead) if plan is not None else 0)
+    if count == 0:
         raise QAError("the corpus has no passages to index (every file is empty or furniture)")
-    spans, old_to_new = _spans(pieces, starts, old)
     encoder = _encoder(embedder)
     manifest = {"format": FORMAT, "format_version": FORMAT_VERSION, "model": embedder.model, **corpus,
-                "passage_count": int(starts[-1]), "ingest": readers_digest(),
+                "passage_count": int(count), "ingest": readers_digest(),
                 "files_written": {"passages": PASSAGES, "passage_offsets": OFFSETS, "passage_ids": IDS,
                                   "dense": DENSE, "bm25": BM25, "text_keys": TEXT_KEYS,
                                   "sentence_spans": SENTENCE_SPANS, "sentence_vectors": SENTENCE_VECTORS,
@@ -127,19 +132,36 @@ def _write(pieces: list, documents: list, index_dir: Path, embedder, corpus: dic
     check_index_target(index_dir)
     try:
         with staging_dir(index_dir) as staging:
-            fresh = [p for p in pieces if isinstance(p, Fresh)]
-            fresh_texts = sum(len(p.passages) + len(s) for p, s in zip(pieces, spans) if isinstance(p, Fresh))
+            spliced = old if plan is None else old.delta.segment if old.delta is not None else None
+            layout = Layout.of(pieces, spliced)
+            fresh_texts = layout.fresh_texts
             step = progress(fresh_texts) if progress and fresh_texts else None
             known, partial = _known_vectors(index_dir, embedder, encoder, reuse, warn)
             vectors = Vectors(embedder, known, partial, step)
-            dense = write_passages(pieces, old, staging, vectors)
-            write_sentences(pieces, starts, spans, old, staging, vectors, dense.d)
-            write_bm25(staging / BM25, int(starts[-1]),
-                       [r for p, s in zip(pieces, starts) if isinstance(p, Fresh) for r in range(s, s + len(p.passages))],
-                       [q.lexical_text() for p in fresh for q in p.passages],
-                       old.bm25 if old is not None and len(fresh) < len(pieces) else None, old_to_new)
-            kept = int(starts[-1]) + sum(len(s) for s in spans) - fresh_texts
-            manifest["texts"] = {"embedded": vectors.embedded, "reused": vectors.reused + kept,
+            linked = {}
+            if plan is None:
+                dense = write_segment(pieces, layout, staging, vectors, old)
+                if count >= ANN_FROM:
+                    previous = (old.path / ANN, old.manifest["ann"]) if old is not None and old.manifest.get("ann") else None
+                    manifest["ann"] = {"file": ANN, **build_ann(_flat_vectors(dense), staging / ANN, previous,
+                                                                layout.old_to_new)}
+                texts = int(count) + sum(len(s) for s in layout.spans)
+            else:  # the base as it is, the rest in its delta
+                linked = link_base(old, staging)
+                # analyzed as the base was (and without importing bm25s for its stopwords: ~0.9 s)
+                dense = write_segment(pieces, layout, staging / DELTA, vectors, spliced, old.bm25.analyzer)
+                length_sum = write_dead(old, plan.dead, staging / DELTA) + \
+                    int(np.load(staging / DELTA / BM25 / LENGTHS).sum(dtype=np.int64))
+                span_rows = np.asarray(old.sentence_spans[:, 0])
+                dead_sentences = int(np.sum(np.searchsorted(span_rows, plan.dead, "right")
+                                            - np.searchsorted(span_rows, plan.dead, "left")))
+                texts = int(count) + len(span_rows) - dead_sentences + sum(len(s) for s in layout.spans)
+                manifest["files_written"]["delta"] = DELTA
+                manifest["delta"] = {"passage_count": int(count - len(old.passages) + len(plan.dead)),
+                                     "base_count": len(old.passages), "dead": len(plan.dead), "length_sum": length_sum}
+                if old.manifest.get("ann"):
+                    manifest["ann"] = old.manifest["ann"]
+            manifest["texts"] = {"embedded": vectors.embedded, "reused": texts - vectors.embedded,
                                  "embedding_seconds": round(vectors.seconds, 3)}
             manifest["dimension"] = int(dense.d)
             manifest["built_at"] = datetime.now(timezone.utc).isoformat(timespec="seconds")
@@ -149,51 +171,36 @@ def _write(pieces: list, documents: list, index_dir: Path, embedder, corpus: dic
             # what embedded the passages: "openvino bf16" vectors are within 1e-4 cosine of fp32 ones
             manifest["passage_encoder"] = encoder
             write_documents(staging, documents, old.path if old is not None else None)
-            if starts[-1] >= ANN_FROM:
-                previous = (old.path / ANN, old.manifest["ann"]) if old is not None and old.manifest.get("ann") else None
-                manifest["ann"] = {"file": ANN, **build_ann(_flat_vectors(dense), staging / ANN, previous,
-                                                            old_to_new)}
-            faiss.write_index(dense, str(staging / DENSE))
-            np.save(staging / SENTENCE_SPANS, np.concatenate(spans), allow_pickle=False)
             if onnx:
+                _check_model(onnx)
                 place_file(onnx[0], staging / onnx[1]["file"])
-            _seal(staging, manifest, onnx)
+            _seal(staging, manifest, onnx, linked)
             swap_into_place(staging, index_dir)
             partial.remove()  # the index holds every vector now
     except OSError as exc:  # a full disk, a read-only folder, /proc
         raise QAError(f"cannot write the index at {shown_path(index_dir)} ({exc.strerror or exc})") from None
+    restamp_links(index_dir, manifest)  # the old folder's removal changed the ctime of files linked from it
     return load_index(index_dir)  # the files as written (verified from the stamp the build wrote: no hashing)
 
 
-def _spans(pieces: list, starts: np.ndarray, old: Index | None) -> tuple[list[np.ndarray], np.ndarray | None]:
-    """Each piece's sentence spans (new row, start, end), and each old row's new row (-1: gone)."""
-    out, old_to_new = [], None
-    if old is not None:
-        old_to_new = np.full(len(old.passages), -1, dtype=np.int64)
-        span_rows = np.asarray(old.sentence_spans[:, 0])
-    for piece, start in zip(pieces, starts):
-        if isinstance(piece, Kept):
-            lo, hi = np.searchsorted(span_rows, [piece.start, piece.end])
-            part = np.array(old.sentence_spans[lo:hi], dtype=np.int64)
-            part[:, 0] += start - piece.start
-            old_to_new[piece.start : piece.end] = np.arange(start, start + piece.end - piece.start)
-        else:
-            part = np.array([(start + row, a, b) for row, p in enumerate(piece.passages) for a, b in sentence_spans(p)],
-                            dtype=np.int64).reshape(-1, 3)
-        out.append(part)
-    return out, old_to_new
-
-
-def _seal(staging: Path, manifest: dict, onnx: tuple[Path, dict] | None) -> None:
-    """Every file's hash into the manifest, the verified stamp, and the manifest itself, last: a
-    folder without one is never taken for an index."""
-    manifest["file_hashes"] = hash_files(staging)  # checked at every load: damage is never used
-    if onnx and file_sha256(staging / onnx[1]["file"]) != onnx[1]["sha256"]:
-        # the model the passages were embedded with is not the file about to be kept (damaged since)
-        raise QAError(f"the ONNX model {shown_path(onnx[0])} is damaged (its SHA-256 is not the one recorded "
-                      f"for it): delete it and run `qa index` again to export it anew")
+def _seal(staging: Path, manifest: dict, onnx: tuple[Path, dict] | None, linked: dict[str, dict]) -> None:
+    """Every file's hash into the manifest (`linked`: files linked from the index there, with their
+    records), the verified stamp, and the manifest itself, last: a folder without one is never
+    taken for an index."""
+    manifest["file_hashes"] = hash_files(staging, linked)  # checked at every load: damage is never used
+    if onnx and not os.path.samefile(onnx[0], staging / onnx[1]["file"]):  # a copy: checked as kept
+        _check_model((staging / onnx[1]["file"], onnx[1]))
     stamp_verified(staging, manifest)
     (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n", encoding="utf-8")
+
+
+def _check_model(onnx: tuple[Path, dict]) -> None:
+    """A QAError when the ONNX file is not the model the passages were embedded with (damaged since)."""
+    from ..embed.onnx_export import checked_sha256
+
+    if checked_sha256(onnx[0]) != onnx[1]["sha256"]:
+        raise QAError(f"the ONNX model {shown_path(onnx[0])} is damaged (its SHA-256 is not the one recorded "
+                      f"for it): delete it and run `qa index` again to export it anew")
 
 
 def _encoder(embedder) -> str:
@@ -216,16 +223,26 @@ def _known_vectors(index_dir: Path, embedder, encoder: str, reuse: bool,
 
 
 def _add_index_vectors(known: KnownVectors, index_dir: Path, model: str, encoder: str) -> None:
-    """The passage and sentence vectors of the index at `index_dir` when they can stand for this
-    model's and encoder's and its files are intact; read from its files directly, so that an index
-    of an older layout, which `load_index` refuses, still lends its vectors to the rebuild."""
-    import faiss
-
+    """The passage and sentence vectors of the index at `index_dir` (its base's and its delta's) when
+    they can stand for this model's and encoder's and its files are intact; read from its files
+    directly, so that an index of an older layout, which `load_index` refuses, still lends its
+    vectors to the rebuild."""
     try:
         manifest = read_manifest(index_dir) if index_exists(index_dir) else None
         if manifest is None or manifest.get("model") != model or manifest.get("passage_encoder") != encoder \
                 or not _intact(index_dir):
             return
+    except QAError:
+        return
+    for folder in (index_dir, index_dir / DELTA) if manifest.get("delta") else (index_dir,):
+        _add_folder_vectors(known, folder)
+
+
+def _add_folder_vectors(known: KnownVectors, index_dir: Path) -> None:
+    """The passage and sentence vectors of one folder of index files, when they can be read."""
+    import faiss
+
+    try:
         dense = faiss.read_index(str(index_dir / DENSE), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
         spans = np.load(index_dir / SENTENCE_SPANS, allow_pickle=False)
         sentence_vectors = np.load(index_dir / SENTENCE_VECTORS, mmap_mode="r", allow_pickle=False)
@@ -239,7 +256,7 @@ def _add_index_vectors(known: KnownVectors, index_dir: Path, model: str, encoder
             sentence_keys = text_keys(sentence_texts(passages, spans))
     except (QAError, OSError, ValueError, TypeError, KeyError, RuntimeError):
         return  # nothing reused: the build embeds everything
-    if len(passage_keys) == dense.ntotal and len(sentence_keys) == len(sentence_vectors):
+    if dense.ntotal and len(passage_keys) == dense.ntotal and len(sentence_keys) == len(sentence_vectors):
         known.add(passage_keys, _flat_vectors(dense))
         known.add(sentence_keys, sentence_vectors)
 
@@ -259,18 +276,26 @@ def _spliceable(index_dir: Path, embedder, sources: list[Path]) -> Index | None:
         return None
     # the old BM25 postings are kept with its analyzer: a change of analysis changes lexical.LAYOUT,
     # and load_index refuses another layout
-    return old if sum(f["passages"] for f in old.manifest["files"]) == len(old.passages) else None
+    return old if sum(f["passages"] for f in old.manifest["files"]) == old.manifest["passage_count"] else None
 
 
-def _old_rows(old: Index) -> dict[str, tuple[dict, int, int]]:
-    """Each document of `old` that an update may keep: its file record and its rows (start, end)."""
+def _old_rows(old: Index) -> dict[str, tuple[dict, int, int, Index]]:
+    """Each document of `old` that an update may keep: its file record, its rows (start, end) and
+    the segment holding them (`old`, or its delta: the record's `segment` and `row` say)."""
+    base, delta = old, old.delta.segment if old.delta is not None else None
     rows, at = {}, 0
     for record in old.manifest["files"]:
         count = record["passages"]
+        start = int(record.get("row", at))
         if not record.get("skipped") and record.get("sha256") and record["doc"] in old.documents:
-            rows[record["doc"]] = (record, at, at + count)
+            rows[record["doc"]] = (record, start, start + count, delta if record.get("segment") == DELTA else base)
         at += count
     return rows
+
+
+def _unplaced(files: list[dict]) -> list[dict]:
+    """File records without their place in a delta index (`segment`, `row`): the corpus they record."""
+    return [{k: v for k, v in record.items() if k not in ("segment", "row")} for record in files]
 
 
 def _unchanged(file: Path, record: dict) -> bool:

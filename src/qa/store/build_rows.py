@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
 from ..ingest.passages import Passage
-from .index import PASSAGES, SENTENCE_DTYPE, SENTENCE_KEYS, SENTENCE_VECTORS, TEXT_KEYS, Index
+from ..ingest.passages import sentence_spans
+from .index import (BM25, DENSE, PASSAGES, SENTENCE_DTYPE, SENTENCE_KEYS, SENTENCE_SPANS, SENTENCE_VECTORS,
+                    TEXT_KEYS, Index)
 from .passage_table import PassageWriter
 from .vector_reuse import KEY_BYTES, KnownVectors, PartialVectors, sentence_texts, text_keys
 
@@ -24,11 +26,12 @@ EMBED_CHUNK = 2048  # texts tokenized and embedded at a time: memory is bounded 
 
 @dataclass(frozen=True)
 class Kept:
-    """Rows `start` to `end` (exclusive) of the index being replaced: unchanged documents, one after
-    another there as here."""
+    """Rows `start` to `end` (exclusive) of `source` (the index being replaced, or its delta):
+    unchanged documents, one after another there as here."""
 
     start: int
     end: int
+    source: Index = field(compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -71,7 +74,90 @@ class Vectors:
         return out, keys
 
 
-def write_passages(pieces: list, old: Index | None, staging: Path, vectors: Vectors):
+def merge_runs(pieces: list) -> list:
+    """`pieces` with each run of Kept pieces adjacent in one source made one (copied in one piece)."""
+    out = []
+    for piece in pieces:
+        last = out[-1] if out else None
+        if isinstance(piece, Kept) and isinstance(last, Kept) and last.source is piece.source and last.end == piece.start:
+            out[-1] = Kept(last.start, piece.end, piece.source)
+        else:
+            out.append(piece)
+    return out
+
+
+@dataclass(frozen=True)
+class Layout:
+    """Where `pieces` land: each piece's first row, its sentence spans (row, start, end), and each
+    row of the index spliced from (`spliced`) its new row (-1: gone)."""
+
+    starts: np.ndarray
+    spans: list
+    old_to_new: np.ndarray | None
+
+    @property
+    def fresh_texts(self) -> int:
+        """The passages and sentences not kept (read by this build)."""
+        return self._fresh
+
+    @classmethod
+    def of(cls, pieces: list, spliced: Index | None) -> "Layout":
+        starts = np.cumsum([0] + [run_size(p) for p in pieces])
+        spans, old_to_new = _spans(pieces, starts, spliced)
+        layout = cls(starts, spans, old_to_new)
+        object.__setattr__(layout, "_fresh", sum(len(p.passages) + len(s) for p, s in zip(pieces, spans)
+                                                 if isinstance(p, Fresh)))
+        return layout
+
+
+def write_segment(pieces: list, layout: Layout, folder: Path, vectors: Vectors, spliced: Index | None,
+                  analyzer=None):
+    """The passages, vectors, sentences and BM25 postings of `pieces` (in row order) into `folder`;
+    the postings of rows kept from `spliced` are spliced from its, any other kept rows' analyzed again
+    (by `analyzer`: a delta's is its base's; none, a new index's, lexical.default_analyzer).
+    Returns the passages' FAISS index (written too)."""
+    import faiss
+
+    from .lexical import write_bm25
+
+    folder.mkdir(exist_ok=True)
+    starts, spans, old_to_new = layout.starts, layout.spans, layout.old_to_new
+    dense = write_passages(pieces, folder, vectors)
+    write_sentences(pieces, starts, spans, folder, vectors, dense.d)
+    analyzed = [(p, s) for p, s in zip(pieces, starts) if not (isinstance(p, Kept) and p.source is spliced)]
+    write_bm25(folder / BM25, int(starts[-1]), [r for p, s in analyzed for r in range(s, s + run_size(p))],
+               [q.lexical_text() for p, _ in analyzed for q in _passages_of(p)],
+               spliced.bm25 if len(analyzed) < len(pieces) else None, old_to_new, analyzer)
+    faiss.write_index(dense, str(folder / DENSE))
+    np.save(folder / SENTENCE_SPANS, np.concatenate(spans) if spans else np.zeros((0, 3), np.int64), allow_pickle=False)
+    return dense
+
+
+def _passages_of(piece) -> list[Passage]:
+    return piece.source.passages[piece.start : piece.end] if isinstance(piece, Kept) else piece.passages
+
+
+def _spans(pieces: list, starts: np.ndarray, spliced: Index | None) -> tuple[list[np.ndarray], np.ndarray | None]:
+    """Each piece's sentence spans (new row, start, end), and each row of `spliced`'s new row (-1: gone)."""
+    out, old_to_new = [], None
+    if spliced is not None:
+        old_to_new = np.full(len(spliced.passages), -1, dtype=np.int64)
+    for piece, start in zip(pieces, starts):
+        if isinstance(piece, Kept):
+            span_rows = np.asarray(piece.source.sentence_spans[:, 0])
+            lo, hi = np.searchsorted(span_rows, [piece.start, piece.end])
+            part = np.array(piece.source.sentence_spans[lo:hi], dtype=np.int64).reshape(-1, 3)
+            part[:, 0] += start - piece.start
+            if piece.source is spliced:
+                old_to_new[piece.start : piece.end] = np.arange(start, start + piece.end - piece.start)
+        else:
+            part = np.array([(start + row, a, b) for row, p in enumerate(piece.passages) for a, b in sentence_spans(p)],
+                            dtype=np.int64).reshape(-1, 3)
+        out.append(part)
+    return out, old_to_new
+
+
+def write_passages(pieces: list, staging: Path, vectors: Vectors):
     """passages.jsonl, its offsets, ids and text keys into `staging`; the passages' FAISS index."""
     import faiss
 
@@ -79,14 +165,16 @@ def write_passages(pieces: list, old: Index | None, staging: Path, vectors: Vect
     dense = faiss.IndexFlatIP(vectors.dimension)
     dense.codes.resize(total * vectors.dimension * 4)  # filled in place: no second copy of the vectors
     dense.ntotal = total
-    passage_vectors = faiss.rev_swig_ptr(dense.get_xb(), total * vectors.dimension).reshape(total, -1)
+    passage_vectors = faiss.rev_swig_ptr(dense.get_xb(), total * vectors.dimension).reshape(total, -1) \
+        if total else np.zeros((0, vectors.dimension), dtype=np.float32)
     keys = np.empty((total, KEY_BYTES), dtype=np.uint8)
-    old_keys = np.load(old.path / TEXT_KEYS, mmap_mode="r") if old is not None else None
-    old_rows = old.row_files()[0] if old is not None else None
     at = 0
     with PassageWriter(staging, PASSAGES) as writer:
         for piece in pieces:
             if isinstance(piece, Kept):
+                old = piece.source
+                old_keys = np.load(old.path / TEXT_KEYS, mmap_mode="r")
+                old_rows = old.row_files()[0]
                 writer.copy(old.passages, piece.start, piece.end)
                 if old_rows is not None and old_rows.shape[1] == vectors.dimension:  # read, not faulted in
                     old_rows.read_into(piece.start, passage_vectors[at : at + run_size(piece)])
@@ -104,20 +192,25 @@ def write_passages(pieces: list, old: Index | None, staging: Path, vectors: Vect
     return dense
 
 
-def write_sentences(pieces: list, starts: np.ndarray, spans: list[np.ndarray], old: Index | None, staging: Path,
-                     vectors: Vectors, dimension: int) -> None:
+def write_sentences(pieces: list, starts: np.ndarray, spans: list[np.ndarray], staging: Path,
+                    vectors: Vectors, dimension: int) -> None:
     """The sentence vectors (memory-mapped, straight to disk) and their text keys into `staging`."""
     total = sum(len(s) for s in spans)
+    if total == 0:  # numpy cannot map an empty matrix (an update's delta may hold no passage)
+        np.save(staging / SENTENCE_VECTORS, np.zeros((0, dimension), dtype=SENTENCE_DTYPE), allow_pickle=False)
+        np.save(staging / SENTENCE_KEYS, np.zeros((0, KEY_BYTES), dtype=np.uint8), allow_pickle=False)
+        return
     out = np.lib.format.open_memmap(staging / SENTENCE_VECTORS, mode="w+", dtype=SENTENCE_DTYPE, shape=(total, dimension))
     keys = np.empty((total, KEY_BYTES), dtype=np.uint8)
-    old_keys = np.load(old.path / SENTENCE_KEYS, mmap_mode="r") if old is not None else None
-    old_rows = old.row_files()[1] if old is not None else None
     row_bytes = dimension * np.dtype(SENTENCE_DTYPE).itemsize
     target = os.open(staging / SENTENCE_VECTORS, os.O_RDWR)  # kept rows land here, copied by the kernel
     at = 0
     try:
         for piece, first, part in zip(pieces, starts, spans):
             if isinstance(piece, Kept):
+                old = piece.source
+                old_keys = np.load(old.path / SENTENCE_KEYS, mmap_mode="r")
+                old_rows = old.row_files()[1]
                 lo = int(np.searchsorted(np.asarray(old.sentence_spans[:, 0]), piece.start))
                 if old_rows.dtype == SENTENCE_DTYPE and old_rows.shape[1] == dimension:
                     old_rows.copy_to(target, out.offset + at * row_bytes, lo, lo + len(part))

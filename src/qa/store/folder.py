@@ -241,12 +241,15 @@ def file_hash(path: Path, algorithm: str = FILE_HASH) -> str:
         return hashlib.file_digest(handle, xxhash.xxh3_128).hexdigest()
 
 
-def hash_files(folder: Path) -> dict[str, dict]:
-    """The FILE_HASH digest and size of every file under `folder` but the manifest, by path relative to it."""
+def hash_files(folder: Path, known: dict[str, dict] | None = None) -> dict[str, dict]:
+    """The FILE_HASH digest and size of every file under `folder` but the manifest, by path relative to
+    it; a file in `known` (linked from an index whose load verified it) keeps its record unread."""
     records = {}
     for path in sorted(p for p in folder.rglob("*") if p.is_file()):
         relative = path.relative_to(folder).as_posix()
-        if relative not in (MANIFEST, VERIFIED):
+        if known and relative in known and known[relative].get("size") == path.stat().st_size:
+            records[relative] = known[relative]
+        elif relative not in (MANIFEST, VERIFIED):
             records[relative] = {FILE_HASH: file_hash(path), "size": path.stat().st_size}
     return records
 
@@ -299,6 +302,34 @@ def stamp_verified(index_dir: Path, manifest: dict) -> None:
     for relative in manifest["file_hashes"]:
         stamps[relative] = _stamp(Path(index_dir) / relative)
     write_quietly(Path(index_dir) / VERIFIED, json.dumps(stamps) + "\n")
+
+
+def restamp_links(index_dir: Path, manifest: dict) -> None:
+    """After a build's swap: the stamps of files whose ctime alone changed since the build stamped them.
+
+    A file the new index shares with the old one by a hard link (store/build_delta.py, the model)
+    gets a new ctime when the old folder is removed and its link count drops; without this, the
+    first load would hash every linked file again (0.4 s at 100k passages). Size, mtime and inode
+    must still be the stamped ones: any other change keeps the old stamp, so the file is hashed."""
+    stamp_file = Path(index_dir) / VERIFIED
+    try:
+        stamps = json.loads(stamp_file.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return
+    if not isinstance(stamps, dict) or stamps.get("built_at") != manifest.get("built_at"):
+        return
+    changed = False
+    for relative, stamp in list(stamps.items()):
+        if relative == "built_at" or not isinstance(stamp, list) or len(stamp) != 4:
+            continue
+        try:
+            now = _stamp(Path(index_dir) / relative)
+        except OSError:
+            continue
+        if now != stamp and [now[0], now[1], now[3]] == [stamp[0], stamp[1], stamp[3]]:
+            stamps[relative], changed = now, True
+    if changed:
+        write_quietly(stamp_file, json.dumps(stamps) + "\n")
 
 
 def _stamp(path: Path) -> list[int]:

@@ -66,6 +66,7 @@ class Index:
     extras: dict = field(default_factory=dict)
     documents: dict = field(default_factory=dict)  # doc → kind, pages, extracted text file (index_documents)
     ann: object = None  # ann.Ann: the approximate first pass of an index of ANN_FROM passages or more
+    delta: object = None  # delta.Delta: documents added or changed since this base was written (store/delta.py)
 
     @property
     def model(self) -> str:
@@ -125,38 +126,51 @@ def _intact(index_dir: Path) -> bool:
 def load_index(index_dir: Path) -> Index:
     """Load an index written by `build_index`. Every file is memory-mapped (passages, vectors, BM25,
     sentences, the ANN lists) and read as a search needs it: loading a million passages reads
-    almost nothing, and the kernel's page cache, not the process, holds what searches touch."""
-    import faiss
+    almost nothing, and the kernel's page cache, not the process, holds what searches touch.
+    An index with a delta (store/delta.py) is its base, with the delta loaded beside it."""
+    from .delta import load_delta
 
     index_dir = Path(index_dir)
     if not index_exists(index_dir):
         raise QAError(f"no index at {index_dir}: run `qa index` to build one", status=503)
     manifest = read_manifest(index_dir)
     verify_files(index_dir, manifest, lambda why: _corrupt(index_dir, why))
+    delta = manifest.get("delta")
     try:
         for kept in (OFFSETS, f"{BM25}/{LENGTHS}"):
             if not (index_dir / kept).is_file():
                 raise QAError(f"index at {index_dir} was built by an older qa (no {kept}): run `qa index` to "
                               f"update it (its vectors are reused)", status=503)
-        passages = PassageTable(index_dir, PASSAGES)
-        dense = faiss.read_index(str(index_dir / DENSE), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
-        bm25 = BM25Scores(index_dir / BM25, mmap=True)
-        spans = np.load(index_dir / SENTENCE_SPANS, mmap_mode="r", allow_pickle=False)
-        sentence_vectors = np.load(index_dir / SENTENCE_VECTORS, mmap_mode="r", allow_pickle=False)
-        documents = read_records(index_dir)
+        index = _load_segment(index_dir, manifest, delta["base_count"] if delta else manifest.get("passage_count"))
+        index.documents = read_records(index_dir)
         record = manifest.get("ann")
-        ann = load_ann(index_dir / record["file"], record) if record else None
+        index.ann = load_ann(index_dir / record["file"], record) if record else None
+        if delta:
+            index.delta = load_delta(index_dir, manifest, index, _load_segment)
     except (OSError, EOFError, ValueError, TypeError, KeyError, IndexError, RuntimeError) as exc:
         raise _corrupt(index_dir, exc) from exc
-    if not (len(passages) == manifest.get("passage_count") == dense.ntotal == bm25.num_docs):
-        raise _corrupt(index_dir, "passage count does not match the manifest")
+    return index
+
+
+def _load_segment(folder: Path, manifest: dict, count) -> Index:
+    """The passages, vectors, BM25 postings and sentences in `folder` (an index's, or its delta's),
+    which must hold `count` passages."""
+    import faiss
+
+    passages = PassageTable(folder, PASSAGES)
+    dense = faiss.read_index(str(folder / DENSE), faiss.IO_FLAG_MMAP_IFC | faiss.IO_FLAG_READ_ONLY)
+    bm25 = BM25Scores(folder / BM25, mmap=True)
+    spans = np.load(folder / SENTENCE_SPANS, mmap_mode="r", allow_pickle=False)
+    sentence_vectors = np.load(folder / SENTENCE_VECTORS, mmap_mode="r", allow_pickle=False)
+    if not (len(passages) == count == dense.ntotal == bm25.num_docs):
+        raise ValueError("passage count does not match the manifest")
     if spans.ndim != 2 or spans.shape[1] != 3 or len(spans) != len(sentence_vectors) or \
             sentence_vectors.dtype not in (np.float16, np.float32):
-        raise _corrupt(index_dir, "sentence arrays do not match")
+        raise ValueError("sentence arrays do not match")
     if len(spans) and not (0 <= spans[0, 0] and spans[-1, 0] < len(passages)
                            and bool(np.all(np.diff(spans[:, 0]) >= 0))):
-        raise _corrupt(index_dir, "sentence spans name passages the index does not have")
-    return Index(index_dir, manifest, passages, dense, bm25, spans, sentence_vectors, documents=documents, ann=ann)
+        raise ValueError("sentence spans name passages the index does not have")
+    return Index(folder, manifest, passages, dense, bm25, spans, sentence_vectors)
 
 
 def index_exists(index_dir: Path) -> bool:

@@ -60,7 +60,7 @@ def default_analyzer() -> Analyzer:
 
 
 def write_bm25(folder: Path, num_docs: int, rows, texts, old: "BM25Scores | None" = None,
-               old_to_new: np.ndarray | None = None) -> None:
+               old_to_new: np.ndarray | None = None, analyzer: Analyzer | None = None) -> None:
     """Save the BM25 postings of a corpus of `num_docs` passages to `folder`: the analyzed `texts` at
     `rows`, and, for an update, the postings of `old` whose passages stay, moved to their new rows
     (`old_to_new`: each old row's new row, or -1 for a passage that is gone).
@@ -72,7 +72,7 @@ def write_bm25(folder: Path, num_docs: int, rows, texts, old: "BM25Scores | None
     """
     folder = Path(folder)
     folder.mkdir(parents=True, exist_ok=True)
-    analyzer = old.analyzer if old is not None else default_analyzer()
+    analyzer = old.analyzer if old is not None else analyzer or default_analyzer()
     vocab = dict(old.vocab) if old is not None else {}
     lengths = np.zeros(num_docs, dtype=np.int32)
     new_terms, new_rows, new_tf = [], [], []
@@ -128,6 +128,17 @@ def _per_term(kept: np.ndarray, starts: np.ndarray) -> np.ndarray:
     return out
 
 
+def summed(postings: list[tuple[np.ndarray, np.ndarray]]) -> tuple[np.ndarray, np.ndarray]:
+    """Each term's (rows, weights), in the question's order of terms, summed by row: the rows holding
+    any (ascending) and their scores (a row's weights added in the terms' order, as bm25s adds them)."""
+    if not postings:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
+    rows = np.concatenate([rows for rows, _ in postings])
+    weights = np.concatenate([weights for _, weights in postings]).astype(np.float64)
+    found, position = np.unique(rows, return_inverse=True)
+    return found.astype(np.int64), np.bincount(position, weights=weights).astype(np.float32)
+
+
 class BM25Scores:
     """Saved BM25 postings, loaded as plain arrays (optionally memory-mapped)."""
 
@@ -176,13 +187,7 @@ class BM25Scores:
     def sparse(self, question: str) -> tuple[np.ndarray, np.ndarray]:
         """The passages holding any of the question's terms (rows, ascending) and their BM25 scores:
         work in proportion to the terms' postings, not to the corpus (no per-passage array)."""
-        found = [self.postings(self.vocab[w]) for w in self.terms(question)]
-        if not found:
-            return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.float32)
-        rows = np.concatenate([rows for rows, _ in found])
-        weights = np.concatenate([weights for _, weights in found]).astype(np.float64)
-        found, position = np.unique(rows, return_inverse=True)
-        return found.astype(np.int64), np.bincount(position, weights=weights).astype(np.float32)
+        return summed([self.postings(self.vocab[w]) for w in self.terms(question)])
 
     def score(self, questions: list[str]) -> np.ndarray:
         """A (questions × passages) matrix of BM25 scores (for an index small enough to score whole)."""

@@ -202,19 +202,28 @@ def from_local_index(index_dir: Path, url: str, collection: str = DEFAULT_COLLEC
 
 def copy_index(index, url: str, collection: str = DEFAULT_COLLECTION, settings: Settings = Settings()) -> dict:
     """Copy a loaded local index's passages, vectors, sentence vectors and documents into the collection."""
-    rows = {p.id: row for row, p in enumerate(index.passages)}
-    spans = np.asarray(index.sentence_spans)
-    bounds = np.searchsorted(spans[:, 0], np.arange(len(index.passages) + 1))
-    vectors = index.vectors()
+    from .local import local_store
+
+    # an index with a delta (store/delta.py) holds its live passages in two segments: the base's live rows, the delta's
+    segments = [(index, None)] if index.delta is None else [(index, index.delta.alive), (index.delta.segment, None)]
+    rows, parts = {}, []
+    for number, (segment, alive) in enumerate(segments):
+        for row, p in enumerate(segment.passages):
+            if alive is None or alive[row]:
+                rows[p.id] = (number, row)
+        spans = np.asarray(segment.sentence_spans)
+        parts.append((segment.vectors(), segment.sentence_vectors, spans,
+                      np.searchsorted(spans[:, 0], np.arange(len(segment.passages) + 1))))
 
     def embed(chunk: list[Passage]):
         at = [rows[p.id] for p in chunk]
-        return (np.asarray(vectors[at]),  # sentence vectors kept as float16 locally, written as float32
-                [np.asarray(index.sentence_vectors[bounds[r]:bounds[r + 1]], dtype=np.float32) for r in at],
-                [spans[bounds[r]:bounds[r + 1], 1:] for r in at])
+        # sentence vectors kept as float16 locally, written as float32
+        return (np.stack([np.asarray(parts[n][0][r]) for n, r in at]).reshape(len(at), -1),
+                [np.asarray(parts[n][1][parts[n][3][r]:parts[n][3][r + 1]], dtype=np.float32) for n, r in at],
+                [parts[n][2][parts[n][3][r]:parts[n][3][r + 1], 1:] for n, r in at])
 
     by_doc: dict[str, list[Passage]] = {}
-    for p in index.passages:
+    for p in local_store(index).passages():
         by_doc.setdefault(p.doc, []).append(p)
     hashes = {f["doc"]: f.get("sha256") for f in index.manifest.get("files", [])}
     entries = []
