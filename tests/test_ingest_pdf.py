@@ -334,3 +334,47 @@ def test_groff_man_pages_read_with_their_word_spaces():
     assert "noFILE" not in grep.text and "gi ven" not in grep.text
     ssh = read_pdf(holdout / "ssh.pdf", "ssh.pdf", _no_warning)
     assert "See the MACs keyword in ssh_config(5)" in ssh.text
+
+
+def _man_page_pdf(path: Path) -> Path:
+    """A page set as groff sets a man page (written by reportlab): section headings in bold out in the
+    margin (72 pt, a little larger), a subsection heading in bold at 87 pt, the text at 108 pt, and
+    option tags in bold at 108 pt on a line of their own over their text at 144 pt; the subsection's
+    heading sits right over its first tag, at the line spacing."""
+    from reportlab.pdfgen import canvas
+
+    roman, bold = "Times-Roman", "Times-Bold"
+    rows = [("NAME", 72, bold, 10.95), ("tool - read things and print them", 108, roman, 10), None,
+            ("DESCRIPTION", 72, bold, 10.95)]
+    rows += [(f"The tool reads each file named on its command line, line {k}, and prints what it", 108, roman, 10)
+             for k in range(6)] + [None]
+    rows += [("OPTIONS", 72, bold, 10.95), ("Generic Program Information", 87, bold, 10),
+             ("-V, --version", 108, bold, 10), ("Output the version number of tool and exit.", 144, roman, 10),
+             None, ("Pattern Syntax", 87, bold, 10), ("-E, --extended-regexp", 108, bold, 10),
+             ("Interpret the patterns as extended regular expressions.", 144, roman, 10), None,
+             ("-F, --fixed-strings", 108, bold, 10), ("Interpret the patterns as fixed strings.", 144, roman, 10)]
+    c = canvas.Canvas(str(path))
+    y = 740.0
+    for row in rows:
+        if row is not None:
+            text, x, font_name, size = row
+            c.setFont(font_name, size)
+            c.drawString(x, y, text)
+        y -= 6 if row is None else 12
+    c.showPage()
+    c.save()
+    return path
+
+
+def test_a_bold_option_tag_at_the_body_indent_is_no_heading_and_a_heading_over_a_tag_is_split(folder):
+    """groff's layout: a real heading starts left of the body's indent; a bold line at that indent is
+    an option tag, which begins its option's paragraph. A subsection heading right over a tag ends there."""
+    document = read_pdf(_man_page_pdf(folder / "man.pdf"), "man.pdf", _no_warning)
+    headings = [s.heading for s in document.sections]
+    assert headings[1:] == ["NAME", "DESCRIPTION", "OPTIONS", "Generic Program Information", "Pattern Syntax"]
+    paragraphs = [p.strip() for p in document.text.split("\n\n")]
+    assert "-V, --version Output the version number of tool and exit." in paragraphs
+    assert "-E, --extended-regexp Interpret the patterns as extended regular expressions." in paragraphs
+    assert "-F, --fixed-strings Interpret the patterns as fixed strings." in paragraphs
+    syntax = next(s for s in document.sections if s.heading == "Pattern Syntax")
+    assert document.text[syntax.start:syntax.end].split("\n\n")[1].startswith("-E, --extended-regexp")
