@@ -10,7 +10,7 @@ from pathlib import Path
 from . import furniture as F
 from .document import Builder, Document, Unreadable, Warn, guarded
 from .pdf_paragraphs import Line, block_text, blocks, leading, page_hyphens
-from .pdf_sections import HEADING_SCALE, font_sections, in_body, margin_indent, outline_sections, under_first
+from .pdf_sections import HEADING_SCALE, font_sections, outline_sections, under_first
 from .pdf_words import Words, font, respace
 
 BAND = 0.12  # running headers and footers live in the top and bottom 12% of a page
@@ -328,12 +328,11 @@ def _layout(pages: list[list[Line]], outline, builder: Builder, named: str = "")
         return  # nothing but furniture: the builder stays empty and the file is skipped as having no text
     body = sizes.most_common(1)[0][0]
     spacing = leading(pages)
-    indent = margin_indent(pages, body)
     heads = []  # (offset, text, size, page index)
     starts_by_page: list[list[tuple[int, str]]] = []
     last = None
     paragraphs = _without_contents(
-        [[(block, block_text(block, known, keep)) for block in blocks(lines, spacing, indent)] for lines in pages])
+        [[(block, block_text(block, known, keep)) for block in blocks(lines, spacing)] for lines in pages])
     glued = page_hyphens(paragraphs, known, keep)
     for index, page in enumerate(paragraphs):
         builder.new_page()
@@ -342,8 +341,7 @@ def _layout(pages: list[list[Line]], outline, builder: Builder, named: str = "")
             first = block[0]
             after = page[k + 1][0][0] if k + 1 < len(page) else None
             heading = len(block) == 1 and not first.row and F.heading_like(text) and (
-                first.size >= body * HEADING_SCALE or (first.bold and not in_body(first, indent))
-                or F.numbered_level(text) is not None
+                first.size >= body * HEADING_SCALE or first.bold or F.numbered_level(text) is not None
             ) and not _set_in_code(first, after)
             # A prose paragraph cut by the page break goes on after one line break, not a blank line;
             # one that carries on a word hyphenated there, with nothing between.

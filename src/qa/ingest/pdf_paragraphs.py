@@ -59,21 +59,20 @@ def leading(pages: list[list[Line]]) -> dict[float, float]:
             for size, c in gaps.items() if c.total() >= LEADING_SAMPLES}
 
 
-def blocks(lines: list[Line], leading: dict[float, float], indent: float | None = None) -> list[list[Line]]:
+def blocks(lines: list[Line], leading: dict[float, float]) -> list[list[Line]]:
     """Lines grouped into paragraphs (see _breaks); a run of list items, each a paragraph of its own
-    by the spacing, is one paragraph, an item a line. `indent`: the body's, where headings are set
-    out in the margin left of it (pdf_sections.margin_indent)."""
+    by the spacing, is one paragraph, an item a line."""
     blocks: list[list[Line]] = []
     for line in lines:
         prev = blocks[-1][-1] if blocks else None
         if prev is not None and prev.row and _hangs(prev, line, leading):
             line.row, line.carried, line.hang = True, True, prev.hang
             blocks[-1].append(line)
-        elif prev is not None and (prev.code or _breaks(prev, line, leading, indent)) and _code_goes_on(prev, line, leading):
+        elif prev is not None and (prev.code or _breaks(prev, line, leading)) and _code_goes_on(prev, line, leading):
             line.code = True
             prev.code = prev.code or prev.mono
             blocks[-1].append(line)
-        elif prev is None or (_breaks(prev, line, leading, indent) and not _next_item(blocks[-1], line, leading)):
+        elif prev is None or (_breaks(prev, line, leading) and not _next_item(blocks[-1], line, leading)):
             blocks.append([line])
         else:
             blocks[-1].append(line)
@@ -116,23 +115,18 @@ def _code_goes_on(prev: Line, line: Line, leading: dict[float, float]) -> bool:
             and _drop(prev, line) > 0 and not _spaced(prev, line, leading, CODE_SLACK))
 
 
-def _breaks(prev: Line, line: Line, leading: dict[float, float], indent: float | None = None) -> bool:
+def _breaks(prev: Line, line: Line, leading: dict[float, float]) -> bool:
     """A new paragraph starts at a change of type size, between prose and table rows, at a change of
     weight where the line also starts elsewhere (a heading set out in the margin), or (unless the line
     carries on a sentence that the previous one breaks off) at a change of weight, a gap wider than
-    the usual line spacing, or a jump back up the page (the next column). Where headings are set in
-    the margin, one ends where a line starts at the body's indent (a subsection's heading over its
-    first option tag), and a bold tag at the indent goes on into its text indented under it."""
+    the usual line spacing, or a jump back up the page (the next column)."""
     if prev.row != line.row or abs(prev.size - line.size) > 0.5:
         return True
-    if indent is not None and prev.left < indent - 2 <= line.left:
-        return True
-    tag = indent is not None and prev.bold and not line.bold and prev.left >= indent - 2 and line.left > prev.left + 2
-    if prev.bold != line.bold and abs(prev.left - line.left) > 2 and not prev.carried and not tag:
+    if prev.bold != line.bold and abs(prev.left - line.left) > 2 and not prev.carried:
         return True
     if F.continues(prev.text, line.text):
         return False
-    if prev.bold != line.bold and not tag:
+    if prev.bold != line.bold:
         return True
     drop = _drop(prev, line)
     if drop < 0:

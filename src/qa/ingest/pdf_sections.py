@@ -4,35 +4,13 @@ from __future__ import annotations
 
 import bisect
 import re
-from collections import Counter
 
 from . import furniture as F
 from .document import Builder
 
 HEADING_SCALE = 1.15  # a line set this much larger than the body text is a heading
 TITLE_MAX = 120  # the line under an undistinguished first heading stands for the title up to this length
-INDENT_SHARE = 0.1  # the body's indent: the leftmost edge where this share of the body-size lines start
-MARGIN_HEADS = 3  # ... and headings are set out in the margin when this many bold lines start left of it
-EDGE = 2.0  # points two left edges may differ by and be one
 _NUMBER_PREFIX = re.compile(r"^(?:(?i:chapter|section|part|appendix)\s+)?(?:(?:\d+|[A-Z])\.)*(?:\d+|[A-Z])\.?\s+(?=\S)")
-
-
-def margin_indent(pages, body: float) -> float | None:
-    """The body text's indent in a document that sets its headings out in the margin, left of it (groff's
-    man pages: NAME at 72 pt, a subsection at 87, the text and its option tags at 108), else None. There
-    a bold line of body size at the indent or right of it is body text (an option tag), not a heading."""
-    lines = [ln for page in pages for ln in page if abs(ln.size - body) < 0.5 and not ln.row]
-    plain = Counter(round(ln.left) for ln in lines if not ln.bold)
-    if not plain:
-        return None
-    indent = min(left for left, n in plain.items() if n >= INDENT_SHARE * plain.total())
-    margin = sum(ln.bold and ln.left < indent - EDGE and ln.size < body * HEADING_SCALE for page in pages for ln in page)
-    return indent if margin >= MARGIN_HEADS else None
-
-
-def in_body(line, indent: float | None) -> bool:
-    """Is the line set at the body's indent or right of it, in a document with margin headings?"""
-    return indent is not None and line.left >= indent - EDGE
 
 
 def under_first(heads, starts_by_page) -> tuple[int, str] | None:
