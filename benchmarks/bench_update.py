@@ -9,7 +9,9 @@ deleted (each --repeat times, another file each time: the median run is shown), 
 `qa index` in a fresh process; every figure is that whole command,
 process start and model loading included; "of which embedding" is the time the build spent
 embedding its new texts (the model's session, made on the first encode, included), as its manifest
-records it.
+records it. Last, the median in-process hybrid search over eval/questions.jsonl's questions on the
+index after the full build and after the updates (which leave a delta on an index large enough
+for one: store/build_delta.py), in the same run.
 
 With --seed-vectors the first build embeds nothing: every text of the corpus is given a random
 unit vector, written beforehand where a killed build keeps its vectors (`.index.partial/`), so the
@@ -45,6 +47,37 @@ def qa_index(corpus: Path, index_dir: Path) -> tuple[float, dict]:
     if done.returncode != 0:
         raise SystemExit(f"qa index failed:\n{done.stderr}")
     return seconds, json.loads(done.stdout)
+
+
+SEARCH = """
+import json, statistics, sys, time
+from pathlib import Path
+from qa.embed import load_embedder
+from qa.search.retrieval import Retriever
+from qa.store.index import load_index
+index = load_index(Path(sys.argv[1]))
+retriever = Retriever(index, load_embedder(None))
+lines = Path(sys.argv[2]).read_text(encoding="utf-8").splitlines()
+questions = [json.loads(line)["question"] for line in lines if line.strip()]
+for question in questions[:5]:
+    retriever.ask(question, 10, "hybrid")  # warm: the pages the first searches touch
+seconds = []
+for question in questions:
+    started = time.perf_counter()
+    retriever.ask(question, 10, "hybrid")
+    seconds.append(time.perf_counter() - started)
+print(json.dumps({"p50_ms": 1000 * statistics.median(seconds), "delta": (index.manifest.get("delta") or {}).get("passage_count", 0)}))
+"""
+
+
+def search_p50(index_dir: Path) -> dict:
+    """The median in-process hybrid `ask` (top 10) over eval/questions.jsonl's questions on the index."""
+    questions = Path(__file__).resolve().parent.parent / "eval" / "questions.jsonl"
+    done = subprocess.run([sys.executable, "-c", SEARCH, str(index_dir), str(questions)], capture_output=True,
+                          text=True, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    if done.returncode != 0:
+        raise SystemExit(f"search failed:\n{done.stderr}")
+    return json.loads(done.stdout)
 
 
 def seed_vectors(corpus: Path, index_dir: Path) -> int:
@@ -89,6 +122,7 @@ def main() -> None:
               f"| full build | {report['passage_count']} | {report['texts']['embedded']} | "
               f"{report['texts']['reused']} | {full:.1f} | {report['texts'].get('embedding_seconds', 0):.1f} | 100% |",
               flush=True)
+        before = search_p50(index_dir)
         steps = [
             ("nothing changed", lambda n: None),
             ("edit one file", lambda n: (corpus / f"chapter-{n:03d}.txt").open("a").write(
@@ -109,6 +143,11 @@ def main() -> None:
             built_at = report["built_at"]
             print(f"| {name} | {report['passage_count']} | {texts['embedded']} | {texts['reused']} | {seconds:.2f} | "
                   f"{embedding:.2f} | {100 * seconds / full:.1f}% |", flush=True)
+        after = search_p50(index_dir)
+        print(f"\nhybrid ask p50 (in process, {len(Path(__file__).parent.parent.joinpath('eval', 'questions.jsonl').read_text().splitlines())} "
+              f"questions): after the full build {before['p50_ms']:.1f} ms; after the updates "
+              f"{after['p50_ms']:.1f} ms (a delta of {after['delta']:,} passages) = "
+              f"{after['p50_ms'] / before['p50_ms']:.2f}×", flush=True)
 
 if __name__ == "__main__":
     main()

@@ -80,6 +80,7 @@ def test_an_update_of_a_large_index_links_its_base_and_searches_as_a_full_rebuil
     full = build_index([corpus], tmp_path / "full", embedder, reuse=False)
     assert full.delta is None
     record = updated.manifest["delta"]
+    assert updated.manifest["format_version"] == 2  # a qa from before deltas refuses it, and says to rebuild
     orchard = sum(1 for p in full.passages if p.doc == "orchard.txt")
     added = sum(1 for p in full.passages if p.doc == "added.txt")
     assert record["passage_count"] == orchard + added
@@ -115,7 +116,7 @@ def test_updates_of_a_delta_keep_its_unchanged_documents_and_a_large_delta_is_co
     monkeypatch.setattr(deltas, "DELTA_SHARE", 0.01)
     (corpus / "orchard.txt").write_text(ORCHARD + "\nPlums are dried in the sun in August.\n")
     compacted = build_index([corpus], index_dir, embedder)
-    assert compacted.delta is None and "delta" not in compacted.manifest
+    assert compacted.delta is None and "delta" not in compacted.manifest and compacted.manifest["format_version"] == 1
     assert not (index_dir / "delta").exists()
     full = build_index([corpus], tmp_path / "full", embedder, reuse=False)
     assert compacted.passages == full.passages

@@ -28,7 +28,7 @@ from .delta import DELTA
 from .documents import DOCUMENTS, TEXTS, extracted_documents, write_documents
 from .folder import (FORMAT, build_lock, check_index_target, hash_files, restamp_links, stamp_verified, staging_dir,
                      swap_into_place)
-from .index import (ANN, BM25, DENSE, FORMAT_VERSION, MANIFEST, PASSAGES, SENTENCE_KEYS, SENTENCE_SPANS,
+from .index import (ANN, BM25, DELTA_FORMAT_VERSION, DENSE, FORMAT_VERSION, MANIFEST, PASSAGES, SENTENCE_KEYS, SENTENCE_SPANS,
                     SENTENCE_VECTORS, TEXT_KEYS, Index, ProgressFactory, Warn, _flat_vectors, _intact, index_exists,
                     load_index, read_manifest)
 from .lexical import LENGTHS
@@ -157,6 +157,7 @@ def _write(pieces: list, documents: list, index_dir: Path, embedder, corpus: dic
                                             - np.searchsorted(span_rows, plan.dead, "left")))
                 texts = int(count) + len(span_rows) - dead_sentences + sum(len(s) for s in layout.spans)
                 manifest["files_written"]["delta"] = DELTA
+                manifest["format_version"] = DELTA_FORMAT_VERSION
                 manifest["delta"] = {"passage_count": int(count - len(old.passages) + len(plan.dead)),
                                      "base_count": len(old.passages), "dead": len(plan.dead), "length_sum": length_sum}
                 if old.manifest.get("ann"):

@@ -21,6 +21,9 @@ from .passage_table import OFFSETS, PassageTable
 from .row_file import RowFile
 
 FORMAT_VERSION = 1
+# An index with a delta (store/delta.py) says version 2: a qa from before deltas, which would read its
+# base alone (dead passages in, the delta's out), refuses it and says to rebuild instead.
+DELTA_FORMAT_VERSION = 2
 PASSAGES = "passages.jsonl"
 DENSE = "dense.faiss"
 ANN = "dense.ivf.faiss"  # from ANN_FROM passages: the approximate first pass (store/ann.py)
@@ -188,11 +191,13 @@ def read_manifest(index_dir: Path) -> dict:
         raise _corrupt(index_dir, exc) from exc
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise _corrupt(index_dir, "not a qa index manifest")
-    if manifest.get("format_version") != FORMAT_VERSION:
+    if manifest.get("format_version") not in (FORMAT_VERSION, DELTA_FORMAT_VERSION):
         raise QAError(
             f"index at {index_dir} has format version {manifest.get('format_version')}, "
-            f"this qa reads version {FORMAT_VERSION}: run `qa index` to rebuild it", status=503
-        )
+            f"this qa reads versions {FORMAT_VERSION} and {DELTA_FORMAT_VERSION}: run `qa index` to rebuild it",
+            status=503)
+    if ("delta" in manifest) != (manifest["format_version"] == DELTA_FORMAT_VERSION):
+        raise _corrupt(index_dir, "a delta, or its format version, is missing")
     return manifest
 
 
