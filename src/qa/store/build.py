@@ -31,6 +31,7 @@ from .folder import (FORMAT, build_lock, check_index_target, hash_files, restamp
 from .index import (ANN, BM25, DELTA_FORMAT_VERSION, DENSE, FORMAT_VERSION, MANIFEST, PASSAGES, SENTENCE_KEYS, SENTENCE_SPANS,
                     SENTENCE_VECTORS, TEXT_KEYS, Index, ProgressFactory, Warn, _flat_vectors, _intact, index_exists,
                     load_index, read_manifest)
+from . import local
 from .lexical import LENGTHS
 from .passage_table import IDS, OFFSETS
 from .vector_reuse import KnownVectors, PartialVectors, sentence_texts, text_keys
@@ -87,9 +88,7 @@ def _update(sources: list[Path], index_dir: Path, embedder, warn: Warn | None, p
             and all(isinstance(p, Kept) for _, p in entries):
         return old  # nothing changed
     corpus = {"sources": [str(s) for s in resolved], "files": files}
-    from .local import EXACT_UP_TO
-
-    plan = plan_delta(entries, old, EXACT_UP_TO)
+    plan = plan_delta(entries, old, local.EXACT_UP_TO)  # a corpus searched whole is written whole
     if plan is not None:
         corpus["files"] = place_files(files, plan)
     pieces = plan.pieces if plan is not None else merge_runs([p for _, p in entries])

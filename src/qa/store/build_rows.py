@@ -14,8 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..ingest.passages import Passage
-from ..ingest.passages import sentence_spans
+from ..ingest.passages import Passage, sentence_spans
 from .index import (BM25, DENSE, PASSAGES, SENTENCE_DTYPE, SENTENCE_KEYS, SENTENCE_SPANS, SENTENCE_VECTORS,
                     TEXT_KEYS, Index)
 from .passage_table import PassageWriter
@@ -94,20 +93,14 @@ class Layout:
     starts: np.ndarray
     spans: list
     old_to_new: np.ndarray | None
-
-    @property
-    def fresh_texts(self) -> int:
-        """The passages and sentences not kept (read by this build)."""
-        return self._fresh
+    fresh_texts: int  # the passages and sentences not kept (read by this build)
 
     @classmethod
     def of(cls, pieces: list, spliced: Index | None) -> "Layout":
         starts = np.cumsum([0] + [run_size(p) for p in pieces])
         spans, old_to_new = _spans(pieces, starts, spliced)
-        layout = cls(starts, spans, old_to_new)
-        object.__setattr__(layout, "_fresh", sum(len(p.passages) + len(s) for p, s in zip(pieces, spans)
-                                                 if isinstance(p, Fresh)))
-        return layout
+        fresh = sum(len(p.passages) + len(s) for p, s in zip(pieces, spans) if isinstance(p, Fresh))
+        return cls(starts, spans, old_to_new, fresh)
 
 
 def write_segment(pieces: list, layout: Layout, folder: Path, vectors: Vectors, spliced: Index | None,

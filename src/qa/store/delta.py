@@ -15,9 +15,9 @@ documents are listed as dead. A search (store/local.py's DeltaStore) gives what 
 
 from __future__ import annotations
 
-import math
 from dataclasses import dataclass
 from pathlib import Path
+
 import numpy as np
 
 from .lexical import summed
@@ -32,7 +32,6 @@ class Delta:
     """A loaded delta: its own segment (an Index of its passages), the dead base rows, the rebuild order."""
 
     segment: object  # index.Index of the delta's passages
-    dead: np.ndarray  # base rows gone, ascending
     alive: np.ndarray  # bool per base row
     position: np.ndarray  # global row (base rows, then the delta's) → its row in a rebuild, -1 when dead
     order: np.ndarray  # a rebuild's row → global row
@@ -63,7 +62,7 @@ def load_delta(index_dir: Path, manifest: dict, base, load_segment) -> Delta:
     if np.any(position[:base_count][alive] < 0) or np.any(position[base_count:] < 0):
         raise ValueError("the manifest does not place every live passage")
     bm25 = SegmentedBM25(base.bm25, segment.bm25, alive, dead_df, int(record["length_sum"]), position)
-    return Delta(segment, dead, alive, position, order, bm25)
+    return Delta(segment, alive, position, order, bm25)
 
 
 def rebuild_order(files: list[dict], base_count: int) -> np.ndarray:
@@ -87,7 +86,6 @@ class SegmentedBM25:
         self.base, self.delta, self.alive, self.dead_df = base, delta, alive, dead_df
         self.position = position
         self.analyzer, self.stem = base.analyzer, base.stem
-        self.k1, self.b = base.k1, base.b
         self.num_docs = int(alive.sum()) + delta.num_docs
         # the mean of whole numbers: the same float as a rebuild's np.mean over its lengths
         self.avgdl = length_sum / self.num_docs if self.num_docs else 1.0
@@ -110,21 +108,15 @@ class SegmentedBM25:
 
     def _postings(self, term: str) -> tuple[np.ndarray, np.ndarray]:
         """The live passages holding `term` (rebuild rows) and its weight in each."""
-        df = self._df(term)
-        idf = math.log(1 + (self.num_docs - df + 0.5) / (df + 0.5))
-        found = []
+        df, found = self._df(term), []
         for scores, offset in ((self.base, 0), (self.delta, len(self.alive))):
             if term not in scores.vocab:
                 continue
-            t = scores.vocab[term]
-            lo, hi = int(scores.starts[t]), int(scores.starts[t + 1])
-            rows = np.asarray(scores.rows[lo:hi], dtype=np.int64)
-            tf = np.asarray(scores.tf[lo:hi], dtype=np.float64)
+            rows, weights = scores.weighed(scores.vocab[term], df, self.num_docs, self.avgdl)
             if offset == 0:
                 live = self.alive[rows]
-                rows, tf = rows[live], tf[live]
-            norm = self.k1 * ((1 - self.b) + self.b * scores.lengths[rows] / self.avgdl)
-            found.append((self.position[rows + offset], (idf * tf / (norm + tf)).astype(np.float32)))
+                rows, weights = rows[live], weights[live]
+            found.append((self.position[rows + offset], weights))
         positions = np.concatenate([p for p, _ in found])
         weights = np.concatenate([w for _, w in found])
         order = np.argsort(positions, kind="stable")  # as a rebuild lists them: by row

@@ -168,11 +168,16 @@ class BM25Scores:
 
     def postings(self, term: int) -> tuple[np.ndarray, np.ndarray]:
         """The passages holding term number `term` (rows, ascending) and its BM25 weight in each."""
+        return self.weighed(term, int(self.starts[term + 1] - self.starts[term]), self.num_docs, self.avgdl)
+
+    def weighed(self, term: int, df: int, num_docs: int, avgdl: float) -> tuple[np.ndarray, np.ndarray]:
+        """`postings`, weighed with the statistics of a corpus this index is part of (its delta's:
+        store/delta.py): `df` passages of `num_docs` hold the term, `avgdl` their mean length."""
         lo, hi = int(self.starts[term]), int(self.starts[term + 1])
         rows = np.asarray(self.rows[lo:hi], dtype=np.int64)
         tf = np.asarray(self.tf[lo:hi], dtype=np.float64)
-        idf = math.log(1 + (self.num_docs - (hi - lo) + 0.5) / (hi - lo + 0.5))
-        norm = self.k1 * ((1 - self.b) + self.b * self.lengths[rows] / self.avgdl)
+        idf = math.log(1 + (num_docs - df + 0.5) / (df + 0.5))
+        norm = self.k1 * ((1 - self.b) + self.b * self.lengths[rows] / avgdl)
         return rows, (idf * tf / (norm + tf)).astype(np.float32)  # bm25s keeps float32 weights
 
     def terms(self, question: str) -> list[str]:
