@@ -58,7 +58,8 @@ def _first_pass_dense_only(search_hybrid):
 
         with mock.patch.object(scoring, "fuse", fuse_first_dense):
             scores = search_hybrid(self, query_vectors, found)
-        assert len(weights) == 2, f"_search_hybrid fused {len(weights)} times, expected 2 (first pass, final)"
+        assert len(weights) == 3, (f"_search_hybrid fused {len(weights)} times, expected 3 (first pass, final "
+                                   f"as ranked, final by each passage's own relevance)")
         return scores
 
     return patched
@@ -74,6 +75,8 @@ RANKING = [
     ("no Rocchio feedback (FEEDBACK_WEIGHT 0)", "hybrid",
      [(scoring, "rocchio", functools.partial(scoring.rocchio, weight=0.0))]),
     ("no sentence score (PASSAGE_WEIGHT 1.0)", "hybrid", [(scoring, "PASSAGE_WEIGHT", 1.0)]),
+    ("no neighbours for short passages (CONTEXT_WEIGHT 0)", "hybrid",
+     [(scoring, "with_context", functools.partial(scoring.with_context, weight=0.0))]),
     ("no answer-type bonus (ANSWER_TYPE_BONUS 0)", "hybrid", [(scoring, "ANSWER_TYPE_BONUS", 0.0)]),
     ("no role bonus (ROLE_BONUS 0)", "hybrid", [(scoring, "ROLE_BONUS", 0.0)]),
     ("no who answer type (WHO_BONUS 0)", "hybrid", [(scoring, "WHO_BONUS", 0.0)]),

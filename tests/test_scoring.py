@@ -5,7 +5,7 @@ import pytest
 
 from qa.search.answerability import (asked_role, counted_thing, is_answerable, missing_answer_type, missing_release,
                                      names_role, ordinal_mismatch, unknown_focus, unknown_names, unstated_role)
-from qa.search.scoring import best_sentence, diversify, fuse, minmax, top_k
+from qa.search.scoring import best_sentence, diversify, fuse, minmax, top_k, with_context
 
 
 def test_minmax_and_fuse():
@@ -21,6 +21,17 @@ def test_best_sentence_takes_each_passages_closest_sentence():
     sentences = np.array([[0.0, 1.0], [0.6, 0.8], [1.0, 0.0]], dtype=np.float32)
     rows = np.array([0, 0, 2])
     assert np.allclose(best_sentence(query, sentences, rows, 3), [[0.6, -1.0, 1.0]])
+
+
+def test_a_short_passage_is_moved_towards_its_better_neighbour():
+    dense = np.array([[0.2, 0.9, 0.4, 0.1]], dtype=np.float32)
+    previous, following = np.array([-1, 0, 1, -1]), np.array([1, 2, -1, -1])  # 0-1-2 one section, 3 alone
+    lengths = np.array([100, 100, 400, 0])
+    moved = with_context(dense, lengths, previous, following, weight=0.5, length=400)
+    # 0: a quarter of the way (0.5 * (1 - 100/400) = 0.375) to its neighbour 1's 0.9; 1: its neighbours
+    # are worse, so it falls towards the better, 2's 0.4; 2 is long enough to stand alone; 3 has none
+    assert np.allclose(moved, [[0.2 + 0.375 * 0.7, 0.9 - 0.375 * 0.5, 0.4, 0.1]])
+    assert np.allclose(with_context(dense, lengths, previous, following, weight=0.0), dense)
 
 
 def test_top_k_orders_best_first_and_breaks_ties_by_position():

@@ -217,17 +217,18 @@ class Retriever:
         found = self.store.candidates([lexical_query(q) for q in questions], query_vectors, CANDIDATES)
         # every mode reads BM25: abstention also looks at the passages holding the question's words
         if mode == "bm25":
-            scores = _only_candidates(found.lexical, found.member)
+            scores = relevance = _only_candidates(found.lexical, found.member)
         elif mode == "dense":
-            scores = _only_candidates(found.dense, found.member)
+            scores = relevance = _only_candidates(found.dense, found.member)
         else:
-            scores = self._search_hybrid(query_vectors, found)
+            scores, relevance = self._search_hybrid(query_vectors, found)
         answers = []
         for q, (question, query_vector, row) in enumerate(zip(questions, query_vectors, scores)):
-            # abstention reads the best passages by relevance alone (before the answer-type bonus),
-            # whatever k is: the mode's best, then BM25's (the passages holding the question's words)
+            # abstention reads the best passages by their own relevance alone (before their neighbours'
+            # and the answer-type bonus), whatever k is: the mode's best, then BM25's (the passages
+            # holding the question's words)
             lexical_row = _only_candidates(found.lexical[q : q + 1], _row(found.member, q))[0]
-            evidence_rows = self._evidence(row, lexical_row, mode, found)
+            evidence_rows = self._evidence(relevance[q], lexical_row, mode, found)
             evidence = [found.passages[r].text for r in evidence_rows]
             best_cosine = float(_only_candidates(found.dense[q : q + 1], _row(found.member, q)).max())
             answerable = is_answerable(question, evidence, self.store.knows, best_cosine, self.store.stem)
@@ -257,18 +258,23 @@ class Retriever:
     def ask(self, question: str, k: int = 5, mode: str | None = None) -> Answer:
         return self.search([question], k, mode)[0]
 
-    def _search_hybrid(self, query_vectors: np.ndarray, found: Candidates) -> np.ndarray:
+    def _search_hybrid(self, query_vectors: np.ndarray, found: Candidates) -> tuple[np.ndarray, np.ndarray]:
         """Hybrid scores (questions × candidates), min-max normalized over each question's candidates
         (every passage, for a store that offers all: the figures in eval/README.md); a passage that is
-        not one of a question's candidates scores -inf for it."""
+        not one of a question's candidates scores -inf for it. Twice: as ranked (short passages read
+        with their neighbours, scoring.with_context) and by each passage's own relevance (what
+        abstention reads)."""
         w = scoring.PASSAGE_WEIGHT
         if found.exact:
             first_pass = scoring.fuse(found.dense, found.lexical)
             moved = scoring.rocchio(query_vectors, first_pass, found.vectors)
             sentences = scoring.best_sentence(moved, found.sentence_vectors, found.sentence_spans[:, 0],
                                               len(found.passages))
-            return scoring.fuse(w * (moved @ found.vectors.T) + (1 - w) * sentences, found.lexical)
+            dense = w * (moved @ found.vectors.T) + (1 - w) * sentences
+            in_context = scoring.with_context(dense, *_context(found, np.arange(len(found.passages))))
+            return scoring.fuse(in_context, found.lexical), scoring.fuse(dense, found.lexical)
         out = np.full(found.dense.shape, -np.inf, dtype=np.float32)
+        own = out.copy()
         for q, vector in enumerate(query_vectors):
             rows = np.flatnonzero(found.member[q])
             dense, words = found.dense[q : q + 1, rows], found.lexical[q : q + 1, rows]
@@ -277,8 +283,9 @@ class Retriever:
             feedback = scoring.top_k(first_pass[0], scoring.FEEDBACK_DEPTH)
             moved = scoring.rocchio(vector[None, :], first_pass[:, feedback], found.vectors[rows[feedback]])[0]
             fused = w * found.cosines(moved, rows) + (1 - w) * found.best_sentences(moved, rows)
-            out[q, rows] = scoring.fuse(fused[None, :], words)[0]
-        return out
+            out[q, rows] = scoring.fuse(scoring.with_context(fused[None, :], *_context(found, rows)), words)[0]
+            own[q, rows] = scoring.fuse(fused[None, :], words)[0]
+        return out, own
 
     def _prefer_answer_type(self, question: str, scores: np.ndarray, evidence_rows: list[int],
                             found: Candidates, k: int) -> np.ndarray:
@@ -364,6 +371,21 @@ def _row(member: np.ndarray | None, q: int) -> np.ndarray | None:
 def _only_candidates(scores: np.ndarray, member: np.ndarray | None) -> np.ndarray:
     """`scores` with -inf where a passage is not the question's candidate."""
     return scores if member is None else np.where(member, scores, -np.inf).astype(np.float32)
+
+
+def _context(found: Candidates, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For the candidates `rows`: their lengths, and each one's neighbours among them (the position in
+    `rows` of the passage before and after it in its document's section, -1 for none). Over every
+    passage these are the passages next to it; over a large store's candidates, the nearest candidates
+    of its section (its next passage may not be one)."""
+    passages = [found.passages[r] for r in rows.tolist()]
+    order = sorted(range(len(passages)), key=lambda i: (passages[i].doc, passages[i].start))
+    previous = np.full(len(passages), -1, dtype=np.int64)
+    following = np.full(len(passages), -1, dtype=np.int64)
+    for a, b in zip(order, order[1:]):
+        if (passages[a].doc, passages[a].section) == (passages[b].doc, passages[b].section):
+            previous[b], following[a] = a, b
+    return np.array([len(p.text) for p in passages]), previous, following
 
 
 def _section_ids(found: Candidates, rows: np.ndarray) -> np.ndarray:
