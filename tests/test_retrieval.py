@@ -210,3 +210,19 @@ def test_diversification_tells_a_long_sections_pages_apart():
     ids = _section_ids(found, np.arange(7)).tolist()
     assert ids[0] == ids[1] and len({ids[1], ids[2], ids[3]}) == 3
     assert ids[4] == ids[5] != ids[6]
+
+
+def test_the_neighbours_of_every_passage_are_worked_out_once(retriever, monkeypatch):
+    """An exact search reads every passage with its neighbours; they are found at the first search
+    over a store's passages and reused after, with the same rankings."""
+    import qa.search.retrieval as retrieval
+
+    calls = []
+    real = retrieval._context
+    monkeypatch.setattr(retrieval, "_context", lambda found, rows: calls.append(len(rows)) or real(found, rows))
+    monkeypatch.setattr(retriever, "_every_context", None)
+    questions = [PROTECTING, HEADLINE]
+    first = [[(h.id, h.score) for h in a.passages] for a in retriever.search(questions, 5)]
+    again = [[(h.id, h.score) for h in a.passages] for a in retriever.search(questions, 5)]
+    assert first == again
+    assert calls == [len(retriever.index.passages)]

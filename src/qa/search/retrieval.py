@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -26,6 +27,10 @@ MAX_QUESTION_CHARS = 2000
 # Each question's candidates: its CANDIDATES best passages by cosine and as many by BM25 (a small
 # index offers every passage: store/local.py's EXACT_UP_TO).
 CANDIDATES = 1_000
+# a large store's candidates read with their neighbours (scoring.with_context): each question's
+# CONTEXT_POOL best by their own scores, each with its neighbours among them; reading every
+# candidate's passage cost 9 ms a question at 100k (benchmarks/bench_scale.py)
+CONTEXT_POOL = 200
 MAX_K = 100
 # dense: passage cosine only (the plain baseline); bm25: lexical only; hybrid: passage and best
 # sentence cosines fused with BM25 (see scoring.py).
@@ -156,6 +161,7 @@ class Retriever:
         self.store = store
         self.embedder = embedder
         self._learned_cache: dict[str, dict] = {}  # what (an answer type, "actors") → store key → its value
+        self._every_context: tuple[bytes, tuple] | None = None  # (the store keys' digest, _context of all)
 
     @property
     def index(self) -> Index:
@@ -271,7 +277,7 @@ class Retriever:
             sentences = scoring.best_sentence(moved, found.sentence_vectors, found.sentence_spans[:, 0],
                                               len(found.passages))
             dense = w * (moved @ found.vectors.T) + (1 - w) * sentences
-            in_context = scoring.with_context(dense, *_context(found, np.arange(len(found.passages))))
+            in_context = scoring.with_context(dense, *self._context_of_every(found))
             return scoring.fuse(in_context, found.lexical), scoring.fuse(dense, found.lexical)
         out = np.full(found.dense.shape, -np.inf, dtype=np.float32)
         own = out.copy()
@@ -283,9 +289,20 @@ class Retriever:
             feedback = scoring.top_k(first_pass[0], scoring.FEEDBACK_DEPTH)
             moved = scoring.rocchio(vector[None, :], first_pass[:, feedback], found.vectors[rows[feedback]])[0]
             fused = w * found.cosines(moved, rows) + (1 - w) * found.best_sentences(moved, rows)
-            out[q, rows] = scoring.fuse(scoring.with_context(fused[None, :], *_context(found, rows)), words)[0]
             own[q, rows] = scoring.fuse(fused[None, :], words)[0]
+            pool = np.sort(scoring.top_k(own[q, rows], CONTEXT_POOL))  # positions in rows
+            in_context = fused.copy()
+            in_context[pool] = scoring.with_context(fused[None, pool], *_context(found, rows[pool]))[0]
+            out[q, rows] = scoring.fuse(in_context[None, :], words)[0]
         return out, own
+
+    def _context_of_every(self, found: Candidates) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """`_context` of every passage of an exact search: the same while the store offers the same
+        passages (by their keys), so it is worked out once, not at every search (35 ms at 10k)."""
+        digest = hashlib.blake2b(np.ascontiguousarray(found.keys).tobytes(), digest_size=16).digest()
+        if self._every_context is None or self._every_context[0] != digest:
+            self._every_context = (digest, _context(found, np.arange(len(found.passages))))
+        return self._every_context[1]
 
     def _prefer_answer_type(self, question: str, scores: np.ndarray, evidence_rows: list[int],
                             found: Candidates, k: int) -> np.ndarray:
