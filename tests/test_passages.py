@@ -109,3 +109,29 @@ def test_embedding_text_carries_title_and_section_but_text_is_the_passage(seed_p
     p = next(p for p in seed_passages if p.section == "China's long-term view")
     assert p.embedding_text() == f"{p.title} › China's long-term view\n{p.text}"
     assert not p.text.startswith("China's long-term view")
+
+
+def test_a_web_pages_paragraphs_are_packed_within_their_section():
+    """HTML and Word paragraphs of one section share a passage up to PACK_MAX characters; a section's
+    end or the limit starts the next, and every passage still indexes the extracted text."""
+    from qa.ingest.document import Builder
+    from qa.ingest.passages import PACK_MAX
+
+    builder = Builder()
+    builder.heading("Tools", 1)
+    builder.heading("Targets", 2)
+    short = ["Lists the targets by rule.", "Lists the targets by depth.", "Prints the inputs of a target."]
+    for text in short:
+        builder.paragraph(text)
+    builder.heading("Cleaning", 2)
+    long = [f"Paragraph {n} on cleaning: " + "removes built files again. " * 12 for n in range(4)]
+    for text in long:
+        builder.paragraph(text)
+    document = builder.document("tools.html", "x", "html")
+    passages = split_document(document)
+    assert [p.section for p in passages][0] == "Targets"
+    assert passages[0].text == "\n\n".join(short)
+    cleaning = [p for p in passages if p.section == "Cleaning"]
+    assert 1 < len(cleaning) < len(long)
+    assert all(len(p.text) <= PACK_MAX for p in passages)
+    assert all(document.text[p.start:p.end] == p.text for p in passages)
