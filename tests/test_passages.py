@@ -135,3 +135,22 @@ def test_a_web_pages_paragraphs_are_packed_within_their_section():
     assert 1 < len(cleaning) < len(long)
     assert all(len(p.text) <= PACK_MAX for p in passages)
     assert all(document.text[p.start:p.end] == p.text for p in passages)
+
+
+def test_a_term_starts_the_passage_of_its_definition():
+    """Packing a definition list, a term that would close a passage goes with its definition."""
+    from qa.ingest.document import Builder
+
+    builder = Builder()
+    builder.heading("Extra tools", 2)
+    terms = ["targets", "commands", "inputs", "clean", "graph"]
+    for term in terms:
+        builder.paragraph(term)
+        builder.paragraph(f"The {term} tool: " + "it prints what the build would do for the targets given. " * 7)
+    document = builder.document("tools.html", "x", "html")
+    passages = split_document(document)
+    assert len(passages) > 1
+    for p in passages:
+        paragraphs = p.text.split("\n\n")
+        assert paragraphs[0] in terms and paragraphs[-1] not in terms
+        assert document.text[p.start:p.end] == p.text

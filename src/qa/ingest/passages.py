@@ -183,8 +183,10 @@ def _join_paragraphs(document: Document, spans: list[tuple[int, str, _Span]], sh
                      limit: int) -> list[tuple[str, _Span]]:
     """Consecutive paragraphs of one section and one page as one passage while the whole stays under
     `limit` and, given `short`, one of the two is shorter than it (a PDF's argument lines, "Returns:"
-    lines, labels)."""
+    lines, labels). Packing (no `short`), a label that would end a passage (a definition list's term)
+    starts the next one instead, with what it introduces."""
     out: list[tuple[int, str, _Span, int | None]] = []
+    label: tuple[int, int] | None = None  # the last passage's closing label: (its start, the end before it)
     for at, section, span in spans:
         page = page_of(document.pages, span.start)
         if out:
@@ -192,9 +194,20 @@ def _join_paragraphs(document: Document, spans: list[tuple[int, str, _Span]], sh
             joins = short is None or min(len(p_span.text), len(span.text)) < short
             if p_at == at and p_page == page and joins and span.end - p_span.start <= limit:
                 out[-1] = (at, section, _Span(p_span.start, span.end, document.text[p_span.start:span.end]), page)
+                label = (span.start, p_span.end) if short is None and _is_label(span.text) else None
                 continue
+            if label is not None and p_at == at and p_page == page and span.end - label[0] <= limit:
+                out[-1] = (p_at, p_section, _Span(p_span.start, label[1], document.text[p_span.start:label[1]]),
+                           p_page)
+                span = _Span(label[0], span.end, document.text[label[0]:span.end])
         out.append((at, section, span, page))
+        label = None
     return [(section, span) for _, section, span, _ in out]
+
+
+def _is_label(text: str) -> bool:
+    """A short line that names what follows rather than saying something (`inputs`, `Returns`)."""
+    return len(text) < SHORT and "\n" not in text and not _ENDS_SENTENCE.search(text.rstrip(":"))
 
 
 def _at_page_starts(span: _Span, page_starts: list[int]) -> list[_Span]:
