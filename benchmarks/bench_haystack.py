@@ -57,7 +57,7 @@ os.environ.setdefault("HAYSTACK_TELEMETRY_ENABLED", "False")
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "src"))
 
-from qa.evaluation import evaluate_questions, fold, load_questions, percentile  # noqa: E402
+from qa.evaluation import evaluate_questions, fold, judge, load_questions, percentile  # noqa: E402
 
 from haystack import Pipeline  # noqa: E402
 from haystack.components.converters import (  # noqa: E402
@@ -239,8 +239,8 @@ def run_set(name: str, model: str, pdf_mode: str = "plain") -> dict:
     answerable = [q for q in questions if q.answerable]
     unanswerable = len(questions) - len(answerable)
     judged_n = len(answerable) - len(report["unmatched_evidence"])
-    judged = {q.id: {d.id for d in store.filter_documents()
-                     if any(fold(e) in fold(d.content or "") for e in q.evidence)} for q in answerable}
+    folded = [(d.id, fold(d.content or "")) for d in store.filter_documents()]
+    judged = {q.id: set(judge(folded, q.evidence)) for q in answerable}  # qa's own relevance rule
     result = {"set": name, "pdf_extraction_mode": pdf_mode, "files": len(files), "unclassified": [str(u) for u in unclassified],
               "chunks": chunks, "chunks_per_file": per_file, "warm_up_s": round(warm, 2),
               "index_s": round(index_s, 2), "questions": len(questions), "answerable": len(answerable),
