@@ -151,8 +151,20 @@ def test_mangled_pages_never_raise(tmp_path):
             "GCC 12 Changes\n\nIntro.\n\nCaveats\n\nAn ABI change.",
             [("GCC 12 Changes", 1), ("Caveats", 2)],
         ),
+        (  # a definition list is a paragraph an entry (terms, then definition); an item's own text
+            # around its nested list is kept, in reading order (it was lost once: the outer item was skipped)
+            "<h1>Options</h1><dl><dt>-v</dt><dt>--verbose</dt><dd>More output.</dd>"
+            "<dt>--show-leak-kinds=&lt;set&gt;</dt><dd><p>Specifies the kinds to show, in one of these ways:</p>"
+            "<ul><li>a list of kinds.</li><li><code>all</code> for every kind.</li></ul><p>The default is definite.</p>"
+            "</dd></dl><ul><li>Memcheck finds errors:<ul><li>leaks</li><li>overruns</li></ul></li>"
+            "<li>Massif profiles the heap.</li></ul>",
+            "Options\n\n-v\n--verbose\nMore output.\n\n--show-leak-kinds=<set>\n"
+            "Specifies the kinds to show, in one of these ways:\na list of kinds.\nall for every kind.\n"
+            "The default is definite.\n\nMemcheck finds errors:\nleaks\noverruns\nMassif profiles the heap.",
+            [("Options", 1)],
+        ),
     ],
-    ids=["hidden", "breaks-permalinks-empty-headings"],
+    ids=["hidden", "breaks-permalinks-empty-headings", "lists-nested-and-definitions"],
 )
 def test_page_rules(tmp_path, body, text, sections):
     doc, _ = _read(files.write_html(tmp_path / "p.html", f"<html><body>{body}</body></html>"))

@@ -161,12 +161,70 @@ def _inside(node, selector: str) -> bool:
 
 
 def _list(node, builder: Builder) -> None:
-    """A list is one paragraph, one line an item; a list whose items are only links (a menu, a table of
-    contents) is left out."""
-    items = [F.squash(li.text(deep=True)) for li in node.css("li, dt, dd") if not _inside(li, "li, dt, dd")]
-    items = [item for item in items if item]
-    if items and not _navigation(node):
-        builder.paragraph("\n".join(items))
+    """A bulleted or numbered list is one paragraph, one line an item; a definition list is one
+    paragraph an entry (its terms, then what they define), so an option and its description stay
+    together. An item's own text comes before its nested list's lines: none of it is lost. A list whose
+    items are only links (a menu, a table of contents) is left out."""
+    if _navigation(node):
+        return
+    if node.tag == "dl":
+        for entry in _entries(node):
+            builder.paragraph("\n".join(entry))
+        return
+    lines = _item_lines(node)
+    if lines:
+        builder.paragraph("\n".join(lines))
+
+
+_ITEMS = ("li", "dt", "dd")
+_LISTS = ("ul", "ol", "dl")
+
+
+def _entries(node) -> list[list[str]]:
+    """A definition list's entries, each the lines of its terms and their definitions (a term after a
+    definition starts the next entry; a <div> grouping an entry's terms and definitions is read through)."""
+    entries: list[list[str]] = []
+    last = None
+    for child in node.iter():
+        items = [child] if child.tag in _ITEMS else [c for c in child.iter() if c.tag in _ITEMS]
+        for item in items:
+            if item.tag != "dd" and (last is None or last == "dd"):
+                entries.append([])
+            elif not entries:
+                entries.append([])
+            entries[-1].extend(_item_lines(item))
+            last = item.tag
+    return [entry for entry in entries if entry]
+
+
+def _item_lines(item) -> list[str]:
+    """An item's text as lines: its own text (up to a nested list, and after it) and the nested list's
+    lines, in reading order."""
+    if item.tag == "-text":  # text straight inside a list, outside any item
+        return [F.squash(item.text())] if item.text().strip() else []
+    if item.tag in _LISTS:  # a nested list: its items' lines (a menu inside an item is left out)
+        if _navigation(item):
+            return []
+        if item.tag == "dl":
+            return [line for entry in _entries(item) for line in entry]
+        return [line for child in item.iter(include_text=True) for line in _item_lines(child)]
+    lines: list[str] = []
+    run: list[str] = []
+
+    def flush() -> None:
+        text = F.squash("".join(run))
+        if text:
+            lines.append(text)
+        run.clear()
+
+    for child in item.iter(include_text=True):
+        if child.tag in _LISTS:
+            flush()
+            lines.extend(_item_lines(child))
+        else:
+            run.append(child.text(deep=True))
+    flush()
+    return lines
 
 
 def _table(node, builder: Builder, levels: TitleLevels) -> None:
