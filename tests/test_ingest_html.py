@@ -163,8 +163,15 @@ def test_mangled_pages_never_raise(tmp_path):
             "The default is definite.\n\nMemcheck finds errors:\nleaks\noverruns\nMassif profiles the heap.",
             [("Options", 1)],
         ),
+        (  # a numbered table of contents is all links (its numbers are no text of their own), so it
+            # goes; a list with no letters at all is not a menu
+            "<h1>FAQ</h1><dl><dt>1. <a href='#b'>Background</a></dt><dd>1.1. <a href='#p'>How do you say it?</a>"
+            "</dd></dl><h2>Background</h2><p>Like value.</p><ol><li>1.5</li><li>2.5</li></ol>",
+            "FAQ\n\nBackground\n\nLike value.\n\n1.5\n2.5",
+            [("FAQ", 1), ("Background", 2)],
+        ),
     ],
-    ids=["hidden", "breaks-permalinks-empty-headings", "lists-nested-and-definitions"],
+    ids=["hidden", "breaks-permalinks-empty-headings", "lists-nested-and-definitions", "numbered-contents"],
 )
 def test_page_rules(tmp_path, body, text, sections):
     doc, _ = _read(files.write_html(tmp_path / "p.html", f"<html><body>{body}</body></html>"))

@@ -151,8 +151,15 @@ def _navigation(node) -> bool:
     text = F.squash(node.text(deep=True))
     if not text:
         return True
-    linked = sum(len(F.squash(a.text(deep=True))) for a in node.css("a"))
-    return linked >= 0.5 * len(text) and bool(_PREV_NEXT.match(text)) or linked >= 0.9 * len(text)
+    # letters only: a table of contents' numbering ("1.1. <a>How do you pronounce ...</a>") is not text
+    # of its own, so a numbered list of links is all links
+    letters = _letters(text) or len(text)  # no letters at all (a list of numbers): never all links
+    linked = sum(_letters(a.text(deep=True)) for a in node.css("a"))
+    return linked >= 0.5 * letters and bool(_PREV_NEXT.match(text)) or linked >= 0.9 * letters
+
+
+def _letters(text: str) -> int:
+    return sum(c.isalpha() for c in text)
 
 
 def _inside(node, selector: str) -> bool:
