@@ -172,15 +172,13 @@ def _list(node, builder: Builder) -> None:
     paragraph an entry (its terms, then what they define), so an option and its description stay
     together. An item's own text comes before its nested list's lines: none of it is lost. A list whose
     items are only links (a menu, a table of contents) is left out."""
-    if _navigation(node):
-        return
-    if node.tag == "dl":
+    if node.tag != "dl":
+        lines = _item_lines(node)  # none for a menu
+        if lines:
+            builder.paragraph("\n".join(lines))
+    elif not _navigation(node):
         for entry in _entries(node):
             builder.paragraph("\n".join(entry))
-        return
-    lines = _item_lines(node)
-    if lines:
-        builder.paragraph("\n".join(lines))
 
 
 _ITEMS = ("li", "dt", "dd")
@@ -195,9 +193,7 @@ def _entries(node) -> list[list[str]]:
     for child in node.iter():
         items = [child] if child.tag in _ITEMS else [c for c in child.iter() if c.tag in _ITEMS]
         for item in items:
-            if item.tag != "dd" and (last is None or last == "dd"):
-                entries.append([])
-            elif not entries:
+            if not entries or (item.tag != "dd" and last == "dd"):
                 entries.append([])
             entries[-1].extend(_item_lines(item))
             last = item.tag
