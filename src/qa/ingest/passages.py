@@ -191,12 +191,13 @@ def _join_paragraphs(document: Document, spans: list[tuple[int, str, _Span]], sh
         page = page_of(document.pages, span.start)
         if out:
             p_at, p_section, p_span, p_page = out[-1]
+            same_place = p_at == at and p_page == page  # the same section and page
             joins = short is None or min(len(p_span.text), len(span.text)) < short
-            if p_at == at and p_page == page and joins and span.end - p_span.start <= limit:
+            if same_place and joins and span.end - p_span.start <= limit:
                 out[-1] = (at, section, _Span(p_span.start, span.end, document.text[p_span.start:span.end]), page)
                 label = (span.start, p_span.end) if short is None and _is_label(span.text) else None
                 continue
-            if label is not None and p_at == at and p_page == page and span.end - label[0] <= limit:
+            if label is not None and same_place and span.end - label[0] <= limit:
                 out[-1] = (p_at, p_section, _Span(p_span.start, label[1], document.text[p_span.start:label[1]]),
                            p_page)
                 span = _Span(label[0], span.end, document.text[label[0]:span.end])

@@ -297,7 +297,8 @@ class Retriever:
 
     def _context_of_every(self, found: Candidates) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """`_context` of every passage of an exact search: the same while the store offers the same
-        passages (by their keys), so it is worked out once, not at every search (35 ms at 10k)."""
+        passages (by their keys), so it is worked out once, not at every search. The first search pays it:
+        at 10k passages 0.43 s of a cold process's first 0.52 s search is parsing every passage row."""
         if self._every_context is None or not np.array_equal(self._every_context[0], found.keys):
             self._every_context = (np.array(found.keys), _context(found, np.arange(len(found.passages))))
         return self._every_context[1]
