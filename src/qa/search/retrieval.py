@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, replace
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -13,14 +12,11 @@ from . import scoring
 from .actors import asks_who, lexical_query, names_other_actor, passage_actors
 from .answerability import (EVIDENCE_DEPTH, ROLE_DEPTH, asked_role, expected_type, holds, is_answerable,
                             names_role)
-from ..ingest.files import find_files
-from ..embed import Embedder, load_embedder, resolve_model
+from ..embed import Embedder
 from ..errors import QAError
 from ..store.base import Candidates, Store
 from ..store.local import local_store
-from ..store.index import Index, index_exists, kept_onnx, load_index, read_manifest, stale_reason
-from ..store.build import build_index
-from ..store.folder import check_index_target
+from ..store.index import Index
 
 MAX_QUESTION_CHARS = 2000
 # Each question's candidates: its CANDIDATES best passages by cosine and as many by BM25 (a small
@@ -35,8 +31,6 @@ MAX_K = 100
 # sentence cosines fused with BM25 (see scoring.py).
 MODES = ("dense", "bm25", "hybrid")
 DEFAULT_MODE = "hybrid"
-DEFAULT_CORPUS = Path("corpus")
-DEFAULT_INDEX = Path("index")
 
 
 @dataclass(frozen=True)
@@ -127,31 +121,10 @@ def check_k(k: int) -> int:
     return k
 
 
-def _load_side_by_side(index_dir: Path, model: str | None, warn) -> tuple[Index, Embedder]:
-    """The index and its embedder, the latter loaded in a thread meanwhile (ONNX Runtime releases the GIL)."""
-    import threading
-
-    box: dict = {}
-
-    def load() -> None:
-        try:
-            box["embedder"] = load_embedder(model, kept=kept_onnx(index_dir, model), warn=warn)
-        except BaseException as exc:  # re-raised below, in the caller's thread
-            box["error"] = exc
-
-    thread = threading.Thread(target=load, name="qa-load-embedder", daemon=True)
-    thread.start()
-    try:
-        index = load_index(index_dir)
-    finally:
-        thread.join()
-    if "error" in box:
-        raise box["error"]
-    return index, box["embedder"]
-
-
 class Retriever:
-    """Searches one store (a loaded local index, or Qdrant) with the embedder its passages were embedded with."""
+    """Searches one store (a loaded local index, or Qdrant) with the embedder its passages were embedded with.
+
+    Pure: it opens, checks and builds nothing (wiring.py opens a store for it)."""
 
     def __init__(self, store: Store | Index, embedder: Embedder) -> None:
         store = local_store(store) if isinstance(store, Index) else store
@@ -167,49 +140,9 @@ class Retriever:
         """The local index searched (a local store's only)."""
         return self.store.index
 
-    @classmethod
-    def open(
-        cls,
-        index_dir: Path = DEFAULT_INDEX,
-        corpus: list[Path] | None = None,
-        model: str | None = None,
-        warn: Callable[[str], None] | None = None,
-        progress=None,
-    ) -> "Retriever":
-        """Load the index at `index_dir`, building it first when it is missing or stale (said via `warn`)."""
-        spec = resolve_model(model)
-        index_dir = Path(index_dir)
-        embedder = None
-        if index_exists(index_dir):
-            manifest = read_manifest(index_dir)
-            reason = stale_reason(manifest, spec.name)
-            if reason is None:
-                return cls.load(index_dir, model, warn)
-            if manifest.get("beir"):
-                raise QAError(f"index at {index_dir} was built by `qa eval --beir` and is stale ({reason}): "
-                              f"run `qa eval --beir FOLDER` again to rebuild it")
-            if warn:
-                warn(f"index is stale ({reason}); rebuilding it")
-            sources = [Path(s) for s in manifest["sources"]]
-        else:
-            sources = list(corpus or [DEFAULT_CORPUS])
-            try:
-                find_files(sources)  # before the model loads: a missing corpus is said at once
-            except QAError as error:
-                raise QAError(f"no index at {index_dir}/ and none can be built ({error.message}): "
-                              f"run `qa index FOLDER_OR_FILES --index-dir {index_dir}` first") from None
-            if warn:
-                warn(f"no index at {index_dir}; building it")
-        check_index_target(index_dir, sources)  # before the model loads, as above
-        embedder = load_embedder(model, kept=kept_onnx(index_dir, model), warn=warn)  # the old index's ONNX model
-        index = build_index(sources, index_dir, embedder, warn=warn, progress=progress)
-        return cls(index, embedder)
-
-    @classmethod
-    def load(cls, index_dir: Path = DEFAULT_INDEX, model: str | None = None,
-             warn: Callable[[str], None] | None = None) -> "Retriever":
-        """Load the index at `index_dir` as it is (no staleness check, no rebuild), with its embedder."""
-        return cls(*_load_side_by_side(Path(index_dir), model, warn))
+    def close(self) -> None:
+        """Release what the store holds open (a Qdrant engine's connection or folder lock)."""
+        self.store.close()
 
     def search(self, questions: list[str], k: int = 5, mode: str | None = None) -> list[Answer]:
         """The top-k passages for each question, best first (the batch form of `ask`)."""

@@ -123,5 +123,8 @@ class Store(Protocol):
     def stem(self, word: str) -> str:
         """`word` folded as BM25 folds it (lowercased and stemmed)."""
 
+    def close(self) -> None:
+        """Release what the store holds open (a connection, an embedded engine's folder lock)."""
+
     def describe(self) -> dict:
         """What `/health` shows of the store: `store` (its kind), `passage_count`, `model`, `built_at`."""

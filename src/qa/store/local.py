@@ -31,6 +31,9 @@ class LocalStore:
     def model(self) -> str:
         return self.index.model
 
+    def close(self) -> None:
+        """Nothing to release: the index's files are memory-mapped and closed with it."""
+
     @property
     def count(self) -> int:
         return len(self.index.passages)

@@ -140,28 +140,3 @@ class QdrantStore:
                 "built_at": self.manifest.get("built_at"), "engine": type(self.engine).__name__,
                 "url": self.engine.where, "collection": self.collection}
 
-
-def retriever_opener(url: str, collection: str = DEFAULT_COLLECTION, model: str | None = None,
-                     warn: Warn | None = None):
-    """A function opening a Retriever over the collection, the embedder of `model` loaded now, once:
-    `qa serve --store qdrant` calls it until the collection opens (Qdrant may come up after it)."""
-    from ..embed import load_embedder, resolve_model
-    from ..search.retrieval import Retriever
-
-    name = resolve_model(model).name
-    embedder = load_embedder(model, warn=warn)
-    return lambda: Retriever(QdrantStore.open(url, collection, model=name), embedder)
-
-
-def open_retriever(url: str, collection: str = DEFAULT_COLLECTION, model: str | None = None,
-                   warn: Warn | None = None):
-    """A Retriever over the collection with the embedder of `model` (`qa ask --store qdrant`)."""
-    from ..embed import load_embedder, resolve_model
-    from ..search.retrieval import Retriever
-
-    store = QdrantStore.open(url, collection, model=resolve_model(model).name)  # before the model loads
-    try:
-        return Retriever(store, load_embedder(model, warn=warn))
-    except BaseException:
-        store.close()
-        raise
