@@ -255,6 +255,38 @@ def test_incremental_add_edit_delete(engine_url, tmp_path, embedder):
         store.close()
 
 
+def test_a_sync_reads_only_the_files_that_changed(engine_url, tmp_path, embedder, monkeypatch):
+    """As the local build (tests/test_incremental.py): store/corpus.py's scan reads a file only when it is
+    not the one the collection holds (size and mtime, else its hash); `full` reads every one."""
+    import qa.store.corpus as corpus_pipeline
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    _write(corpus, "apples.txt", "Apples\n\nOrchards in Kent grow sharp cooking apples for pies.\n")
+    _write(corpus, "boats.md", "# Boats\n\nThe ferry to Skye leaves at noon.\n\nIt carries forty cars.\n")
+    read = []
+    real = corpus_pipeline.read_document
+    monkeypatch.setattr(corpus_pipeline, "read_document",
+                        lambda file, name, *rest: read.append(name) or real(file, name, *rest))
+    S.index_corpus([corpus], engine_url, embedder, "c")
+    assert sorted(read) == ["apples.txt", "boats.md"]
+    read.clear()
+    _write(corpus, "boats.md", "# Boats\n\nThe ferry to Skye leaves at dawn.\n\nIt carries forty cars.\n")
+    (corpus / "apples.txt").touch()  # a new mtime, the same bytes: hashed, not read
+    counts = S.index_corpus([corpus], engine_url, embedder, "c")
+    assert read == ["boats.md"] and counts == {"written": 1, "skipped": 1, "deleted": 0, "passages_written": 2}
+    read.clear()
+    assert S.index_corpus([corpus], engine_url, embedder, "c")["skipped"] == 2 and read == []
+    assert S.index_corpus([corpus], engine_url, embedder, "c", full=True)["written"] == 2
+    assert sorted(read) == ["apples.txt", "boats.md"]
+    store = Q.QdrantStore.open(engine_url, "c")
+    try:
+        assert "dawn" in store.text("boats.md") and store.count == 3
+        assert store.manifest["corpus"]["files"] == corpus_pipeline.scan_corpus([corpus], {}).files
+    finally:
+        store.close()
+
+
 def test_idf_after_deletes_counts_the_live_passages_only(engine_url, tmp_path, embedder):
     """After files are deleted the engine's IDF is over what is left (N and df of the live points);
     avgdl stays the first build's (docs/scale-out.md: its drift is the one difference from a rebuild)."""
