@@ -20,6 +20,8 @@ from qa.errors import QAError
 from qa.search import scoring
 from qa.store import qdrant as Q
 from qa.store import qdrant_sync as S
+from qa.search.retrieval import Retriever
+from qa.store.build import build_index
 from qa.store.index import load_index
 from qa.store.lexical import Analyzer
 from qa.store.local import LocalStore
@@ -100,7 +102,7 @@ def test_copy_holds_every_passage_text_and_record(seed_store, seed_local):
         assert seed_store.passage(p.id) == p
     doc = seed_local.passages[0].doc
     assert seed_store.text(doc) == seed_local.text(doc)
-    assert seed_store.page_of(doc, 10) is None  # a .txt file has no pages
+    assert seed_store.pages_of([(doc, 10)]) == [None]  # a .txt file has no pages
     assert seed_store.passage("no-such-passage") is None
     with pytest.raises(QAError) as error:
         seed_store.text("missing.txt")
@@ -329,12 +331,22 @@ def test_a_pdf_keeps_its_pages(engine_url, tmp_path, embedder):
     try:
         text = store.text("manual.pdf")
         assert text.startswith("Widget Controller Guide")
-        assert store.page_of("manual.pdf", 0) == 1
-        assert store.page_of("manual.pdf", text.index("3. Operating")) == 2
+        assert store.pages_of([("manual.pdf", 0), ("manual.pdf", text.index("3. Operating")), ("nope.txt", 0)]) \
+            == [1, 2, None]
         question = "What does the watcher write before every change?"
         found = store.candidates([question], np.asarray(embedder.encode([question])), 3)
         best = found.passages[int(np.argmax(found.lexical[0]))]
         assert best.page is not None and text[best.start:best.end] == best.text
+        # the highlights' pages: the pages the local index gives, read in one request a search (not one a hit)
+        asked = []
+        retrieve = store.engine.retrieve
+        store.engine.retrieve = lambda name, *rest, **kw: asked.append(name) or retrieve(name, *rest, **kw)
+        answers = Retriever(store, embedder).search([question, "How is the controller installed?"], 5)
+        assert asked.count(store.side) == 1
+        local = build_index([corpus], tmp_path / "local", embedder)
+        highlights = [h.highlight for a in answers for h in a.passages if h.highlight is not None]
+        assert len(highlights) == 10 and all(h.page is not None for h in highlights)
+        assert [h.page for h in highlights] == [local.page_of("manual.pdf", h.start) for h in highlights]
     finally:
         store.close()
 

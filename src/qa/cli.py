@@ -236,7 +236,7 @@ def ask_command(
     from .wiring import open_retriever
 
     with _user_errors():
-        check_question(question)
+        question = check_question(question)  # before the index and model load; search takes it as it is
         check_k(k)
         check_mode(mode)
         with contextlib.closing(open_retriever(settings, build_if_missing=True, warn=_warn,

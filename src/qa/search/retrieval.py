@@ -89,8 +89,17 @@ class Answer:
         return out
 
 
-def check_question(question: str) -> str:
-    """The question stripped, or a QAError saying what is wrong with it."""
+class Question(str):
+    """A question `check_question` accepted, stripped: it is checked once, where it comes in (the CLI,
+    the HTTP API, a library call), and never again on its way to the retriever."""
+
+    __slots__ = ()
+
+
+def check_question(question: str) -> Question:
+    """The question stripped, or a QAError saying what is wrong with it (a Question: as it is)."""
+    if isinstance(question, Question):
+        return question
     if not isinstance(question, str) or not question.strip():
         raise QAError("the question is empty: ask something, e.g. qa ask \"who leads the talks?\"", status=422)
     if len(question) > MAX_QUESTION_CHARS:
@@ -104,7 +113,7 @@ def check_question(question: str) -> str:
     except UnicodeEncodeError as error:
         raise QAError(f"the question holds characters that are not valid text (U+{ord(question[error.start]):04X}); "
                       f"send it as UTF-8", status=422) from None
-    return question.strip()
+    return Question(question.strip())
 
 
 def check_mode(mode: str | None) -> str:
@@ -175,8 +184,24 @@ class Retriever:
             top, shown = self._rank(row, k, mode, found)
             hits = tuple(self._hit(found, int(r), float(score), query_vector) for r, score in zip(top, shown))
             answers.append(Answer(question, hits, mode, answerable))
+        answers = self._with_highlight_pages(answers)
         took = (time.perf_counter() - started) * 1000 / max(len(questions), 1)
         return [replace(a, took_ms=took) for a in answers]
+
+    def _with_highlight_pages(self, answers: list[Answer]) -> list[Answer]:
+        """`answers` with each highlight's page, from the page tables the store keeps, looked up for every
+        hit at once (Qdrant: one request a search, not one a hit). A passage of an unpaged document has
+        no page (`Passage.page` None), nor has its highlight: only paged ones are looked up."""
+        paged = [(a, h) for a, answer in enumerate(answers) for h, hit in enumerate(answer.passages)
+                 if hit.highlight is not None and hit.page is not None]
+        if not paged:
+            return answers
+        pages = self.store.pages_of([(answers[a].passages[h].doc, answers[a].passages[h].highlight.start)
+                                     for a, h in paged])
+        hits = [list(answer.passages) for answer in answers]
+        for (a, h), page in zip(paged, pages):
+            hits[a][h] = replace(hits[a][h], highlight=replace(hits[a][h].highlight, page=page))
+        return [replace(answer, passages=tuple(found)) for answer, found in zip(answers, hits)]
 
     def _rank(self, scores: np.ndarray, k: int, mode: str, found: Candidates) -> tuple[np.ndarray, np.ndarray]:
         """The k best candidates, best first, with the scores they rank by (hybrid: diversified by section
@@ -298,7 +323,7 @@ class Retriever:
         best = lo + int(np.argmax(np.asarray(found.sentence_vectors[lo:hi]) @ query_vector))
         _, start, end = (int(x) for x in spans[best])
         p = found.passages[row]
-        return Highlight(start, end, p.text[start - p.start : end - p.start], self.store.page_of(p.doc, start))
+        return Highlight(start, end, p.text[start - p.start : end - p.start])  # its page: _with_highlight_pages
 
 
 def _bonus_floor(scores: np.ndarray, k: int, bonus: float) -> float:

@@ -355,7 +355,7 @@ def create_app(
 
 
 def _answer(state: _State, question: str, k: int, mode: str | None) -> JSONResponse:
-    check_question(question)
+    question = check_question(question)  # GET's q; POST's was checked by AskRequest (a Question: as it is)
     check_k(k)
     check_mode(mode)
     state.require()

@@ -115,8 +115,9 @@ class Store(Protocol):
     def neighbours(self, passage_id: str) -> tuple[str | None, str | None]:
         """The ids of the passages before and after this one in its document (None at either end)."""
 
-    def page_of(self, doc: str, offset: int) -> int | None:
-        """The 1-based page of `doc` holding `offset`, or None for an unpaged document."""
+    def pages_of(self, places: Sequence[tuple[str, int]]) -> list[int | None]:
+        """The 1-based page holding each (doc, offset), None for an unpaged document: from the page
+        table the store keeps for each document, looked up for all at once (a remote store: one request)."""
 
     def text(self, doc: str) -> str:
         """The text `doc`'s passage offsets index (`qa text DOC`); QAError (404) for an unknown doc."""

@@ -112,8 +112,8 @@ class LocalStore:
         after = passages[row + 1].id if row + 1 < len(passages) and passages[row + 1].doc == doc else None
         return before, after
 
-    def page_of(self, doc: str, offset: int) -> int | None:
-        return self.index.page_of(doc, offset)
+    def pages_of(self, places) -> list[int | None]:
+        return [self.index.page_of(doc, offset) for doc, offset in places]
 
     def text(self, doc: str) -> str:
         return self.index.text(doc)

@@ -110,9 +110,12 @@ class QdrantStore:
         found = self.engine.retrieve(self.side, [record_id("doc", doc)], payload=keys)
         return found[0][2] if found else None
 
-    def page_of(self, doc: str, offset: int) -> int | None:
-        record = self._document(doc, ["pages"])
-        return page_of([tuple(p) for p in record["pages"]], offset) if record and record.get("pages") else None
+    def pages_of(self, places) -> list[int | None]:
+        """One request for the page tables of every document named (kept in its side collection record)."""
+        docs = sorted({doc for doc, _ in places})
+        found = self.engine.retrieve(self.side, [record_id("doc", doc) for doc in docs], payload=["doc", "pages"])
+        tables = {payload["doc"]: [tuple(p) for p in payload["pages"]] for _, _, payload in found if payload.get("pages")}
+        return [page_of(tables.get(doc), offset) for doc, offset in places]
 
     def text(self, doc: str) -> str:
         record = self._document(doc, ["parts"])
