@@ -10,6 +10,7 @@ import numpy as np
 
 from . import scoring
 from .actors import asks_who, lexical_query, names_other_actor, passage_actors
+from .split import SplitText
 from .answerability import (EVIDENCE_DEPTH, ROLE_DEPTH, asked_role, expected_type, holds, is_answerable,
                             names_role)
 from ..embed import Embedder
@@ -176,7 +177,7 @@ class Retriever:
             # holding the question's words)
             lexical_row = _only_candidates(found.lexical[q : q + 1], _row(found.member, q))[0]
             evidence_rows = self._evidence(relevance[q], lexical_row, mode, found)
-            evidence = [found.passages[r].text for r in evidence_rows]
+            evidence = [_split(found, r) for r in evidence_rows]
             best_cosine = float(_only_candidates(found.dense[q : q + 1], _row(found.member, q)).max())
             answerable = is_answerable(question, evidence, self.store.knows, best_cosine, self.store.stem)
             if mode == "hybrid":
@@ -278,7 +279,7 @@ class Retriever:
         _, roles, names = asked
         scores = scores.copy()
         for row in evidence_rows:
-            if names_role(found.passages[row].text, roles, names, self.store.stem):
+            if names_role(_split(found, row), roles, names, self.store.stem):
                 scores[row] += scoring.ROLE_BONUS
         return scores
 
@@ -305,7 +306,7 @@ class Retriever:
         for row, key in zip(rows.tolist(), found.keys[rows].tolist()):
             value = known.get(key)
             if value is None:
-                value = known[key] = learn(found.passages[row].text)
+                value = known[key] = learn(_split(found, row))
             out.append(value)
         return out
 
@@ -360,6 +361,14 @@ def _context(found: Candidates, rows: np.ndarray) -> tuple[np.ndarray, np.ndarra
         if (passages[a].doc, passages[a].section) == (passages[b].doc, passages[b].section):
             previous[b], following[a] = a, b
     return np.array([len(p.text) for p in passages]), previous, following
+
+
+def _split(found: Candidates, row: int) -> SplitText:
+    """Candidate `row`'s text with its sentences as the store keeps their spans (split at build time)."""
+    p = found.passages[row]
+    spans = found.sentence_spans
+    lo, hi = np.searchsorted(spans[:, 0], [row, row + 1])
+    return SplitText(p.text, [p.text[start - p.start : end - p.start] for _, start, end in spans[lo:hi].tolist()])
 
 
 def _section_ids(found: Candidates, rows: np.ndarray) -> np.ndarray:
