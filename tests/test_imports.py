@@ -120,3 +120,9 @@ def test_the_graph_sees_imports_inside_functions():
     graph = import_graph()
     assert "qa.store.index" in graph["qa.wiring"]  # imported inside LocalFolder's methods
     assert "qa.search.retrieval" in graph["qa.wiring"]
+
+
+def test_no_module_is_over_400_lines():
+    long = {name: n for name, path in _modules().items()
+            if (n := len(path.read_text(encoding="utf-8").splitlines())) > 400}
+    assert long == {}
