@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 from conftest import without_progress
 from qa.cli import NOT_IN_CORPUS, _progress_lines, app, print_answer
-from qa.store.index import read_manifest
+from qa.store.local.index import read_manifest
 from qa.search.retrieval import Answer, Highlight, Hit
 
 runner = CliRunner()

@@ -12,10 +12,10 @@ import hashlib
 import json
 from pathlib import Path
 
-from ..ingest.files import PLAIN_SUFFIXES, doc_name, find_files
-from ..errors import QAError
-from ..ingest import readers_digest
-from ..ingest.document import Document, Section
+from ...ingest.files import PLAIN_SUFFIXES, doc_name, find_files
+from ...errors import QAError
+from ...ingest import readers_digest
+from ...ingest.document import Document, Section
 
 DOCUMENTS = "documents.jsonl"
 TEXTS = "texts"
@@ -26,7 +26,7 @@ def write_documents(folder: Path, documents: list, previous: Path | None = None)
 
     An entry is a Document, or the record of an unchanged document in the index at `previous`
     (its extracted text is linked from there: index files are never written in place)."""
-    from ..embed.onnx_export import place_file
+    from ...embed.onnx_export import place_file
 
     (folder / TEXTS).mkdir()
     readers = readers_digest()
