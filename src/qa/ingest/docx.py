@@ -51,8 +51,8 @@ def _extract(path: Path, builder: Builder) -> None:
     code_styles: dict[str, bool] = {}
     panel = False  # under a heading of a site's side panel ("Previous topic"): its text is navigation
     for block, style in zip(blocks, styles):
-        if style is not None:
-            panel = F.navigation_heading(block.text)
+        if style is not None or not isinstance(block, Table) and F.navigation_heading(block.text):
+            panel = F.navigation_heading(block.text)  # (a "Contents" set as a plain paragraph opens one too)
         if panel:
             continue
         if not isinstance(block, Table) and style is None and _is_code(block, code_styles):

@@ -134,6 +134,7 @@ _NAVIGATION_LINE = re.compile(
       | (?:prev(?:ious)?|next|up|home|index|contents|modules)(?:\s*[|\u00b7\u2022/]?\s*(?:prev(?:ious)?|next|up|home|index|contents|modules))+
       | (?:prev(?:ious)?|next|up|home|index|contents|modules)\s*[|\u00bb\u203a]
       | [^.!?]{1,60}?\s[\u00bb\u203a]  # a breadcrumb's step ("The Python Standard Library »")
+      | [|\u00bb\u203a\u2190\u2192]  # a separator left alone on its line
       | \u00a9\s*(?:copyright\s+)?.{0,100} | created\s+using\s+\w+.{0,40} | last\s+updated\s+on\s+.{0,40}
       | generated\s+(?:on\s+.{0,60}\s+)?by\s+doxygen.{0,40}
       | (?:\[(?:contents|index|top)\]\s*)+
@@ -159,6 +160,14 @@ def navigation_line(text: str) -> bool:
     "Next: Invoking, Previous: Overview, Up: Top [Contents][Index]", "Prev Up Home Next", a "©" line)?"""
     line = squash(text)
     return bool(line) and bool(_NAVIGATION_LINE.match(line))
+
+
+def navigation_block(lines: list[str]) -> bool:
+    """Is this block of lines (a list of links, once the links are gone) navigation: two of its lines
+    or more navigation lines, and half of them at least ("index / modules | / next | / Python »")?"""
+    lines = [line for line in lines if line.strip()]
+    found = sum(navigation_line(line) for line in lines)
+    return found >= 2 and found >= 0.5 * len(lines)
 
 
 def navigation_heading(text: str) -> bool:

@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass
 
 from .code_blocks import blocks_around, cut_at_code, markdown_code, through_code
 from .document import Document
-from .furniture import navigation_line
+from .furniture import navigation_block, navigation_line
 
 SPLIT_ABOVE = 1000  # a paragraph longer than this is split at sentence boundaries
 TARGET = 800  # sentences are packed up to about this many characters per passage
@@ -210,7 +210,9 @@ def _join_paragraphs(document: Document, spans: list[tuple[int, str, _Span, bool
         page = page_of(document.pages, span.start)
         if out:
             p_at, p_section, p_span, p_page, p_code = out[-1]
-            same_place = p_at == at and p_page == page and p_code == is_code  # one section, page and kind
+            # one section, page and kind, and nothing left out between them (furniture)
+            same_place = p_at == at and p_page == page and p_code == is_code \
+                and not document.text[p_span.end:span.start].strip()
             joins = short is None or min(len(p_span.text), len(span.text)) < short
             if same_place and joins and span.end - p_span.start <= limit:
                 out[-1] = (at, section, _Span(p_span.start, span.end, document.text[p_span.start:span.end]), page,
@@ -286,6 +288,8 @@ def _segments(block: _Span, markdown: bool, headings: bool = True) -> list[tuple
         return [(heading, None)]
     items: list[tuple[str | None, _Span | None]] = []
     current: list[re.Match] = []
+    if navigation_block(block.text.splitlines()):
+        return items
     for line in _LINE.finditer(block.text):
         stripped = line.group().strip()
         md_heading = _MD_HEADING.fullmatch(stripped) if markdown and headings else None
