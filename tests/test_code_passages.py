@@ -190,3 +190,16 @@ def test_cut_at_code_covers_the_range_in_order(raw, start, length):
 def test_markdown_code_finds_an_unclosed_fence_to_the_end():
     text = "Intro.\n\n```\ncode\n"
     assert markdown_code(text) == [(8, len(text.rstrip()))]
+
+
+def test_an_index_keeps_a_document_s_code_blocks_for_its_next_build(tmp_path):
+    from qa.store.documents import extracted_documents, write_documents
+
+    path = tmp_path / "page.html"
+    path.write_text(HTML, encoding="utf-8")
+    document = read_html(path, "page.html", _warn)
+    (tmp_path / "index").mkdir()
+    write_documents(tmp_path / "index", [document])
+    again = extracted_documents(tmp_path / "index")["page.html"]
+    assert again.code == document.code != ()
+    assert split_document(again) == split_document(document)

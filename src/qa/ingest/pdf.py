@@ -17,7 +17,7 @@ from .pdf_words import Words, font, respace
 BAND = 0.12  # running headers and footers live in the top and bottom 12% of a page
 CELL_GAP = 1.2  # a horizontal gap of this many font sizes inside a short line separates table cells
 ROW_MAX_CHARS = 80
-JUSTIFIED_GAPS = 3  # a line with this many wide word spaces or more, nearly all alike, is justified prose
+JUSTIFIED_GAPS = 3  # a line with this many word spaces or more, all alike, is justified prose however wide
 SCALED_BELOW = 2.0  # a reported type size under this many points is a 1 pt font scaled by its text matrix
 CONTENTS_SHARE = 0.8  # a paragraph this much made of the document's headings is its table of contents
 KEEP_OPEN = 16  # pages held open between the reader's two passes (a short manual's; the others are loaded twice)
