@@ -13,6 +13,7 @@ from qa.ingest.passages import split_document
 
 BODY = ("The json module can serialize Python objects to text and read them back; dump writes to a file "
         "and dumps returns a string.")
+INTRO = "Only the list under a plain Contents paragraph is the page's contents; this sentence is text."
 SIGNATURE = "json.dumps(obj, *, skipkeys=False, ensure_ascii=True)"
 DEFINITION = "Serialize obj to a JSON formatted string using this conversion table."
 FURNITURE_WORDS = ["\u00bb", "Previous topic", "Next topic", "Show Source", "Report a Bug", "Table of Contents",
@@ -49,6 +50,7 @@ def _sphinx_docx(path: Path) -> Path:
     d.add_paragraph("Contents")  # a page's own table of contents, its title set as a plain paragraph
     for item in ("Basic Usage", "Encoders and Decoders"):
         d.add_paragraph(item, style="List Bullet")
+    d.add_paragraph(INTRO)  # the page's text goes on before its next heading
     d.add_heading("Basic Usage\u00b6", 2)
     d.add_paragraph(SIGNATURE + "\u00b6")
     d.add_paragraph(DEFINITION)
@@ -77,6 +79,7 @@ def test_a_word_file_made_from_a_sphinx_page_has_no_furniture_passage(tmp_path):
     assert [s.heading for s in document.sections] == ["json \u2014 JSON encoder and decoder", "Basic Usage"]
     assert "mailbox" not in document.text and "email.iterators" not in document.text
     assert not any("modules" in p.text or "Encoders and Decoders" in p.text for p in passages)
+    assert any(INTRO in p.text for p in passages)
     assert len(passages) == 3  # the related bar between two paragraphs does not get packed in with them
 
 

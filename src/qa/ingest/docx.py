@@ -50,10 +50,15 @@ def _extract(path: Path, builder: Builder) -> None:
     code: list[str] = []  # and consecutive code paragraphs (a line each in most writers) one code block
     code_styles: dict[str, bool] = {}
     panel = False  # under a heading of a site's side panel ("Previous topic"): its text is navigation
+    contents = False  # after a plain "Contents" paragraph: the list that follows it is a page's contents
     for block, style in zip(blocks, styles):
-        if style is not None or not isinstance(block, Table) and F.navigation_heading(block.text):
-            panel = F.navigation_heading(block.text)  # (a "Contents" set as a plain paragraph opens one too)
-        if panel:
+        if style is not None:
+            panel = F.navigation_heading(block.text)
+        contents = contents and not isinstance(block, Table) and _is_list(block)
+        if panel or contents:
+            continue
+        if style is None and not isinstance(block, Table) and F.navigation_heading(block.text):
+            contents = True
             continue
         if not isinstance(block, Table) and style is None and _is_code(block, code_styles):
             _flush(items, builder)
