@@ -18,7 +18,11 @@ from qa.ingest.pdf import read_pdf
 
 INTRO = "The package is built with the usual tools and needs a C compiler and make on the search path."
 RUN = "To build and install it, run:"
-CODE = ["./configure --prefix=/usr", "make -j4", "make install"]
+CODE = ["./configure --prefix=/usr", "make -j4", "make install"]  # short: read as a paragraph (CODE_APART)
+# A listing as long as a `dir(sys)` dump: a passage of its own.
+LISTING = [f"['__breakpointhook__', '__displayhook__', '__doc__', 'api_version_{n}', 'argv_{n}', 'byteorder']"
+           for n in range(8)]
+LISTED = "The names a module defines are listed by dir(), here those of sys:"
 AFTER = "Every option of configure is listed in the file INSTALL, with its default value."
 # A sentence cut by a code line: neither half says both what to set and what it does.
 BEFORE_INLINE = "The default prefix is /usr/local, which you change with"
@@ -44,18 +48,27 @@ def _holding(texts, fragment):
 
 
 def _assert_code_apart(texts):
-    code = _holding(texts, "make install")
-    assert INTRO not in code and AFTER not in code
+    listing = _holding(texts, "api_version_3")
+    assert listing == "\n".join(LISTING)  # the long listing alone, not packed with the prose around it
+    assert RUN in _holding(texts, "make install")  # a short command goes with the sentence introducing it
+
+
+def _assert_sentence_whole(document, monkeypatch):
+    """With every code block apart, a sentence cut by a code line still stays whole."""
+    monkeypatch.setattr(P, "CODE_APART", 0)
+    texts = _passages(document)
+    assert "\n".join(CODE) in _holding(texts, "make install")
     whole = _holding(texts, INLINE)
-    assert BEFORE_INLINE in whole and AFTER_INLINE in whole  # the sentence through the code line stays whole
+    assert BEFORE_INLINE in whole and AFTER_INLINE in whole
 
 
 HTML = f"""<html><body><h1>Widget</h1><h2>Building</h2>
 <p>{INTRO}</p><p>{RUN}</p><pre>{chr(10).join(CODE)}</pre><p>{AFTER}</p>
+<p>{LISTED}</p><pre>{chr(10).join(LISTING)}</pre><p>{AFTER}</p>
 <p>{BEFORE_INLINE}</p><pre>{INLINE}</pre><p>{AFTER_INLINE}</p></body></html>"""
 
 
-def test_a_web_page_s_pre_block_is_a_passage_apart_from_its_prose(tmp_path):
+def test_a_web_page_s_long_pre_block_is_a_passage_apart_from_its_prose(tmp_path, monkeypatch):
     path = tmp_path / "page.html"
     path.write_text(HTML, encoding="utf-8")
     document = read_html(path, "page.html", _warn)
@@ -63,6 +76,7 @@ def test_a_web_page_s_pre_block_is_a_passage_apart_from_its_prose(tmp_path):
     start = document.text.index(code)
     assert (start, start + len(code)) in document.code
     _assert_code_apart(_passages(document))
+    _assert_sentence_whole(document, monkeypatch)
 
 
 def _docx(path: Path, code_style: bool) -> Path:
@@ -86,6 +100,10 @@ def _docx(path: Path, code_style: bool) -> Path:
     for line in CODE:  # Word writers put a code block's lines in paragraphs of their own
         code(line)
     d.add_paragraph(AFTER)
+    d.add_paragraph(LISTED)
+    for line in LISTING:
+        code(line)
+    d.add_paragraph(AFTER)
     d.add_paragraph(BEFORE_INLINE)
     code(INLINE)
     d.add_paragraph(AFTER_INLINE)
@@ -94,10 +112,11 @@ def _docx(path: Path, code_style: bool) -> Path:
 
 
 @pytest.mark.parametrize("code_style", [True, False], ids=["code style", "monospace runs"])
-def test_a_word_file_s_code_paragraphs_are_one_block_apart_from_its_prose(tmp_path, code_style):
+def test_a_word_file_s_code_paragraphs_are_one_block_apart_from_its_prose(tmp_path, code_style, monkeypatch):
     document = read_docx(_docx(tmp_path / "guide.docx", code_style), "guide.docx", _warn)
     assert "\n".join(CODE) in document.text  # its lines as one block, no blank lines between them
     _assert_code_apart(_passages(document))
+    _assert_sentence_whole(document, monkeypatch)
 
 
 def test_a_word_paragraph_in_a_proportional_font_is_not_code(tmp_path):
@@ -119,14 +138,14 @@ def _pdf(path: Path, lines: list[tuple[str, str]]) -> Path:
     c.drawString(72, 770, "Building Widget")
     y = 740
     for font, text in lines:
-        c.setFont(font, 10)
+        c.setFont(font, 7 if text in LISTING else 10)
         c.drawString(72 if font == "Times-Roman" else 90, y, text)
         y -= 12
     c.save()
     return path
 
 
-def test_a_pdf_listing_keeps_its_lines_and_is_a_passage_apart(tmp_path):
+def test_a_pdf_manual_s_syntax_lines_keep_their_lines_and_are_code(tmp_path):
     # A manual's syntax lines set tight under their label, prose after them at the same spacing
     # (gnuplot's "Syntax: set logscale <axes> {<base>} unset logscale ... where <axes> may be ...").
     syntax = ["set logscale <axes> {<base>}", "unset logscale <axes>", "show logscale"]
@@ -134,12 +153,14 @@ def test_a_pdf_listing_keeps_its_lines_and_is_a_passage_apart(tmp_path):
              "none is given.").split()
     prose = [" ".join(words[:12]), " ".join(words[12:])]
     lines = [("Times-Roman", INTRO), ("Times-Roman", "Syntax:")] + [("Courier", s) for s in syntax] \
-        + [("Times-Roman", p) for p in prose]
+        + [("Times-Roman", p) for p in prose] + [("Times-Roman", LISTED)] + [("Courier", s) for s in LISTING]
     document = read_pdf(_pdf(tmp_path / "manual.pdf", lines), "manual.pdf", _warn)
-    assert "\n".join(syntax) in document.text  # each syntax line its own line
-    texts = _passages(document)
-    listing = _holding(texts, "unset logscale")
-    assert "where <axes>" not in listing
+    syntax_text = "\n".join(syntax)
+    assert syntax_text in document.text  # each syntax line its own line, the prose after on a line of its own
+    assert document.text[document.text.index(syntax_text) + len(syntax_text)] == "\n"
+    start = document.text.index(syntax_text)
+    assert (start, start + len(syntax_text)) in document.code
+    assert _holding(_passages(document), "api_version_3") == "\n".join(LISTING)
 
 
 def test_markdown_fences_are_passages_of_their_own_and_never_headings():

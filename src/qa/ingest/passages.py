@@ -38,7 +38,7 @@ PACK_MAX = SPLIT_ABOVE
 # A code block, listing or transcript of this many characters or more is a passage of its own; a
 # shorter one ("Run:" / `make install`) is read as a paragraph among the others (chosen in eval/README.md,
 # "Passage cutting for any writer (issue #34)").
-CODE_APART = 0
+CODE_APART = 400
 
 HEADING_MAX_CHARS = 100
 HEADING_MAX_WORDS = 14
