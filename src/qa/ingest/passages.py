@@ -187,7 +187,7 @@ def _structured_spans(document: Document) -> tuple[str, list[tuple[str, _Span]]]
         section = sections[at].heading if at >= 0 else title
         for a, b, is_code in cut_at_code(block.start, block.end, code):
             part = _trimmed(block, a - block.start, b - block.start)
-            runs = [part] if is_code else [run for _, run in _segments(part, markdown=False, headings=False)]
+            runs = [part] if is_code else [run for _, run in _segments(part, False, False, document.code)]
             for run in runs:
                 for piece in _at_page_starts(run, page_starts):
                     spans.extend((at, section, p, is_code) for p in _split_long(piece))
@@ -280,20 +280,24 @@ def _repeated_separators(blocks: list[_Span]) -> set[str]:
     return {text for text, n in counts.items() if n >= 2}
 
 
-def _segments(block: _Span, markdown: bool, headings: bool = True) -> list[tuple[str | None, _Span | None]]:
-    """The block as (heading, None) and (None, content run) items; furniture lines are dropped.
-    With `headings` false (a reader found them already) no line is taken for a heading."""
+def _segments(block: _Span, markdown: bool, headings: bool = True,
+              code: tuple[tuple[int, int], ...] = ()) -> list[tuple[str | None, _Span | None]]:
+    """The block as (heading, None) and (None, content run) items; furniture lines are dropped, but
+    never inside a `code` span (an ASCII diagram's "|" line is the diagram's). With `headings` false
+    (a reader found them already) no line is taken for a heading."""
     heading = _heading(block.text) if headings and not markdown else None
     if heading is not None:
         return [(heading, None)]
     items: list[tuple[str | None, _Span | None]] = []
     current: list[re.Match] = []
-    if navigation_block(block.text.splitlines()):
+    inside = [(a - block.start, b - block.start) for a, b in code if a < block.end and b > block.start]
+    if not inside and navigation_block(block.text.splitlines()):
         return items
     for line in _LINE.finditer(block.text):
         stripped = line.group().strip()
         md_heading = _MD_HEADING.fullmatch(stripped) if markdown and headings else None
-        if md_heading or _FURNITURE.match(stripped) or navigation_line(stripped):
+        kept = any(a <= line.start() < b for a, b in inside)
+        if not kept and (md_heading or _FURNITURE.match(stripped) or navigation_line(stripped)):
             if current:
                 items.append((None, _join(block, current)))
             current = []
