@@ -7,9 +7,8 @@ The rules are ours (no library splits messy web text into cited sections), so th
   sharing/print links, feedback prompts, empty "Written by" credits;
 - a block of several short unpunctuated lines is a table and stays one passage;
 - a paragraph over ~1,000 characters is split at sentence boundaries; no passage exceeds 1,500;
-- a code block, listing or transcript (the reader's `Document.code`, a Markdown fence) is never
-  packed with the prose around it: a passage is what a reader would quote. A sentence that runs on
-  through a code line (no sentence end before it, a lower-case word after it) stays whole.
+- a long code block, listing or transcript (the reader's `Document.code`, a Markdown fence) is a
+  passage of its own; a sentence that runs on through one stays whole (code_blocks.through_code).
 Every passage satisfies `document.text[start:end] == passage.text`.
 """
 
@@ -35,9 +34,8 @@ JOIN_MAX = 600  # ... into a passage of up to this many characters
 # their context; packed, hybrid Hit@1 0.438 -> 0.531 and 0.606 -> 0.697). Not a PDF's: packing man
 # pages' option paragraphs lost there (manuals Hit@1 0.545 -> 0.455).
 PACK_MAX = SPLIT_ABOVE
-# A code block, listing or transcript of this many characters or more is a passage of its own; a
-# shorter one ("Run:" / `make install`) is read as a paragraph among the others (chosen in eval/README.md,
-# "Passage cutting for any writer (issue #34)").
+# A code block of this many characters or more is a passage of its own, a shorter one ("Run:" / `make
+# install`) a paragraph among the others (eval/README.md, "Passage cutting for any writer (issue #34)").
 CODE_APART = 400
 
 HEADING_MAX_CHARS = 100
@@ -147,9 +145,7 @@ def _text_spans(document: Document) -> tuple[str, list[tuple[str, _Span]]]:
     code = markdown_code(document.text) if markdown else []
     blocks = [(_Span(a, b, document.text[a:b]), is_code) for a, b, is_code in blocks_around(document.text, code, _BLOCK)]
     separators = _repeated_separators([b for b, is_code in blocks if not is_code])
-    title = ""
-    section = ""
-    spans: list[tuple[str, _Span]] = []
+    title, section, spans = "", "", []
     for block, is_code in blocks:
         if is_code:  # never a heading, never furniture ("# build it" and "print" are code there)
             spans.extend((section, piece) for piece in _split_long(block))
@@ -187,8 +183,7 @@ def _structured_spans(document: Document) -> tuple[str, list[tuple[str, _Span]]]
         section = sections[at].heading if at >= 0 else title
         for a, b, is_code in cut_at_code(block.start, block.end, code):
             part = _trimmed(block, a - block.start, b - block.start)
-            runs = [part] if is_code else [run for _, run in _segments(part, False, False, document.code)]
-            for run in runs:
+            for run in [part] if is_code else [run for _, run in _segments(part, False, False, document.code)]:
                 for piece in _at_page_starts(run, page_starts):
                     spans.extend((at, section, p, is_code) for p in _split_long(piece))
     spans = [(at, section, _Span(a, b, document.text[a:b]), is_code) for (at, section), a, b, is_code
@@ -210,9 +205,8 @@ def _join_paragraphs(document: Document, spans: list[tuple[int, str, _Span, bool
         page = page_of(document.pages, span.start)
         if out:
             p_at, p_section, p_span, p_page, p_code = out[-1]
-            # one section, page and kind, and nothing left out between them (furniture)
             same_place = p_at == at and p_page == page and p_code == is_code \
-                and not document.text[p_span.end:span.start].strip()
+                and not document.text[p_span.end:span.start].strip()  # (furniture left out between them)
             joins = short is None or min(len(p_span.text), len(span.text)) < short
             if same_place and joins and span.end - p_span.start <= limit:
                 out[-1] = (at, section, _Span(p_span.start, span.end, document.text[p_span.start:span.end]), page,
@@ -282,9 +276,8 @@ def _repeated_separators(blocks: list[_Span]) -> set[str]:
 
 def _segments(block: _Span, markdown: bool, headings: bool = True,
               code: tuple[tuple[int, int], ...] = ()) -> list[tuple[str | None, _Span | None]]:
-    """The block as (heading, None) and (None, content run) items; furniture lines are dropped, but
-    never inside a `code` span (an ASCII diagram's "|" line is the diagram's). With `headings` false
-    (a reader found them already) no line is taken for a heading."""
+    """The block as (heading, None) and (None, content run) items; furniture lines are dropped, never in
+    `code` (a diagram's "|" line). With `headings` false (a reader found them) no line is a heading."""
     heading = _heading(block.text) if headings and not markdown else None
     if heading is not None:
         return [(heading, None)]

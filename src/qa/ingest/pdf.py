@@ -12,13 +12,12 @@ from .code_blocks import code_runs
 from .document import Builder, Document, Unreadable, Warn, guarded
 from .pdf_paragraphs import Line, block_text, blocks, leading, page_hyphens
 from .pdf_sections import HEADING_SCALE, font_sections, outline_sections, under_first
+from .pdf_spacing import justified, scaled
 from .pdf_words import Words, font, respace
 
 BAND = 0.12  # running headers and footers live in the top and bottom 12% of a page
 CELL_GAP = 1.2  # a horizontal gap of this many font sizes inside a short line separates table cells
 ROW_MAX_CHARS = 80
-JUSTIFIED_GAPS = 3  # a line with this many word spaces or more, all alike, is justified prose however wide
-SCALED_BELOW = 2.0  # a reported type size under this many points is a 1 pt font scaled by its text matrix
 CONTENTS_SHARE = 0.8  # a paragraph this much made of the document's headings is its table of contents
 KEEP_OPEN = 16  # pages held open between the reader's two passes (a short manual's; the others are loaded twice)
 SIZE_SAMPLES = 7  # characters sampled along a line for its type size
@@ -160,7 +159,7 @@ def _lines(textpage, text: str, height: float, words: Words) -> list[Line]:
         ]
         sized = sorted((raw.FPDFText_GetFontSize(textpage, i), i) for i in spread)
         size, probe = sized[len(sized) // 2]
-        size = _scaled(textpage, probe, size) or 10.0
+        size = scaled(textpage, probe, size) or 10.0
         top = textpage.get_charbox(probe, loose=True)[3]
         last = char(at + lead + len(line) - 1)
         opening = char(at + lead)
@@ -258,7 +257,7 @@ def _cells(textpage, line: str, offset: int, size: float, char) -> tuple[str, bo
                     hang = textpage.get_charbox(after)[0]
                     continue
         out.append(ch)
-    if gaps and _justified(widths):
+    if gaps and justified(widths):
         return line, False, None
     text = "".join(out)
     if gaps == 1 and _DEFINITION_TAG.search(text):
@@ -266,32 +265,6 @@ def _cells(textpage, line: str, offset: int, size: float, char) -> tuple[str, bo
         # a label for the eye and not a table's cell; the definition reads on into the next line.
         return _DEFINITION_TAG.sub("", text), False, None
     return text, gaps > 0, hang
-
-
-def _justified(widths: list[tuple[float, bool]]) -> bool:
-    """Are these (width, after punctuation) a justified line's word spaces, however wide? JUSTIFIED_GAPS
-    of them at least, and every one near the line's middle width: a typesetter stretches all the
-    spaces of a line alike (those after punctuation a little more), where a table's cells stand apart
-    by what their texts leave, and the words inside a cell by a narrow space. (Glyph boxes make
-    measured spaces differ by a point or so.)"""
-    if len(widths) < JUSTIFIED_GAPS:
-        return False
-    middle = sorted(w for w, _ in widths)[len(widths) // 2]
-    return all(abs(w - middle) <= (0.6 if stop else 0.25) * middle + 1 for w, stop in widths)
-
-
-def _scaled(textpage, index: int, size: float) -> float:
-    """The type size of the character at `index`: pdfium gives the size its font was selected at,
-    which a writer that selects every font at 1 pt and scales the text matrix instead (XeTeX's and
-    LuaTeX's drivers) leaves at 1; there, the size times the matrix's scale."""
-    import pypdfium2.raw as raw
-
-    if size >= SCALED_BELOW:
-        return size
-    matrix = raw.FS_MATRIX()
-    if not raw.FPDFPageObj_GetMatrix(raw.FPDFText_GetTextObject(textpage, index), ctypes.byref(matrix)):
-        return size
-    return size * abs(matrix.a * matrix.d - matrix.b * matrix.c) ** 0.5
 
 
 def _generated(textpage, index: int) -> bool:
