@@ -146,7 +146,7 @@ class Builder:
             end = max(start, len(text[:end].rstrip("\n")))  # the blank line before the next heading is not content
             sections.append(Section(start, end, heading, level))
         pages = tuple(self.page_ranges) if self.page_ranges else None
-        return Document(name, text, sha256, tuple(sections), pages, kind, tuple(sorted(self.code_spans)))
+        return Document(name, text, sha256, tuple(sections), pages, kind, code=tuple(sorted(self.code_spans)))
 
 
 class TitleLevels:

@@ -106,7 +106,7 @@ def extracted_documents(folder: Path) -> dict[str, Document]:
                 sections = tuple(Section(int(a), int(b), str(h), int(lv)) for a, b, h, lv in record["sections"])
                 documents[doc] = Document(doc, text, record["sha256"], sections,
                                           tuple(record["pages"]) if record.get("pages") else None, record["kind"],
-                                          tuple((int(a), int(b)) for a, b in record.get("code") or ()))
+                                          code=tuple((int(a), int(b)) for a, b in record.get("code") or ()))
         return documents
     except (OSError, ValueError, KeyError, TypeError):
         return {}
