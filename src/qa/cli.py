@@ -28,6 +28,8 @@ StoreKind = typer.Option("local", "--store", envvar="QA_STORE", help="local (the
 QdrantUrl = typer.Option(None, "--qdrant-url", envvar="QA_QDRANT_URL", help="With --store qdrant: "
                          "http(s)://host:port, a folder for Qdrant's embedded local mode, or edge:FOLDER.")
 Collection = typer.Option("qa", "--collection", envvar="QA_COLLECTION", help="With --store qdrant: the collection.")
+KeysFile = typer.Option(None, "--keys", envvar="QA_KEYS", metavar="FILE", help="The API keys file (default: "
+                        "beside the index folder, INDEX_DIR.keys.json).")
 
 
 def _warn(message: str) -> None:
@@ -149,6 +151,8 @@ def index_command(
     write_consistency: Optional[int] = typer.Option(None, "--write-consistency", metavar="N", help="With --store "
                                                     "qdrant, a new collection's write_consistency_factor: replicas "
                                                     "a write waits for (default 1, at most --replicas)."),
+    watch: bool = typer.Option(False, "--watch", help="After the build, re-index each time the files change, "
+                               "until Ctrl-C (local store)."),
 ) -> None:
     """Build the index from .txt, .md, .pdf, .html/.htm and .docx files, replacing the old one atomically;
     only text the old index did not hold is embedded.
@@ -163,6 +167,8 @@ def index_command(
         sources = paths or [Path("corpus")]
         url = _qdrant_url(store, qdrant_url)
         cluster = (shards, replicas, write_consistency)
+        if watch and url is not None:
+            raise QAError("--watch follows a local index's corpus: it does not go with --store qdrant")
         if url is not None:
             from .store.qdrant_sync import Settings
 
@@ -182,6 +188,13 @@ def index_command(
             texts = manifest["texts"]
             reused = f" (embedded {texts['embedded']} new texts, reused {texts['reused']})" if texts["reused"] else ""
             typer.echo(f"Indexed {manifest['passage_count']} passages from {docs} file(s) into {index_dir}/{reused}")
+        if watch:
+            import threading
+
+            from .serve.watch import follow
+
+            _warn(f"watching {', '.join(str(s) for s in sources)} for changes (Ctrl-C to stop)")
+            follow(sources, index_dir, embedder, threading.Event(), warn=_warn)
 
 
 def _index_qdrant(sources: list[Path], url: str, collection: str, from_index: Path | None, model: str | None,
@@ -275,8 +288,20 @@ def serve_command(
     store: str = StoreKind,
     qdrant_url: Optional[str] = QdrantUrl,
     collection: str = Collection,
+    keys_file: Optional[Path] = KeysFile,
+    no_auth: bool = typer.Option(False, "--no-auth", help="Answer without API keys, even beyond loopback."),
+    rate: str = typer.Option("600/minute", "--rate-limit", metavar="N/PERIOD", help="Requests a key may make, "
+                             "e.g. 600/minute or 20/second (answered 429 beyond it)."),
+    tls_cert: Optional[Path] = typer.Option(None, "--tls-cert", metavar="PEM", help="Serve HTTPS with this "
+                                            "certificate (and --tls-key)."),
+    tls_key: Optional[Path] = typer.Option(None, "--tls-key", metavar="PEM", help="The certificate's private key."),
+    watch: bool = typer.Option(False, "--watch", help="Re-index when the corpus the index was built from changes, "
+                               "and serve the new index at once."),
 ) -> None:
     """Serve the HTTP API (/ask, /passages/ID, /health, /docs) and the ask page at / until Ctrl-C.
+
+    Beyond loopback (--host 0.0.0.0) it needs API keys (`qa keys add NAME`) or --no-auth; with keys, requests
+    carry `Authorization: Bearer KEY`.
 
     Example: qa serve --port 8000   (then open http://127.0.0.1:8000/?q=who+leads+the+talks)
     """
@@ -294,7 +319,114 @@ def serve_command(
             source = retriever_opener(url, collection, model, warn=_warn)
         else:
             source = index_dir
-        serve(source, host=host, port=port, model=model, warn=_warn, allowed_hosts=allow_host or ())
+        serve(source, host=host, port=port, model=model, warn=_warn, allowed_hosts=allow_host or (),
+              watch=_watched_sources(index_dir, url) if watch else None,
+              **_security(index_dir, url, keys_file, no_auth, rate, tls_cert, tls_key))
+
+
+def _watched_sources(index_dir: Path, url: str | None) -> list[Path]:
+    """The corpus folders `qa serve --watch` follows: those the index at `index_dir` was built from."""
+    from .store.index import index_exists, read_manifest
+
+    if url is not None:
+        raise QAError("--watch follows a local index's corpus: it does not go with --store qdrant")
+    if not index_exists(index_dir):
+        raise QAError(f"--watch follows the corpus the index was built from, and there is no index at {index_dir}: "
+                      f"build one first with `qa index FOLDER --index-dir {index_dir}`")
+    return [Path(source) for source in read_manifest(index_dir)["sources"]]
+
+
+def _security(index_dir: Path, url: str | None, keys_file: Path | None, no_auth: bool, rate: str,
+              tls_cert: Path | None, tls_key: Path | None) -> dict:
+    """`qa serve`'s keys, rate limit and TLS options, checked (docs/security.md)."""
+    from .serve.keys import default_keys_file
+
+    if (tls_cert is None) != (tls_key is None):
+        raise QAError("--tls-cert and --tls-key go together: give both PEM files")
+    try:
+        from limits import parse
+
+        parse(rate)
+    except ValueError:
+        raise QAError(f"--rate-limit {rate!r} is not a rate: give N/PERIOD, e.g. 600/minute") from None
+    if keys_file is None and url is None:
+        keys_file = default_keys_file(index_dir)
+    return {"keys_file": keys_file, "no_auth": no_auth, "rate": rate,
+            "tls": (tls_cert, tls_key) if tls_cert is not None else None}
+
+
+keys_app = typer.Typer(help="API keys for `qa serve`: made once and shown once, stored as hashes (mode 0600).",
+                       no_args_is_help=True)
+app.add_typer(keys_app, name="keys")
+
+
+def _keys_path(keys_file: Path | None, index_dir: Path) -> Path:
+    from .serve.keys import default_keys_file
+
+    return keys_file if keys_file is not None else default_keys_file(index_dir)
+
+
+@keys_app.command("add")
+def keys_add_command(name: str = typer.Argument(..., help="Who or what the key is for, e.g. alice or ci."),
+                     keys_file: Optional[Path] = KeysFile, index_dir: Path = IndexDir) -> None:
+    """Make a new key named NAME and print it once: only its hash is kept.
+
+    Example: qa keys add alice   (then: curl -H "Authorization: Bearer qa_..." http://host:8000/ask?q=...)
+    """
+    from .serve.keys import add_key
+
+    with _user_errors():
+        path = _keys_path(keys_file, index_dir)
+        key = add_key(path, name)
+        _warn(f"key {name!r} added to {path}; it is shown this once: keep it somewhere safe")
+        typer.echo(key)
+
+
+@keys_app.command("list")
+def keys_list_command(keys_file: Optional[Path] = KeysFile, index_dir: Path = IndexDir,
+                      as_json: bool = JsonOut) -> None:
+    """List the keys' names and when each was made (never a key itself)."""
+    from .serve.keys import read_keys
+    from .terminal import printable
+
+    with _user_errors():
+        records = read_keys(_keys_path(keys_file, index_dir))
+        if as_json:
+            typer.echo(json.dumps([{"name": r.name, "created": r.created} for r in records]))
+        for record in records if not as_json else ():
+            typer.echo(f"{printable(record.name)}\t{record.created}")
+
+
+@keys_app.command("revoke")
+def keys_revoke_command(name: str = typer.Argument(..., help="The key's name."),
+                        keys_file: Optional[Path] = KeysFile, index_dir: Path = IndexDir) -> None:
+    """Remove the key NAME: a running server refuses it within a second."""
+    from .serve.keys import revoke_key
+
+    with _user_errors():
+        revoke_key(_keys_path(keys_file, index_dir), name)
+        _warn(f"key {name!r} revoked")
+
+
+@app.command("mcp")
+def mcp_command(
+    index_dir: Path = IndexDir,
+    model: Optional[str] = Model,
+    store: str = StoreKind,
+    qdrant_url: Optional[str] = QdrantUrl,
+    collection: str = Collection,
+) -> None:
+    """Serve the index to assistants and editors as MCP tools over stdio: ask, list_documents, read_text.
+
+    Example (an MCP client's config): {"command": "qa", "args": ["mcp", "--index-dir", "/path/to/index"]}
+    """
+    from .search.retrieval import Retriever
+    from .serve.mcp_stdio import mcp_server
+
+    with _user_errors():
+        with _qdrant_retriever_while(store, qdrant_url, collection, model) as over_qdrant:
+            retriever = over_qdrant or Retriever.open(index_dir, model=model, warn=_warn)
+            mcp_server(retriever).run("stdio")
 
 
 @app.command("eval")
@@ -367,6 +499,7 @@ def print_answer(answer, console=None) -> None:
     from rich.text import Text
 
     from .ingest.passages import cite
+    from .terminal import printable
 
     console = console or Console(highlight=False, width=min(Console().width, 100))
     if not answer.answerable:
@@ -374,11 +507,17 @@ def print_answer(answer, console=None) -> None:
     for n, hit in enumerate(answer.passages, 1):
         if n > 1:
             console.print()
-        console.print(Text(f"[{n}] {cite(hit.doc, hit.section, hit.start, hit.end, hit.page)} {hit.score:.3f}",
-                           style="bold cyan"), soft_wrap=True)
-        body = Text(hit.text)
-        if hit.highlight:
-            body.stylize("bold yellow", hit.highlight.start - hit.start, hit.highlight.end - hit.start)
+        # names, sections and text come from the documents: escaped, so none can move the cursor, clear
+        # the screen, carry a hyperlink or start a line of its own that looks like a citation
+        citation = printable(cite(hit.doc, hit.section, hit.start, hit.end, hit.page))
+        console.print(Text(f"[{n}] {citation} {hit.score:.3f}", style="bold cyan"), soft_wrap=True)
+        if hit.highlight:  # escaped piece by piece: an escape is longer than the character it stands for
+            a, b = hit.highlight.start - hit.start, hit.highlight.end - hit.start
+            body = Text(printable(hit.text[:a], lines=True))
+            body.append(printable(hit.text[a:b], lines=True), style="bold yellow")
+            body.append(printable(hit.text[b:], lines=True))
+        else:
+            body = Text(printable(hit.text, lines=True))
         for line in body.wrap(console, max(console.width - 4, 20)):
             line.rstrip()
             console.print(Text("    ") + line, soft_wrap=True)

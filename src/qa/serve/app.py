@@ -36,8 +36,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Callable, Iterable, Optional
 
-from fastapi import FastAPI, Query
-from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
+from fastapi import FastAPI, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 from fastapi_offline import FastAPIOffline
 from pydantic import WithJsonSchema
 
@@ -56,9 +56,13 @@ from .models import (
 )
 from .errors import add_error_handlers
 from .guards import BodyLimit, CatchAll, HeadAsGet, HostCheck
+from .auth import DEFAULT_RATE, BearerAuth
 from .batching import Batcher
+from .keys import Keys
+from .snapshot import Snapshots
+from .texts import text_pieces
 from ..errors import QAError, Unreachable
-from ..store.index import MANIFEST
+from ..store.index import MANIFEST, load_index
 from ..search.retrieval import (
     MAX_K,
     MODES,
@@ -96,6 +100,7 @@ class _State:
         self.store_kind: str | None = "qdrant" if opener else None  # what /health says while unavailable
         self.reachable: bool | None = None  # None: not known (no engine to reach, or not tried yet)
         self.stopped = threading.Event()
+        self.snapshots = Snapshots(warn)  # an index folder is served from a private copy (serve/snapshot.py)
         self.loaded_stamp = _stamp(index_dir)
         self._next_check = 0.0
         self._reloading = threading.Lock()
@@ -142,8 +147,10 @@ class _State:
     def open(self) -> None:
         """Open the index folder (building it from `corpus` when missing or stale), or say why not."""
         try:
-            self.ready(Retriever.open(self.index_dir, corpus=self.corpus, model=self.model, warn=self.warn))
+            built = Retriever.open(self.index_dir, corpus=self.corpus, model=self.model, warn=self.warn)
             self.loaded_stamp = _stamp(self.index_dir)  # the index Retriever.open built, if it built one
+            if not self._serve_private(lambda copy: Retriever(load_index(copy), built.embedder)):
+                self.ready(built)
         except Exception as error:  # noqa: BLE001 - whatever breaks, the server starts and says why
             self.unavailable = (f"no index could be loaded from {self.index_dir}/ ({_reason(error)}); "
                                 f"build one with `qa index CORPUS_FOLDER --index-dir {self.index_dir}`: "
@@ -151,11 +158,29 @@ class _State:
             if self.warn:
                 self.warn(self.unavailable)
 
+    def _serve_private(self, load: Callable[[Path], Retriever]) -> bool:
+        """Serve `load` of a private copy of the index folder (see `ready`); False when the folder is too
+        large to copy, to be served from its own files. A copy that fails is removed at once."""
+        copy = self.snapshots.take(self.index_dir)
+        if copy == Path(self.index_dir):
+            return False
+        try:
+            self.ready(load(copy))
+        except BaseException:
+            self.snapshots.discard_last()
+            raise
+        return True
+
     def require(self) -> Retriever:
         self.refresh()
         if self.retriever is None:
             raise QAError(self.unavailable or "no index is loaded", status=503)
         return self.retriever
+
+    def reload_now(self) -> None:
+        """`refresh` without waiting for the next second's check (`--watch` has just rebuilt the index)."""
+        self._next_check = 0.0
+        self.refresh()
 
     def refresh(self) -> None:
         """Load the index folder again when its manifest changed since it was loaded (`qa index` swaps a
@@ -170,7 +195,8 @@ class _State:
             return  # no index there, the loaded one, or another request is loading it
         try:
             self.loaded_stamp = stamp
-            self.ready(Retriever.load(self.index_dir, self.model, self.warn))
+            if not self._serve_private(lambda copy: Retriever.load(copy, self.model, self.warn)):
+                self.ready(Retriever.load(self.index_dir, self.model, self.warn))
             if self.warn:
                 count = self.retriever.store.count
                 self.warn(f"loaded the rebuilt index at {self.index_dir}/ ({count} passages)")
@@ -228,11 +254,14 @@ def create_app(
     max_body_bytes: int = MAX_BODY_BYTES,
     on_ready: Callable[[Retriever], None] | None = None,
     allowed_hosts: Iterable[str] = (),
+    keys: Keys | None = None,
+    rate: str | None = DEFAULT_RATE,
 ) -> FastAPI:
     """The API over `source`: a ready Retriever, or an index folder opened once at start-up.
 
     Requests are answered only when their Host header names a loopback name or one of `allowed_hosts`
-    ("*" for any host): see `HostCheck`.
+    ("*" for any host): see `HostCheck`. With `keys`, every route but /health and the page needs one of
+    them, each at most `rate` requests (`limits` notation, e.g. "600/minute"): see `BearerAuth`.
 
     An index folder is opened with `Retriever.open` (built from `corpus` when missing or stale). When that
     fails, or the index fails the probe questions, the app still starts and reports why on /health (503)
@@ -279,6 +308,8 @@ def create_app(
     app.state.qa = state
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     app.add_middleware(HeadAsGet)
+    if keys is not None:  # after the Host check, before a body is read
+        app.add_middleware(BearerAuth, keys=keys, rate=rate)
     app.add_middleware(HostCheck, allowed=allowed_hosts)  # before anything else reads the request
     app.add_middleware(CatchAll)  # added last: the outermost of ours, so it catches what the others raise
     add_error_handlers(app)
@@ -301,10 +332,16 @@ def create_app(
         return _answer(state, q, k, mode)
 
     @app.get("/health", response_model=Health, responses={503: {"model": Health}}, summary="Health")
-    def health() -> JSONResponse:
-        """"ok" with the index's passage count, model and build time; 503 "unavailable" with the reason."""
+    def health(request: Request) -> JSONResponse:
+        """"ok" with the index's passage count, model and build time; 503 "unavailable" with the reason.
+        Asked without a key of a server that needs one: only "ok" or "unavailable" and the version."""
         state.refresh()
         retriever = state.retriever
+        if keys is not None and request.scope.get("qa.key") is None:
+            ok = retriever is not None
+            return JSONResponse({"status": "ok" if ok else "unavailable", "store": None, "reachable": None,
+                                 "passage_count": None, "model": None, "built_at": None, "version": __version__,
+                                 "message": None}, status_code=200 if ok else 503)
         try:
             store = retriever.store.describe() if retriever is not None else None
         except QAError as error:  # the store was reachable when it opened, and is not now
@@ -339,10 +376,17 @@ def create_app(
                               "description": "The document's text"},
                         404: {"model": ErrorBody, "description": "No document has that name"}, 503: ERRORS[503]},
              summary="A document's text")
-    def document_text(doc: str) -> PlainTextResponse:
+    def document_text(
+        doc: str,
+        start: int = Query(0, ge=0, description="The first character of the span (a passage's `start`)."),
+        end: Optional[int] = Query(None, ge=0, description="The character after the span (a passage's `end`); "
+                                                            "default: the end of the text."),
+    ) -> StreamingResponse:
         """The text a document's passage offsets index (`text[start:end]` is each passage): the file as
-        read for .txt and .md, the extracted text for PDF, HTML and Word files (what `qa text DOC` prints)."""
-        return PlainTextResponse(state.require().store.text(doc))
+        read for .txt and .md, the extracted text for PDF, HTML and Word files (what `qa text DOC` prints);
+        `?start=&end=` gives a span of it. Streamed a piece at a time, whatever the text's size."""
+        pieces = text_pieces(state.require().store, doc, start, end)
+        return StreamingResponse(pieces, media_type="text/plain; charset=utf-8")
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index_page() -> HTMLResponse:

@@ -14,7 +14,7 @@ from ..errors import QAError
 from ..ingest.passages import Passage, sentence_spans
 from .lexical import Analyzer
 from .qdrant import DEFAULT_COLLECTION, Warn, _check_manifest, read_manifest
-from .qdrant_engines import open_engine
+from .qdrant_engines import check_collection, check_target, open_engine
 from .qdrant_layout import (BM25, FORMAT, FORMAT_VERSION, PASSAGE, SENTENCES, SparseBM25, average_length,
                             passage_payload, point_id, record_id, side_name, text_parts)
 
@@ -155,6 +155,7 @@ def index_corpus(sources: list[Path], url: str, embedder, collection: str = DEFA
                  full: bool = False, warn: Warn | None = None) -> dict:
     """Read, split and embed the corpus under `sources` into the collection, embedding only the
     documents whose file changed since it was last synced (`qa index --store qdrant`)."""
+    check_target(url, collection)  # before a minute of embedding
     from ..ingest.files import read_documents
     from ..ingest.passages import split_documents
     from .build import _file_records
@@ -183,9 +184,9 @@ def index_corpus(sources: list[Path], url: str, embedder, collection: str = DEFA
     resolved = [Path(s).resolve() for s in sources]
     corpus = {"sources": [str(s) for s in resolved], "files": _file_records(resolved, {d.path: d.sha256 for d in documents},
                                                                                  {d: len(p) for d, p in by_doc.items()})}
-    engine = open_engine(url)
+    engine = open_engine(url, create=True)
     try:
-        return sync(engine, collection, entries, embed, model=embedder.model, dimension=embedder.dimension,
+        return sync(engine, check_collection(collection), entries, embed, model=embedder.model, dimension=embedder.dimension,
                     analyzer=default_analyzer(), corpus=corpus, settings=settings, full=full)
     finally:
         engine.close()
@@ -203,6 +204,8 @@ def from_local_index(index_dir: Path, url: str, collection: str = DEFAULT_COLLEC
 def copy_index(index, url: str, collection: str = DEFAULT_COLLECTION, settings: Settings = Settings()) -> dict:
     """Copy a loaded local index's passages, vectors, sentence vectors and documents into the collection."""
     from .local import local_store
+
+    check_target(url, collection)
 
     # an index with a delta (store/delta.py) holds its live passages in two segments: the base's live rows, the delta's
     segments = [(index, None)] if index.delta is None else [(index, index.delta.alive), (index.delta.segment, None)]
@@ -235,9 +238,9 @@ def copy_index(index, url: str, collection: str = DEFAULT_COLLECTION, settings: 
             record["pages"] = [list(p) for p in record["pages"]]
         entries.append(DocumentEntry(record, functools.partial(_text_or_none, index, doc), passages))
     corpus = _corpus_of(index)
-    engine = open_engine(url)
+    engine = open_engine(url, create=True)
     try:
-        return sync(engine, collection, entries, embed, model=index.model, dimension=int(index.manifest["dimension"]),
+        return sync(engine, check_collection(collection), entries, embed, model=index.model, dimension=int(index.manifest["dimension"]),
                     analyzer=index.bm25.analyzer, corpus=corpus, settings=settings)
     finally:
         engine.close()
@@ -264,7 +267,7 @@ def _corpus_files(corpus: dict | None) -> list:
 
 def reach(url: str) -> None:
     """A QAError (503) when the Qdrant at `url` cannot be reached or opened: said before a model loads."""
-    engine = open_engine(url)
+    engine = open_engine(url, create=True)  # `qa eval --beir` copies its index into the collection next
     try:
         engine.exists(DEFAULT_COLLECTION)
     finally:
@@ -277,9 +280,9 @@ def beir_collection(index, url: str, collection: str, warn: Warn | None = None):
     holds another corpus (or this corpus.jsonl before it changed: the hashes are compared)."""
     from .qdrant import QdrantStore
 
-    engine = open_engine(url)
+    engine = open_engine(url, create=True)
     try:
-        exists = engine.exists(collection)
+        exists = engine.exists(check_collection(collection))
         manifest = read_manifest(engine, collection) if exists else None
         where = engine.where
     finally:
