@@ -73,7 +73,7 @@ def free_port() -> int:
 def start_server(index_dir: Path, model: str | None, timeout: float, extra: list[str] = (),
                  secure: dict | None = None) -> tuple[subprocess.Popen, str, Path]:
     port = free_port()
-    url = f"{'https' if secure else 'http'}://127.0.0.1:{port}"
+    url = f"{'https' if secure and 'verify' in secure else 'http'}://127.0.0.1:{port}"
     log = Path(tempfile.mkstemp(prefix="bench-api-", suffix=".log")[1])
     command = [sys.executable, "-m", "qa.cli", "serve", "--port", str(port), "--index-dir", str(index_dir), *extra]
     if model:
@@ -184,16 +184,20 @@ def secure_vs_plain(args) -> None:
     """Plain HTTP and keys + TLS, alternated `--rounds` times in this run: the median requests/s of each."""
     folder = Path(tempfile.mkdtemp(prefix="bench-api-tls-"))
     options, client = secure_setup(folder)
-    runs: dict[str, list[dict]] = {"plain": [], "keys+tls": []}
+    keys_only = options[:2] + options[-2:]  # --keys and --rate-limit: what the keys cost without TLS
+    kinds = {"plain": ([], None), "keys": (keys_only, {"headers": client["headers"]}), "keys+tls": (options, client)}
+    runs: dict[str, list[dict]] = {kind: [] for kind in kinds}
     for _ in range(args.rounds):
-        for kind in runs:
-            secure = client if kind == "keys+tls" else None
-            process, url, _ = start_server(args.index_dir, args.model, 300, options if secure else [], secure)
+        for kind, (extra, secure) in kinds.items():
+            process, url, _ = start_server(args.index_dir, args.model, 300, extra, secure)
             try:
                 if args.warmup:
                     run_clients(url, args.clients, args.warmup, args.k, args.mode, args.timeout, secure)
-                runs[kind].append(run_clients(url, args.clients, args.requests, args.k, args.mode, args.timeout,
-                                              secure))
+                cpu = cpu_seconds(process)
+                measured = run_clients(url, args.clients, args.requests, args.k, args.mode, args.timeout, secure)
+                # the server's own CPU time per request: far steadier than throughput on a shared machine
+                measured["server_cpu_ms"] = (cpu_seconds(process) - cpu) * 1000 / max(measured["requests"], 1)
+                runs[kind].append(measured)
             finally:
                 process.terminate()
                 process.wait(timeout=15)
@@ -203,9 +207,14 @@ def secure_vs_plain(args) -> None:
         result[kind] = {"requests_per_s": [m["requests_per_s"] for m in measured],
                         "median_requests_per_s": statistics.median(m["requests_per_s"] for m in measured),
                         "median_p50_ms": statistics.median(m["p50_ms"] for m in measured),
+                        "median_server_cpu_ms_per_request": round(statistics.median(m["server_cpu_ms"]
+                                                                                    for m in measured), 3),
                         "errors": sum(m["errors"] for m in measured)}
-    result["secure_over_plain"] = round(result["keys+tls"]["median_requests_per_s"] /
-                                        result["plain"]["median_requests_per_s"], 3)
+    for kind in ("keys", "keys+tls"):
+        result[f"{kind}_over_plain"] = round(result[kind]["median_requests_per_s"] /
+                                             result["plain"]["median_requests_per_s"], 3)
+        result[f"{kind}_server_cpu_over_plain"] = round(result[kind]["median_server_cpu_ms_per_request"] /
+                                                        result["plain"]["median_server_cpu_ms_per_request"], 3)
     print(json.dumps(result, indent=2))
 
 

@@ -1,6 +1,8 @@
 """Probe `qa serve` as a hostile client would (issue 32): endless headers, slow headers and giant texts.
 
-Starts `qa serve` over an index of the seed corpus plus one large text file, then, in turn:
+Starts `qa serve` over an index of the seed corpus plus one HTML page whose extracted text is replaced
+by --text-mb of text (embedding that much would take hours here; serving it needs no passages), then,
+in turn:
   1. ten clients each sending one endless header as fast as they can (until the server cuts them),
   2. two clients sending an endless header slowly (1 KiB every 0.2 s),
   3. eight concurrent reads of the large document's text,
@@ -105,18 +107,33 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--text-mb", type=int, default=100, help="size of the large text file [default: 100]")
     parser.add_argument("--work", type=Path, help="folder for the corpus and index [default: a temporary one]")
+    parser.add_argument("--src", type=Path, default=ROOT / "src", help="the qa source to serve, e.g. another "
+                        "checkout's src/ for a before-and-after run [default: this checkout's]")
     args = parser.parse_args()
     work = args.work or Path(tempfile.mkdtemp(prefix="bench-hostile-"))
     corpus = work / "corpus"
     corpus.mkdir(parents=True, exist_ok=True)
     shutil.copy(ROOT / "corpus" / "north-korea-diplomacy.txt", corpus)
-    line = "The river was mapped again in the spring survey, and the new banks were marked on every chart.\n\n"
-    with open(corpus / "large.txt", "w", encoding="utf-8") as out:
-        for _ in range(args.text_mb * 1024 * 1024 // len(line)):
-            out.write(line)
-    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(ROOT / "src")}
+    (corpus / "large.html").write_text("<html><body><h1>Large</h1><p>A page whose text is replaced.</p></body></html>")
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(args.src)}
     subprocess.run([sys.executable, "-m", "qa.cli", "index", str(corpus), "--index-dir", str(work / "index")],
                    check=True, env=env, stdout=subprocess.DEVNULL)
+    # Embedding a 100 MB text takes hours on 2 cores; serving it does not need its passages. So the
+    # small page's extracted text is replaced by --text-mb of text, and the manifest's hashes recorded
+    # again (as tests/conftest.py's record_hashes_again does): the server then serves a text that large.
+    sys.path.insert(0, str(args.src))
+    from qa.store.documents import read_records
+    from qa.store.folder import VERIFIED, hash_files
+
+    text_file = work / "index" / read_records(work / "index")["large.html"]["text"]
+    line = "the river was mapped again in the spring survey and the new banks were marked\n"
+    with open(text_file, "w", encoding="utf-8") as out:
+        for _ in range(args.text_mb * 1024 * 1024 // len(line)):
+            out.write(line)
+    manifest = json.loads((work / "index" / "manifest.json").read_text())
+    manifest["file_hashes"] = hash_files(work / "index")
+    (work / "index" / "manifest.json").write_text(json.dumps(manifest))
+    (work / "index" / VERIFIED).unlink(missing_ok=True)
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
@@ -138,11 +155,12 @@ def main() -> None:
         slow = [lambda: endless_header(address, 1024, 0.2, 64 << 20, 30)] * 2
 
         def read_text():
-            with httpx.stream("GET", f"{url}/documents/large.txt/text", timeout=300) as response:
+            with httpx.stream("GET", f"{url}/documents/large.html/text", timeout=300) as response:
                 size = sum(len(chunk) for chunk in response.iter_bytes())
             return f"{response.status_code}, {size // (1 << 20)} MiB"
 
         result = {"date": time.strftime("%Y-%m-%d"), "cpus": os.cpu_count(), "text_mb": args.text_mb,
+                  "src": str(args.src),
                   "fast_endless_headers_x10": attack(url, server.pid, fast),
                   "slow_endless_headers_x2": attack(url, server.pid, slow),
                   "large_text_reads_x8": attack(url, server.pid, [read_text] * 8),

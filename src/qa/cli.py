@@ -10,6 +10,7 @@ from typing import Optional
 
 import typer
 
+from .cli_keys import KeysFile, keys_commands
 from .errors import QAError
 
 app = typer.Typer(
@@ -28,8 +29,6 @@ StoreKind = typer.Option("local", "--store", envvar="QA_STORE", help="local (the
 QdrantUrl = typer.Option(None, "--qdrant-url", envvar="QA_QDRANT_URL", help="With --store qdrant: "
                          "http(s)://host:port, a folder for Qdrant's embedded local mode, or edge:FOLDER.")
 Collection = typer.Option("qa", "--collection", envvar="QA_COLLECTION", help="With --store qdrant: the collection.")
-KeysFile = typer.Option(None, "--keys", envvar="QA_KEYS", metavar="FILE", help="The API keys file (default: "
-                        "beside the index folder, INDEX_DIR.keys.json).")
 
 
 def _warn(message: str) -> None:
@@ -305,7 +304,8 @@ def serve_command(
 
     Example: qa serve --port 8000   (then open http://127.0.0.1:8000/?q=who+leads+the+talks)
     """
-    from .serve.server import serve
+    from .serve.server import security_options, serve
+    from .serve.watch import watched_sources
 
     with _user_errors():
         if not 1 <= port <= 65535:  # checked here, not by click, for the one-line `Error:` form
@@ -320,92 +320,8 @@ def serve_command(
         else:
             source = index_dir
         serve(source, host=host, port=port, model=model, warn=_warn, allowed_hosts=allow_host or (),
-              watch=_watched_sources(index_dir, url) if watch else None,
-              **_security(index_dir, url, keys_file, no_auth, rate, tls_cert, tls_key))
-
-
-def _watched_sources(index_dir: Path, url: str | None) -> list[Path]:
-    """The corpus folders `qa serve --watch` follows: those the index at `index_dir` was built from."""
-    from .store.index import index_exists, read_manifest
-
-    if url is not None:
-        raise QAError("--watch follows a local index's corpus: it does not go with --store qdrant")
-    if not index_exists(index_dir):
-        raise QAError(f"--watch follows the corpus the index was built from, and there is no index at {index_dir}: "
-                      f"build one first with `qa index FOLDER --index-dir {index_dir}`")
-    return [Path(source) for source in read_manifest(index_dir)["sources"]]
-
-
-def _security(index_dir: Path, url: str | None, keys_file: Path | None, no_auth: bool, rate: str,
-              tls_cert: Path | None, tls_key: Path | None) -> dict:
-    """`qa serve`'s keys, rate limit and TLS options, checked (docs/security.md)."""
-    from .serve.keys import default_keys_file
-
-    if (tls_cert is None) != (tls_key is None):
-        raise QAError("--tls-cert and --tls-key go together: give both PEM files")
-    try:
-        from limits import parse
-
-        parse(rate)
-    except ValueError:
-        raise QAError(f"--rate-limit {rate!r} is not a rate: give N/PERIOD, e.g. 600/minute") from None
-    if keys_file is None and url is None:
-        keys_file = default_keys_file(index_dir)
-    return {"keys_file": keys_file, "no_auth": no_auth, "rate": rate,
-            "tls": (tls_cert, tls_key) if tls_cert is not None else None}
-
-
-keys_app = typer.Typer(help="API keys for `qa serve`: made once and shown once, stored as hashes (mode 0600).",
-                       no_args_is_help=True)
-app.add_typer(keys_app, name="keys")
-
-
-def _keys_path(keys_file: Path | None, index_dir: Path) -> Path:
-    from .serve.keys import default_keys_file
-
-    return keys_file if keys_file is not None else default_keys_file(index_dir)
-
-
-@keys_app.command("add")
-def keys_add_command(name: str = typer.Argument(..., help="Who or what the key is for, e.g. alice or ci."),
-                     keys_file: Optional[Path] = KeysFile, index_dir: Path = IndexDir) -> None:
-    """Make a new key named NAME and print it once: only its hash is kept.
-
-    Example: qa keys add alice   (then: curl -H "Authorization: Bearer qa_..." http://host:8000/ask?q=...)
-    """
-    from .serve.keys import add_key
-
-    with _user_errors():
-        path = _keys_path(keys_file, index_dir)
-        key = add_key(path, name)
-        _warn(f"key {name!r} added to {path}; it is shown this once: keep it somewhere safe")
-        typer.echo(key)
-
-
-@keys_app.command("list")
-def keys_list_command(keys_file: Optional[Path] = KeysFile, index_dir: Path = IndexDir,
-                      as_json: bool = JsonOut) -> None:
-    """List the keys' names and when each was made (never a key itself)."""
-    from .serve.keys import read_keys
-    from .terminal import printable
-
-    with _user_errors():
-        records = read_keys(_keys_path(keys_file, index_dir))
-        if as_json:
-            typer.echo(json.dumps([{"name": r.name, "created": r.created} for r in records]))
-        for record in records if not as_json else ():
-            typer.echo(f"{printable(record.name)}\t{record.created}")
-
-
-@keys_app.command("revoke")
-def keys_revoke_command(name: str = typer.Argument(..., help="The key's name."),
-                        keys_file: Optional[Path] = KeysFile, index_dir: Path = IndexDir) -> None:
-    """Remove the key NAME: a running server refuses it within a second."""
-    from .serve.keys import revoke_key
-
-    with _user_errors():
-        revoke_key(_keys_path(keys_file, index_dir), name)
-        _warn(f"key {name!r} revoked")
+              watch=watched_sources(index_dir, url) if watch else None,
+              **security_options(index_dir, url, keys_file, no_auth, rate, tls_cert, tls_key))
 
 
 @app.command("mcp")
@@ -418,7 +334,7 @@ def mcp_command(
 ) -> None:
     """Serve the index to assistants and editors as MCP tools over stdio: ask, list_documents, read_text.
 
-    Example (an MCP client's config): {"command": "qa", "args": ["mcp", "--index-dir", "/path/to/index"]}
+    Example: qa mcp --index-dir ~/index   (an MCP client's config: {"command": "qa", "args": ["mcp", ...]})
     """
     from .search.retrieval import Retriever
     from .serve.mcp_stdio import mcp_server
@@ -521,6 +437,9 @@ def print_answer(answer, console=None) -> None:
         for line in body.wrap(console, max(console.width - 4, 20)):
             line.rstrip()
             console.print(Text("    ") + line, soft_wrap=True)
+
+
+app.add_typer(keys_commands(IndexDir, JsonOut, _user_errors, _warn), name="keys")
 
 
 def main() -> None:  # console-script entry point

@@ -5,7 +5,12 @@ errors are `api_errors`', the middleware around it `api_guards`'.
 
 - `POST /ask` {"question", "k", "mode"} and `GET /ask?q=&k=&mode=` answer with the object
   `qa ask --json` prints, plus `took_ms` (both come from `Answer.to_dict`).
-- `GET /health`, `GET /passages/{id}`, `GET /` (the ask page), `/docs` (OpenAPI).
+- `GET /health`, `GET /passages/{id}`, `GET /documents/{doc}/text` (streamed; `?start=&end=` for a
+  span), `GET /` (the ask page), `/docs` (OpenAPI).
+- With API keys (`keys`): `Authorization: Bearer KEY` on all but /health, the page and /docs, a
+  request limit per key (serve/auth.py, docs/security.md).
+- An index folder is served from a private copy, so nothing truncating its files can crash the
+  server (serve/snapshot.py).
 - Every error, whatever its source, is `{"error": {"status": <int>, "message": <str>}}`; no input is a
   500, and an error, a real 500 included, leaves a keep-alive connection open (`CatchAll`).
 - HEAD works on every GET route; only loopback Host names and the allowed ones are answered (`HostCheck`);

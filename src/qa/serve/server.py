@@ -222,3 +222,23 @@ def _check_port(host: str, port: int) -> None:
         except OSError as exc:
             hint = "choose another with --port" if exc.errno == errno.EADDRINUSE else "check --host and --port"
             raise QAError(f"cannot listen on {host}:{port}: {exc.strerror} ({hint})", status=400) from None
+
+
+def security_options(index_dir: Path, url: str | None, keys_file: Path | None, no_auth: bool, rate: str,
+                     tls_cert: Path | None, tls_key: Path | None) -> dict:
+    """`qa serve`'s keys, rate limit and TLS options, checked, as `serve`'s keyword arguments (docs/security.md).
+    The keys file defaults to the one beside a local index folder; over Qdrant, --keys names it."""
+    from .keys import default_keys_file
+
+    if (tls_cert is None) != (tls_key is None):
+        raise QAError("--tls-cert and --tls-key go together: give both PEM files")
+    try:
+        from limits import parse
+
+        parse(rate)
+    except ValueError:
+        raise QAError(f"--rate-limit {rate!r} is not a rate: give N/PERIOD, e.g. 600/minute") from None
+    if keys_file is None and url is None:
+        keys_file = default_keys_file(index_dir)
+    return {"keys_file": keys_file, "no_auth": no_auth, "rate": rate,
+            "tls": (tls_cert, tls_key) if tls_cert is not None else None}

@@ -74,3 +74,16 @@ def watch_in_background(sources: list[Path], index_dir: Path, model: str | None,
                               name="qa-watch", daemon=True)
     thread.start()
     return stop
+
+
+def watched_sources(index_dir: Path, url: str | None = None) -> list[Path]:
+    """The corpus folders `qa serve --watch` follows: those the index at `index_dir` was built from."""
+    from ..errors import QAError
+    from ..store.index import index_exists, read_manifest
+
+    if url is not None:
+        raise QAError("--watch follows a local index's corpus: it does not go with --store qdrant")
+    if not index_exists(index_dir):
+        raise QAError(f"--watch follows the corpus the index was built from, and there is no index at {index_dir}: "
+                      f"build one first with `qa index FOLDER --index-dir {index_dir}`")
+    return [Path(source) for source in read_manifest(index_dir)["sources"]]

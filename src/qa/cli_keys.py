@@ -1,0 +1,65 @@
+"""`qa keys add/list/revoke`: the API keys `qa serve` checks (src/qa/serve/keys.py, docs/security.md)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+KeysFile = typer.Option(None, "--keys", envvar="QA_KEYS", metavar="FILE", help="The API keys file (default: "
+                        "beside the index folder, INDEX_DIR.keys.json).")
+
+
+def keys_commands(IndexDir, JsonOut, _user_errors, _warn) -> typer.Typer:  # noqa: N803 - cli.py's names
+    """The `qa keys` commands, with the CLI's shared options and error handling (given by cli.py, which
+    imports this module: importing cli.py here would be circular)."""
+    keys_app = typer.Typer(help="API keys for `qa serve`: made once and shown once, stored as hashes (mode 0600).",
+                           no_args_is_help=True)
+
+    def _keys_path(keys_file: Path | None, index_dir: Path) -> Path:
+        from .serve.keys import default_keys_file
+
+        return keys_file if keys_file is not None else default_keys_file(index_dir)
+
+    @keys_app.command("add")
+    def keys_add_command(name: str = typer.Argument(..., help="Who or what the key is for, e.g. alice or ci."),
+                         keys_file: Optional[Path] = KeysFile, index_dir: Path = IndexDir) -> None:
+        """Make a new key named NAME and print it once: only its hash is kept.
+
+        Example: qa keys add alice   (then: curl -H "Authorization: Bearer qa_..." http://host:8000/ask?q=...)
+        """
+        from .serve.keys import add_key
+
+        with _user_errors():
+            path = _keys_path(keys_file, index_dir)
+            key = add_key(path, name)
+            _warn(f"key {name!r} added to {path}; it is shown this once: keep it somewhere safe")
+            typer.echo(key)
+
+    @keys_app.command("list")
+    def keys_list_command(keys_file: Optional[Path] = KeysFile, index_dir: Path = IndexDir,
+                          as_json: bool = JsonOut) -> None:
+        """List the keys' names and when each was made (never a key itself)."""
+        from .serve.keys import read_keys
+        from .terminal import printable
+
+        with _user_errors():
+            records = read_keys(_keys_path(keys_file, index_dir))
+            if as_json:
+                typer.echo(json.dumps([{"name": r.name, "created": r.created} for r in records]))
+            for record in records if not as_json else ():
+                typer.echo(f"{printable(record.name)}\t{record.created}")
+
+    @keys_app.command("revoke")
+    def keys_revoke_command(name: str = typer.Argument(..., help="The key's name."),
+                            keys_file: Optional[Path] = KeysFile, index_dir: Path = IndexDir) -> None:
+        """Remove the key NAME: a running server refuses it within a second."""
+        from .serve.keys import revoke_key
+
+        with _user_errors():
+            revoke_key(_keys_path(keys_file, index_dir), name)
+            _warn(f"key {name!r} revoked")
+
+    return keys_app
