@@ -3,9 +3,13 @@ truncated under the server, giant document texts (issue 32)."""
 
 from __future__ import annotations
 
+import os
 import select
+import shutil
 import socket
+import tempfile
 import threading
+from pathlib import Path
 
 import httpx
 
@@ -65,8 +69,6 @@ QUESTION = "Which country is the protecting power for the US in North Korea?"
 
 
 def test_truncating_the_served_index_in_place_does_not_kill_the_server(seed_index_dir, tmp_path):
-    import shutil
-
     from conftest import start_server, stop_server
 
     index_dir = tmp_path / "index"
@@ -87,6 +89,29 @@ def test_truncating_the_served_index_in_place_does_not_kill_the_server(seed_inde
         assert [p["id"] for p in after[2].json()["passages"]] == [p["id"] for p in before["passages"]]
     finally:
         stop_server(process)
+    assert list(Path(tempfile.gettempdir()).glob(f"qa-serve-{process.pid}-*")) == []  # its copy removed
+
+
+def test_the_copy_of_a_killed_server_is_removed_by_the_next(seed_index_dir):
+    import subprocess
+
+    from qa.serve.snapshot import Snapshots
+
+    gone = subprocess.Popen(["true"])
+    gone.wait()
+    orphan = Path(tempfile.mkdtemp(prefix=f"qa-serve-{gone.pid}-"))
+    (orphan / "index").mkdir()
+    alive = Path(tempfile.mkdtemp(prefix=f"qa-serve-{os.getpid()}-"))  # a running server's: kept
+    snapshots = Snapshots()
+    try:
+        copy = snapshots.take(seed_index_dir)
+        assert copy != seed_index_dir and (copy / "manifest.json").read_bytes() == \
+            (seed_index_dir / "manifest.json").read_bytes()
+        assert not orphan.exists() and alive.is_dir()
+    finally:
+        snapshots.remove_all()
+        shutil.rmtree(alive)
+    assert not copy.exists()
 
 
 def test_document_text_is_streamed_and_a_span_is_served(tmp_path, embedder):

@@ -297,6 +297,7 @@ def create_app(
             on_ready(state.retriever)
         yield
         state.stopped.set()
+        state.snapshots.remove_all()  # here, not only at exit: uvicorn re-raises SIGTERM, and atexit never runs
         if retrying is not None:
             retrying.join(timeout=CONNECT_RETRY_SECONDS + 30)
 

@@ -6,7 +6,7 @@ died with nothing logged and every connection dropped. Python cannot catch a SIG
 or NumPy, so the server maps a copy of its own instead, in a private temporary folder (mode 0700) that
 no other tool knows of. `qa index` never writes an index in place (it swaps a new folder in), so the
 copy is taken again when the manifest changes, and the copy before it removed one swap later (a
-request may still be reading it). An index over `COPY_MAX_BYTES` (or when the copy fails, e.g. a full
+request may still be reading it); all at shutdown, and a killed server's by the next server to start. An index over `COPY_MAX_BYTES` (or when the copy fails, e.g. a full
 disk) is served from its own files, as before, with a warning: copying it would double its disk use.
 """
 
@@ -22,6 +22,7 @@ from typing import Callable
 from ..store.folder import MANIFEST, VERIFIED
 
 COPY_MAX_BYTES = int(os.environ.get("QA_SERVE_COPY_MAX_BYTES", 4 << 30))
+PREFIX = "qa-serve-"  # then the server's pid: a copy whose server is gone (killed) is removed by the next
 Warn = Callable[[str], None]
 
 
@@ -42,7 +43,8 @@ class Snapshots:
             self._say(f"the index ({size / 2**30:.1f} GiB) is served from its own files, not a private copy "
                       f"(over {self.max_bytes / 2**30:.1f} GiB): never truncate or edit them in place")
             return index_dir
-        folder = Path(tempfile.mkdtemp(prefix="qa-serve-"))  # mode 0700
+        _remove_orphans()
+        folder = Path(tempfile.mkdtemp(prefix=f"{PREFIX}{os.getpid()}-"))  # mode 0700
         copy = folder / "index"
         try:
             # the manifest last: a build swapped in meanwhile leaves files that fail its hashes, said at load
@@ -70,3 +72,18 @@ class Snapshots:
     def _say(self, message: str) -> None:
         if self.warn:
             self.warn(message)
+
+
+def _remove_orphans() -> None:
+    """Remove the copies of servers that died without removing theirs (SIGKILL, a crash): this user's
+    `qa-serve-PID-*` folders whose PID is no longer running."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{PREFIX}*-*"):
+        pid = folder.name[len(PREFIX):].split("-", 1)[0]
+        if not pid.isdigit() or folder.is_symlink() or not folder.is_dir() or folder.stat().st_uid != os.getuid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except OSError:
+            pass  # running, as another user
