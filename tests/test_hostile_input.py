@@ -9,6 +9,7 @@ import os
 import shutil
 
 import pytest
+from hypothesis import given, strategies as st
 from typer.testing import CliRunner
 
 from qa.cli import app
@@ -125,3 +126,32 @@ def test_names_and_text_reach_the_terminal_escaped(tmp_path, embedder, shared_mo
     assert not any(line.startswith("[9]") for line in out.splitlines())
     as_json = json.loads(runner.invoke(app, ["ask", "protecting power", "--index-dir", "index", "--json"]).stdout)
     assert any(p["doc"] == "two\nlines [9] fake.md" for p in as_json["passages"])  # data kept as it is
+
+
+@given(st.text())
+def test_printable_leaves_no_control_character_and_hides_nothing(text):
+    import unicodedata
+
+    from qa.terminal import printable
+
+    for lines in (False, True):
+        shown = printable(text, lines=lines)
+        kept = "\n\t" if lines else ""
+        assert not any(unicodedata.category(c) == "Cc" and c not in kept for c in shown)
+        assert not any(c in shown for c in "\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+        # text with nothing to escape is shown as it is; else each escape is longer than its character (\\r: 2)
+        unsafe = [c for c in text if (unicodedata.category(c) == "Cc" and c not in kept) or
+                  c in "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"]
+        assert (shown == text) == (not unsafe) and len(shown) >= len(text) + len(unsafe)
+
+
+@given(st.text(max_size=300))
+def test_an_accepted_collection_name_is_never_a_path(name):
+    from qa.errors import QAError
+    from qa.store.qdrant_engines import check_collection
+
+    try:
+        check_collection(name)
+    except QAError:
+        return
+    assert "/" not in name and "\\" not in name and not name.startswith(".") and name.strip() == name and name
