@@ -135,3 +135,16 @@ def test_keys_rate_limit_and_tls_on_a_real_server(tmp_path, seed_index_dir, cert
     assert 1 <= int(asked[5].headers["retry-after"]) <= 60
     assert asked[5].json()["error"]["message"].startswith("over this key's limit of 5 per 1 minute")
     assert other.status_code == 404 and page.status_code == 200 and revoked.status_code == 401
+
+
+def test_bad_tls_files_are_one_error_line(tmp_path, seed_index_dir, certificate):
+    cert, key = certificate
+    (tmp_path / "bad.pem").write_text("not a PEM file\n")
+    for pair, said in [((tmp_path / "bad.pem", key), "cannot serve TLS"), ((cert, tmp_path / "none.pem"), "no TLS file"),
+                       ((key, cert), "cannot serve TLS")]:
+        result = subprocess.run([sys.executable, "-m", "qa.cli", "serve", "--port", str(free_port()), "--index-dir",
+                                 str(seed_index_dir), "--tls-cert", str(pair[0]), "--tls-key", str(pair[1])],
+                                capture_output=True, text=True, timeout=60, env={**os.environ, "HF_HUB_OFFLINE": "1"})
+        lines = result.stderr.splitlines()
+        assert result.returncode == 2 and len(lines) == 1 and lines[0].startswith("Error: ") and said in lines[0], \
+            result.stderr

@@ -61,9 +61,7 @@ def serve(
     _check_port(host, port)  # before the model loads: a taken port is said at once, not after a minute
     keys = None if no_auth else _keys(keys_file, host)
     if tls is not None:
-        for path in tls:
-            if not Path(path).is_file():
-                raise QAError(f"no TLS file at {path}: give --tls-cert and --tls-key as PEM files", status=400)
+        _check_tls(*tls)
     where = f"{'https' if tls else 'http'}://{host}:{port}/"
 
     def announce(retriever: Retriever) -> None:
@@ -83,6 +81,20 @@ def serve(
     finally:
         if stop_watching is not None:
             stop_watching.set()
+
+
+def _check_tls(certificate: Path, key: Path) -> None:
+    """A QAError, before the model loads, when the PEM files cannot serve TLS (missing, not PEM, not a pair)."""
+    import ssl
+
+    for path in (certificate, key):
+        if not Path(path).is_file():
+            raise QAError(f"no TLS file at {path}: give --tls-cert and --tls-key as PEM files", status=400)
+    try:  # as uvicorn will load them, but said in one line instead of a traceback at start-up
+        ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER).load_cert_chain(str(certificate), str(key))
+    except (ssl.SSLError, OSError) as error:
+        raise QAError(f"--tls-cert {certificate} and --tls-key {key} cannot serve TLS ({error}): give a PEM "
+                      f"certificate and its private key", status=400) from None
 
 
 def is_loopback(host: str) -> bool:
