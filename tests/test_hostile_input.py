@@ -132,7 +132,7 @@ def test_names_and_text_reach_the_terminal_escaped(tmp_path, embedder, shared_mo
 def test_printable_leaves_no_control_character_and_hides_nothing(text):
     import unicodedata
 
-    from qa.terminal import printable
+    from qa.serve.terminal import printable
 
     for lines in (False, True):
         shown = printable(text, lines=lines)

@@ -10,7 +10,7 @@ from typing import Optional
 
 import typer
 
-from .cli_keys import KeysFile, keys_commands
+from .serve.keys_cli import KeysFile, keys_commands
 from .errors import QAError
 
 app = typer.Typer(
@@ -415,7 +415,7 @@ def print_answer(answer, console=None) -> None:
     from rich.text import Text
 
     from .ingest.passages import cite
-    from .terminal import printable
+    from .serve.terminal import printable
 
     console = console or Console(highlight=False, width=min(Console().width, 100))
     if not answer.answerable:

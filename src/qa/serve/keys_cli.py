@@ -1,4 +1,4 @@
-"""`qa keys add/list/revoke`: the API keys `qa serve` checks (src/qa/serve/keys.py, docs/security.md)."""
+"""`qa keys add/list/revoke`: the API keys `qa serve` checks (serve/keys.py, docs/security.md); cli.py adds them."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ def keys_commands(IndexDir, JsonOut, _user_errors, _warn) -> typer.Typer:  # noq
                            no_args_is_help=True)
 
     def _keys_path(keys_file: Path | None, index_dir: Path) -> Path:
-        from .serve.keys import default_keys_file
+        from .keys import default_keys_file
 
         return keys_file if keys_file is not None else default_keys_file(index_dir)
 
@@ -30,7 +30,7 @@ def keys_commands(IndexDir, JsonOut, _user_errors, _warn) -> typer.Typer:  # noq
 
         Example: qa keys add alice   (then: curl -H "Authorization: Bearer qa_..." http://host:8000/ask?q=...)
         """
-        from .serve.keys import add_key
+        from .keys import add_key
 
         with _user_errors():
             path = _keys_path(keys_file, index_dir)
@@ -42,7 +42,7 @@ def keys_commands(IndexDir, JsonOut, _user_errors, _warn) -> typer.Typer:  # noq
     def keys_list_command(keys_file: Optional[Path] = KeysFile, index_dir: Path = IndexDir,
                           as_json: bool = JsonOut) -> None:
         """List the keys' names and when each was made (never a key itself)."""
-        from .serve.keys import read_keys
+        from .keys import read_keys
         from .terminal import printable
 
         with _user_errors():
@@ -56,7 +56,7 @@ def keys_commands(IndexDir, JsonOut, _user_errors, _warn) -> typer.Typer:  # noq
     def keys_revoke_command(name: str = typer.Argument(..., help="The key's name."),
                             keys_file: Optional[Path] = KeysFile, index_dir: Path = IndexDir) -> None:
         """Remove the key NAME: a running server refuses it within a second."""
-        from .serve.keys import revoke_key
+        from .keys import revoke_key
 
         with _user_errors():
             revoke_key(_keys_path(keys_file, index_dir), name)
