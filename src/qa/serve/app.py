@@ -17,7 +17,7 @@ errors are `api_errors`', the middleware around it `api_guards`'.
   a request must arrive within 10 s and an idle connection is closed after 5 s (`serve`).
 - No index and none can be built: the server still starts; `/health` answers 503 with
   `"status": "unavailable"` and the reason, and `/ask` and `/passages` answer 503 saying how to build one.
-- Over Qdrant (`source` a function opening the Retriever): when the collection cannot be opened at
+- Over a remote store (Qdrant, `wiring.is_remote`): when the collection cannot be opened at
   start-up (the server unreachable, the collection not built yet), the server starts all the same,
   answers 503 (`/health`: `"store": "qdrant"`, `"reachable": false` when nothing answered) and tries
   again once a second in the background until it opens.
@@ -33,7 +33,7 @@ errors are `api_errors`', the middleware around it `api_guards`'.
 from __future__ import annotations
 
 import contextlib
-import logging
+import dataclasses
 import threading
 import time
 from dataclasses import asdict
@@ -64,10 +64,13 @@ from .guards import BodyLimit, CatchAll, HeadAsGet, HostCheck
 from .auth import DEFAULT_RATE, BearerAuth
 from .batching import Batcher
 from .keys import Keys
+from .probe import _probe, _reason, _stamp
 from .snapshot import Snapshots
 from .texts import text_pieces
+from .. import wiring
+from ..config import Settings
 from ..errors import QAError, Unreachable
-from ..store.index import MANIFEST, load_index
+from ..store.index import load_index
 from ..search.retrieval import (
     MAX_K,
     MODES,
@@ -76,8 +79,6 @@ from ..search.retrieval import (
     check_mode,
     check_question,
 )
-
-log = logging.getLogger("qa.api")
 
 Warn = Callable[[str], None]
 
@@ -92,21 +93,24 @@ CONNECT_RETRY_SECONDS = 1.0  # how often the collection is tried again while it 
 
 class _State:
     """What the app serves from: a retriever, or the reason there is none. Over an index folder
-    (`index_dir`), a rebuilt index replaces the loaded one (`refresh`)."""
+    (`index_dir`), a rebuilt index replaces the loaded one (`refresh`); a remote store is opened again
+    every second until it opens (`keep_connecting`), with the embedder loaded once, here: a bad model
+    is said at start-up."""
 
-    def __init__(self, index_dir: Path | None = None, model: str | None = None,
-                 corpus: list[Path] | None = None, warn: Warn | None = None,
-                 opener: Callable[[], Retriever] | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, corpus: list[Path] | None = None,
+                 warn: Warn | None = None) -> None:
         self.retriever: Retriever | None = None
         self.batcher: Batcher | None = None
         self.unavailable: str | None = "the index is still loading: try again in a moment"
-        self.index_dir, self.model, self.corpus, self.warn = index_dir, model, corpus, warn
-        self.opener = opener
-        self.store_kind: str | None = "qdrant" if opener else None  # what /health says while unavailable
+        self.settings, self.corpus, self.warn = settings, corpus, warn
+        self.remote = settings is not None and wiring.is_remote(settings)
+        self.index_dir = settings.index_dir if settings is not None and not self.remote else None
+        self.embedder = wiring.load_embedder(settings, warn=warn) if self.remote else None
+        self.store_kind: str | None = settings.store if self.remote else None  # what /health says while unavailable
         self.reachable: bool | None = None  # None: not known (no engine to reach, or not tried yet)
         self.stopped = threading.Event()
         self.snapshots = Snapshots(warn)  # an index folder is served from a private copy (serve/snapshot.py)
-        self.loaded_stamp = _stamp(index_dir)
+        self.loaded_stamp = _stamp(self.index_dir)
         self._next_check = 0.0
         self._reloading = threading.Lock()
 
@@ -122,14 +126,14 @@ class _State:
         self.reachable = True
 
     def connect(self) -> bool:
-        """Open the collection through `opener` and serve from it; False, with the reason kept for
-        /health (said once per new reason), when it cannot be opened or fails the probe questions."""
+        """Open the remote store and serve from it; False, with the reason kept for /health (said once
+        per new reason), when it cannot be opened or fails the probe questions."""
         try:
-            retriever = self.opener()
+            retriever = wiring.open_retriever(self.settings, embedder=self.embedder, warn=self.warn)
             try:
                 self.ready(retriever)
             except BaseException:
-                retriever.store.close()
+                retriever.close()
                 raise
             return True
         except Exception as error:  # noqa: BLE001 - whatever breaks, the server stays up and says why
@@ -152,8 +156,8 @@ class _State:
     def open(self) -> None:
         """Open the index folder (building it from `corpus` when missing or stale), or say why not."""
         try:
-            built = Retriever.open(self.index_dir, corpus=self.corpus, model=self.model, warn=self.warn)
-            self.loaded_stamp = _stamp(self.index_dir)  # the index Retriever.open built, if it built one
+            built = wiring.open_retriever(self.settings, build_if_missing=True, corpus=self.corpus, warn=self.warn)
+            self.loaded_stamp = _stamp(self.index_dir)  # the index open_retriever built, if it built one
             if not self._serve_private(lambda copy: Retriever(load_index(copy), built.embedder)):
                 self.ready(built)
         except Exception as error:  # noqa: BLE001 - whatever breaks, the server starts and says why
@@ -200,8 +204,9 @@ class _State:
             return  # no index there, the loaded one, or another request is loading it
         try:
             self.loaded_stamp = stamp
-            if not self._serve_private(lambda copy: Retriever.load(copy, self.model, self.warn)):
-                self.ready(Retriever.load(self.index_dir, self.model, self.warn))
+            in_copy = lambda copy: dataclasses.replace(self.settings, index_dir=copy)  # noqa: E731
+            if not self._serve_private(lambda copy: wiring.open_retriever(in_copy(copy), warn=self.warn)):
+                self.ready(wiring.open_retriever(self.settings, warn=self.warn))
             if self.warn:
                 count = self.retriever.store.count
                 self.warn(f"loaded the rebuilt index at {self.index_dir}/ ({count} passages)")
@@ -215,45 +220,9 @@ class _State:
             self._reloading.release()
 
 
-# One question of each kind the retriever answers differently (a role, a year, a number), asked in
-# every mode: an index can load (its files intact, as a faulty build wrote them) and still break in
-# one mode only, or only when the answer is sent (a NaN score is not JSON).
-PROBE_QUESTIONS = ["who leads the talks?", "when did the talks start?", "how many countries take part?"]
-
-
-def _probe(retriever: Retriever) -> str | None:
-    """Why `retriever` cannot answer /ask, or None when it answers the probe questions in every mode."""
-    try:
-        for mode in MODES:
-            for answer in retriever.search(PROBE_QUESTIONS, MAX_K, mode):
-                JSONResponse(answer.to_dict(timing=True))  # rendered as /ask renders it
-    except Exception as error:  # noqa: BLE001 - any failure means the index cannot serve
-        log.warning("the index fails a probe question", exc_info=True)
-        return _reason(error)
-    return None
-
-
-def _reason(error: Exception) -> str:
-    """An exception as one line for a warning or /health: a QAError's message, else its type and text."""
-    if isinstance(error, QAError):
-        return error.message
-    text = f"{type(error).__name__}: {error}".splitlines()[0]
-    return text if len(text) <= 160 else text[:157] + "..."
-
-
-def _stamp(index_dir: Path | None) -> tuple[int, int] | None:
-    """What tells one build of the index at `index_dir` from the next: its manifest's inode and mtime."""
-    try:
-        info = (Path(index_dir) / MANIFEST).stat() if index_dir is not None else None
-    except OSError:
-        return None
-    return (info.st_ino, info.st_mtime_ns) if info else None
-
-
 def create_app(
-    source: Retriever | Callable[[], Retriever] | str | Path,
+    source: Retriever | Settings | str | Path,
     *,
-    model: str | None = None,
     corpus: list[Path] | None = None,
     warn: Warn | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
@@ -262,22 +231,21 @@ def create_app(
     keys: Keys | None = None,
     rate: str | None = DEFAULT_RATE,
 ) -> FastAPI:
-    """The API over `source`: a ready Retriever, or an index folder opened once at start-up.
+    """The API over `source`: a ready Retriever, or the store of Settings (a path: an index folder)
+    opened once at start-up.
 
     Requests are answered only when their Host header names a loopback name or one of `allowed_hosts`
     ("*" for any host): see `HostCheck`. With `keys`, every route but /health and the page needs one of
     them, each at most `rate` requests (`limits` notation, e.g. "600/minute"): see `BearerAuth`.
 
-    An index folder is opened with `Retriever.open` (built from `corpus` when missing or stale). When that
+    An index folder is opened with `wiring.open_retriever` (built from `corpus` when missing or stale). When that
     fails, or the index fails the probe questions, the app still starts and reports why on /health (503)
     and on every retrieval route.
     """
     if isinstance(source, Retriever):
         state = _State()
-    elif callable(source):
-        state = _State(warn=warn, opener=source)
     else:
-        state = _State(Path(source), model, corpus, warn)
+        state = _State(source if isinstance(source, Settings) else Settings(index_dir=Path(source)), corpus, warn)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -287,7 +255,7 @@ def create_app(
                 state.ready(source)
             except QAError as error:
                 state.unavailable = f"the index cannot answer: {error.message}"
-        elif state.opener is not None:
+        elif state.remote:
             if not state.connect():
                 retrying = threading.Thread(target=state.keep_connecting, name="qa-connect", daemon=True)
                 retrying.start()
@@ -402,7 +370,7 @@ def create_app(
 
 
 def _answer(state: _State, question: str, k: int, mode: str | None) -> JSONResponse:
-    check_question(question)
+    question = check_question(question)  # GET's q; POST's was checked by AskRequest (a Question: as it is)
     check_k(k)
     check_mode(mode)
     state.require()

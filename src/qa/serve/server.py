@@ -11,7 +11,10 @@ from fastapi import FastAPI
 
 from .app import create_app
 from .auth import DEFAULT_RATE
-from .keys import Keys, read_keys
+from .keys import Keys, default_keys_file, read_keys
+from .watch import watched_sources
+from .. import wiring
+from ..config import Settings
 from ..errors import QAError
 from ..search.retrieval import Retriever
 
@@ -28,10 +31,9 @@ WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 
 
 def serve(
-    index_dir: Path | Retriever | Callable[[], Retriever],
+    source: Settings | Retriever,
     host: str = "127.0.0.1",
     port: int = 8000,
-    model: str | None = None,
     warn: Warn | None = None,
     log_level: str = "warning",
     allowed_hosts: Iterable[str] = (),
@@ -40,18 +42,18 @@ def serve(
     no_auth: bool = False,
     rate: str | None = DEFAULT_RATE,
     tls: tuple[Path, Path] | None = None,
-    watch: list[Path] | None = None,
+    watch: bool = False,
 ) -> None:
     """Run the API under uvicorn until interrupted (Ctrl-C).
 
     Requests must name a loopback host, `host` or one of `allowed_hosts` ("*": any) in their Host header;
-    bound to a wildcard address (0.0.0.0, ::) the server answers to any name. `index_dir` may be a ready
-    Retriever instead, or a function opening one (`qa serve --store qdrant`: tried until it opens).
+    bound to a wildcard address (0.0.0.0, ::) the server answers to any name. `source`: the store of
+    Settings (a remote one tried until it opens), or a ready Retriever.
 
     With keys in `keys_file`, every route but /health and the page needs one (`Authorization: Bearer`),
     unless `no_auth`; beyond loopback, a server with no key refuses to start unless `no_auth`. `tls` is
-    a (certificate, key) pair of PEM files. `watch`: the corpus folders whose changes rebuild the index
-    at `index_dir` (serve/watch.py), served once rebuilt.
+    a (certificate, key) pair of PEM files. `watch`: the corpus the local index of `source` was built
+    from rebuilds it when it changes (serve/watch.py), and each rebuild is served at once.
     """
     import faulthandler
 
@@ -59,7 +61,11 @@ def serve(
     # is said on stderr with where it struck, not a silent exit
     faulthandler.enable()
     _check_port(host, port)  # before the model loads: a taken port is said at once, not after a minute
+    local = isinstance(source, Settings) and not wiring.is_remote(source)
+    if keys_file is None and local:  # over a remote store, --keys names the file
+        keys_file = default_keys_file(source.index_dir)
     keys = None if no_auth else _keys(keys_file, host)
+    sources = watched_sources(source) if watch else None
     if tls is not None:
         _check_tls(*tls)
     where = f"{'https' if tls else 'http'}://{host}:{port}/"
@@ -68,14 +74,13 @@ def serve(
         if warn:
             warn(f"serving {retriever.store.count} passages on {where} (API docs: {where}docs)")
 
-    source = index_dir if isinstance(index_dir, Retriever) or callable(index_dir) else Path(index_dir)
-    app = create_app(source, model=model, warn=warn, on_ready=announce,
+    app = create_app(source, warn=warn, on_ready=announce,
                      allowed_hosts=host_names(host, allowed_hosts), keys=keys, rate=rate)
     stop_watching = None
-    if watch:
+    if sources:
         from .watch import watch_in_background
 
-        stop_watching = watch_in_background(watch, Path(index_dir), model, warn, built=app.state.qa.reload_now)
+        stop_watching = watch_in_background(sources, source, warn, built=app.state.qa.reload_now)
     try:
         server(app, host, port, log_level, request_timeout=request_timeout, tls=tls).run()
     finally:
@@ -236,12 +241,9 @@ def _check_port(host: str, port: int) -> None:
             raise QAError(f"cannot listen on {host}:{port}: {exc.strerror} ({hint})", status=400) from None
 
 
-def security_options(index_dir: Path, url: str | None, keys_file: Path | None, no_auth: bool, rate: str,
-                     tls_cert: Path | None, tls_key: Path | None) -> dict:
-    """`qa serve`'s keys, rate limit and TLS options, checked, as `serve`'s keyword arguments (docs/security.md).
-    The keys file defaults to the one beside a local index folder; over Qdrant, --keys names it."""
-    from .keys import default_keys_file
-
+def security_options(keys_file: Path | None, no_auth: bool, rate: str, tls_cert: Path | None,
+                     tls_key: Path | None) -> dict:
+    """`qa serve`'s keys, rate limit and TLS options, checked, as `serve`'s keyword arguments (docs/security.md)."""
     if (tls_cert is None) != (tls_key is None):
         raise QAError("--tls-cert and --tls-key go together: give both PEM files")
     try:
@@ -250,7 +252,5 @@ def security_options(index_dir: Path, url: str | None, keys_file: Path | None, n
         parse(rate)
     except ValueError:
         raise QAError(f"--rate-limit {rate!r} is not a rate: give N/PERIOD, e.g. 600/minute") from None
-    if keys_file is None and url is None:
-        keys_file = default_keys_file(index_dir)
     return {"keys_file": keys_file, "no_auth": no_auth, "rate": rate,
             "tls": (tls_cert, tls_key) if tls_cert is not None else None}

@@ -21,3 +21,17 @@ def printable(text: str, lines: bool = False) -> str:
 def _escape(match: re.Match) -> str:
     code = ord(match.group())
     return {9: "\\t", 10: "\\n", 13: "\\r"}.get(code) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
+
+def styled_passage(hit, highlight_style: str):
+    """A passage's text as rich Text, escaped, its best sentence in `highlight_style`: escaped piece by
+    piece, since an escape is longer than the character it stands for and would shift the highlight."""
+    from rich.text import Text
+
+    if not hit.highlight:
+        return Text(printable(hit.text, lines=True))
+    a, b = hit.highlight.start - hit.start, hit.highlight.end - hit.start
+    body = Text(printable(hit.text[:a], lines=True))
+    body.append(printable(hit.text[a:b], lines=True), style=highlight_style)
+    body.append(printable(hit.text[b:], lines=True))
+    return body

@@ -63,27 +63,45 @@ def _stamp(index_dir: Path):
     return info.st_ino, info.st_mtime_ns
 
 
-def watch_in_background(sources: list[Path], index_dir: Path, model: str | None, warn: Warn | None = None,
+def watch_in_background(sources: list[Path], settings, warn: Warn | None = None,
                         built: Callable[[], None] | None = None) -> threading.Event:
-    """`follow` in a daemon thread (`qa serve --watch`); set the returned event to stop it."""
-    from ..embed import load_embedder
+    """`follow` in a daemon thread (`qa serve --watch`) for the local index of `settings`; set the
+    returned event to stop it."""
+    from .. import wiring
 
     stop = threading.Event()
-    embedder = load_embedder(model, warn=warn, lazy=True)
-    thread = threading.Thread(target=follow, args=(sources, index_dir, embedder, stop, warn, built),
+    embedder = wiring.load_embedder(settings, warn=warn, lazy=True)
+    thread = threading.Thread(target=follow, args=(sources, settings.index_dir, embedder, stop, warn, built),
                               name="qa-watch", daemon=True)
     thread.start()
     return stop
 
 
-def watched_sources(index_dir: Path, url: str | None = None) -> list[Path]:
-    """The corpus folders `qa serve --watch` follows: those the index at `index_dir` was built from."""
+def watched_sources(settings) -> list[Path]:
+    """The corpus folders `--watch` follows: those the local index of `settings` was built from."""
+    from .. import wiring
     from ..errors import QAError
     from ..store.index import index_exists, read_manifest
 
-    if url is not None:
+    if wiring.is_remote(settings):
         raise QAError("--watch follows a local index's corpus: it does not go with --store qdrant")
+    index_dir = settings.index_dir
     if not index_exists(index_dir):
         raise QAError(f"--watch follows the corpus the index was built from, and there is no index at {index_dir}: "
                       f"build one first with `qa index FOLDER --index-dir {index_dir}`")
     return [Path(source) for source in read_manifest(index_dir)["sources"]]
+
+
+def follow_from(settings, sources: list[Path], warn: Warn | None = None, check_only: bool = False) -> None:
+    """`qa index --watch`: after the build, `follow` the local index of `settings` until Ctrl-C (a
+    QAError first for a remote store; `check_only`: that check alone, before the build)."""
+    from .. import wiring
+    from ..errors import QAError
+
+    if wiring.is_remote(settings):
+        raise QAError("--watch follows a local index's corpus: it does not go with --store qdrant")
+    if check_only:
+        return
+    if warn:
+        warn(f"watching {', '.join(str(s) for s in sources)} for changes (Ctrl-C to stop)")
+    follow(sources, settings.index_dir, wiring.load_embedder(settings, warn=warn, lazy=True), threading.Event(), warn)
