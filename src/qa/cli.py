@@ -16,6 +16,7 @@ import typer
 
 from .config import Settings, quiet_hub
 from .errors import QAError
+from .serve.keys_cli import keys_commands, security_from
 from .wiring import IndexOptions
 
 app = typer.Typer(
@@ -205,6 +206,8 @@ def index_command(
     options: IndexOptions = None,
     settings: Settings = None,
     as_json: bool = JsonOut,
+    watch: bool = typer.Option(False, "--watch", help="After the build, re-index each time the files change, "
+                               "until Ctrl-C (local store)."),
 ) -> None:
     """Build the index from .txt, .md, .pdf, .html/.htm and .docx files, replacing the old one atomically;
     only text the old index did not hold is embedded.
@@ -214,9 +217,15 @@ def index_command(
     from .wiring import index_corpus
 
     with _user_errors():
-        indexed = index_corpus(settings, paths or [Path("corpus")], options, warn=_warn,
-                               progress=_progress_bar("Embedding passages"))
+        sources = paths or [Path("corpus")]
+        if watch:
+            from .serve.watch import follow_from
+
+            follow_from(settings, sources, _warn, check_only=True)  # --store qdrant is said before the build
+        indexed = index_corpus(settings, sources, options, warn=_warn, progress=_progress_bar("Embedding passages"))
         typer.echo(json.dumps(indexed.record) if as_json else indexed.summary)
+        if watch:
+            follow_from(settings, sources, _warn)
 
 
 @app.command("ask")
@@ -268,15 +277,19 @@ def text_command(
 
 
 @app.command("serve")
-@_with(settings=settings_from)
+@_with(settings=settings_from, security=security_from)
 def serve_command(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0 for every interface)."),
     port: int = typer.Option(8000, "--port", help="Port to listen on (1-65535)."),
     allow_host: Optional[list[str]] = typer.Option(None, "--allow-host", metavar="NAME", help="Also answer "
                                                    "requests whose Host header names NAME (repeatable; * for any)."),
     settings: Settings = None,
+    security: dict = None,
 ) -> None:
     """Serve the HTTP API (/ask, /passages/ID, /health, /docs) and the ask page at / until Ctrl-C.
+
+    Beyond loopback (--host 0.0.0.0) it needs API keys (`qa keys add NAME`) or --no-auth; with keys, requests
+    carry `Authorization: Bearer KEY` (docs/security.md).
 
     Example: qa serve --port 8000   (then open http://127.0.0.1:8000/?q=who+leads+the+talks)
     """
@@ -289,7 +302,22 @@ def serve_command(
         check(settings)
         # over Qdrant, stateless: any number of replicas may serve one collection (of a server); one that
         # cannot be opened yet is tried again every second while the server answers 503
-        serve(settings, host=host, port=port, warn=_warn, allowed_hosts=allow_host or ())
+        serve(settings, host=host, port=port, warn=_warn, allowed_hosts=allow_host or (), **security)
+
+
+@app.command("mcp")
+@_with(settings=settings_from)
+def mcp_command(settings: Settings = None) -> None:
+    """Serve the index to assistants and editors as MCP tools over stdio: ask, list_documents, read_text.
+
+    Example: qa mcp --index-dir ~/index   (an MCP client's config: {"command": "qa", "args": ["mcp", ...]})
+    """
+    from .serve.mcp_stdio import mcp_server
+    from .wiring import open_retriever
+
+    with _user_errors():
+        with contextlib.closing(open_retriever(settings, build_if_missing=True, warn=_warn)) as retriever:
+            mcp_server(retriever).run("stdio")
 
 
 @app.command("eval")
@@ -344,6 +372,7 @@ def print_answer(answer, console=None) -> None:
     from rich.text import Text
 
     from .ingest.passages import cite
+    from .serve.terminal import printable, styled_passage
 
     console = console or Console(highlight=False, width=min(Console().width, 100))
     if not answer.answerable:
@@ -351,14 +380,16 @@ def print_answer(answer, console=None) -> None:
     for n, hit in enumerate(answer.passages, 1):
         if n > 1:
             console.print()
-        console.print(Text(f"[{n}] {cite(hit.doc, hit.section, hit.start, hit.end, hit.page)} {hit.score:.3f}",
-                           style="bold cyan"), soft_wrap=True)
-        body = Text(hit.text)
-        if hit.highlight:
-            body.stylize("bold yellow", hit.highlight.start - hit.start, hit.highlight.end - hit.start)
+        # names and text come from the documents: escaped, so none can drive the terminal or forge a line
+        citation = printable(cite(hit.doc, hit.section, hit.start, hit.end, hit.page))
+        console.print(Text(f"[{n}] {citation} {hit.score:.3f}", style="bold cyan"), soft_wrap=True)
+        body = styled_passage(hit, "bold yellow")
         for line in body.wrap(console, max(console.width - 4, 20)):
             line.rstrip()
             console.print(Text("    ") + line, soft_wrap=True)
+
+
+app.add_typer(keys_commands(IndexDir, JsonOut, _user_errors, _warn), name="keys")
 
 
 def main() -> None:  # console-script entry point
