@@ -149,6 +149,11 @@ def index_command(
     write_consistency: Optional[int] = typer.Option(None, "--write-consistency", metavar="N", help="With --store "
                                                     "qdrant, a new collection's write_consistency_factor: replicas "
                                                     "a write waits for (default 1, at most --replicas)."),
+    ray_address: Optional[str] = typer.Option(None, "--ray", metavar="ADDRESS", help="Read and embed on a Ray "
+                                              "cluster: local (start one here), auto (the running one) or "
+                                              "host:port / ray://host:port (docs/scale-out.md)."),
+    device: str = typer.Option("auto", "--device", envvar="QA_DEVICE", help="Where the model embeds: auto (a "
+                               "CUDA GPU when onnxruntime-gpu finds one, else the CPU), cpu or cuda."),
 ) -> None:
     """Build the index from .txt, .md, .pdf, .html/.htm and .docx files, replacing the old one atomically;
     only text the old index did not hold is embedded.
@@ -163,6 +168,8 @@ def index_command(
         sources = paths or [Path("corpus")]
         url = _qdrant_url(store, qdrant_url)
         cluster = (shards, replicas, write_consistency)
+        if url is not None and ray_address is not None:
+            raise QAError("--ray builds the local index: copy it into Qdrant after with --store qdrant --from-index")
         if url is not None:
             from .store.qdrant_sync import Settings
 
@@ -171,9 +178,17 @@ def index_command(
         if from_index is not None or any(v is not None for v in cluster):
             raise QAError("--from-index, --shards, --replicas and --write-consistency go with --store qdrant")
         check_index_target(index_dir, sources)  # before the model loads: a wrong folder is said at once
-        embedder = load_embedder(model, warn=_warn, lazy=True)
-        index = build_index(sources, index_dir, embedder, warn=_warn,
-                            progress=_progress_bar("Embedding passages"), reuse=not full)
+        if ray_address is not None:  # Ray is imported only here (src/qa/scaleout/)
+            from .scaleout import build_on_cluster
+
+            index, _ = build_on_cluster(sources, index_dir, ray_address, model, device, reuse=not full, warn=_warn,
+                                        progress=_progress_bar("Embedding passages"))
+        else:
+            from .embed.device import select_device
+
+            embedder = load_embedder(model, warn=_warn, lazy=True, device=select_device(device))
+            index = build_index(sources, index_dir, embedder, warn=_warn,
+                                progress=_progress_bar("Embedding passages"), reuse=not full)
         manifest = index.manifest
         if as_json:
             typer.echo(json.dumps({k: manifest[k] for k in ("model", "passage_count", "built_at", "files", "texts")}))

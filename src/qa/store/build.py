@@ -14,6 +14,7 @@ import json
 import os
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import Callable
 
 import numpy as np
 
@@ -38,21 +39,33 @@ from .vector_reuse import KnownVectors, PartialVectors, sentence_texts, text_key
 
 
 def build_index(sources: list[Path], index_dir: Path, embedder, warn: Warn | None = None,
-                progress: ProgressFactory | None = None, reuse: bool = True) -> Index:
+                progress: ProgressFactory | None = None, reuse: bool = True, reader: Reader | None = None) -> Index:
     """Read, split and embed the corpus files under `sources` into `index_dir`, atomically.
 
     With `reuse`, what the index there holds is kept: unchanged documents are not read again, and
     texts it embedded keep their vectors; without it everything is read and embedded again
-    (`qa index --full`). An index already current is returned as it is.
+    (`qa index --full`). An index already current is returned as it is. `reader` reads and splits the
+    files to read all at once (`qa index --ray`: on a cluster); without it each is read here in turn.
     """
     check_index_target(index_dir, sources)  # before the corpus is read: a wrong folder is said at once
     # the lock is held from the plan to the swap: a second build plans from the index the first left
     with build_lock(index_dir, warn):
-        return _update(sources, index_dir, embedder, warn, progress, reuse)
+        return _update(sources, index_dir, embedder, warn, progress, reuse, reader)
+
+
+# Reads and splits many files at once: (file, name, the document an earlier build extracted from it or
+# None) in listing order → for each, its Document and passages (None: unreadable, said through `warn`).
+Reader = Callable[[list[tuple[Path, str, Document | None]], Warn | None], list[tuple[Document, list[Passage]] | None]]
+
+
+def read_and_split(file: Path, name: str, warn: Warn | None, known: dict) -> tuple[Document, list[Passage]] | None:
+    """One corpus file read and cut into passages, as a build does it (None: unreadable, said by `warn`)."""
+    document = read_document(file, name, warn or (lambda message: None), known)
+    return (document, split_document(document)) if document is not None else None
 
 
 def _update(sources: list[Path], index_dir: Path, embedder, warn: Warn | None, progress: ProgressFactory | None,
-            reuse: bool) -> Index:
+            reuse: bool, reader: Reader | None = None) -> Index:
     """`build_index` under the build lock."""
     paths = [Path(s) for s in sources]
     resolved = [p.resolve() for p in paths]
@@ -63,21 +76,25 @@ def _update(sources: list[Path], index_dir: Path, embedder, warn: Warn | None, p
     known = extracted_documents(index_dir) if intact else {}
     entries, documents, hashes, counts = [], [], {}, {}  # entries: each document's (name, piece), in order
     seen: set[str] = set()
-    for root, file in find_files(paths, warn=warn):  # errors name paths as given
-        name = doc_name(root, file)
+    listed = [(file, doc_name(root, file)) for root, file in find_files(paths, warn=warn)]  # errors name paths as given
+    unchanged = {(file, name): name in rows and _unchanged(file, rows[name][0]) for file, name in _first_of_each(listed)}
+    read = _read_ahead(unchanged, known, reader, warn)
+    for file, name in listed:
         if name in seen:
             continue
         kept = rows.get(name)
-        if kept is not None and _unchanged(file, kept[0]):
+        if unchanged[file, name] if (file, name) in unchanged else kept is not None and _unchanged(file, kept[0]):
             seen.add(name)
             hashes[name], counts[name] = kept[0]["sha256"], kept[2] - kept[1]
             documents.append(old.documents[name])
             entries.append((name, Kept(kept[1], kept[2], kept[3])))
             continue
-        document = read_document(file, name, warn or (lambda message: None), known)
-        if document is not None:
+        # read ahead (by `reader`) when it is a name's first file; a second file of a name whose
+        # first was unreadable is read here, as without a reader
+        result = read.pop(name) if name in read else read_and_split(file, name, warn, known)
+        if result is not None:
+            document, passages = result
             seen.add(name)
-            passages = split_document(document)
             hashes[name], counts[name] = document.sha256, len(passages)
             documents.append(document)
             entries.append((name, Fresh(passages)))
@@ -93,6 +110,23 @@ def _update(sources: list[Path], index_dir: Path, embedder, warn: Warn | None, p
         corpus["files"] = place_files(files, plan)
     pieces = plan.pieces if plan is not None else merge_runs([p for _, p in entries])
     return _write(pieces, documents, index_dir, embedder, corpus, old, progress, warn, reuse, plan)
+
+
+def _first_of_each(listed: list[tuple[Path, str]]) -> list[tuple[Path, str]]:
+    """The first file listed under each name (two roots may hold the same relative path)."""
+    firsts: dict[str, Path] = {}
+    for file, name in listed:
+        firsts.setdefault(name, file)
+    return [(file, name) for name, file in firsts.items()]
+
+
+def _read_ahead(unchanged: dict[tuple[Path, str], bool], known: dict, reader: Reader | None, warn: Warn | None) -> dict:
+    """Name → what `reader` made of each name's first file that is to be read (`unchanged`: whether each
+    name's first file is; empty without a reader)."""
+    if reader is None:
+        return {}
+    wanted = [(file, name, known.get(name)) for (file, name), same in unchanged.items() if not same]
+    return {name: result for (_, name, _), result in zip(wanted, reader(wanted, warn))}
 
 
 def write_index(passages: list[Passage], index_dir: Path, embedder, corpus: dict,

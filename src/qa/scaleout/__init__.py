@@ -1,0 +1,51 @@
+"""`qa index --ray ADDRESS`: the local build with its reading and embedding spread over a Ray cluster.
+
+What runs where: the driver (this process) lists the files, plans the build (which documents are
+unchanged, which texts the index or an unfinished build already embedded) and writes every index
+file through the local build's code (store/build.py), so the index equals a local build's; Ray
+tasks read and cut the new files (reading.py); a pool of actors embeds the new texts (embedding.py).
+Ray is imported only here, and only when `--ray` is given.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+
+def build_on_cluster(sources: list[Path], index_dir: Path, address: str, model: str | None = None,
+                     device: str = "auto", reuse: bool = True, warn=None, progress=None):
+    """`store.build.build_index` with reading and embedding on the Ray cluster at `address` (see
+    `cluster.joined`); `device` ("auto", "cpu", "cuda") chooses the actors' device: auto takes the
+    cluster's GPUs when it has any. Returns the index and what each node did (`NodeTally.as_dict`)."""
+    from ..embed import load_embedder
+    from ..embed.device import check_device
+    from ..store.build import build_index
+    from .cluster import joined, node_names
+    from .embedding import RayEmbedder
+    from .progress import NodeTally
+    from .reading import RayReader
+
+    device = check_device(device)
+    with joined(address, warn) as ray:
+        gpus = ray.cluster_resources().get("GPU", 0)
+        if device == "cuda" and not gpus:
+            from ..embed.device import cuda_failure
+            from ..errors import QAError
+
+            raise QAError(cuda_failure(f"the Ray cluster at {address} has no GPU"))
+        device = device if device != "auto" else "cuda" if gpus else "cpu"
+        tally = NodeTally(node_names(ray), warn)
+        local = load_embedder(model, warn=warn, lazy=True)  # the driver's: model, dimension, ONNX file
+        if not hasattr(local, "onnx_path"):
+            from ..errors import QAError
+
+            raise QAError("--ray embeds with the ONNX model; $QA_BACKEND=torch (or a model without an ONNX "
+                          "export) cannot run on the cluster")
+        embedder = RayEmbedder(ray, local, tally, device)
+        try:
+            index = build_index(sources, index_dir, embedder, warn=warn, progress=progress, reuse=reuse,
+                                reader=RayReader(ray, tally, warn))
+        finally:
+            embedder.close()
+        tally.finish()
+        return index, tally.as_dict()
