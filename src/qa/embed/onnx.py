@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import threading
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -108,7 +109,9 @@ class OnnxEmbedder:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         if self.device != "cuda":
             return ort.InferenceSession(str(self.onnx_path), options, providers=["CPUExecutionProvider"])
-        session = ort.InferenceSession(str(self.onnx_path), options, providers=[CUDA_PROVIDER, "CPUExecutionProvider"])
+        with warnings.catch_warnings():  # ONNX Runtime's own fallback warning: the QAError below says it once
+            warnings.simplefilter("ignore")
+            session = ort.InferenceSession(str(self.onnx_path), options, providers=[CUDA_PROVIDER, "CPUExecutionProvider"])
         if CUDA_PROVIDER not in session.get_providers():  # ONNX Runtime fell back: no GPU, or no CUDA libraries
             raise QAError(cuda_failure("ONNX Runtime could not open the GPU (no CUDA device visible, or CUDA/cuDNN "
                                        "libraries missing)"), status=400)
