@@ -31,7 +31,7 @@ def cluster():
     """A head and a second node, one CPU each (the machine's 2 cores are shared), as separate raylets."""
     from ray.cluster_utils import Cluster
 
-    made = Cluster(initialize_head=True, head_node_args={"num_cpus": 1})
+    made = Cluster(initialize_head=True, head_node_args={"num_cpus": 1, "include_dashboard": False})
     made.add_node(num_cpus=1)
     made.wait_for_nodes()
     yield made
@@ -161,6 +161,18 @@ def test_a_driver_killed_mid_build_resumes_on_the_next_run(cluster, corpus, loca
     assert 0 < built.manifest["texts"]["embedded"] < local_build[0].manifest["texts"]["embedded"]
     _same_index(built, local_build[0], embedder)
     assert not _partial(index_dir).exists()
+
+
+def test_qa_index_ray_local_starts_a_cluster_here_and_says_what_each_node_did(tmp_path, seed_corpus, seed_index_dir):
+    ran = subprocess.run([*CLI, "index", str(seed_corpus), "--index-dir", str(tmp_path / "index"), "--ray", "local"],
+                         env={**os.environ, "PYTHONPATH": str(ROOT / "src"), "RAY_ADDRESS": "127.0.0.1:1"},
+                         capture_output=True, text=True, timeout=300)  # local: a new instance, $RAY_ADDRESS or not
+    assert ran.returncode == 0, ran.stderr
+    assert ran.stdout.startswith("Indexed 32 passages from 1 file(s)")
+    said = ran.stderr.splitlines()
+    assert any(line.startswith("qa: read 1 file(s) into 32 passages on 1 node(s)") for line in said), said
+    assert any(line.startswith("qa: embedded on the cluster: ") and " 137 texts, " in line for line in said), said
+    assert load_index(tmp_path / "index").passages == load_index(seed_index_dir).passages
 
 
 @pytest.mark.parametrize("address, environ, says", [

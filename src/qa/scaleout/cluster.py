@@ -33,7 +33,8 @@ def joined(address: str, warn=None):
     target = address.strip()
     if not target:
         raise QAError("--ray needs local, auto or a cluster's address (host:port or ray://host:port)")
-    options = {"logging_level": logging.ERROR, "log_to_driver": False, "include_dashboard": False}
+    # "local" always starts a new instance here, even with $RAY_ADDRESS set or another one running
+    options = {"address": "local", "logging_level": logging.ERROR, "log_to_driver": False, "include_dashboard": False}
     if target != "local":
         target = _resolved(target)
         _probe(target)
@@ -80,6 +81,15 @@ def _probe(address: str) -> None:
         socket.create_connection((host.strip("[]"), int(port)), timeout=PROBE_SECONDS).close()
     except OSError as exc:
         raise QAError(f"cannot reach the Ray cluster at {address} ({exc.strerror or exc})") from None
+
+
+def failure(what: str, exc: BaseException) -> QAError:
+    """A Ray error as qa's: a QAError raised on a worker keeps its message (Ray wraps it), anything
+    else (retries spent, a lost node) is said in one line."""
+    cause = getattr(exc, "cause", None)
+    if isinstance(cause, QAError):
+        return QAError(cause.message, cause.status)
+    return QAError(f"{what} failed on the Ray cluster: {str(exc).strip().splitlines()[0][:300] if str(exc).strip() else type(exc).__name__}")
 
 
 def node_names(ray) -> dict[str, str]:

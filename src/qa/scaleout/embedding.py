@@ -17,10 +17,12 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import QAError
+from .cluster import failure
 from .progress import NodeTally
 
 BATCH_TEXTS = 128  # texts an actor takes at a time: many per chunk (load balance), each long enough to batch well
 IN_FLIGHT = 2  # batches queued per actor, so it never waits for the driver between two
+BATCHES_PER_WORKER = 8  # per chunk the build hands over: the wait for the last batch is ~1/8 of a chunk
 RESTARTS = 4  # an actor that dies (a killed process, a lost node) is made again this often, its batch retried
 
 
@@ -96,6 +98,10 @@ class RayEmbedder:
         self._ray, self._local, self._tally, self._device = ray, local, tally, device
         self._actors: list = []
         self.workers = 0
+        # texts the build hands over at a time (store/build_rows.py: at least its 2,048): enough that every
+        # worker gets several batches before the chunk's last one is waited for
+        slots = ray.cluster_resources().get("GPU" if device == "cuda" else "CPU", 1)
+        self.chunk_texts = int(slots * BATCHES_PER_WORKER * BATCH_TEXTS)
 
     @property
     def dimension(self) -> int:
@@ -136,7 +142,7 @@ class RayEmbedder:
             try:
                 vectors, node, seconds = ray.get(ready[0])
             except ray.exceptions.RayError as exc:  # restarts spent, or the actor's code failed
-                raise QAError(f"embedding on the Ray cluster failed: {str(exc).splitlines()[0][:300]}") from None
+                raise failure("embedding", exc) from None
             out[rows] = vectors
             self._tally.embedded(node, len(rows), seconds)
             if progress:
@@ -164,7 +170,7 @@ class RayEmbedder:
         try:
             described = ray.get([a.describe.remote() for a in actors])
         except ray.exceptions.RayError as exc:
-            raise QAError(f"the Ray workers could not load the model: {str(exc).splitlines()[0][:300]}") from None
+            raise failure("loading the model", exc) from None
         for node, encoder, dimension, _ in described:
             if encoder != self.passage_encoder or dimension != self.dimension:
                 raise QAError(f"node {self._tally.name(node)} embeds with {encoder} ({dimension}-d) where this "

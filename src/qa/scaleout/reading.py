@@ -12,6 +12,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+from .cluster import failure
 from .progress import NodeTally
 
 TASKS_PER_CPU = 4  # a few tasks per core, so a slow PDF does not leave the other cores idle at the end
@@ -81,7 +82,10 @@ class RayReader:
             ready, _ = ray.wait(list(pending), num_returns=1)
             for ref in ready:
                 number = pending.pop(ref)
-                results, warnings, node, seconds = ray.get(ref)
+                try:
+                    results, warnings, node, seconds = ray.get(ref)
+                except ray.exceptions.RayError as exc:  # retries spent, or a reader failed unexpectedly
+                    raise failure("reading", exc) from None
                 done[number] = (results, warnings)
                 self._tally.read(node, len(results), sum(len(r[1]) for r in results if r is not None), seconds)
         out = []
