@@ -201,13 +201,18 @@ def test_asking_never_imports_ray(seed_index_dir):
     assert ran.stdout.strip() == "[]"
 
 
-def test_runs_of_keep_the_listing_order_and_bounds():
-    from qa.scaleout.reading import MAX_FILES_PER_TASK, runs_of
+def test_runs_of_keep_the_listing_order_and_bounds(tmp_path):
+    from qa.scaleout.reading import MAX_BYTES_PER_TASK, MAX_FILES_PER_TASK, runs_of
 
     jobs = [(f"/nonexistent/{n}.txt", f"{n}.txt", None) for n in range(1000)]
-    for cpus in (1, 2, 64):
+    for cpus, expected in ((1, 16), (2, 16), (64, 250)):  # ~4 runs a CPU, at most 64 files a run
         runs = runs_of(jobs, cpus)
         assert [job for run in runs for job in run] == jobs
-        assert all(1 <= len(run) <= MAX_FILES_PER_TASK for run in runs)
-        assert len(runs) >= min(len(jobs), cpus * 4) or len(runs) * MAX_FILES_PER_TASK >= len(jobs)
+        assert len(runs) == expected and all(1 <= len(run) <= MAX_FILES_PER_TASK for run in runs)
+    big = []
+    for n in range(3):  # sparse files: their size counts, not their blocks
+        with open(tmp_path / f"{n}.txt", "wb") as out:
+            out.truncate(MAX_BYTES_PER_TASK // 2 + 1)
+        big.append((str(tmp_path / f"{n}.txt"), f"{n}.txt", None))
+    assert runs_of(big, 1) == [[job] for job in big]  # two would pass the byte bound
     assert runs_of([], 2) == []
