@@ -24,6 +24,7 @@ BATCH_TEXTS = 128  # texts an actor takes at a time: many per chunk (load balanc
 IN_FLIGHT = 2  # batches queued per actor, so it never waits for the driver between two
 BATCHES_PER_WORKER = 8  # per chunk the build hands over: the wait for the last batch is ~1/8 of a chunk
 RESTARTS = 4  # an actor that dies (a killed process, a lost node) is made again this often, its batch retried
+POOL_START_SECONDS = 300.0  # for the actors to load the model; a cluster whose CPUs are all taken never starts them
 
 
 class EmbeddingWorker:
@@ -40,9 +41,9 @@ class EmbeddingWorker:
                                       bulk=bulk, device=device, threads=threads)
         self._node = ray.get_runtime_context().get_node_id()
 
-    def describe(self) -> tuple[str, str, int, int]:
-        """The node, the encoder's name (bf16 or f32: must be the driver's), the dimension, the process."""
-        return self._node, self._embedder.passage_encoder, self._embedder.dimension, os.getpid()
+    def describe(self) -> tuple[str, str, int]:
+        """The node, the encoder's name (bf16 or f32: must be the driver's), the dimension."""
+        return self._node, self._embedder.passage_encoder, self._embedder.dimension
 
     def encode(self, texts: list[str]) -> tuple[np.ndarray, str, float]:
         started = time.perf_counter()
@@ -154,9 +155,11 @@ class RayEmbedder:
         if self._actors:
             return self._actors
         ray, local = self._ray, self._local
-        resources = ray.cluster_resources()
         gpu = self._device == "cuda"
-        count = int(resources.get("GPU", 0) if gpu else resources.get("CPU", 0))
+        # one actor per CPU (GPU) of the cluster; those not placed within POOL_START_SECONDS (CPUs other
+        # jobs hold) are given up. Not `available_resources`: right after the read tasks it still
+        # counted their CPUs as taken here (one actor of two was made)
+        count = int(ray.cluster_resources().get("GPU" if gpu else "CPU", 0))
         if count < 1:
             raise QAError("--device cuda: the Ray cluster has no GPU" if gpu else "the Ray cluster has no CPU")
         onnx = {"path": str(local.onnx_path), "sha256": local.sha256, "size": Path(local.onnx_path).stat().st_size,
@@ -167,18 +170,27 @@ class RayEmbedder:
                             max_task_retries=RESTARTS)(EmbeddingWorker)
         bulk = "onnxruntime" if gpu else getattr(local, "_bulk", "openvino")
         actors = [worker.remote(local.model, onnx, bulk, self._device, 1) for _ in range(count)]
+        self._actors, self._holder = actors, holder  # ended by `close`, whatever happens next
+        asked = {a.describe.remote(): a for a in actors}
+        started, _ = ray.wait(list(asked), num_returns=len(asked), timeout=POOL_START_SECONDS)
+        if not started:
+            raise QAError(f"the Ray cluster started no embedding worker within {POOL_START_SECONDS:.0f} s "
+                          "(are its CPUs taken by other jobs?)")
+        for ref in set(asked) - set(started):  # not placed: the pool goes on without them
+            ray.kill(asked[ref])
+        actors = [asked[ref] for ref in started]
+        self._actors = actors
         try:
-            described = ray.get([a.describe.remote() for a in actors])
+            described = ray.get(started)
         except ray.exceptions.RayError as exc:
             raise failure("loading the model", exc) from None
-        for node, encoder, dimension, _ in described:
+        for node, encoder, dimension in described:
             if encoder != self.passage_encoder or dimension != self.dimension:
                 raise QAError(f"node {self._tally.name(node)} embeds with {encoder} ({dimension}-d) where this "
                               f"machine would use {self.passage_encoder}: an index records one encoder, so build "
                               "on nodes of one kind (or from one of them)")
             self._tally.worker(node)
-        self._actors, self._holder, self.workers = actors, holder, len(actors)
-        self.pids = [d[3] for d in described]
+        self.workers = len(actors)
         return actors
 
     def close(self) -> None:
