@@ -41,7 +41,8 @@ def one(way: str, corpus: list[Path], index_dir: Path) -> dict:
     out: dict = {"way": way}
     if way.startswith("local"):
         from qa.embed import load_embedder
-        from qa.store.build import build_index, read_and_split
+        from qa.store.build import build_index
+        from qa.store.corpus import read_and_split
 
         threads = None
         if way == "local-1":

@@ -13,7 +13,6 @@ from ..errors import QAError
 
 DEVICES = ("auto", "cpu", "cuda")
 CUDA_PROVIDER = "CUDAExecutionProvider"
-DEVICE_ENV = "QA_DEVICE"
 
 
 def check_device(device: str | None) -> str:

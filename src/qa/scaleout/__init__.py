@@ -2,7 +2,7 @@
 
 What runs where: the driver (this process) lists the files, plans the build (which documents are
 unchanged, which texts the index or an unfinished build already embedded) and writes every index
-file through the local build's code (store/build.py), so the index equals a local build's; Ray
+file through the local build's code (store/corpus.py, store/build.py), so the index equals a local build's; Ray
 tasks read and cut the new files (reading.py); a pool of actors embeds the new texts (embedding.py).
 Ray is imported only here, and only when `--ray` is given.
 """
@@ -13,7 +13,7 @@ from pathlib import Path
 
 
 def build_on_cluster(sources: list[Path], index_dir: Path, address: str, model: str | None = None,
-                     device: str = "auto", reuse: bool = True, warn=None, progress=None):
+                     device: str = "auto", reuse: bool = True, warn=None, progress=None, backend: str | None = None):
     """`store.build.build_index` with reading and embedding on the Ray cluster at `address` (see
     `cluster.joined`); `device` ("auto", "cpu", "cuda") chooses the actors' device: auto takes the
     cluster's GPUs when it has any. Returns the index and what each node did (`NodeTally.as_dict`)."""
@@ -35,7 +35,8 @@ def build_on_cluster(sources: list[Path], index_dir: Path, address: str, model: 
             raise QAError(cuda_failure(f"the Ray cluster at {address} has no GPU"))
         device = device if device != "auto" else "cuda" if gpus else "cpu"
         tally = NodeTally(node_names(ray), warn)
-        local = load_embedder(model, warn=warn, lazy=True)  # the driver's: model, dimension, ONNX file
+        # the driver's embedder: its model, dimension and ONNX file
+        local = load_embedder(model, warn=warn, lazy=True, backend=backend)
         if not hasattr(local, "onnx_path"):
             from ..errors import QAError
 

@@ -2,7 +2,7 @@
 
 The driver lists the files (one directory walk: ~ms per thousand files, and the order every build
 must keep) and decides which are new or changed; the tasks do what costs: parsing PDF, HTML and Word
-files and splitting every text into passages (`store.build.read_and_split`, the local build's own).
+files and splitting every text into passages (`store.corpus.read_and_split`, the local build's own).
 The files must be at the same path on every node (a shared or copied folder). A task whose worker
 dies is run again by Ray (`max_retries`); reading is pure, so a retry gives the same passages.
 """
@@ -25,7 +25,7 @@ def _read_run(jobs: list[tuple[str, str, object]]) -> tuple[list, list[list[str]
     """One task: each job's (document, passages) or None, the warnings each job gave, the node, the seconds."""
     import ray
 
-    from ..store.build import read_and_split
+    from ..store.corpus import read_and_split
 
     started = time.perf_counter()
     results, warnings = [], []
@@ -62,7 +62,7 @@ def _size(job) -> int:
 
 
 class RayReader:
-    """A `store.build.Reader` that reads on the cluster `ray` is joined to; `tally` counts each node's work."""
+    """A `store.corpus.Reader` that reads on the cluster `ray` is joined to; `tally` counts each node's work."""
 
     def __init__(self, ray, tally: NodeTally, warn=None) -> None:
         self._ray, self._tally, self._warn = ray, tally, warn
