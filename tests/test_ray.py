@@ -163,6 +163,29 @@ def test_a_driver_killed_mid_build_resumes_on_the_next_run(cluster, corpus, loca
     assert not _partial(index_dir).exists()
 
 
+def test_a_qdrant_collection_synced_through_the_cluster_ranks_as_one_synced_here(cluster, tmp_path, seed_corpus, embedder):
+    from qa.config import Settings
+    from qa.wiring import IndexOptions, index_corpus, open_retriever
+
+    said: list[str] = []
+    options = IndexOptions(ray=cluster.address, device="cpu")
+    synced = index_corpus(Settings(store="qdrant", qdrant_url=f"edge:{tmp_path / 'ray'}"), [seed_corpus], options,
+                          warn=said.append)
+    here = index_corpus(Settings(store="qdrant", qdrant_url=f"edge:{tmp_path / 'here'}"), [seed_corpus])
+    assert synced.record["passages_written"] == here.record["passages_written"] == 32
+    assert any(m.startswith("read 1 file(s) into 32 passages on ") for m in said)
+    assert any(m.startswith("embedded on the cluster: ") for m in said)
+    questions = [json.loads(line)["question"] for line in (ROOT / "eval" / "questions.jsonl").read_text().splitlines()]
+    ours = open_retriever(Settings(store="qdrant", qdrant_url=f"edge:{tmp_path / 'ray'}"))
+    theirs = open_retriever(Settings(store="qdrant", qdrant_url=f"edge:{tmp_path / 'here'}"))
+    try:
+        for question in questions:
+            assert [h.id for h in ours.ask(question, 5).passages] == [h.id for h in theirs.ask(question, 5).passages]
+    finally:
+        ours.close()
+        theirs.close()
+
+
 def test_qa_index_ray_local_starts_a_cluster_here_and_says_what_each_node_did(tmp_path, seed_corpus, seed_index_dir):
     ran = subprocess.run([*CLI, "index", str(seed_corpus), "--index-dir", str(tmp_path / "index"), "--ray", "local"],
                          env={**os.environ, "PYTHONPATH": str(ROOT / "src"), "RAY_ADDRESS": "127.0.0.1:1"},

@@ -26,7 +26,7 @@ DEFAULT_CORPUS = Path("corpus")
 class IndexOptions:
     """How `qa index` writes: `full` embeds every text again; `from_index` copies a local index (Qdrant);
     `shards`, `replicas`, `write_consistency` are a new Qdrant collection's cluster settings; `ray`, a
-    Ray cluster to read and embed on (local folder; src/qa/scaleout/); `device`, auto, cpu or cuda."""
+    Ray cluster to read and embed on (src/qa/scaleout/); `device`, auto, cpu or cuda."""
 
     full: bool = False
     from_index: Path | None = None
@@ -216,10 +216,17 @@ class Qdrant:
 
         url, collection = settings.qdrant_url, settings.collection
         cluster = qdrant_sync.Settings(options.shards, options.replicas, options.write_consistency)
-        if options.ray is not None:
-            raise QAError("--ray builds the local index: copy it into Qdrant after with --store qdrant --from-index")
+        if options.from_index is not None and options.ray is not None:
+            raise QAError("--from-index copies an index, embedding nothing: it has no use for --ray")
         if options.from_index is not None:
             counts = qdrant_sync.from_local_index(options.from_index, url, collection, cluster)
+        elif options.ray is not None:  # read and embedded on the cluster, upserted from here
+            from .scaleout import on_cluster
+
+            with on_cluster(options.ray, settings.model, options.device, settings.backend, warn) as parts:
+                embedder, reader, _ = parts
+                counts = qdrant_sync.index_corpus(sources, url, embedder, collection, cluster, full=options.full,
+                                                  warn=warn, reader=reader)
         else:
             device = select_device(options.device)
             counts = qdrant_sync.index_corpus(sources, url, load_embedder(settings, warn=warn, device=device),
