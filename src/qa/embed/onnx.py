@@ -143,12 +143,20 @@ class OnnxEmbedder:
         Runtime: the vectors of sentence-transformers. Questions are always embedded this way."""
         return self._encode(texts, progress, openvino=False)
 
-    def encode_passages(self, texts: list[str], progress: Progress | None = None) -> np.ndarray:
+    def encode_passages(self, texts: list[str], progress: Progress | None = None, part: bool = False) -> np.ndarray:
         """As `encode`, for indexing: by OpenVINO when it is wanted and installed (bf16 on CPUs with
-        bf16 units: cosines to `encode`'s vectors of 0.9999 and more, several times faster)."""
-        return self._encode(texts, progress, openvino=True)
+        bf16 units: cosines to `encode`'s vectors of 0.9999 and more, several times faster). `part`:
+        the texts are whole batches of a bigger call (`batches`), run as that call runs them, even one."""
+        return self._encode(texts, progress, openvino=True, part=part)
 
-    def _encode(self, texts: list[str], progress: Progress | None, openvino: bool) -> np.ndarray:
+    def batches(self, texts: list[str]) -> list[np.ndarray]:
+        """The rows of `texts` that `encode_passages` runs together, in the order it runs them: a Ray
+        pool (scaleout/) hands each worker whole batches, so every text is padded with the texts it is
+        padded with here and its bf16 vector is this machine's to the bit."""
+        lengths = np.array([len(e.ids) for e in self._tokenizer.encode_batch([str(t).strip() for t in texts])])
+        return list(self._batches(np.argsort(-lengths, kind="stable"), lengths))
+
+    def _encode(self, texts: list[str], progress: Progress | None, openvino: bool, part: bool = False) -> np.ndarray:
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         if not texts:
             return out
@@ -157,7 +165,7 @@ class OnnxEmbedder:
         lengths = np.array([len(e.ids) for e in encodings])
         order = np.argsort(-lengths, kind="stable")
         batches = list(self._batches(order, lengths))
-        openvino = self._openvino_bulk() if openvino and len(batches) > 1 else None
+        openvino = self._openvino_bulk() if openvino and (len(batches) > 1 or part) else None
         if openvino is not None:
             lock = threading.Lock()
 

@@ -47,7 +47,7 @@ class EmbeddingWorker:
 
     def encode(self, texts: list[str]) -> tuple[np.ndarray, str, float]:
         started = time.perf_counter()
-        vectors = self._embedder.encode_passages(texts)
+        vectors = self._embedder.encode_passages(texts, part=True)
         return vectors, self._node, time.perf_counter() - started
 
 
@@ -88,6 +88,19 @@ def _local_model(onnx: dict) -> Path:
     return copy
 
 
+def _groups(batches: list[np.ndarray], size: int) -> list[np.ndarray]:
+    """Consecutive `batches` joined into groups of at least `size` rows (the last may be smaller)."""
+    groups, group = [], []
+    for rows in batches:
+        group.append(rows)
+        if sum(len(r) for r in group) >= size:
+            groups.append(np.concatenate(group))
+            group = []
+    if group:
+        groups.append(np.concatenate(group))
+    return groups
+
+
 class RayEmbedder:
     """The driver's embedder (`local`: its model, dimension and encoder name; questions stay on it)
     with bulk embedding spread over a pool of actors on the cluster `ray` is joined to: one per CPU
@@ -119,14 +132,14 @@ class RayEmbedder:
         return self._local.encode(texts, progress)
 
     def encode_passages(self, texts: list[str], progress=None) -> np.ndarray:
-        """The texts' vectors, in order, from the pool: longest texts first, so batches pad little and
-        the last ones to finish are short."""
+        """The texts' vectors, in order, from the pool: the local embedder's own batches (longest
+        first), whole batches to a worker, about BATCH_TEXTS texts at a time, so each vector is the one
+        a local build computes (a text's bf16 vector depends on the texts padded with it)."""
         out = np.empty((len(texts), self.dimension), dtype=np.float32)
         if not texts:
             return out
         ray, actors = self._ray, self._pool()
-        order = np.argsort(-np.fromiter((len(t) for t in texts), dtype=np.int64, count=len(texts)), kind="stable")
-        batches = iter([order[i : i + BATCH_TEXTS] for i in range(0, len(order), BATCH_TEXTS)])
+        batches = iter(_groups(self._local.batches(texts), BATCH_TEXTS))
         pending: dict = {}
 
         def submit(actor) -> None:
