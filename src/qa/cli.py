@@ -62,8 +62,13 @@ def index_options_from(
     write_consistency: Optional[int] = typer.Option(None, "--write-consistency", metavar="N", help="With --store "
                                                     "qdrant, a new collection's write_consistency_factor: replicas "
                                                     "a write waits for (default 1, at most --replicas)."),
+    ray: Optional[str] = typer.Option(None, "--ray", metavar="ADDRESS", help="Read and embed on a Ray cluster: "
+                                      "local (start one here), auto (the running one) or host:port / "
+                                      "ray://host:port (docs/scale-out.md)."),
+    device: str = typer.Option("auto", "--device", help="Where the model embeds: auto (a CUDA GPU when "
+                               "onnxruntime-gpu finds one, else the CPU), cpu or cuda."),
 ) -> IndexOptions:
-    return IndexOptions(full, from_index, shards, replicas, write_consistency)
+    return IndexOptions(full, from_index, shards, replicas, write_consistency, ray, device)
 
 
 @dataclass(frozen=True)

@@ -154,10 +154,10 @@ def _record(document) -> dict:
 
 
 def index_corpus(sources: list[Path], url: str, embedder, collection: str = DEFAULT_COLLECTION, settings: Settings = Settings(),
-                 full: bool = False, warn: Warn | None = None) -> dict:
+                 full: bool = False, warn: Warn | None = None, reader=None) -> dict:
     """Sync the corpus under `sources` into the collection (`qa index --store qdrant`): only the files
     that changed since it was last synced are read, split and embedded (store/corpus.py's scan, as the
-    local build's; with `full`, every one)."""
+    local build's, with its `reader`; with `full`, every one)."""
     check_target(url, collection)  # before a minute of embedding
     from ..corpus import index_into
     from ..local.vector_reuse import sentence_texts
@@ -174,7 +174,7 @@ def index_corpus(sources: list[Path], url: str, embedder, collection: str = DEFA
 
     engine = open_engine(url, create=True)
     try:
-        return index_into(CollectionSink(engine, collection, embedder, embed, settings, full), sources, warn)
+        return index_into(CollectionSink(engine, collection, embedder, embed, settings, full), sources, warn, reader)
     finally:
         engine.close()
 
