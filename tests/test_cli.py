@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from conftest import without_progress
+from qa import __version__
 from qa.cli import NOT_IN_CORPUS, _progress_lines, app, print_answer
 from qa.store.index import read_manifest
 from qa.search.retrieval import Answer, Highlight, Hit
@@ -25,6 +26,35 @@ def test_every_command_has_help():
         result = runner.invoke(app, [name, "--help"])
         assert result.exit_code == 0, name
         assert "Example: qa " in result.stdout, name
+
+
+def test_version():
+    result = runner.invoke(app, ["--version"])
+    assert (result.exit_code, result.stdout) == (0, f"qa {__version__}\n")
+
+
+def test_help_names_values_instead_of_typing_them():
+    result = runner.invoke(app, ["ask", "--help"], prog_name="qa", terminal_width=100)
+    assert result.exit_code == 0
+    assert "Usage: qa ask [OPTIONS] QUESTION\n" in result.stdout
+    assert "  QUESTION  The question, in plain English.  [required]\n" in result.stdout
+    assert "  -k, --k K " in result.stdout and "  --index-dir INDEX_DIR " in result.stdout
+    assert "Each passage ends with its score" in result.stdout  # scores are explained where they are shown
+    index_help = runner.invoke(app, ["index", "--help"], prog_name="qa", terminal_width=100).stdout
+    assert "Usage: qa index [OPTIONS] [PATHS]...\n" in index_help
+    assert "  [PATHS]...  Files or folders to index (default: corpus/).\n" in index_help
+    for name in ["--help", "index", "ask", "text", "serve", "eval"]:
+        shown = runner.invoke(app, [name, "--help"] if name != "--help" else [name], terminal_width=100).stdout
+        assert not re.search(r"<(bool|str|int|path|list\[\w+\])>|\{\w+\}", shown), shown
+
+
+def test_piped_answer_marks_the_best_sentence(workdir):
+    result = runner.invoke(app, ["ask", PROTECTING, "-k", "1"])
+    assert result.exit_code == 0
+    body = " ".join(line.strip() for line in result.stdout.splitlines()[1:])
+    marked = re.findall(r"»([^«]+)«", body)
+    assert marked == ["Sweden acts as the protecting power for the US in North Korea and provides limited consular "
+                      "services to US citizens through its embassy in Pyongyang."]
 
 
 def test_ask_json_puts_sweden_first(workdir):
@@ -61,19 +91,20 @@ def test_print_answer_wraps_text_under_its_citation_and_emphasizes_the_highlight
               highlight=Highlight(18, 28, "three four"))
     plain = StringIO()
     print_answer(Answer("q", (hit,), answerable=False), Console(file=plain, width=24, highlight=False))
-    assert plain.getvalue() == (
-        f"{NOT_IN_CORPUS}\n[1] a.txt › Intro (chars 10–33) 0.500\n    one two three four\n    five\n"
+    assert plain.getvalue() == (  # not a terminal: the best sentence is marked in the text
+        f"{NOT_IN_CORPUS}\n[1] a.txt › Intro (chars 10–33) 0.500\n    one two »three four«\n    five\n"
     )
     styled = StringIO()
     print_answer(Answer("q", (hit,)), Console(file=styled, width=40, force_terminal=True, color_system="standard"))
     assert "\x1b[1;33mthree four\x1b[0m" in styled.getvalue()
+    assert "»" not in styled.getvalue()  # on a terminal the bold is the mark
 
 
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["ask", ""], "Error: the question is empty: ask something, e.g. qa ask \"who leads the talks?\"\n"),
-        (["ask", "   "], "Error: the question is empty: ask something, e.g. qa ask \"who leads the talks?\"\n"),
+        (["ask", ""], "Error: the question is empty: ask something, e.g. \"who leads the talks?\"\n"),
+        (["ask", "   "], "Error: the question is empty: ask something, e.g. \"who leads the talks?\"\n"),
         (["ask", "hi", "-k", "0"], "Error: k must be a whole number from 1 to 100, not 0\n"),
         (["ask", "hi", "-k", "101"], "Error: k must be a whole number from 1 to 100, not 101\n"),
         (["ask", "hi", "--mode", "magic"], "Error: mode must be one of dense, bm25, hybrid, not 'magic'\n"),

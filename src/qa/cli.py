@@ -10,6 +10,7 @@ from typing import Optional
 
 import typer
 
+from . import __version__
 from .errors import QAError
 
 app = typer.Typer(
@@ -17,6 +18,7 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
 
 IndexDir = typer.Option(Path("index"), "--index-dir", envvar="QA_INDEX", help="Where the index lives.")
@@ -49,6 +51,18 @@ def _user_errors():
     except KeyboardInterrupt:
         typer.echo("Interrupted.", err=True)
         raise typer.Exit(130)
+
+
+def _print_version(asked: bool) -> None:
+    if asked:
+        typer.echo(f"qa {__version__}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
+                                       help="Print qa's version and exit.")) -> None:
+    """Ask questions of your documents; answers are cited passages."""
 
 
 PROGRESS_LINE_SECONDS = 5.0  # off a terminal (a log, CI), a progress line at most this often
@@ -216,6 +230,12 @@ def ask_command(
 ) -> None:
     """Answer QUESTION with the top-k cited passages, best first.
 
+    Each passage ends with its score, what it is ranked by for this question (so not comparable across
+    questions). hybrid: dense and BM25 scores fused on a 0-1 scale over the question's candidates (1 is the
+    best), plus 0.2 for a year or number when the question asks when or how many, 0.2 for someone acting
+    when it asks who, 1 for the role it asks about, less 0.1 under a passage of the same section listed
+    above; dense: the cosine of question and passage; bm25: the BM25 score.
+
     Example: qa ask "Which country is the protecting power for the US in North Korea?" -k 3
     """
     from .search.retrieval import Retriever, check_k, check_mode, check_question
@@ -357,12 +377,13 @@ def eval_command(
             raise QAError("quality gate failed: " + "; ".join(failures), status=500)
 
 
+BEST_OPEN, BEST_CLOSE = "»", "«"  # around the best sentence when the answer is not printed to a terminal
 NOT_IN_CORPUS = "Not in the corpus: no passage answers this question. The closest passages:"
 
 
 def print_answer(answer, console=None) -> None:
     """The human-readable answer: a citation line per passage, then its text wrapped and indented,
-    with the sentence that best answers the question emphasized (on a terminal)."""
+    with the sentence that best answers the question in bold on a terminal, between » and « otherwise."""
     from rich.console import Console
     from rich.text import Text
 
@@ -378,10 +399,48 @@ def print_answer(answer, console=None) -> None:
                            style="bold cyan"), soft_wrap=True)
         body = Text(hit.text)
         if hit.highlight:
-            body.stylize("bold yellow", hit.highlight.start - hit.start, hit.highlight.end - hit.start)
+            start, end = hit.highlight.start - hit.start, hit.highlight.end - hit.start
+            if console.is_terminal:
+                body.stylize("bold yellow", start, end)
+            else:  # piped or redirected: no bold to show, so the best sentence is marked in the text
+                body = Text(f"{hit.text[:start]}{BEST_OPEN}{hit.text[start:end]}{BEST_CLOSE}{hit.text[end:]}")
         for line in body.wrap(console, max(console.width - 4, 20)):
             line.rstrip()
             console.print(Text("    ") + line, soft_wrap=True)
+
+
+class _PlainArgument(typer.core.TyperArgument):
+    """An argument shown as click shows one (QUESTION, [PATHS]...), not as typer 0.29 does ({question},
+    paths... <list[Path]>): type labels read as code to someone who only wants to ask a question."""
+
+    def _label(self) -> str:
+        label = self.name.upper() if self.required else f"[{self.name.upper()}]"
+        return label + ("..." if self.nargs != 1 else "")
+
+    def _rich_display_name(self) -> str:
+        return self._label()
+
+    def get_usage_pieces(self, ctx) -> list[str]:
+        return [self._label()]
+
+    def display_type_rich(self, ctx) -> None:
+        return None
+
+
+class _PlainCommand(typer.core.TyperCommand):
+    """A command whose help names values (--index-dir INDEX_DIR) instead of typing them (<path>)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            if isinstance(param, typer.core.TyperArgument):
+                param.__class__ = _PlainArgument  # typer makes its parameters itself: no hook to pass a class
+            elif param.metavar is None and not param.is_flag:
+                param.metavar = param.name.upper()
+
+
+for _command in app.registered_commands:
+    _command.cls = _PlainCommand
 
 
 def main() -> None:  # console-script entry point
