@@ -7,10 +7,11 @@ import shutil
 import pytest
 from typer.testing import CliRunner
 
-from conftest import without_progress
+from conftest import ROOT, without_progress
 from qa import __version__
-from qa.cli import NOT_IN_CORPUS, _progress_lines, app, print_answer
-from qa.store.index import read_manifest
+from qa.cli import app
+from qa.console import NOT_IN_CORPUS, print_answer, progress_lines
+from qa.store.index import load_index, read_manifest
 from qa.search.retrieval import Answer, Highlight, Hit
 
 runner = CliRunner()
@@ -168,7 +169,7 @@ def test_missing_index_is_built_from_corpus(workdir):
 def test_index_command_reports_what_it_built(workdir):
     result = runner.invoke(app, ["index", "corpus", "--index-dir", "other"])
     assert result.exit_code == 0, result.output
-    assert result.stdout == "Indexed 32 passages from 1 file(s) into other/\n"
+    assert re.fullmatch(r"Indexed 32 passages from 1 file into other/ in \d+\.\d s\n", result.stdout)
     assert re.fullmatch(r"[0-9a-f]{64}", read_manifest(workdir / "other")["files"][0]["sha256"])
 
 
@@ -193,12 +194,36 @@ def test_no_index_and_no_corpus_says_how_to_build_one(tmp_path, monkeypatch):
     )
 
 
-def test_progress_off_a_terminal_is_a_line_every_few_seconds(capsys):
-    step = _progress_lines("Embedding passages", 3000, every=0)
+def test_progress_off_a_terminal_is_a_line_every_few_seconds_with_the_time_left(capsys):
+    now = iter([0, 0, 10, 10, 12, 12, 14, 14, 100, 100])  # started, then each step reads the clock twice
+    step = progress_lines("Embedding passages", 3000, every=0, clock=lambda: next(now))
+    step(1000)  # 10 s for the first batch, the model's loading included: 20 s more at that pace
+    step(500)  # 500 in the 2 s since: 1,500 more take 6 s
+    step(500)
     step(1000)
-    step(2000)
-    assert capsys.readouterr().err == ("qa: Embedding passages: 1,000/3,000 (33%)\n"
+    assert capsys.readouterr().err == ("qa: Embedding passages: 1,000/3,000 (33%), about 20 s left\n"
+                                       "qa: Embedding passages: 1,500/3,000 (50%), about 6 s left\n"
+                                       "qa: Embedding passages: 2,000/3,000 (66%), about 4 s left\n"
                                        "qa: Embedding passages: 3,000/3,000 (100%)\n")
-    quiet = _progress_lines("Embedding passages", 10, every=3600)
+    quiet = progress_lines("Embedding passages", 10, every=3600)
     quiet(10)  # a build shorter than the interval says nothing
     assert capsys.readouterr().err == ""
+
+
+def test_index_counts_passages_and_sentences_apart_and_ends_with_files_pages_and_time(workdir, monkeypatch):
+    from qa import cli
+
+    seen = []
+    monkeypatch.setattr(cli, "_progress_bar", lambda label="Embedding": lambda total, kind: seen.append((kind, total))
+                        or (lambda n: None))
+    shutil.copytree(ROOT / "eval" / "mixed" / "corpus", workdir / "mixed")
+    for name in ["bzip2-manual.html", "fontconfig-user.html", "bc.html", "libtasn1.pdf", "base-passwd.docx"]:
+        (workdir / "mixed" / name).unlink()
+    result = runner.invoke(app, ["index", "mixed", "--index-dir", "mixed-index"])
+    assert result.exit_code == 0, result.output
+    index = load_index(workdir / "mixed-index")
+    sentences = len(index.sentence_spans)
+    assert seen == [("passages", index.manifest["passage_count"]), ("sentences", sentences)]
+    pages = len(index.documents["shared-mime-info-spec.pdf"]["pages"])
+    assert re.fullmatch(rf"Indexed {index.manifest['passage_count']} passages \({pages} PDF pages\) from 2 files into "
+                        r"mixed-index/ in \d+\.\d s\n", result.stdout)

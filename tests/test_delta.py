@@ -207,6 +207,7 @@ def test_a_delta_index_copies_into_qdrant_as_its_live_passages(corpus, tmp_path,
         store.close()
 
 
+@pytest.mark.slow  # kills a real update at every step: ~25 s
 def test_a_delta_update_killed_at_any_point_leaves_the_old_index(corpus, tmp_path, embedder, deltas):
     import signal
     import subprocess

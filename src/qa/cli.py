@@ -5,12 +5,16 @@ from __future__ import annotations
 import contextlib
 import json
 import sys
+import time
 from pathlib import Path
 from typing import Optional
 
 import typer
 
 from . import __version__
+from .console import PlainCommand, index_summary, print_answer
+from .console import progress_bar as _progress_bar
+from .console import warn as _warn
 from .errors import QAError
 
 app = typer.Typer(
@@ -30,10 +34,6 @@ StoreKind = typer.Option("local", "--store", envvar="QA_STORE", help="local (the
 QdrantUrl = typer.Option(None, "--qdrant-url", envvar="QA_QDRANT_URL", help="With --store qdrant: "
                          "http(s)://host:port, a folder for Qdrant's embedded local mode, or edge:FOLDER.")
 Collection = typer.Option("qa", "--collection", envvar="QA_COLLECTION", help="With --store qdrant: the collection.")
-
-
-def _warn(message: str) -> None:
-    typer.echo(f"qa: {message}", err=True)
 
 
 def _fail(error: QAError) -> None:
@@ -65,9 +65,6 @@ def _root(version: bool = typer.Option(False, "--version", is_eager=True, callba
     """Ask questions of your documents; answers are cited passages."""
 
 
-PROGRESS_LINE_SECONDS = 5.0  # off a terminal (a log, CI), a progress line at most this often
-
-
 def _qdrant_retriever(store: str, url: str | None, collection: str, model: str | None):
     """A Retriever over the Qdrant collection when --store is qdrant; None for the local store."""
     url = _qdrant_url(store, url)
@@ -97,50 +94,6 @@ def _qdrant_url(store: str, url: str | None) -> str | None:
     if store == "qdrant" and not url:
         raise QAError("--store qdrant needs --qdrant-url URL (or $QA_QDRANT_URL): http(s)://host:port or a folder")
     return url if store == "qdrant" else None
-
-
-def _progress_bar(label: str):
-    """A factory for progress on stderr: a rich bar on a terminal, else a plain line every few seconds."""
-
-    def start(total: int):  # rich is imported only when there is something to embed: asking is faster
-        from rich.console import Console
-
-        console = Console(stderr=True)
-        if not console.is_terminal:
-            return _progress_lines(label, total)
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-        progress = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                            console=console, transient=True)
-        progress.start()
-        task = progress.add_task(label, total=total)
-
-        def step(n: int) -> None:
-            progress.advance(task, n)
-            if progress.tasks[0].completed >= total:
-                progress.stop()
-
-        return step
-
-    return start
-
-
-def _progress_lines(label: str, total: int, every: float = PROGRESS_LINE_SECONDS):
-    """`qa: Embedding passages: 1,024/8,192 (12%)` on stderr at most every `every` seconds, and at the end
-    when a line was shown before (a build of a few seconds stays quiet)."""
-    import time
-
-    done, last, shown = 0, time.monotonic(), False
-
-    def step(n: int) -> None:
-        nonlocal done, last, shown
-        done += n
-        now = time.monotonic()
-        if now - last >= every or (shown and done >= total):
-            last, shown = now, True
-            _warn(f"{label}: {done:,}/{total:,} ({100 * done // max(total, 1)}%)")
-
-    return step
 
 
 @app.command("index")
@@ -185,17 +138,15 @@ def index_command(
         if from_index is not None or any(v is not None for v in cluster):
             raise QAError("--from-index, --shards, --replicas and --write-consistency go with --store qdrant")
         check_index_target(index_dir, sources)  # before the model loads: a wrong folder is said at once
+        started = time.monotonic()
         embedder = load_embedder(model, warn=_warn, lazy=True)
         index = build_index(sources, index_dir, embedder, warn=_warn,
-                            progress=_progress_bar("Embedding passages"), reuse=not full)
+                            progress=_progress_bar(), reuse=not full)
         manifest = index.manifest
         if as_json:
             typer.echo(json.dumps({k: manifest[k] for k in ("model", "passage_count", "built_at", "files", "texts")}))
         else:
-            docs = sum(1 for f in manifest["files"] if not f.get("skipped"))
-            texts = manifest["texts"]
-            reused = f" (embedded {texts['embedded']} new texts, reused {texts['reused']})" if texts["reused"] else ""
-            typer.echo(f"Indexed {manifest['passage_count']} passages from {docs} file(s) into {index_dir}/{reused}")
+            typer.echo(index_summary(index, index_dir, time.monotonic() - started))
 
 
 def _index_qdrant(sources: list[Path], url: str, collection: str, from_index: Path | None, model: str | None,
@@ -246,7 +197,7 @@ def ask_command(
         check_mode(mode)
         with _qdrant_retriever_while(store, qdrant_url, collection, model) as over_qdrant:
             retriever = over_qdrant or \
-                Retriever.open(index_dir, model=model, warn=_warn, progress=_progress_bar("Embedding passages"))
+                Retriever.open(index_dir, model=model, warn=_warn, progress=_progress_bar())
             answer = retriever.ask(question, k, mode)
         if as_json:
             typer.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
@@ -358,11 +309,11 @@ def eval_command(
         if beir is not None:  # over Qdrant: the local BEIR index copied into --collection (once), then searched
             url = _qdrant_url(store, qdrant_url)
             report = evaluate_beir(beir, index_dir, model=model, modes=modes, warn=_warn,
-                                   progress=_progress_bar("Embedding BEIR corpus"), qdrant=url and (url, collection))
+                                   progress=_progress_bar("Embedding BEIR"), qdrant=url and (url, collection))
         else:
             with _qdrant_retriever_while(store, qdrant_url, collection, model) as over_qdrant:
                 report = evaluate_evalset(evalset or DEFAULT_EVALSET, index_dir, model=model, k=k, modes=modes,
-                                          warn=_warn, progress=_progress_bar("Embedding passages"),
+                                          warn=_warn, progress=_progress_bar(),
                                           retriever=over_qdrant)
         failures = failed_gates(report, gates, gated)
         if versus is not None:
@@ -377,70 +328,8 @@ def eval_command(
             raise QAError("quality gate failed: " + "; ".join(failures), status=500)
 
 
-BEST_OPEN, BEST_CLOSE = "»", "«"  # around the best sentence when the answer is not printed to a terminal
-NOT_IN_CORPUS = "Not in the corpus: no passage answers this question. The closest passages:"
-
-
-def print_answer(answer, console=None) -> None:
-    """The human-readable answer: a citation line per passage, then its text wrapped and indented,
-    with the sentence that best answers the question in bold on a terminal, between » and « otherwise."""
-    from rich.console import Console
-    from rich.text import Text
-
-    from .ingest.passages import cite
-
-    console = console or Console(highlight=False, width=min(Console().width, 100))
-    if not answer.answerable:
-        console.print(Text(NOT_IN_CORPUS, style="bold red"), soft_wrap=True)
-    for n, hit in enumerate(answer.passages, 1):
-        if n > 1:
-            console.print()
-        console.print(Text(f"[{n}] {cite(hit.doc, hit.section, hit.start, hit.end, hit.page)} {hit.score:.3f}",
-                           style="bold cyan"), soft_wrap=True)
-        body = Text(hit.text)
-        if hit.highlight:
-            start, end = hit.highlight.start - hit.start, hit.highlight.end - hit.start
-            if console.is_terminal:
-                body.stylize("bold yellow", start, end)
-            else:  # piped or redirected: no bold to show, so the best sentence is marked in the text
-                body = Text(f"{hit.text[:start]}{BEST_OPEN}{hit.text[start:end]}{BEST_CLOSE}{hit.text[end:]}")
-        for line in body.wrap(console, max(console.width - 4, 20)):
-            line.rstrip()
-            console.print(Text("    ") + line, soft_wrap=True)
-
-
-class _PlainArgument(typer.core.TyperArgument):
-    """An argument shown as click shows one (QUESTION, [PATHS]...), not as typer 0.29 does ({question},
-    paths... <list[Path]>): type labels read as code to someone who only wants to ask a question."""
-
-    def _label(self) -> str:
-        label = self.name.upper() if self.required else f"[{self.name.upper()}]"
-        return label + ("..." if self.nargs != 1 else "")
-
-    def _rich_display_name(self) -> str:
-        return self._label()
-
-    def get_usage_pieces(self, ctx) -> list[str]:
-        return [self._label()]
-
-    def display_type_rich(self, ctx) -> None:
-        return None
-
-
-class _PlainCommand(typer.core.TyperCommand):
-    """A command whose help names values (--index-dir INDEX_DIR) instead of typing them (<path>)."""
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        for param in self.params:
-            if isinstance(param, typer.core.TyperArgument):
-                param.__class__ = _PlainArgument  # typer makes its parameters itself: no hook to pass a class
-            elif param.metavar is None and not param.is_flag:
-                param.metavar = param.name.upper()
-
-
-for _command in app.registered_commands:
-    _command.cls = _PlainCommand
+for _command in app.registered_commands:  # every command's help names its values (console.PlainCommand)
+    _command.cls = PlainCommand
 
 
 def main() -> None:  # console-script entry point

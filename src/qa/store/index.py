@@ -37,7 +37,8 @@ SENTENCE_KEYS = "sentence_keys.npy"  # the same for each sentence
 SENTENCE_DTYPE = np.float16
 
 Warn = Callable[[str], None]
-ProgressFactory = Callable[[int], Callable[[int], None]]
+# progress(total, kind) -> step(n): told how many texts of a kind ("passages", "sentences") are to come
+ProgressFactory = Callable[[int, str], Callable[[int], None]]
 
 
 class _FaissView(np.ndarray):

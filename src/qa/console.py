@@ -1,0 +1,162 @@
+"""What `qa` prints: progress while embedding, the index's summary line, answers, and help labels."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import typer
+
+
+def warn(message: str) -> None:
+    """`qa: ...` on stderr: what qa says beside its output (skipped files, rebuilds, progress)."""
+    typer.echo(f"qa: {message}", err=True)
+
+
+PROGRESS_LINE_SECONDS = 5.0  # off a terminal (a log, CI), a progress line at most this often
+
+
+def progress_bar(label: str = "Embedding"):
+    """A factory for progress on stderr, `start(total, kind)` for each kind of text (passages, then
+    sentences): a rich bar on a terminal, else a plain line every few seconds; both with the time left."""
+
+    def start(total: int, kind: str = "texts"):  # rich is imported only when there is something to embed
+        from rich.console import Console
+
+        console = Console(stderr=True)
+        if not console.is_terminal:
+            return progress_lines(f"{label} {kind}", total)
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+        eta = _TimeLeft(total)
+        progress = Progress(TextColumn(f"{label} {kind}"), BarColumn(), MofNCompleteColumn(),
+                            TextColumn("{task.fields[left]}"), console=console, transient=True)
+        progress.start()
+        task = progress.add_task(label, total=total, left="")
+
+        def step(n: int) -> None:
+            progress.update(task, advance=n, left=eta.step(n))
+            if progress.tasks[0].completed >= total:
+                progress.stop()
+
+        return step
+
+    return start
+
+
+class _TimeLeft:
+    """`about 40 s left` from the first batch on. The first batch's pace includes loading the model, so
+    its estimate errs long; from the second batch the pace is the one since the first ended."""
+
+    def __init__(self, total: int, clock=None) -> None:
+        import time
+
+        self._clock = clock or time.monotonic
+        self.total, self.done, self._started, self._first = total, 0, self._clock(), None
+
+    def step(self, n: int) -> str:
+        now = self._clock()
+        self.done += n
+        if self._first is None:
+            self._first = (now, self.done)
+            pace = self.done / max(now - self._started, 1e-6)
+        else:
+            pace = (self.done - self._first[1]) / max(now - self._first[0], 1e-6)
+        if self.done >= self.total:
+            return ""
+        seconds = round((self.total - self.done) / max(pace, 1e-6))
+        return f"about {seconds // 60} min {seconds % 60} s left" if seconds >= 60 else f"about {seconds} s left"
+
+
+def progress_lines(label: str, total: int, every: float = PROGRESS_LINE_SECONDS, clock=None):
+    """`qa: Embedding passages: 1,024/8,192 (12%), about 40 s left` on stderr at most every `every`
+    seconds, and at the end when a line was shown before (a build of a few seconds stays quiet)."""
+    import time
+
+    clock = clock or time.monotonic
+    eta = _TimeLeft(total, clock)
+    last, shown = clock(), False
+
+    def step(n: int) -> None:
+        nonlocal last, shown
+        left = eta.step(n)
+        now = clock()
+        if now - last >= every or (shown and eta.done >= total):
+            last, shown = now, True
+            warn(f"{label}: {eta.done:,}/{total:,} ({100 * eta.done // max(total, 1)}%)" + (f", {left}" if left else ""))
+
+    return step
+
+
+def index_summary(index, index_dir: Path, seconds: float) -> str:
+    """`Indexed 536 passages (53 PDF pages) from 7 files into idx/ in 13.1 s`, and what was reused."""
+    manifest = index.manifest
+    files = sum(1 for f in manifest["files"] if not f.get("skipped"))
+    pages = sum(len(r["pages"]) for r in index.documents.values() if r.get("kind") == "pdf" and r.get("pages"))
+    texts = manifest["texts"]
+    return (f"Indexed {manifest['passage_count']:,} passages" + (f" ({pages:,} PDF pages)" if pages else "")
+            + f" from {files:,} file{'s' if files != 1 else ''} into {index_dir}/ in {seconds:.1f} s"
+            + (f" (embedded {texts['embedded']:,} new texts, reused {texts['reused']:,})" if texts["reused"] else ""))
+
+
+BEST_OPEN, BEST_CLOSE = "»", "«"  # around the best sentence when the answer is not printed to a terminal
+NOT_IN_CORPUS = "Not in the corpus: no passage answers this question. The closest passages:"
+
+
+def print_answer(answer, console=None) -> None:
+    """The human-readable answer: a citation line per passage, then its text wrapped and indented,
+    with the sentence that best answers the question in bold on a terminal, between » and « otherwise."""
+    from rich.console import Console
+    from rich.text import Text
+
+    from .ingest.passages import cite
+
+    console = console or Console(highlight=False, width=min(Console().width, 100))
+    if not answer.answerable:
+        console.print(Text(NOT_IN_CORPUS, style="bold red"), soft_wrap=True)
+    for n, hit in enumerate(answer.passages, 1):
+        if n > 1:
+            console.print()
+        console.print(Text(f"[{n}] {cite(hit.doc, hit.section, hit.start, hit.end, hit.page)} {hit.score:.3f}",
+                           style="bold cyan"), soft_wrap=True)
+        body = Text(hit.text)
+        if hit.highlight:
+            start, end = hit.highlight.start - hit.start, hit.highlight.end - hit.start
+            if console.is_terminal:
+                body.stylize("bold yellow", start, end)
+            else:  # piped or redirected: no bold to show, so the best sentence is marked in the text
+                body = Text(f"{hit.text[:start]}{BEST_OPEN}{hit.text[start:end]}{BEST_CLOSE}{hit.text[end:]}")
+        for line in body.wrap(console, max(console.width - 4, 20)):
+            line.rstrip()
+            console.print(Text("    ") + line, soft_wrap=True)
+
+
+class PlainArgument(typer.core.TyperArgument):
+    """An argument shown as click shows one (QUESTION, [PATHS]...), not as typer 0.29 does ({question},
+    paths... <list[Path]>): type labels read as code to someone who only wants to ask a question."""
+
+    def _label(self) -> str:
+        label = self.name.upper() if self.required else f"[{self.name.upper()}]"
+        return label + ("..." if self.nargs != 1 else "")
+
+    def _rich_display_name(self) -> str:
+        return self._label()
+
+    def get_usage_pieces(self, ctx) -> list[str]:
+        return [self._label()]
+
+    def display_type_rich(self, ctx) -> None:
+        return None
+
+
+class PlainCommand(typer.core.TyperCommand):
+    """A command whose help names values (--index-dir INDEX_DIR) instead of typing them (<path>)."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        for param in self.params:
+            if isinstance(param, typer.core.TyperArgument):
+                param.__class__ = PlainArgument  # typer makes its parameters itself: no hook to pass a class
+            elif param.metavar is None and not param.is_flag:
+                param.metavar = param.name.upper()
+
+
