@@ -43,8 +43,8 @@ def test_help_names_values_instead_of_typing_them():
     assert "Each passage ends with its score" in result.stdout  # scores are explained where they are shown
     index_help = runner.invoke(app, ["index", "--help"], prog_name="qa", terminal_width=100).stdout
     assert "Usage: qa index [OPTIONS] [PATHS]...\n" in index_help
-    assert "  [PATHS]...  Files or folders to index (default: corpus/).\n" in index_help
-    for name in ["--help", "index", "ask", "text", "serve", "eval"]:
+    assert "  [PATHS]...  Files or folders to index (default: the sources of the index found" in index_help
+    for name in ["--help", "index", "ask", "text", "serve", "eval", "init", "status"]:
         shown = runner.invoke(app, [name, "--help"] if name != "--help" else [name], terminal_width=100).stdout
         assert not re.search(r"<(bool|str|int|path|list\[\w+\])>|\{\w+\}", shown), shown
 

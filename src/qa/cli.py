@@ -16,6 +16,7 @@ from .console import PlainCommand, index_summary, print_answer
 from .console import progress_bar as _progress_bar
 from .console import warn as _warn
 from .errors import QAError
+from .locate import find_index, index_target
 
 app = typer.Typer(
     help="Ask questions of your documents; answers are cited passages.",
@@ -25,7 +26,10 @@ app = typer.Typer(
     rich_markup_mode=None,
 )
 
-IndexDir = typer.Option(Path("index"), "--index-dir", envvar="QA_INDEX", help="Where the index lives.")
+IndexDir = typer.Option(None, "--index-dir", help="Where the index lives (default: $QA_INDEX, else the nearest "
+                        ".qa/ from the current folder up, else index/; docs/usage.md).")
+IndexName = typer.Option(None, "--name", help="A named index, kept in qa's user data folder "
+                         "(~/.local/share/qa/indexes/NAME on Linux).")
 Model = typer.Option(None, "--model", envvar="QA_MODEL", help="sentence-transformers model name or folder "
                      "(default: the bundled all-MiniLM-L6-v2).")
 JsonOut = typer.Option(False, "--json", help="Print one JSON object instead of text.")
@@ -98,8 +102,10 @@ def _qdrant_url(store: str, url: str | None) -> str | None:
 
 @app.command("index")
 def index_command(
-    paths: Optional[list[Path]] = typer.Argument(None, help="Files or folders to index (default: corpus/)."),
-    index_dir: Path = IndexDir,
+    paths: Optional[list[Path]] = typer.Argument(None, help="Files or folders to index (default: the sources of "
+                                                 "the index found, else corpus/)."),
+    index_dir: Optional[Path] = IndexDir,
+    name: Optional[str] = IndexName,
     model: Optional[str] = Model,
     full: bool = typer.Option(False, "--full", help="Embed every text again instead of reusing the vectors "
                               "of texts the index already holds."),
@@ -118,7 +124,8 @@ def index_command(
                                                     "a write waits for (default 1, at most --replicas)."),
 ) -> None:
     """Build the index from .txt, .md, .pdf, .html/.htm and .docx files, replacing the old one atomically;
-    only text the old index did not hold is embedded.
+    only text the old index did not hold is embedded. One FOLDER is indexed into FOLDER/.qa/ (found from any
+    folder below it), unless --index-dir or --name says where; with no path, the index found is updated.
 
     Example: qa index corpus/   (or: qa index corpus/ --store qdrant --qdrant-url http://qdrant:6333 --shards 6 --replicas 2)
     """
@@ -127,8 +134,9 @@ def index_command(
     from .store.folder import check_index_target
 
     with _user_errors():
-        sources = paths or [Path("corpus")]
         url = _qdrant_url(store, qdrant_url)
+        index_dir = index_target(paths or [], index_dir, name).path
+        sources = paths or _recorded_sources(index_dir) or [Path("corpus")]
         cluster = (shards, replicas, write_consistency)
         if url is not None:
             from .store.qdrant_sync import Settings
@@ -147,6 +155,50 @@ def index_command(
             typer.echo(json.dumps({k: manifest[k] for k in ("model", "passage_count", "built_at", "files", "texts")}))
         else:
             typer.echo(index_summary(index, index_dir, time.monotonic() - started))
+
+
+def _recorded_sources(index_dir: Path) -> list[Path] | None:
+    """The corpus paths the index at `index_dir` was built from (None: no such index, or a BEIR one)."""
+    from .store.index import index_exists, read_manifest
+
+    if not index_exists(index_dir):
+        return None
+    manifest = read_manifest(index_dir)
+    return None if manifest.get("beir") else [Path(s) for s in manifest.get("sources", [])] or None
+
+
+@app.command("init")
+def init_command(
+    folder: Path = typer.Argument(Path("."), help="The folder to index (default: the current one)."),
+    model: Optional[str] = Model,
+) -> None:
+    """Index FOLDER into FOLDER/.qa/, where qa ask, serve and status find it from FOLDER or any folder below.
+
+    Example: qa init ~/notes   (then, in ~/notes or below: qa ask "when is the lease renewed?")
+    """
+    index_command(paths=[folder], index_dir=None, name=None, model=model, full=False, as_json=False, store="local",
+                  qdrant_url=None, collection="qa", from_index=None, shards=None, replicas=None,
+                  write_consistency=None)
+
+
+@app.command("status")
+def status_command(
+    index_dir: Optional[Path] = IndexDir,
+    name: Optional[str] = IndexName,
+    model: Optional[str] = Model,
+    as_json: bool = JsonOut,
+) -> None:
+    """Say which index qa uses here and how it was found, its corpus, documents, passages and pages,
+    whether it is current, and the disk it takes.
+
+    Example: qa status   (in any folder under an indexed one; or: qa status --name work)
+    """
+    from .embed import resolve_model
+    from .status import index_status, render_status
+
+    with _user_errors():
+        status = index_status(find_index(index_dir, name), resolve_model(model).name)
+        typer.echo(json.dumps(status) if as_json else render_status(status), nl=as_json)
 
 
 def _index_qdrant(sources: list[Path], url: str, collection: str, from_index: Path | None, model: str | None,
@@ -172,7 +224,8 @@ def ask_command(
     question: str = typer.Argument(..., help="The question, in plain English."),
     k: int = typer.Option(5, "-k", "--k", help="How many passages to return (1-100)."),
     mode: Optional[str] = typer.Option(None, "--mode", help="dense, bm25 or hybrid (default: hybrid)."),
-    index_dir: Path = IndexDir,
+    index_dir: Optional[Path] = IndexDir,
+    name: Optional[str] = IndexName,
     model: Optional[str] = Model,
     as_json: bool = JsonOut,
     store: str = StoreKind,
@@ -197,7 +250,7 @@ def ask_command(
         check_mode(mode)
         with _qdrant_retriever_while(store, qdrant_url, collection, model) as over_qdrant:
             retriever = over_qdrant or \
-                Retriever.open(index_dir, model=model, warn=_warn, progress=_progress_bar())
+                Retriever.open(find_index(index_dir, name).path, model=model, warn=_warn, progress=_progress_bar())
             answer = retriever.ask(question, k, mode)
         if as_json:
             typer.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
@@ -208,7 +261,8 @@ def ask_command(
 @app.command("text")
 def text_command(
     doc: str = typer.Argument(..., help="The document's name as cited, e.g. manual.pdf or notes/a.md."),
-    index_dir: Path = IndexDir,
+    index_dir: Optional[Path] = IndexDir,
+    name: Optional[str] = IndexName,
     store: str = StoreKind,
     qdrant_url: Optional[str] = QdrantUrl,
     collection: str = Collection,
@@ -224,7 +278,7 @@ def text_command(
         if url is None:
             from .store.index import load_index
 
-            sys.stdout.write(load_index(index_dir).text(doc))
+            sys.stdout.write(load_index(find_index(index_dir, name).path).text(doc))
             return
         from .store.qdrant import QdrantStore
 
@@ -239,7 +293,8 @@ def text_command(
 def serve_command(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0 for every interface)."),
     port: int = typer.Option(8000, "--port", help="Port to listen on (1-65535)."),
-    index_dir: Path = IndexDir,
+    index_dir: Optional[Path] = IndexDir,
+    name: Optional[str] = IndexName,
     model: Optional[str] = Model,
     allow_host: Optional[list[str]] = typer.Option(None, "--allow-host", metavar="NAME", help="Also answer "
                                                    "requests whose Host header names NAME (repeatable; * for any)."),
@@ -264,13 +319,16 @@ def serve_command(
 
             source = retriever_opener(url, collection, model, warn=_warn)
         else:
-            source = index_dir
+            source = find_index(index_dir, name).path
         serve(source, host=host, port=port, model=model, warn=_warn, allowed_hosts=allow_host or ())
 
 
 @app.command("eval")
 def eval_command(
-    evalset: Optional[Path] = typer.Argument(None, help="Question set, JSON lines (default: eval/questions.jsonl)."),
+    evalset: Optional[Path] = typer.Argument(None, help="A set's folder (questions.jsonl with corpus/, or a "
+                                             "set.toml naming its corpus: scored against its own index, built "
+                                             "and kept in qa's cache) or a questions file (default: "
+                                             "eval/questions.jsonl, against the index found)."),
     k: int = typer.Option(10, "-k", "--k", help="How many passages to retrieve per question (1-100)."),
     mode: Optional[str] = typer.Option(None, "--mode", help="dense, bm25 or hybrid (default: hybrid)."),
     compare: bool = typer.Option(False, "--compare", help="Run every mode side by side."),
@@ -282,7 +340,8 @@ def eval_command(
     versus: Optional[str] = typer.Option(None, "--min-vs", metavar="MODE", help="Fail (exit 1) when the mode "
                                          "run (default hybrid) is more than one question's worth below MODE "
                                          "on Hit@1, MRR@10 or nDCG@10, e.g. --min-vs dense (MODE is run too)."),
-    index_dir: Path = IndexDir,
+    index_dir: Optional[Path] = IndexDir,
+    name: Optional[str] = IndexName,
     model: Optional[str] = Model,
     as_json: bool = JsonOut,
     store: str = StoreKind,
@@ -292,9 +351,10 @@ def eval_command(
     """Score retrieval: Hit@1/3/5, MRR@10, nDCG@10, evidence recall, latency, abstention, and page accuracy
     for a set whose questions give the page of their answer (--min page=0.9 gates it).
 
-    Example: qa eval --compare --min ndcg@10=0.8   (or: qa eval --beir ../shared/benchmarks/msmarco-5k)
+    Example: qa eval eval/mixed --compare   (or: qa eval --beir ../shared/benchmarks/msmarco-5k)
     """
     from .eval_report import failed_gates, failed_versus, parse_gates, render_report
+    from .evalset import read_set, set_index
     from .evaluation import DEFAULT_EVALSET, check_modes, evaluate_beir, evaluate_evalset
     from .search.retrieval import check_mode
 
@@ -306,13 +366,18 @@ def eval_command(
         gated = list(modes)  # --min gates these; a baseline run only for --min-vs is not gated
         if versus is not None and check_mode(versus) not in modes:
             modes.append(check_mode(versus))
+        eval_set = read_set(evalset or DEFAULT_EVALSET)
+        if eval_set.corpus is not None:  # a set's folder: its own index (cached, brought up to date)
+            index_dir = set_index(eval_set, index_dir, name, model, warn=_warn, progress=_progress_bar())
+        else:
+            index_dir = find_index(index_dir, name).path
         if beir is not None:  # over Qdrant: the local BEIR index copied into --collection (once), then searched
             url = _qdrant_url(store, qdrant_url)
             report = evaluate_beir(beir, index_dir, model=model, modes=modes, warn=_warn,
                                    progress=_progress_bar("Embedding BEIR"), qdrant=url and (url, collection))
         else:
             with _qdrant_retriever_while(store, qdrant_url, collection, model) as over_qdrant:
-                report = evaluate_evalset(evalset or DEFAULT_EVALSET, index_dir, model=model, k=k, modes=modes,
+                report = evaluate_evalset(eval_set.questions, index_dir, model=model, k=k, modes=modes,
                                           warn=_warn, progress=_progress_bar(),
                                           retriever=over_qdrant)
         failures = failed_gates(report, gates, gated)

@@ -56,7 +56,9 @@ def check_index_target(index_dir: Path, sources: list[Path] = ()) -> None:
                       f"e.g. --index-dir index ({unchanged})")
     for source in sources:
         source = Path(os.path.abspath(source))
-        if source.is_dir() and (target == source or source in target.parents):
+        # a hidden folder in the corpus (FOLDER/.qa, which `qa index FOLDER` makes) is never read as a document
+        hidden = source in target.parents and target.relative_to(source).parts[0].startswith(".")
+        if source.is_dir() and (target == source or source in target.parents) and not hidden:
             raise QAError(f"--index-dir {given} lies inside the corpus folder {shown_path(source)}: put the "
                           f"index outside it ({unchanged})")
         if target in source.parents:
