@@ -151,9 +151,9 @@ def test_a_delta_that_only_deletes_and_one_over_an_ann_base(corpus, tmp_path, em
 
 def test_qa_ask_and_text_read_a_delta_index(corpus, tmp_path, embedder, deltas, monkeypatch, shared_model):
     monkeypatch.chdir(tmp_path)
-    assert runner.invoke(app, ["index", "c"]).exit_code == 0
+    assert runner.invoke(app, ["index", "c", "--index-dir", "index"]).exit_code == 0
     change(corpus)
-    result = runner.invoke(app, ["index", "c"])
+    result = runner.invoke(app, ["index", "c"])  # the index/ here was built from c: updated
     assert result.exit_code == 0, result.output
     assert (tmp_path / "index" / "delta").is_dir()
     result = runner.invoke(app, ["ask", "when are cherries ripe?", "--json", "--k", "1"])

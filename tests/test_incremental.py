@@ -100,7 +100,7 @@ def test_an_update_with_nothing_to_embed_never_loads_the_model_session(corpus, t
 
 def test_qa_index_says_what_it_reused_and_full_embeds_everything(corpus, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert runner.invoke(app, ["index", "c"]).exit_code == 0
+    assert runner.invoke(app, ["index", "c", "--index-dir", "index"]).exit_code == 0
     (corpus / "added.txt").write_text("Added\n\nA file that arrives later, about the harbour at dawn.\n")
     result = runner.invoke(app, ["index", "c"])
     assert result.exit_code == 0, result.output

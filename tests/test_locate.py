@@ -101,10 +101,13 @@ def test_the_index_inside_its_folder_is_never_read_as_a_document(notes, monkeypa
     ask()  # not stale: the index's own files are not corpus files
 
 
-def test_an_old_index_folder_in_the_current_folder_is_still_used(workdir):
+def test_an_old_index_folder_in_the_current_folder_is_still_used_and_updated(workdir):
     assert "Sweden" in ask()["passages"][0]["text"]
     status = runner.invoke(app, ["status"])
     assert status.stdout.startswith("Index:     index (the default: no .qa/ here or above)\n")
+    result = runner.invoke(app, ["index", "corpus"])  # index/ was built from corpus/: it is the one updated
+    assert re.fullmatch(r"Indexed 32 passages from 1 file into index/ " + BUILT, result.stdout)
+    assert not (workdir / "corpus" / ".qa").exists()
 
 
 def test_a_dot_qa_above_is_found_before_an_index_folder_is_made(notes, monkeypatch):

@@ -10,12 +10,14 @@ qa finds its index as git finds a repository, so `qa ask` works from any folder 
    builds the bundled corpus's), so old folders keep working.
 
 `qa index FOLDER` (one folder) with none of 1-3 writes FOLDER/.qa/ (the walker skips hidden folders, so
-the index is never read as a document); `qa index` with no path updates the index found by 4 from the
-sources it recorded, else builds corpus/ into index/ as before.
+the index is never read as a document), unless the index found by 4-5 was built from FOLDER (an old
+index/ of corpus/: `qa index corpus` still updates it). `qa index` with no path updates the index found
+from the sources it recorded, else builds corpus/ into index/ as before.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import re
 from dataclasses import dataclass
@@ -83,14 +85,26 @@ def find_index(index_dir: Path | None = None, name: str | None = None) -> Found:
 
 
 def index_target(paths: list[Path], index_dir: Path | None = None, name: str | None = None) -> Found:
-    """Where `qa index PATHS` writes: the index named (1-3), else FOLDER/.qa/ for one folder, else as
-    `find_index` (a file or several paths go to the index found, else to index/)."""
+    """Where `qa index PATHS` writes: the index named (1-3); else the index found (4-5) when it was built
+    from exactly these paths; else FOLDER/.qa/ for one folder; else the index found (a file or several
+    paths go to the nearest .qa/, else to index/)."""
     chosen = given(index_dir, name)
     if chosen is not None:
         return chosen
+    found = find_index()
+    if paths and _sources(found.path) == [str(Path(p).resolve()) for p in paths]:
+        return found  # the index here was built from these paths (an old index/ of corpus/, say): updated
     if len(paths) == 1 and Path(paths[0]).is_dir():
         return Found(Path(paths[0]) / INDEX_FOLDER, f"the folder's own {INDEX_FOLDER}/")
-    return find_index()
+    return found
+
+
+def _sources(index_dir: Path) -> list[str] | None:
+    """The corpus paths the index at `index_dir` records (None: no readable index there)."""
+    try:
+        return json.loads((Path(index_dir) / "manifest.json").read_text(encoding="utf-8")).get("sources")
+    except (OSError, ValueError, AttributeError):
+        return None
 
 
 def _shown(path: Path) -> Path:
