@@ -44,6 +44,9 @@ def test_help_names_values_instead_of_typing_them():
     index_help = runner.invoke(app, ["index", "--help"], prog_name="qa", terminal_width=100).stdout
     assert "Usage: qa index [OPTIONS] [PATHS]...\n" in index_help
     assert "  [PATHS]...  Files or folders to index (default: the sources of the index found" in index_help
+    top = runner.invoke(app, ["--help"], prog_name="qa", terminal_width=100).stdout
+    assert "  ask     Answer a question with cited passages, best first.\n" in top
+    assert "..." not in top.split("Commands:")[1]  # no first sentence cut short
     for name in ["--help", "index", "ask", "text", "serve", "eval", "init", "status"]:
         shown = runner.invoke(app, [name, "--help"] if name != "--help" else [name], terminal_width=100).stdout
         assert not re.search(r"<(bool|str|int|path|list\[\w+\])>|\{\w+\}", shown), shown

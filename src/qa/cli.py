@@ -393,8 +393,18 @@ def eval_command(
             raise QAError("quality gate failed: " + "; ".join(failures), status=500)
 
 
+SHORT_HELP = {  # `qa --help`'s list: one line each (click would cut the docstrings' first sentences short)
+    "index": "Index files or folders; with no path, update the index found.",
+    "init": "Index the current folder (or FOLDER) into its own .qa/.",
+    "status": "Which index is used here, what it holds, whether it is current.",
+    "ask": "Answer a question with cited passages, best first.",
+    "text": "Print the text a document's citations index.",
+    "serve": "Serve the HTTP API and the ask page.",
+    "eval": "Score retrieval on a question set (a set's folder, a file, or BEIR).",
+}
 for _command in app.registered_commands:  # every command's help names its values (console.PlainCommand)
     _command.cls = PlainCommand
+    _command.short_help = SHORT_HELP.get(_command.name)
 
 
 def main() -> None:  # console-script entry point
