@@ -201,12 +201,12 @@ def test_progress_off_a_terminal_is_a_line_every_few_seconds_with_the_time_left(
     now = iter([0, 0, 10, 10, 12, 12, 14, 14, 100, 100])  # started, then each step reads the clock twice
     step = progress_lines("Embedding passages", 3000, every=0, clock=lambda: next(now))
     step(1000)  # 10 s for the first batch, the model's loading included: 20 s more at that pace
-    step(500)  # 500 in the 2 s since: 1,500 more take 6 s
-    step(500)
+    step(500)  # 1,500 in 12 s: 1,500 more take 12 s
+    step(500)  # 2,000 in 14 s: 1,000 more take 7 s
     step(1000)
     assert capsys.readouterr().err == ("qa: Embedding passages: 1,000/3,000 (33%), about 20 s left\n"
-                                       "qa: Embedding passages: 1,500/3,000 (50%), about 6 s left\n"
-                                       "qa: Embedding passages: 2,000/3,000 (66%), about 4 s left\n"
+                                       "qa: Embedding passages: 1,500/3,000 (50%), about 12 s left\n"
+                                       "qa: Embedding passages: 2,000/3,000 (66%), about 7 s left\n"
                                        "qa: Embedding passages: 3,000/3,000 (100%)\n")
     quiet = progress_lines("Embedding passages", 10, every=3600)
     quiet(10)  # a build shorter than the interval says nothing

@@ -44,25 +44,21 @@ def progress_bar(label: str = "Embedding"):
 
 
 class _TimeLeft:
-    """`about 40 s left` from the first batch on. The first batch's pace includes loading the model, so
-    its estimate errs long; from the second batch the pace is the one since the first ended."""
+    """`about 40 s left` from the first batch on, at the average pace since the start: the first batches
+    vary in size (texts go longest first) and the passages' first includes loading the model, so a pace
+    over the last batch alone jumps about; the average errs long at first, then settles."""
 
     def __init__(self, total: int, clock=None) -> None:
         import time
 
         self._clock = clock or time.monotonic
-        self.total, self.done, self._started, self._first = total, 0, self._clock(), None
+        self.total, self.done, self._started = total, 0, self._clock()
 
     def step(self, n: int) -> str:
-        now = self._clock()
         self.done += n
-        if self._first is None:
-            self._first = (now, self.done)
-            pace = self.done / max(now - self._started, 1e-6)
-        else:
-            pace = (self.done - self._first[1]) / max(now - self._first[0], 1e-6)
         if self.done >= self.total:
             return ""
+        pace = self.done / max(self._clock() - self._started, 1e-6)
         seconds = round((self.total - self.done) / max(pace, 1e-6))
         return f"about {seconds // 60} min {seconds % 60} s left" if seconds >= 60 else f"about {seconds} s left"
 
