@@ -61,6 +61,27 @@ def test_piped_answer_marks_the_best_sentence(workdir):
                       "services to US citizens through its embassy in Pyongyang."]
 
 
+def test_no_command_function_takes_over_six_parameters():
+    """The shared options reach a command as one Settings (cli.settings_from), not one parameter each."""
+    import inspect
+
+    for command in app.registered_commands:
+        own = inspect.signature(command.callback.__wrapped__).parameters
+        assert len(own) <= 6, (command.name, list(own))
+
+
+def test_shared_options_come_from_flags_then_the_environment(workdir, monkeypatch):
+    source = (workdir / "corpus" / "north-korea-diplomacy.txt").read_text(encoding="utf-8")
+    monkeypatch.setenv("QA_INDEX", "nowhere")
+    result = runner.invoke(app, ["text", "north-korea-diplomacy.txt"])
+    assert result.exit_code != 0 and "nowhere" in result.stderr
+    result = runner.invoke(app, ["text", "north-korea-diplomacy.txt", "--index-dir", "index"])
+    assert (result.exit_code, result.stdout) == (0, source)
+    monkeypatch.setenv("QA_STORE", "elsewhere")
+    result = runner.invoke(app, ["text", "north-korea-diplomacy.txt"])
+    assert (result.exit_code, result.stderr) == (2, "Error: --store must be local or qdrant, not 'elsewhere'\n")
+
+
 def test_ask_json_puts_sweden_first(workdir):
     result = runner.invoke(app, ["ask", "--json", PROTECTING])
     assert result.exit_code == 0, result.output
@@ -192,8 +213,9 @@ def test_no_index_and_no_corpus_says_how_to_build_one(tmp_path, monkeypatch):
     result = runner.invoke(app, ["ask", "who leads the talks?"])
     assert result.exit_code == 2
     assert result.stderr == (
-        "Error: no index at index/ and none can be built (corpus path does not exist: corpus): "
-        "run `qa index FOLDER_OR_FILES --index-dir index` first\n"
+        "Error: no index at index/ and none can be built (corpus path does not exist: corpus): run "
+        "`qa index FOLDER` first (it makes FOLDER/.qa, found from FOLDER and any folder below), or give "
+        "--index-dir DIR or --name NAME\n"
     )
 
 

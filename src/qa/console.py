@@ -1,8 +1,6 @@
-"""What `qa` prints: progress while embedding, the index's summary line, answers, and help labels."""
+"""What `qa` prints: progress while embedding, answers, and help labels."""
 
 from __future__ import annotations
-
-from pathlib import Path
 
 import typer
 
@@ -81,17 +79,6 @@ def progress_lines(label: str, total: int, every: float = PROGRESS_LINE_SECONDS,
             warn(f"{label}: {eta.done:,}/{total:,} ({100 * eta.done // max(total, 1)}%)" + (f", {left}" if left else ""))
 
     return step
-
-
-def index_summary(index, index_dir: Path, seconds: float) -> str:
-    """`Indexed 536 passages (53 PDF pages) from 7 files into idx/ in 13.1 s`, and what was reused."""
-    manifest = index.manifest
-    files = sum(1 for f in manifest["files"] if not f.get("skipped"))
-    pages = sum(len(r["pages"]) for r in index.documents.values() if r.get("kind") == "pdf" and r.get("pages"))
-    texts = manifest["texts"]
-    return (f"Indexed {manifest['passage_count']:,} passages" + (f" ({pages:,} PDF pages)" if pages else "")
-            + f" from {files:,} file{'s' if files != 1 else ''} into {index_dir}/ in {seconds:.1f} s"
-            + (f" (embedded {texts['embedded']:,} new texts, reused {texts['reused']:,})" if texts["reused"] else ""))
 
 
 BEST_OPEN, BEST_CLOSE = "»", "«"  # around the best sentence when the answer is not printed to a terminal

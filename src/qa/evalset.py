@@ -56,26 +56,23 @@ def cached_index_dir(eval_set: EvalSet, cache: Path) -> Path:
     return cache / "eval" / f"{folder.name}-{digest}"
 
 
-def set_index(eval_set: EvalSet, index_dir: Path | None, name: str | None, model: str | None, warn=None,
-              progress=None) -> Path:
-    """The folder of the index `eval_set` is scored against: the one named (--index-dir, --name,
-    $QA_INDEX) or the set's own in qa's cache, built from the set's corpus first when it is missing,
-    stale or of another corpus (incrementally: only what changed is embedded)."""
-    from .cache import cache_dir
-    from .embed import load_embedder, resolve_model
-    from .locate import given
-    from .store.build import build_index
-    from .store.index import index_exists, read_manifest, stale_reason
+def set_index(eval_set: EvalSet, settings, chosen=None, warn=None, progress=None):
+    """`settings` with the index `eval_set` is scored against: the one the user chose (`chosen`:
+    --index-dir, --name, $QA_INDEX) or the set's own in qa's cache, built from the set's corpus first
+    when it is missing, stale or of another corpus (incrementally: only what changed is embedded)."""
+    from dataclasses import replace
 
-    chosen = given(index_dir, name)
-    target = chosen.path if chosen is not None else cached_index_dir(eval_set, cache_dir())
+    from .cache import cache_dir
+    from .store.index import index_exists, read_manifest, stale_reason
+    from .wiring import index_corpus, model_name
+
+    settings = replace(settings, index_dir=chosen.path if chosen is not None else cached_index_dir(eval_set, cache_dir()))
     sources = [str(Path(c).resolve()) for c in eval_set.corpus]
-    if index_exists(target):
-        manifest = read_manifest(target)
-        if manifest.get("sources") == sources and stale_reason(manifest, resolve_model(model).name) is None:
-            return target
+    if index_exists(settings.index_dir):
+        manifest = read_manifest(settings.index_dir)
+        if manifest.get("sources") == sources and stale_reason(manifest, model_name(settings)) is None:
+            return settings
     if warn:
-        corpus = ", ".join(str(c) for c in eval_set.corpus)
-        warn(f"indexing {corpus} for the set into {target}")
-    build_index(list(eval_set.corpus), target, load_embedder(model, warn=warn, lazy=True), warn=warn, progress=progress)
-    return target
+        warn(f"indexing {', '.join(str(c) for c in eval_set.corpus)} for the set into {settings.index_dir}")
+    index_corpus(settings, list(eval_set.corpus), warn=warn, progress=progress)
+    return settings

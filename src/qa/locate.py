@@ -84,27 +84,34 @@ def find_index(index_dir: Path | None = None, name: str | None = None) -> Found:
     return Found(LEGACY_INDEX, "the default: no .qa/ here or above")
 
 
-def index_target(paths: list[Path], index_dir: Path | None = None, name: str | None = None) -> Found:
-    """Where `qa index PATHS` writes: the index named (1-3); else the index found (4-5) when it was built
+def index_target(paths: list[Path], chosen: Found | None = None) -> Found:
+    """Where `qa index PATHS` writes: the index the user chose (1-3: `given`); else the index found (4-5) when it was built
     from exactly these paths; else FOLDER/.qa/ for one folder; else the index found (a file or several
     paths go to the nearest .qa/, else to index/)."""
-    chosen = given(index_dir, name)
     if chosen is not None:
         return chosen
     found = find_index()
-    if paths and _sources(found.path) == [str(Path(p).resolve()) for p in paths]:
+    if paths and _manifest(found.path).get("sources") == [str(Path(p).resolve()) for p in paths]:
         return found  # the index here was built from these paths (an old index/ of corpus/, say): updated
     if len(paths) == 1 and Path(paths[0]).is_dir():
         return Found(Path(paths[0]) / INDEX_FOLDER, f"the folder's own {INDEX_FOLDER}/")
     return found
 
 
-def _sources(index_dir: Path) -> list[str] | None:
-    """The corpus paths the index at `index_dir` records (None: no readable index there)."""
+def recorded_sources(index_dir: Path) -> list[Path] | None:
+    """The corpus paths the index at `index_dir` was built from (None: no index there, or a BEIR one,
+    whose one corpus.jsonl `qa eval --beir` reads)."""
+    manifest = _manifest(index_dir)
+    return None if manifest.get("beir") else [Path(s) for s in manifest.get("sources") or []] or None
+
+
+def _manifest(index_dir: Path) -> dict:
+    """The manifest of the index at `index_dir`, or {} when there is no readable one."""
     try:
-        return json.loads((Path(index_dir) / "manifest.json").read_text(encoding="utf-8")).get("sources")
-    except (OSError, ValueError, AttributeError):
-        return None
+        manifest = json.loads((Path(index_dir) / "manifest.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return manifest if isinstance(manifest, dict) else {}
 
 
 def _shown(path: Path) -> Path:
