@@ -15,6 +15,13 @@ ROOT = Path(__file__).resolve().parent.parent
 SEED = ROOT / "corpus" / "north-korea-diplomacy.txt"
 
 
+def pytest_collection_modifyitems(items):
+    """The browser tests are slow (a real chromium per module): `pytest -m "not slow"` leaves them out."""
+    for item in items:
+        if item.path.name == "test_page.py":
+            item.add_marker(pytest.mark.slow)
+
+
 def without_progress(stderr: str) -> str:
     """stderr less the progress lines a build prints off a terminal when it runs for over 5 s (as a
     test's build may on a busy machine): what the command said, whatever its speed."""

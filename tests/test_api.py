@@ -80,8 +80,8 @@ def test_json_without_content_type_is_accepted(client):
 @pytest.mark.parametrize(
     "body, message",
     [
-        ({"question": ""}, "the question is empty: ask something, e.g. qa ask \"who leads the talks?\""),
-        ({"question": "   \n "}, "the question is empty: ask something, e.g. qa ask \"who leads the talks?\""),
+        ({"question": ""}, "the question is empty: ask something, e.g. \"who leads the talks?\""),
+        ({"question": "   \n "}, "the question is empty: ask something, e.g. \"who leads the talks?\""),
         ({"question": "x" * (MAX_QUESTION_CHARS + 1)},
          f"the question is {MAX_QUESTION_CHARS + 1} characters long; the limit is {MAX_QUESTION_CHARS}"),
         ({"question": QUESTION, "k": 0}, "k must be a whole number from 1 to 100, not 0"),
@@ -182,7 +182,7 @@ def test_empty_body_is_422(client):
     "params, message",
     [
         ({}, "the question is missing: ask with /ask?q=your+question"),
-        ({"q": "  "}, "the question is empty: ask something, e.g. qa ask \"who leads the talks?\""),
+        ({"q": "  "}, "the question is empty: ask something, e.g. \"who leads the talks?\""),
         ({"q": QUESTION, "k": "ten"}, "k must be a whole number from 1 to 100, not \"ten\""),
         ({"q": QUESTION, "k": "0"}, "k must be a whole number from 1 to 100, not 0"),
         ({"q": QUESTION, "k": "1000"}, "k must be a whole number from 1 to 100, not 1000"),

@@ -7,9 +7,11 @@ import shutil
 import pytest
 from typer.testing import CliRunner
 
-from conftest import without_progress
-from qa.cli import NOT_IN_CORPUS, _progress_lines, app, print_answer
-from qa.store.local.index import read_manifest
+from conftest import ROOT, without_progress
+from qa import __version__
+from qa.cli import app
+from qa.console import NOT_IN_CORPUS, print_answer, progress_lines
+from qa.store.local.index import load_index, read_manifest
 from qa.search.retrieval import Answer, Highlight, Hit
 
 runner = CliRunner()
@@ -25,6 +27,38 @@ def test_every_command_has_help():
         result = runner.invoke(app, [name, "--help"])
         assert result.exit_code == 0, name
         assert "Example: qa " in result.stdout, name
+
+
+def test_version():
+    result = runner.invoke(app, ["--version"])
+    assert (result.exit_code, result.stdout) == (0, f"qa {__version__}\n")
+
+
+def test_help_names_values_instead_of_typing_them():
+    result = runner.invoke(app, ["ask", "--help"], prog_name="qa", terminal_width=100)
+    assert result.exit_code == 0
+    assert "Usage: qa ask [OPTIONS] QUESTION\n" in result.stdout
+    assert "  QUESTION  The question, in plain English.  [required]\n" in result.stdout
+    assert "  -k, --k K " in result.stdout and "  --index-dir INDEX_DIR " in result.stdout
+    assert "Each passage ends with its score" in result.stdout  # scores are explained where they are shown
+    index_help = runner.invoke(app, ["index", "--help"], prog_name="qa", terminal_width=100).stdout
+    assert "Usage: qa index [OPTIONS] [PATHS]...\n" in index_help
+    assert "  [PATHS]...  Files or folders to index (default: the sources of the index found" in index_help
+    top = runner.invoke(app, ["--help"], prog_name="qa", terminal_width=100).stdout
+    assert "  ask     Answer a question with cited passages, best first.\n" in top
+    assert "..." not in top.split("Commands:")[1]  # no first sentence cut short
+    for name in ["--help", "index", "ask", "text", "serve", "eval", "init", "status"]:
+        shown = runner.invoke(app, [name, "--help"] if name != "--help" else [name], terminal_width=100).stdout
+        assert not re.search(r"<(bool|str|int|path|list\[\w+\])>|\{\w+\}", shown), shown
+
+
+def test_piped_answer_marks_the_best_sentence(workdir):
+    result = runner.invoke(app, ["ask", PROTECTING, "-k", "1"])
+    assert result.exit_code == 0
+    body = " ".join(line.strip() for line in result.stdout.splitlines()[1:])
+    marked = re.findall(r"»([^«]+)«", body)
+    assert marked == ["Sweden acts as the protecting power for the US in North Korea and provides limited consular "
+                      "services to US citizens through its embassy in Pyongyang."]
 
 
 def test_no_command_function_takes_over_six_parameters():
@@ -82,19 +116,20 @@ def test_print_answer_wraps_text_under_its_citation_and_emphasizes_the_highlight
               highlight=Highlight(18, 28, "three four"))
     plain = StringIO()
     print_answer(Answer("q", (hit,), answerable=False), Console(file=plain, width=24, highlight=False))
-    assert plain.getvalue() == (
-        f"{NOT_IN_CORPUS}\n[1] a.txt › Intro (chars 10–33) 0.500\n    one two three four\n    five\n"
+    assert plain.getvalue() == (  # not a terminal: the best sentence is marked in the text
+        f"{NOT_IN_CORPUS}\n[1] a.txt › Intro (chars 10–33) 0.500\n    one two »three four«\n    five\n"
     )
     styled = StringIO()
     print_answer(Answer("q", (hit,)), Console(file=styled, width=40, force_terminal=True, color_system="standard"))
     assert "\x1b[1;33mthree four\x1b[0m" in styled.getvalue()
+    assert "»" not in styled.getvalue()  # on a terminal the bold is the mark
 
 
 @pytest.mark.parametrize(
     "args, message",
     [
-        (["ask", ""], "Error: the question is empty: ask something, e.g. qa ask \"who leads the talks?\"\n"),
-        (["ask", "   "], "Error: the question is empty: ask something, e.g. qa ask \"who leads the talks?\"\n"),
+        (["ask", ""], "Error: the question is empty: ask something, e.g. \"who leads the talks?\"\n"),
+        (["ask", "   "], "Error: the question is empty: ask something, e.g. \"who leads the talks?\"\n"),
         (["ask", "hi", "-k", "0"], "Error: k must be a whole number from 1 to 100, not 0\n"),
         (["ask", "hi", "-k", "101"], "Error: k must be a whole number from 1 to 100, not 101\n"),
         (["ask", "hi", "--mode", "magic"], "Error: mode must be one of dense, bm25, hybrid, not 'magic'\n"),
@@ -158,7 +193,7 @@ def test_missing_index_is_built_from_corpus(workdir):
 def test_index_command_reports_what_it_built(workdir):
     result = runner.invoke(app, ["index", "corpus", "--index-dir", "other"])
     assert result.exit_code == 0, result.output
-    assert result.stdout == "Indexed 32 passages from 1 file(s) into other/\n"
+    assert re.fullmatch(r"Indexed 32 passages from 1 file into other/ in \d+\.\d s\n", result.stdout)
     assert re.fullmatch(r"[0-9a-f]{64}", read_manifest(workdir / "other")["files"][0]["sha256"])
 
 
@@ -178,17 +213,42 @@ def test_no_index_and_no_corpus_says_how_to_build_one(tmp_path, monkeypatch):
     result = runner.invoke(app, ["ask", "who leads the talks?"])
     assert result.exit_code == 2
     assert result.stderr == (
-        "Error: no index at index/ and none can be built (corpus path does not exist: corpus): "
-        "run `qa index FOLDER_OR_FILES --index-dir index` first\n"
+        "Error: no index at index/ and none can be built (corpus path does not exist: corpus): run "
+        "`qa index FOLDER` first (it makes FOLDER/.qa, found from FOLDER and any folder below), or give "
+        "--index-dir DIR or --name NAME\n"
     )
 
 
-def test_progress_off_a_terminal_is_a_line_every_few_seconds(capsys):
-    step = _progress_lines("Embedding passages", 3000, every=0)
+def test_progress_off_a_terminal_is_a_line_every_few_seconds_with_the_time_left(capsys):
+    now = iter([0, 0, 10, 10, 12, 12, 14, 14, 100, 100])  # started, then each step reads the clock twice
+    step = progress_lines("Embedding passages", 3000, every=0, clock=lambda: next(now))
+    step(1000)  # 10 s for the first batch, the model's loading included: 20 s more at that pace
+    step(500)  # 1,500 in 12 s: 1,500 more take 12 s
+    step(500)  # 2,000 in 14 s: 1,000 more take 7 s
     step(1000)
-    step(2000)
-    assert capsys.readouterr().err == ("qa: Embedding passages: 1,000/3,000 (33%)\n"
+    assert capsys.readouterr().err == ("qa: Embedding passages: 1,000/3,000 (33%), about 20 s left\n"
+                                       "qa: Embedding passages: 1,500/3,000 (50%), about 12 s left\n"
+                                       "qa: Embedding passages: 2,000/3,000 (66%), about 7 s left\n"
                                        "qa: Embedding passages: 3,000/3,000 (100%)\n")
-    quiet = _progress_lines("Embedding passages", 10, every=3600)
+    quiet = progress_lines("Embedding passages", 10, every=3600)
     quiet(10)  # a build shorter than the interval says nothing
     assert capsys.readouterr().err == ""
+
+
+def test_index_counts_passages_and_sentences_apart_and_ends_with_files_pages_and_time(workdir, monkeypatch):
+    from qa import cli
+
+    seen = []
+    monkeypatch.setattr(cli, "_progress_bar", lambda label="Embedding": lambda total, kind: seen.append((kind, total))
+                        or (lambda n: None))
+    shutil.copytree(ROOT / "eval" / "mixed" / "corpus", workdir / "mixed")
+    for name in ["bzip2-manual.html", "fontconfig-user.html", "bc.html", "libtasn1.pdf", "base-passwd.docx"]:
+        (workdir / "mixed" / name).unlink()
+    result = runner.invoke(app, ["index", "mixed", "--index-dir", "mixed-index"])
+    assert result.exit_code == 0, result.output
+    index = load_index(workdir / "mixed-index")
+    sentences = len(index.sentence_spans)
+    assert seen == [("passages", index.manifest["passage_count"]), ("sentences", sentences)]
+    pages = len(index.documents["shared-mime-info-spec.pdf"]["pages"])
+    assert re.fullmatch(rf"Indexed {index.manifest['passage_count']} passages \({pages} PDF pages\) from 2 files into "
+                        r"mixed-index/ in \d+\.\d s\n", result.stdout)

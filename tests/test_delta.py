@@ -151,9 +151,9 @@ def test_a_delta_that_only_deletes_and_one_over_an_ann_base(corpus, tmp_path, em
 
 def test_qa_ask_and_text_read_a_delta_index(corpus, tmp_path, embedder, deltas, monkeypatch, shared_model):
     monkeypatch.chdir(tmp_path)
-    assert runner.invoke(app, ["index", "c"]).exit_code == 0
+    assert runner.invoke(app, ["index", "c", "--index-dir", "index"]).exit_code == 0
     change(corpus)
-    result = runner.invoke(app, ["index", "c"])
+    result = runner.invoke(app, ["index", "c"])  # the index/ here was built from c: updated
     assert result.exit_code == 0, result.output
     assert (tmp_path / "index" / "delta").is_dir()
     result = runner.invoke(app, ["ask", "when are cherries ripe?", "--json", "--k", "1"])
@@ -207,6 +207,7 @@ def test_a_delta_index_copies_into_qdrant_as_its_live_passages(corpus, tmp_path,
         store.close()
 
 
+@pytest.mark.slow  # kills a real update at every step: ~25 s
 def test_a_delta_update_killed_at_any_point_leaves_the_old_index(corpus, tmp_path, embedder, deltas):
     import signal
     import subprocess

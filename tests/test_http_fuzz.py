@@ -12,6 +12,8 @@ from schemathesis.generation import GenerationMode
 
 from qa.serve.app import create_app
 
+pytestmark = pytest.mark.slow  # 280 schemathesis cases: ~10 s
+
 EXAMPLES = 40  # per operation and mode: 5 operations positive, 2 negative, so 280 cases
 
 

@@ -12,15 +12,15 @@ SRC = Path(__file__).resolve().parent.parent / "src"
 
 # Lowest first. A module may import its own layer's modules and any lower layer's, never a higher one.
 LAYERS = [
-    {"qa.errors", "qa.config", "qa.cache"},
+    {"qa.errors", "qa.config", "qa.cache", "qa.locate"},
     {"qa.ingest"},
     {"qa.embed"},
     {"qa.store"},
     {"qa.scaleout"},  # `qa index --ray`: the store's build with reading and embedding on a Ray cluster
     {"qa.search"},
     {"qa.wiring"},
-    {"qa.serve", "qa.evaluation", "qa.eval_report"},
-    {"qa.cli"},
+    {"qa.serve", "qa.evaluation", "qa.eval_report", "qa.evalset", "qa.status"},
+    {"qa.cli", "qa.console"},
 ]
 
 

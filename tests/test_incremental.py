@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 
 import numpy as np
@@ -99,13 +100,14 @@ def test_an_update_with_nothing_to_embed_never_loads_the_model_session(corpus, t
 
 def test_qa_index_says_what_it_reused_and_full_embeds_everything(corpus, tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
-    assert runner.invoke(app, ["index", "c"]).exit_code == 0
+    assert runner.invoke(app, ["index", "c", "--index-dir", "index"]).exit_code == 0
     (corpus / "added.txt").write_text("Added\n\nA file that arrives later, about the harbour at dawn.\n")
     result = runner.invoke(app, ["index", "c"])
     assert result.exit_code == 0, result.output
-    assert result.stdout.startswith("Indexed 36 passages from 4 file(s) into index/ (embedded 2 new texts, reused ")
+    assert re.fullmatch(r"Indexed 36 passages from 4 files into index/ in \d+\.\d s \(embedded 2 new texts, "
+                        r"reused \d+\)\n", result.stdout)
     result = runner.invoke(app, ["index", "c", "--full"])
-    assert result.stdout == "Indexed 36 passages from 4 file(s) into index/\n"
+    assert re.fullmatch(r"Indexed 36 passages from 4 files into index/ in \d+\.\d s\n", result.stdout)
 
 
 def test_a_damaged_index_is_not_reused(corpus, tmp_path, embedder):
@@ -126,6 +128,7 @@ def ledger(entries: int) -> str:
     return "Ledger\n\n" + "\n\n".join(lines) + "\n"
 
 
+@pytest.mark.slow  # kills a real build at every step: ~30 s
 def test_a_build_killed_at_any_point_leaves_the_old_index_and_resumes(corpus, tmp_path, embedder):
     import os
     import signal

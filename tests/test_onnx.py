@@ -52,6 +52,7 @@ def onnx_embedder():
     return OnnxEmbedder(spec, path, sha256=digest)
 
 
+@pytest.mark.slow  # loads torch and sentence-transformers: ~30 s
 def test_onnx_matches_sentence_transformers(onnx_embedder):
     from qa.embed.models import SentenceTransformerEmbedder, resolve_model
 
@@ -67,6 +68,7 @@ def test_onnx_matches_sentence_transformers(onnx_embedder):
     assert cosines.min() >= 0.999, [texts[i][:60] for i in np.argsort(cosines)[:3]]
 
 
+@pytest.mark.slow  # loads torch and sentence-transformers: ~30 s
 def test_every_encoding_path_matches_sentence_transformers(onnx_embedder):
     """Questions (ONNX Runtime fp32, one at a time or many), passages by default (OpenVINO, bf16 on
     this machine) and passages with QA_BACKEND=onnx-fp32 (one ONNX Runtime session per core)."""

@@ -29,7 +29,7 @@ PROPERTY = settings(max_examples=150, deadline=None, derandomize=True, database=
 def refusal(question: str) -> str | None:
     """The message check_question must refuse `question` with, by the rules, or None to accept it."""
     if not question.strip():
-        return "the question is empty: ask something, e.g. qa ask \"who leads the talks?\""
+        return "the question is empty: ask something, e.g. \"who leads the talks?\""
     if len(question) > MAX_QUESTION_CHARS:
         return f"the question is {len(question)} characters long; the limit is {MAX_QUESTION_CHARS}"
     surrogates = [c for c in question if "\ud800" <= c <= "\udfff"]

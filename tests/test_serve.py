@@ -153,6 +153,7 @@ def _read_until_closed(sock) -> bytes:
     return data
 
 
+@pytest.mark.slow  # waits out the server's real timeouts: ~6 s
 def test_connections_that_do_not_send_a_whole_request_in_time_are_closed(retriever):
     import socket
 

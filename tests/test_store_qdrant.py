@@ -627,6 +627,7 @@ def test_sweden_first_with_highlights_and_abstention_on_qdrant(retrievers):
 # --- the CLI: qa index / qa ask --store qdrant ---------------------------------------------------------
 
 
+@pytest.mark.slow  # indexes into each Qdrant engine through the CLI: 10-17 s each
 def test_qa_index_and_ask_with_the_qdrant_store(engine_url, workdir, monkeypatch):
     from typer.testing import CliRunner
 

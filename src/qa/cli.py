@@ -8,15 +8,20 @@ import inspect
 import json
 import sys
 import typing
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Callable, Optional
 
 import typer
 
 from .config import Settings, quiet_hub
+from . import __version__
+from .console import PlainCommand, print_answer
+from .console import progress_bar as _progress_bar
+from .console import warn as _warn
 from .errors import QAError
 from .serve.keys_cli import keys_commands, security_from
+from .locate import Found, find_index, given, index_target, recorded_sources
 from .wiring import IndexOptions
 
 app = typer.Typer(
@@ -24,12 +29,15 @@ app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,  # click's plain help: wrapped by the terminal, no type labels (console.PlainCommand)
 )
 
 # The options every store-reading command shares, defined once: `settings_from` turns them into Settings.
 # None means not given: config.Settings.from_flags then reads the environment variable named in the help.
-IndexDir = typer.Option(None, "--index-dir", show_default=False, help="Where the index lives (default: index; "
-                        "$QA_INDEX).")
+IndexDir = typer.Option(None, "--index-dir", show_default=False, help="Where the index lives (default: "
+                        "$QA_INDEX, else the nearest .qa/ from the current folder up, else index/; docs/usage.md).")
+IndexName = typer.Option(None, "--name", help="A named index, kept in qa's user data folder "
+                         "(~/.local/share/qa/indexes/NAME on Linux).")
 Model = typer.Option(None, "--model", help="sentence-transformers model name or folder "
                      "(default: $QA_MODEL, else the bundled all-MiniLM-L6-v2).")
 JsonOut = typer.Option(False, "--json", help="Print one JSON object instead of text.")
@@ -43,11 +51,30 @@ K = typer.Option(5, "-k", "--k", help="How many passages to return (1-100).")
 Mode = typer.Option(None, "--mode", help="dense, bm25 or hybrid (default: hybrid).")
 
 
-def settings_from(index_dir: Optional[Path] = IndexDir, model: Optional[str] = Model,
+@dataclass(frozen=True)
+class Where:
+    """The shared options, with the index the user named (`chosen`: --index-dir, --name or $QA_INDEX; None
+    when none) and the one used (`found`: the chosen one, else the nearest .qa/, else index/), for the
+    commands that decide where an index goes (index, eval) or say how it was found (status)."""
+
+    settings: Settings
+    chosen: Found | None
+    found: Found
+
+
+def where_from(index_dir: Optional[Path] = IndexDir, name: Optional[str] = IndexName, model: Optional[str] = Model,
+               store: Optional[str] = StoreKind, qdrant_url: Optional[str] = QdrantUrl,
+               collection: Optional[str] = Collection) -> Where:
+    chosen = given(index_dir, name)
+    found = chosen or find_index()
+    return Where(Settings.from_flags(index_dir=found.path, model=model, store=store, qdrant_url=qdrant_url,
+                                     collection=collection), chosen, found)
+
+
+def settings_from(index_dir: Optional[Path] = IndexDir, name: Optional[str] = IndexName, model: Optional[str] = Model,
                   store: Optional[str] = StoreKind, qdrant_url: Optional[str] = QdrantUrl,
                   collection: Optional[str] = Collection) -> Settings:
-    return Settings.from_flags(index_dir=index_dir, model=model, store=store, qdrant_url=qdrant_url,
-                               collection=collection)
+    return where_from(index_dir, name, model, store, qdrant_url, collection).settings
 
 
 def index_options_from(
@@ -131,10 +158,6 @@ def _with(**builders: Callable) -> Callable:
     return wrap
 
 
-def _warn(message: str) -> None:
-    typer.echo(f"qa: {message}", err=True)
-
-
 def _fail(error: QAError) -> None:
     typer.echo(f"Error: {error.message}", err=True)
     raise typer.Exit(error.exit_code)
@@ -152,85 +175,84 @@ def _user_errors():
         raise typer.Exit(130)
 
 
-PROGRESS_LINE_SECONDS = 5.0  # off a terminal (a log, CI), a progress line at most this often
-
-
-def _progress_bar(label: str):
-    """A factory for progress on stderr: a rich bar on a terminal, else a plain line every few seconds."""
-
-    def start(total: int):  # rich is imported only when there is something to embed: asking is faster
-        from rich.console import Console
-
-        console = Console(stderr=True)
-        if not console.is_terminal:
-            return _progress_lines(label, total)
-        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeRemainingColumn
-
-        progress = Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeRemainingColumn(),
-                            console=console, transient=True)
-        progress.start()
-        task = progress.add_task(label, total=total)
-
-        def step(n: int) -> None:
-            progress.advance(task, n)
-            if progress.tasks[0].completed >= total:
-                progress.stop()
-
-        return step
-
-    return start
-
-
-def _progress_lines(label: str, total: int, every: float = PROGRESS_LINE_SECONDS):
-    """`qa: Embedding passages: 1,024/8,192 (12%)` on stderr at most every `every` seconds, and at the end
-    when a line was shown before (a build of a few seconds stays quiet)."""
-    import time
-
-    done, last, shown = 0, time.monotonic(), False
-
-    def step(n: int) -> None:
-        nonlocal done, last, shown
-        done += n
-        now = time.monotonic()
-        if now - last >= every or (shown and done >= total):
-            last, shown = now, True
-            _warn(f"{label}: {done:,}/{total:,} ({100 * done // max(total, 1)}%)")
-
-    return step
+def _print_version(asked: bool) -> None:
+    if asked:
+        typer.echo(f"qa {__version__}")
+        raise typer.Exit()
 
 
 @app.callback()
-def _entry() -> None:
+def _entry(version: bool = typer.Option(False, "--version", is_eager=True, callback=_print_version,
+                                        help="Print qa's version and exit.")) -> None:
+    """Ask questions of your documents; answers are cited passages."""
     quiet_hub()  # the process's Hugging Face settings, set once here (the entry point), before any command runs
 
 
 @app.command("index")
-@_with(options=index_options_from, settings=settings_from)
+@_with(options=index_options_from, where=where_from)
 def index_command(
-    paths: Optional[list[Path]] = typer.Argument(None, help="Files or folders to index (default: corpus/)."),
+    paths: Optional[list[Path]] = typer.Argument(None, help="Files or folders to index (default: the sources of "
+                                                 "the index found, else corpus/)."),
     options: IndexOptions = None,
-    settings: Settings = None,
+    where: Where = None,
     as_json: bool = JsonOut,
     watch: bool = typer.Option(False, "--watch", help="After the build, re-index each time the files change, "
                                "until Ctrl-C (local store)."),
 ) -> None:
     """Build the index from .txt, .md, .pdf, .html/.htm and .docx files, replacing the old one atomically;
-    only text the old index did not hold is embedded.
+    only text the old index did not hold is embedded. One FOLDER is indexed into FOLDER/.qa/ (found from any
+    folder below it), unless --index-dir or --name says where; with no path, the index found is updated.
 
     Example: qa index corpus/   (or: qa index corpus/ --store qdrant --qdrant-url http://qdrant:6333 --shards 6 --replicas 2)
     """
     from .wiring import index_corpus
 
     with _user_errors():
-        sources = paths or [Path("corpus")]
+        target = index_target(paths or [], where.chosen)
+        settings = replace(where.settings, index_dir=target.path)
+        sources = paths or recorded_sources(target.path) or [Path("corpus")]
         if watch:
             from .serve.watch import follow_from
 
             follow_from(settings, sources, _warn, check_only=True)  # --store qdrant is said before the build
-        indexed = index_corpus(settings, sources, options, warn=_warn, progress=_progress_bar("Embedding passages"))
+        indexed = index_corpus(settings, sources, options, warn=_warn, progress=_progress_bar())
         typer.echo(json.dumps(indexed.record) if as_json else indexed.summary)
         if watch:
             follow_from(settings, sources, _warn)
+
+
+@app.command("init")
+@_with(settings=settings_from)
+def init_command(
+    folder: Path = typer.Argument(Path("."), help="The folder to index (default: the current one)."),
+    settings: Settings = None,
+) -> None:
+    """Index FOLDER into FOLDER/.qa/, where qa ask, serve and status find it from FOLDER or any folder below.
+
+    Example: qa init ~/notes   (then, in ~/notes or below: qa ask "when is the lease renewed?")
+    """
+    from .locate import INDEX_FOLDER
+    from .wiring import index_corpus
+
+    with _user_errors():
+        settings = replace(settings, index_dir=folder / INDEX_FOLDER)
+        typer.echo(index_corpus(settings, [folder], warn=_warn, progress=_progress_bar()).summary)
+
+
+@app.command("status")
+@_with(where=where_from)
+def status_command(where: Where = None, as_json: bool = JsonOut) -> None:
+    """Say which index qa uses here and how it was found, its corpus, documents, passages and pages,
+    whether it is current, and the disk it takes.
+
+    Example: qa status   (in any folder under an indexed one; or: qa status --name work)
+    """
+    from .status import index_status, render_status
+    from .wiring import model_name
+
+    with _user_errors():
+        status = index_status(where.found, model_name(where.settings))
+        typer.echo(json.dumps(status) if as_json else render_status(status), nl=as_json)
 
 
 @app.command("ask")
@@ -244,6 +266,12 @@ def ask_command(
 ) -> None:
     """Answer QUESTION with the top-k cited passages, best first.
 
+    Each passage ends with its score, what it is ranked by for this question (so not comparable across
+    questions). hybrid: dense and BM25 scores fused on a 0-1 scale over the question's candidates (1 is the
+    best), plus 0.2 for a year or number when the question asks when or how many, 0.2 for someone acting
+    when it asks who, 1 for the role it asks about, less 0.1 under a passage of the same section listed
+    above; dense: the cosine of question and passage; bm25: the BM25 score.
+
     Example: qa ask "Which country is the protecting power for the US in North Korea?" -k 3
     """
     from .search.retrieval import check_k, check_mode, check_question
@@ -254,7 +282,7 @@ def ask_command(
         check_k(k)
         check_mode(mode)
         with contextlib.closing(open_retriever(settings, build_if_missing=True, warn=_warn,
-                                               progress=_progress_bar("Embedding passages"))) as retriever:
+                                               progress=_progress_bar())) as retriever:
             answer = retriever.ask(question, k, mode)
         if as_json:
             typer.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
@@ -326,34 +354,43 @@ def mcp_command(settings: Settings = None) -> None:
 
 
 @app.command("eval")
-@_with(plan=eval_plan_from, settings=settings_from)
+@_with(plan=eval_plan_from, where=where_from)
 def eval_command(
-    evalset: Optional[Path] = typer.Argument(None, help="Question set, JSON lines (default: eval/questions.jsonl)."),
+    evalset: Optional[Path] = typer.Argument(None, help="A set's folder (questions.jsonl with corpus/, or a "
+                                             "set.toml naming its corpus: scored against its own index, built "
+                                             "and kept in qa's cache) or a questions file (default: "
+                                             "eval/questions.jsonl, against the index found)."),
     k: int = typer.Option(10, "-k", "--k", help="How many passages to retrieve per question (1-100)."),
     beir: Optional[Path] = typer.Option(None, "--beir", help="Evaluate on a BEIR folder (corpus.jsonl, "
                                         "queries.jsonl, qrels/test.tsv) instead; its index is kept beside "
                                         "--index-dir and reused (with --store qdrant, copied into --collection)."),
     plan: EvalPlan = None,
-    settings: Settings = None,
+    where: Where = None,
     as_json: bool = JsonOut,
 ) -> None:
     """Score retrieval: Hit@1/3/5, MRR@10, nDCG@10, evidence recall, latency, abstention, and page accuracy
     for a set whose questions give the page of their answer (--min page=0.9 gates it).
 
-    Example: qa eval --compare --min ndcg@10=0.8   (or: qa eval --beir ../shared/benchmarks/msmarco-5k)
+    Example: qa eval eval/mixed --compare   (or: qa eval --beir ../shared/benchmarks/msmarco-5k)
     """
     from .eval_report import failed_gates, failed_versus, render_report
     from .evaluation import DEFAULT_EVALSET, evaluate_beir, evaluate_evalset
 
+    from .evalset import read_set, set_index
+
     with _user_errors():
         if beir is not None and evalset is not None:
             raise QAError("give either an EVALSET or --beir DIR, not both")
+        eval_set = read_set(evalset or DEFAULT_EVALSET)
+        settings = where.settings
+        if eval_set.corpus is not None:  # a set's folder: its own index (cached, brought up to date)
+            settings = set_index(eval_set, settings, where.chosen, warn=_warn, progress=_progress_bar())
         if beir is not None:  # over Qdrant: the local BEIR index copied into --collection (once), then searched
             report = evaluate_beir(beir, settings, modes=plan.modes, warn=_warn,
-                                   progress=_progress_bar("Embedding BEIR corpus"))
+                                   progress=_progress_bar("Embedding BEIR"))
         else:
-            report = evaluate_evalset(evalset or DEFAULT_EVALSET, settings, k=k, modes=plan.modes, warn=_warn,
-                                      progress=_progress_bar("Embedding passages"))
+            report = evaluate_evalset(eval_set.questions, settings, k=k, modes=plan.modes, warn=_warn,
+                                      progress=_progress_bar())
         failures = failed_gates(report, plan.gates, plan.gated)
         if plan.versus is not None:
             failures += failed_versus(report, plan.versus, plan.mode)
@@ -367,31 +404,18 @@ def eval_command(
             raise QAError("quality gate failed: " + "; ".join(failures), status=500)
 
 
-NOT_IN_CORPUS = "Not in the corpus: no passage answers this question. The closest passages:"
-
-
-def print_answer(answer, console=None) -> None:
-    """The human-readable answer: a citation line per passage, then its text wrapped and indented,
-    with the sentence that best answers the question emphasized (on a terminal)."""
-    from rich.console import Console
-    from rich.text import Text
-
-    from .ingest.passages import cite
-    from .serve.terminal import printable, styled_passage
-
-    console = console or Console(highlight=False, width=min(Console().width, 100))
-    if not answer.answerable:
-        console.print(Text(NOT_IN_CORPUS, style="bold red"), soft_wrap=True)
-    for n, hit in enumerate(answer.passages, 1):
-        if n > 1:
-            console.print()
-        # names and text come from the documents: escaped, so none can drive the terminal or forge a line
-        citation = printable(cite(hit.doc, hit.section, hit.start, hit.end, hit.page))
-        console.print(Text(f"[{n}] {citation} {hit.score:.3f}", style="bold cyan"), soft_wrap=True)
-        body = styled_passage(hit, "bold yellow")
-        for line in body.wrap(console, max(console.width - 4, 20)):
-            line.rstrip()
-            console.print(Text("    ") + line, soft_wrap=True)
+SHORT_HELP = {  # `qa --help`'s list: one line each (click would cut the docstrings' first sentences short)
+    "index": "Index files or folders; with no path, update the index found.",
+    "init": "Index the current folder (or FOLDER) into its own .qa/.",
+    "status": "Which index is used here, what it holds, whether it is current.",
+    "ask": "Answer a question with cited passages, best first.",
+    "text": "Print the text a document's citations index.",
+    "serve": "Serve the HTTP API and the ask page.",
+    "eval": "Score retrieval on a question set (a set's folder, a file, or BEIR).",
+}
+for _command in app.registered_commands:  # every command's help names its values (console.PlainCommand)
+    _command.cls = PlainCommand
+    _command.short_help = SHORT_HELP.get(_command.name)
 
 
 app.add_typer(keys_commands(IndexDir, JsonOut, _user_errors, _warn), name="keys")

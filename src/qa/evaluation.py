@@ -163,13 +163,18 @@ def _timed_run(retriever, texts: list[str], k: int, mode: str | None):
 
 
 def evaluate_questions(retriever, questions: list[EvalQuestion], k: int = 10,
-                       modes: list[str] | None = None) -> dict:
-    """Run every question through `retriever` in each mode and score the passages against the evidence."""
+                       modes: list[str] | None = None, where: str = "the index") -> dict:
+    """Run every question through `retriever` in each mode and score the passages against the evidence;
+    a QAError when no passage holds any question's evidence (`where` names the index in it)."""
     passages = [(p.id, fold(p.text)) for p in retriever.store.passages()]
     answerable = [q for q in questions if q.answerable]
     judged = {q.id: judge(passages, q.evidence) for q in answerable}
     qrels = {qid: {pid: 1 for pid in found} for qid, found in judged.items()}
     unmatched = sorted(qid for qid, found in judged.items() if not found)
+    if answerable and len(unmatched) == len(answerable):  # every figure would be 0: the wrong corpus, not ranking
+        raise QAError(f"{where} holds none of the questions' evidence (an index of another corpus?): give the "
+                      f"set's folder instead, e.g. qa eval eval/mixed (its questions.jsonl and corpus/), or "
+                      f"--index-dir an index of the set's corpus")
     metrics = ["hit_rate@1", "hit_rate@3", "hit_rate@5", "mrr@10", "ndcg@10"]
     runs = {}
     for mode in modes or check_modes(None, False):
@@ -209,8 +214,8 @@ def evaluate_evalset(path: Path, settings, k: int = 10, modes: list[str] | None 
     check_k(k)
     questions = load_questions(path)
     with closing(open_retriever(settings, build_if_missing=True, warn=warn, progress=progress)) as retriever:
-        report = evaluate_questions(retriever, questions, k, modes)
         where = retriever.store.describe().get("collection", settings.index_dir)  # a Qdrant store names its collection
+        report = evaluate_questions(retriever, questions, k, modes, where=f"the index at {where}")
         return {"evalset": str(path), "index": str(where), "model": retriever.store.model, **report}
 
 

@@ -8,6 +8,7 @@ this module asks which store it is (docs/stores.md).
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
@@ -128,8 +129,9 @@ class LocalFolder:
             try:
                 find_files(sources)  # before the model loads: a missing corpus is said at once
             except QAError as error:
-                raise QAError(f"no index at {index_dir}/ and none can be built ({error.message}): "
-                              f"run `qa index FOLDER_OR_FILES --index-dir {index_dir}` first") from None
+                raise QAError(f"no index at {index_dir}/ and none can be built ({error.message}): run "
+                              f"`qa index FOLDER` first (it makes FOLDER/.qa, found from FOLDER and any folder "
+                              f"below), or give --index-dir DIR or --name NAME") from None
             if warn:
                 warn(f"no index at {index_dir}; building it")
         return Retriever(*LocalFolder._build(settings, sources, warn, progress))
@@ -155,22 +157,19 @@ class LocalFolder:
                 any(v is not None for v in (options.shards, options.replicas, options.write_consistency)):
             raise QAError("--from-index, --shards, --replicas and --write-consistency go with --store qdrant")
         check_index_target(settings.index_dir, sources)  # before the model loads: a wrong folder is said at once
+        started = time.monotonic()
         if options.ray is not None:  # Ray is imported only here
             from .scaleout import build_on_cluster
 
-            manifest = build_on_cluster(sources, settings.index_dir, options.ray, settings.model, options.device,
-                                        reuse=not options.full, warn=warn, progress=progress,
-                                        backend=settings.backend)[0].manifest
+            index = build_on_cluster(sources, settings.index_dir, options.ray, settings.model, options.device,
+                                     reuse=not options.full, warn=warn, progress=progress,
+                                     backend=settings.backend)[0]
         else:
             embedder = load_embedder(settings, warn=warn, lazy=True, device=select_device(options.device))
-            manifest = build_index(sources, settings.index_dir, embedder, warn=warn, progress=progress,
-                                   reuse=not options.full).manifest
-        docs = sum(1 for f in manifest["files"] if not f.get("skipped"))
-        texts = manifest["texts"]
-        reused = f" (embedded {texts['embedded']} new texts, reused {texts['reused']})" if texts["reused"] else ""
-        return Indexed({k: manifest[k] for k in ("model", "passage_count", "built_at", "files", "texts")},
-                       f"Indexed {manifest['passage_count']} passages from {docs} file(s) into "
-                       f"{settings.index_dir}/{reused}")
+            index = build_index(sources, settings.index_dir, embedder, warn=warn, progress=progress,
+                                reuse=not options.full)
+        return Indexed({k: index.manifest[k] for k in ("model", "passage_count", "built_at", "files", "texts")},
+                       index_summary(index, settings.index_dir, time.monotonic() - started))
 
     @staticmethod
     def beir_store(settings: Settings, index, warn: Warn | None):
@@ -315,3 +314,14 @@ def reach(settings: Settings) -> None:
 def beir_store(settings: Settings, index, warn: Warn | None = None):
     """The store to search a local BEIR `index` in: the index itself, or its copy in the store of `settings`."""
     return _store(settings).beir_store(settings, index, warn)
+
+
+def index_summary(index, index_dir: Path, seconds: float) -> str:
+    """`Indexed 536 passages (53 PDF pages) from 7 files into idx/ in 13.1 s`, and what was reused."""
+    manifest = index.manifest
+    files = sum(1 for f in manifest["files"] if not f.get("skipped"))
+    pages = sum(len(r["pages"]) for r in index.documents.values() if r.get("kind") == "pdf" and r.get("pages"))
+    texts = manifest["texts"]
+    return (f"Indexed {manifest['passage_count']:,} passages" + (f" ({pages:,} PDF pages)" if pages else "")
+            + f" from {files:,} file{'s' if files != 1 else ''} into {index_dir}/ in {seconds:.1f} s"
+            + (f" (embedded {texts['embedded']:,} new texts, reused {texts['reused']:,})" if texts["reused"] else ""))

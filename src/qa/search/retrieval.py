@@ -102,7 +102,7 @@ def check_question(question: str) -> Question:
     if isinstance(question, Question):
         return question
     if not isinstance(question, str) or not question.strip():
-        raise QAError("the question is empty: ask something, e.g. qa ask \"who leads the talks?\"", status=422)
+        raise QAError("the question is empty: ask something, e.g. \"who leads the talks?\"", status=422)
     if len(question) > MAX_QUESTION_CHARS:
         raise QAError(f"the question is {len(question)} characters long; the limit is {MAX_QUESTION_CHARS}", status=422)
     # A lone surrogate (a JSON "\ud800" escape, or argv bytes that are not UTF-8, which Python decodes

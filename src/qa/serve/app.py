@@ -274,7 +274,8 @@ def create_app(
         title="qa",
         version=__version__,
         summary="Ask questions of your documents; answers are cited passages.",
-        description="Local question answering over a folder of .txt and .md files. "
+        description="Local question answering over your documents (.txt, .md, .pdf, .html/.htm, .docx): "
+                    "each answer is a list of cited passages, best first. "
                     "Every error is `{\"error\": {\"status\": ..., \"message\": ...}}`.",
         lifespan=lifespan,
         **LENIENT_CONTENT_TYPE,

@@ -138,10 +138,9 @@ def _write(pieces: list, documents: list, index_dir: Path, embedder, corpus: dic
         with staging_dir(index_dir) as staging:
             spliced = old if plan is None else old.delta.segment if old.delta is not None else None
             layout = Layout.of(pieces, spliced)
-            fresh_texts = layout.fresh_texts
-            step = progress(fresh_texts) if progress and fresh_texts else None
             known, partial = _known_vectors(index_dir, embedder, encoder, reuse, warn)
-            vectors = Vectors(embedder, known, partial, step)
+            vectors = Vectors(embedder, known, partial, progress,
+                              {"passages": layout.fresh_passages, "sentences": layout.fresh_sentences})
             linked = {}
             if plan is None:
                 dense = write_segment(pieces, layout, staging, vectors, old)

@@ -47,15 +47,23 @@ def run_size(piece) -> int:
 class Vectors:
     """Vectors for texts: known ones taken, new ones embedded (and kept in `partial` at once)."""
 
-    def __init__(self, embedder, known: KnownVectors, partial: PartialVectors, step) -> None:
+    def __init__(self, embedder, known: KnownVectors, partial: PartialVectors, progress=None,
+                 totals: dict[str, int] | None = None) -> None:
         # an embedder may have a faster way for many texts (OnnxEmbedder: OpenVINO); questions never use it
         self._encode = getattr(embedder, "encode_passages", embedder.encode)
         self.dimension = embedder.dimension
-        self._known, self._partial, self._step = known, partial, step
+        self._known, self._partial = known, partial
+        self._progress, self._totals, self._step = progress, totals or {}, None
         # texts per call: a pool of many workers (scaleout/) needs more at a time to keep every one busy
         self.chunk = max(EMBED_CHUNK, int(getattr(embedder, "chunk_texts", 0)))
         self.embedded = self.reused = 0
         self.seconds = 0.0  # spent embedding (a lazy model's loading included): what an update adds to copying
+
+    def begin(self, kind: str) -> None:
+        """Count the texts that follow as `kind` ("passages", then "sentences"): each kind's progress is
+        shown on its own, so a count never mixes passages with the sentences they hold."""
+        total = self._totals.get(kind, 0)
+        self._step = self._progress(total, kind) if self._progress and total else None
 
     def of(self, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
         """The texts' vectors, and their keys (`text_keys`, which the index keeps too)."""
@@ -95,14 +103,15 @@ class Layout:
     starts: np.ndarray
     spans: list
     old_to_new: np.ndarray | None
-    fresh_texts: int  # the passages and sentences not kept (read by this build)
+    fresh_passages: int  # the passages not kept (read by this build)
+    fresh_sentences: int  # and their sentences
 
     @classmethod
     def of(cls, pieces: list, spliced: Index | None) -> "Layout":
         starts = np.cumsum([0] + [run_size(p) for p in pieces])
         spans, old_to_new = _spans(pieces, starts, spliced)
-        fresh = sum(len(p.passages) + len(s) for p, s in zip(pieces, spans) if isinstance(p, Fresh))
-        return cls(starts, spans, old_to_new, fresh)
+        fresh = [(len(p.passages), len(s)) for p, s in zip(pieces, spans) if isinstance(p, Fresh)]
+        return cls(starts, spans, old_to_new, sum(n for n, _ in fresh), sum(n for _, n in fresh))
 
 
 def write_segment(pieces: list, layout: Layout, folder: Path, vectors: Vectors, spliced: Index | None,
@@ -164,6 +173,7 @@ def write_passages(pieces: list, staging: Path, vectors: Vectors):
         if total else np.zeros((0, vectors.dimension), dtype=np.float32)
     keys = np.empty((total, KEY_BYTES), dtype=np.uint8)
     at = 0
+    vectors.begin("passages")
     with PassageWriter(staging, PASSAGES) as writer:
         for piece in pieces:
             if isinstance(piece, Kept):
@@ -191,6 +201,7 @@ def write_sentences(pieces: list, starts: np.ndarray, spans: list[np.ndarray], s
                     vectors: Vectors, dimension: int) -> None:
     """The sentence vectors (memory-mapped, straight to disk) and their text keys into `staging`."""
     total = sum(len(s) for s in spans)
+    vectors.begin("sentences")
     if total == 0:  # numpy cannot map an empty matrix (an update's delta may hold no passage)
         np.save(staging / SENTENCE_VECTORS, np.zeros((0, dimension), dtype=SENTENCE_DTYPE), allow_pickle=False)
         np.save(staging / SENTENCE_KEYS, np.zeros((0, KEY_BYTES), dtype=np.uint8), allow_pickle=False)

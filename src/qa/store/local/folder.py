@@ -100,7 +100,9 @@ def _resolved(path: Path) -> Path:
 
 def _check_apart(targets: set[Path], source: Path, given: str, unchanged: str) -> None:
     for target in targets:
-        if source.is_dir() and (target == source or source in target.parents):
+        # a hidden folder in the corpus (FOLDER/.qa, which `qa index FOLDER` makes) is never read as a document
+        hidden = source in target.parents and target.relative_to(source).parts[0].startswith(".")
+        if source.is_dir() and (target == source or source in target.parents) and not hidden:
             raise QAError(f"--index-dir {given} lies inside the corpus folder {shown_path(source)}: put the "
                           f"index outside it ({unchanged})")
         if target in source.parents:

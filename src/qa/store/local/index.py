@@ -39,7 +39,8 @@ SENTENCE_DTYPE = np.float16
 Warn = Callable[[str], None]
 # the manifest's keys that readers take as given, with their JSON types (file_hashes: see verify_files)
 MANIFEST_KEYS = {"model": str, "sources": list, "files": list, "passage_count": int}
-ProgressFactory = Callable[[int], Callable[[int], None]]
+# progress(total, kind) -> step(n): told how many texts of a kind ("passages", "sentences") are to come
+ProgressFactory = Callable[[int, str], Callable[[int], None]]
 
 
 class _FaissView(np.ndarray):
