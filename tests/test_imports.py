@@ -20,7 +20,7 @@ LAYERS = [
     {"qa.search"},
     {"qa.wiring"},
     {"qa.serve", "qa.evaluation", "qa.eval_report", "qa.evalset", "qa.status"},
-    {"qa.cli", "qa.console"},
+    {"qa.cli", "qa.cli_options", "qa.console"},
 ]
 
 
