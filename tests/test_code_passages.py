@@ -214,7 +214,7 @@ def test_markdown_code_finds_an_unclosed_fence_to_the_end():
 
 
 def test_an_index_keeps_a_document_s_code_blocks_for_its_next_build(tmp_path):
-    from qa.store.documents import extracted_documents, write_documents
+    from qa.store.local.documents import extracted_documents, write_documents
 
     path = tmp_path / "page.html"
     path.write_text(HTML, encoding="utf-8")
