@@ -38,7 +38,7 @@ from qa.embed import load_embedder
 from qa.search import answerability, scoring
 from qa.search import retrieval
 from qa.search.retrieval import Retriever
-from qa.store.index import kept_onnx, load_index
+from qa.store.local.index import kept_onnx, load_index
 
 HAND = Path("eval/questions.jsonl")
 MIXED = Path("eval/mixed/questions.jsonl")

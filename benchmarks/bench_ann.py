@@ -1,4 +1,4 @@
-"""The ANN first pass (store/ann.py) against exact search and against the other FAISS options, per size.
+"""The ANN first pass (store/local/ann.py) against exact search and against the other FAISS options, per size.
 
     PYTHONPATH=src HF_HUB_OFFLINE=1 .venv/bin/python benchmarks/bench_ann.py \
         [--sizes 10000 20000 50000 100000 1000000] [--seed-index /tmp/ann-seed] [--ms-index DIR] \
@@ -46,8 +46,8 @@ sys.path.insert(0, str(ROOT / "src"))
 
 import faiss  # noqa: E402
 
-from qa.store import ann  # noqa: E402
-from qa.store.index import load_index  # noqa: E402
+from qa.store.local import ann  # noqa: E402
+from qa.store.local.index import load_index  # noqa: E402
 
 OPTIONS = ["IVF-SQ8", "IVF-Flat", "HNSW-Flat", "HNSW-SQ8"]
 MS = Path("/work/shared/benchmarks/msmarco-5k")

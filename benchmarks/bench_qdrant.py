@@ -31,10 +31,11 @@ from bench_scale import write_tiled  # noqa: E402
 from qa.embed import load_embedder  # noqa: E402
 from qa.search import scoring  # noqa: E402
 from qa.search.retrieval import MODES, Retriever  # noqa: E402
-from qa.store import qdrant, qdrant_sync  # noqa: E402
-from qa.store.index import kept_onnx, load_index  # noqa: E402
-from qa.store.local import LocalStore  # noqa: E402
-from qa.store.qdrant_layout import BM25  # noqa: E402
+from qa.store.qdrant import store as qdrant  # noqa: E402
+from qa.store.qdrant import sync as qdrant_sync  # noqa: E402
+from qa.store.local.index import kept_onnx, load_index  # noqa: E402
+from qa.store.local.store import LocalStore  # noqa: E402
+from qa.store.qdrant.layout import BM25  # noqa: E402
 
 
 def url_of(engine: str, folder: Path) -> str:

@@ -44,14 +44,15 @@ from bench_api import percentile, start_server  # noqa: E402
 from qa.embed import load_embedder  # noqa: E402
 from qa.embed.onnx_export import place_file  # noqa: E402
 from qa.search.retrieval import MODES, Retriever  # noqa: E402
-from qa.store import local, qdrant_sync  # noqa: E402
-from qa.store.qdrant import QdrantStore  # noqa: E402
-from qa.store.folder import MANIFEST, hash_files, stamp_verified  # noqa: E402
-from qa.store.ann import ANN_FROM, build_ann  # noqa: E402
-from qa.store.index import (ANN, BM25, DENSE, PASSAGES, SENTENCE_DTYPE, SENTENCE_KEYS, SENTENCE_SPANS,  # noqa: E402
+from qa.store.local import store as local  # noqa: E402
+from qa.store.qdrant import sync as qdrant_sync  # noqa: E402
+from qa.store.qdrant.store import QdrantStore  # noqa: E402
+from qa.store.local.folder import MANIFEST, hash_files, stamp_verified  # noqa: E402
+from qa.store.local.ann import ANN_FROM, build_ann  # noqa: E402
+from qa.store.local.index import (ANN, BM25, DENSE, PASSAGES, SENTENCE_DTYPE, SENTENCE_KEYS, SENTENCE_SPANS,  # noqa: E402
                             SENTENCE_VECTORS, TEXT_KEYS, Index, _flat_vectors, kept_onnx, load_index)
 from qa.store.lexical import FREQUENCIES, LENGTHS, PARAMS, ROWS, STARTS  # noqa: E402
-from qa.store.passage_table import write_passages  # noqa: E402
+from qa.store.local.passage_table import write_passages  # noqa: E402
 
 
 def default_index() -> Path:

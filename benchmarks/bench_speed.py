@@ -183,7 +183,7 @@ def bench_ndcg(models: dict) -> dict[str, float]:
 
 def build_seed_index(index_dir: Path) -> None:
     from qa.embed import load_embedder
-    from qa.store.build import build_index
+    from qa.store.local.build import build_index
 
     build_index([ROOT / "corpus"], index_dir, load_embedder(warn=print))
 

@@ -11,7 +11,7 @@ process start and model loading included; "of which embedding" is the time the b
 embedding its new texts (the model's session, made on the first encode, included), as its manifest
 records it. Last, the median in-process hybrid search over eval/questions.jsonl's questions on the
 index after the full build and after the updates (which leave a delta on an index large enough
-for one: store/build_delta.py), in the same run.
+for one: store/local/build_delta.py), in the same run.
 
 With --seed-vectors the first build embeds nothing: every text of the corpus is given a random
 unit vector, written beforehand where a killed build keeps its vectors (`.index.partial/`), so the
@@ -54,7 +54,7 @@ import json, statistics, sys, time
 from pathlib import Path
 from qa.embed import load_embedder
 from qa.search.retrieval import Retriever
-from qa.store.index import load_index
+from qa.store.local.index import load_index
 index = load_index(Path(sys.argv[1]))
 retriever = Retriever(index, load_embedder(None))
 lines = Path(sys.argv[2]).read_text(encoding="utf-8").splitlines()
@@ -85,7 +85,7 @@ def seed_vectors(corpus: Path, index_dir: Path) -> int:
     from qa.embed import load_embedder
     from qa.ingest.files import read_documents
     from qa.ingest.passages import sentence_spans, split_documents
-    from qa.store.vector_reuse import PartialVectors, sentence_texts, text_keys
+    from qa.store.local.vector_reuse import PartialVectors, sentence_texts, text_keys
 
     passages = split_documents(read_documents([corpus]))
     spans = np.array([(row, a, b) for row, p in enumerate(passages) for a, b in sentence_spans(p)]).reshape(-1, 3)

@@ -32,7 +32,7 @@ def record_hashes_again(index_dir: Path) -> None:
     """Record the index's files as they are now in its manifest, as a (buggy) build writing them would."""
     import json
 
-    from qa.store.folder import VERIFIED, hash_files
+    from qa.store.local.folder import VERIFIED, hash_files
 
     manifest = json.loads((index_dir / "manifest.json").read_text())
     manifest["file_hashes"] = hash_files(index_dir)
@@ -59,7 +59,7 @@ def seed_corpus(tmp_path_factory) -> Path:
 @pytest.fixture(scope="session")
 def seed_index_dir(tmp_path_factory, seed_corpus, embedder) -> Path:
     """A real index of the seed corpus; tests must not modify it (copy it first)."""
-    from qa.store.build import build_index
+    from qa.store.local.build import build_index
 
     index_dir = tmp_path_factory.mktemp("seed-index") / "index"
     build_index([seed_corpus], index_dir, embedder)
@@ -68,7 +68,7 @@ def seed_index_dir(tmp_path_factory, seed_corpus, embedder) -> Path:
 
 @pytest.fixture(scope="session")
 def retriever(seed_index_dir, embedder):
-    from qa.store.index import load_index
+    from qa.store.local.index import load_index
     from qa.search.retrieval import Retriever
 
     return Retriever(load_index(seed_index_dir), embedder)
@@ -79,7 +79,7 @@ def workdir(tmp_path, seed_corpus, seed_index_dir, monkeypatch):
     """A folder with corpus/ and a current index/, as after `qa index`; the runner works in it."""
     import json
 
-    from qa.store.index import read_manifest
+    from qa.store.local.index import read_manifest
 
     shutil.copytree(seed_corpus, tmp_path / "corpus")
     shutil.copytree(seed_index_dir, tmp_path / "index")

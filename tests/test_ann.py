@@ -1,4 +1,4 @@
-"""store/ann.py: the ANN first pass finds what exact search finds, and its file round-trips."""
+"""store/local/ann.py: the ANN first pass finds what exact search finds, and its file round-trips."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import json
 import numpy as np
 import pytest
 
-from qa.store import ann
+from qa.store.local import ann
 
 D = 384
 

@@ -450,7 +450,7 @@ def damaged_copy(seed_index_dir, index_dir, damage):
     import shutil
 
     from conftest import record_hashes_again
-    from qa.store.index import load_index
+    from qa.store.local.index import load_index
 
     shutil.copytree(seed_index_dir, index_dir)
     DAMAGES[damage](index_dir)

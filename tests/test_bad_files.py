@@ -15,8 +15,8 @@ from typer.testing import CliRunner
 from conftest import without_progress
 
 from qa.cli import app
-from qa.store.index import load_index, stale_reason
-from qa.store.build import build_index
+from qa.store.local.index import load_index, stale_reason
+from qa.store.local.build import build_index
 
 runner = CliRunner()
 NOBODY = 65534

@@ -11,7 +11,7 @@ from conftest import ROOT, without_progress
 from qa import __version__
 from qa.cli import app
 from qa.console import NOT_IN_CORPUS, print_answer, progress_lines
-from qa.store.index import load_index, read_manifest
+from qa.store.local.index import load_index, read_manifest
 from qa.search.retrieval import Answer, Highlight, Hit
 
 runner = CliRunner()

@@ -11,9 +11,9 @@ from typer.testing import CliRunner
 
 from qa.cli import app
 from qa.search.retrieval import MODES, Retriever
-from qa.store.build import build_index
-from qa.store.index import load_index
-from qa.store.local import local_store
+from qa.store.local.build import build_index
+from qa.store.local.index import load_index
+from qa.store.local.store import local_store
 from test_incremental import ORCHARD, change, ledger
 from test_incremental import QUESTIONS as INCREMENTAL_QUESTIONS
 
@@ -38,8 +38,8 @@ def corpus(tmp_path, seed_corpus):
 def deltas(monkeypatch):
     """Delta updates for a corpus of a few dozen passages, every search through candidates (as above
     EXACT_UP_TO passages, where deltas are written)."""
-    import qa.store.build_delta as build_delta
-    import qa.store.local as local
+    import qa.store.local.build_delta as build_delta
+    import qa.store.local.store as local
 
     for name, value in SMALL.items():
         monkeypatch.setattr(build_delta, name, value)
@@ -128,7 +128,7 @@ def test_updates_of_a_delta_keep_its_unchanged_documents_and_a_large_delta_is_co
 
 
 def test_a_delta_that_only_deletes_and_one_over_an_ann_base(corpus, tmp_path, embedder, deltas, monkeypatch):
-    import qa.store.build as build
+    import qa.store.local.build as build
 
     monkeypatch.setattr(build, "ANN_FROM", 10)  # the base has an IVF index: dense search skips its dead rows
     index_dir = tmp_path / "index"
@@ -182,8 +182,8 @@ def test_a_damaged_delta_file_is_refused_and_rebuilt(corpus, tmp_path, embedder,
 
 
 def test_a_delta_index_copies_into_qdrant_as_its_live_passages(corpus, tmp_path, embedder, deltas):
-    import qa.store.qdrant as Q
-    import qa.store.qdrant_sync as S
+    import qa.store.qdrant.store as Q
+    import qa.store.qdrant.sync as S
 
     index_dir = tmp_path / "index"
     build_index([corpus], index_dir, embedder)
@@ -220,7 +220,7 @@ def test_a_delta_update_killed_at_any_point_leaves_the_old_index(corpus, tmp_pat
     before = list(local_store(build_index([corpus], index_dir, embedder)).passages())  # an index with a delta
     (corpus / "ledger.txt").write_text(ledger(1500))
     # `qa index` in a process of its own, with this test's thresholds
-    script = ("import sys, qa.store.build_delta as d, qa.store.local as l; "
+    script = ("import sys, qa.store.local.build_delta as d, qa.store.local.store as l; "
               f"d.DELTA_FROM, d.DELTA_SHARE = {SMALL['DELTA_FROM']}, {SMALL['DELTA_SHARE']}; l.EXACT_UP_TO = 0; "
               "from qa.cli import main; sys.argv = ['qa', 'index', sys.argv[1], '--index-dir', sys.argv[2]]; main()")
     command = [sys.executable, "-c", script, str(corpus), str(index_dir)]

@@ -365,7 +365,7 @@ def write_lighthouse_pdf(path: Path) -> Path:
 
 
 def test_page_accuracy_on_a_real_pdf(tmp_path, embedder, shared_model):
-    from qa.store.build import build_index
+    from qa.store.local.build import build_index
 
     (tmp_path / "corpus").mkdir()
     write_lighthouse_pdf(tmp_path / "corpus" / "lighthouse.pdf")

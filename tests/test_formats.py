@@ -12,8 +12,8 @@ from typer.testing import CliRunner
 from ingest_files import blog_page, docs_page, write_docx, write_html, write_manual_pdf, write_scanned_pdf
 from qa.serve.app import create_app
 from qa.cli import app
-from qa.store.index import load_index
-from qa.store.build import build_index
+from qa.store.local.index import load_index
+from qa.store.local.build import build_index
 from qa.search.retrieval import Retriever
 from qa.config import Settings
 from qa.wiring import open_retriever
@@ -166,8 +166,8 @@ def test_a_rebuild_reads_every_file_again_once_the_readers_changed(tmp_path, emb
     """An extracted text is the readers' of the build that made it: after a qa upgrade changed a reader,
     an unchanged PDF is read again instead of keeping the old reader's text."""
     import qa.ingest.pdf
-    import qa.store.build
-    import qa.store.documents
+    import qa.store.local.build
+    import qa.store.local.documents
 
     corpus = tmp_path / "c"
     corpus.mkdir()
@@ -176,7 +176,7 @@ def test_a_rebuild_reads_every_file_again_once_the_readers_changed(tmp_path, emb
     parsed = []
     real = qa.ingest.pdf.read_pdf
     monkeypatch.setattr(qa.ingest.pdf, "read_pdf", lambda path, *rest: parsed.append(path.name) or real(path, *rest))
-    for module in (qa.store.documents, qa.store.build):  # where a build asks which readers made a text
+    for module in (qa.store.local.documents, qa.store.local.build):  # where a build asks which readers made a text
         monkeypatch.setattr(module, "readers_digest", lambda: "other readers")
     build_index([corpus], tmp_path / "index", embedder)
     assert parsed == ["manual.pdf"]

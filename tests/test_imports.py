@@ -118,7 +118,7 @@ def test_the_cycle_finder_finds_cycles(graph, cycle):
 
 def test_the_graph_sees_imports_inside_functions():
     graph = import_graph()
-    assert "qa.store.index" in graph["qa.wiring"]  # imported inside LocalFolder's methods
+    assert "qa.store.local.index" in graph["qa.wiring"]  # imported inside LocalFolder's methods
     assert "qa.search.retrieval" in graph["qa.wiring"]
 
 

@@ -10,8 +10,8 @@ import pytest
 from typer.testing import CliRunner
 
 from qa.cli import app
-from qa.store.index import load_index
-from qa.store.build import build_index
+from qa.store.local.index import load_index
+from qa.store.local.build import build_index
 from qa.search.retrieval import MODES, Retriever
 
 runner = CliRunner()
@@ -174,7 +174,7 @@ def test_a_waiting_build_plans_from_the_corpus_and_index_as_they_are_once_it_hol
     import subprocess
     import sys
 
-    from qa.store.folder import build_lock
+    from qa.store.local.folder import build_lock
 
     index_dir = tmp_path / "index"
     build_index([corpus], index_dir, embedder)

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from qa.errors import QAError
-from qa.store.index import load_index, read_manifest, stale_reason
-from qa.store.build import build_index
+from qa.store.local.index import load_index, read_manifest, stale_reason
+from qa.store.local.build import build_index
 from qa.ingest.passages import split_documents
 from qa.ingest.files import read_documents
 
@@ -142,7 +142,7 @@ def test_passage_vectors_are_a_view_of_faiss_memory_that_keeps_it_alive(seed_ind
 
 
 def test_sentence_vectors_are_kept_as_float16_and_searched_as_float32(seed_index_dir):
-    from qa.store.local import LocalStore
+    from qa.store.local.store import LocalStore
 
     index = load_index(seed_index_dir)
     assert index.sentence_vectors.dtype == np.float16

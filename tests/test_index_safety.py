@@ -13,8 +13,8 @@ import pytest
 from typer.testing import CliRunner
 
 from qa.cli import app
-from qa.store.index import load_index, read_manifest
-from qa.store.build import build_index
+from qa.store.local.index import load_index, read_manifest
+from qa.store.local.build import build_index
 
 runner = CliRunner()
 QUESTION = "Which country is the protecting power for the US in North Korea?"
@@ -139,11 +139,11 @@ def test_leftover_staging_folders_are_removed_by_the_next_build(home, embedder):
 
 def test_a_second_build_waits_for_the_first(home, embedder):
     """Two builds of one folder at once: the second waits on the lock, says so, and both complete."""
-    from qa.store.folder import build_lock
+    from qa.store.local.folder import build_lock
 
     warnings = []
     with build_lock(home / "index"):
-        code = ("import sys; from qa.store.folder import build_lock\n"
+        code = ("import sys; from qa.store.local.folder import build_lock\n"
                 "with build_lock(sys.argv[1], warn=lambda m: print(m, flush=True)): print('got it')")
         second = subprocess.Popen([sys.executable, "-c", code, str(home / "index")], stdout=subprocess.PIPE,
                                   text=True)
@@ -209,7 +209,7 @@ def test_an_index_without_file_hashes_is_rebuilt_by_ask_and_never_loaded(workdir
 
 
 def test_the_verified_stamp_spares_hashing_an_unchanged_index(workdir, monkeypatch):
-    from qa.store import folder as index_folder
+    from qa.store.local import folder as index_folder
 
     load_index(workdir / "index")
     hashed = []

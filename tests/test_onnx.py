@@ -187,9 +187,9 @@ def test_indexes_share_the_model_file_and_a_damaged_one_is_never_kept(tmp_path, 
     refused by the next build instead of being recorded as good."""
     from qa.embed import resolve_model
     from qa.ingest.document import file_sha256
-    from qa.store.folder import file_hash
-    from qa.store.index import load_index
-    from qa.store.build import build_index
+    from qa.store.local.folder import file_hash
+    from qa.store.local.index import load_index
+    from qa.store.local.build import build_index
 
     first = build_index([seed_corpus], tmp_path / "one", embedder)
     build_index([seed_corpus], tmp_path / "two", embedder)

@@ -179,8 +179,8 @@ def serve_in_thread(retriever):
 @pytest.fixture(scope="module")
 def hostile_server(tmp_path_factory, embedder):
     """A server over a tiny index of a document full of markup."""
-    from qa.store.index import load_index
-    from qa.store.build import build_index
+    from qa.store.local.index import load_index
+    from qa.store.local.build import build_index
     from qa.search.retrieval import Retriever
 
     tmp = tmp_path_factory.mktemp("hostile")
@@ -235,8 +235,8 @@ def test_script_in_a_document_is_shown_as_text(browser, hostile_server):
 def pdf_server(tmp_path_factory, embedder):
     """A server over an index of a real three-page PDF manual."""
     from ingest_files import write_manual_pdf
-    from qa.store.index import load_index
-    from qa.store.build import build_index
+    from qa.store.local.index import load_index
+    from qa.store.local.build import build_index
     from qa.search.retrieval import Retriever
 
     tmp = tmp_path_factory.mktemp("pdf")

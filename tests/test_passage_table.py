@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from qa.ingest.passages import Passage
-from qa.store import passage_table
-from qa.store.passage_table import PassageTable, write_passages
+from qa.store.local import passage_table
+from qa.store.local.passage_table import PassageTable, write_passages
 
 
 def _passages(n: int) -> list[Passage]:

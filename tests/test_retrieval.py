@@ -98,7 +98,7 @@ def test_the_candidate_path_of_a_large_index_ranks_as_the_exact_one(retriever, m
     """Above EXACT_UP_TO passages each question ranks its candidates only; with every passage a
     candidate it must give the exact path's scores, and with few candidates still the same best passages."""
     import qa.search.retrieval as retrieval
-    import qa.store.local as local
+    import qa.store.local.store as local
 
     questions = ["Which country is the protecting power for the US in North Korea?",
                  "When did North Korea conduct its fourth nuclear test?", "who leads the talks?"]
@@ -133,11 +133,11 @@ def test_the_answer_type_bonus_looked_at_near_the_top_only_ranks_as_on_every_pas
 def test_a_large_index_takes_its_first_pass_from_the_ann_index(seed_corpus, embedder, tmp_path, monkeypatch):
     """From ANN_FROM passages the build writes an IVF index and the candidates' first pass comes from
     it; on the seed index (its size made to count as large) the best passages are the exact path's."""
-    import qa.store.build as build_module
-    import qa.store.local as local
+    import qa.store.local.build as build_module
+    import qa.store.local.store as local
     from qa.search.retrieval import Retriever
-    from qa.store.index import load_index
-    from qa.store.build import build_index
+    from qa.store.local.index import load_index
+    from qa.store.local.build import build_index
 
     questions = ["Which country is the protecting power for the US in North Korea?",
                  "When did North Korea conduct its fourth nuclear test?"]

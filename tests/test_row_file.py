@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from qa.store.row_file import RowFile
+from qa.store.local.row_file import RowFile
 
 
 def test_gathered_rows_equal_the_array_and_runs_are_read_whole(tmp_path):
@@ -60,7 +60,7 @@ def test_rows_read_into_a_buffer_and_copied_file_to_file_equal_the_array(tmp_pat
 def test_a_copy_falls_back_to_reading_where_the_kernel_cannot_copy(tmp_path, monkeypatch):
     import os
 
-    from qa.store import row_file
+    from qa.store.local import row_file
 
     data = os.urandom(3 << 20)
     (tmp_path / "a").write_bytes(data)

@@ -18,14 +18,14 @@ import pytest
 from conftest import ROOT
 from qa.errors import QAError
 from qa.search import scoring
-from qa.store import qdrant as Q
-from qa.store import qdrant_sync as S
+from qa.store.qdrant import store as Q
+from qa.store.qdrant import sync as S
 from qa.search.retrieval import Retriever
-from qa.store.build import build_index
-from qa.store.index import load_index
+from qa.store.local.build import build_index
+from qa.store.local.index import load_index
 from qa.store.lexical import Analyzer
-from qa.store.local import LocalStore
-from qa.store.qdrant_layout import B, K1, SparseBM25, payload_passage, point_id, term_index
+from qa.store.local.store import LocalStore
+from qa.store.qdrant.layout import B, K1, SparseBM25, payload_passage, point_id, term_index
 
 PROTECTING = "Which country is the protecting power for the US in North Korea?"
 ENGINES = ["local", "edge"]
@@ -86,7 +86,7 @@ def test_ids_are_stable():
 
 
 def test_opening_the_local_store_imports_no_qdrant_library():
-    code = ("import sys, qa.cli, qa.store.qdrant; "
+    code = ("import sys, qa.cli, qa.store.qdrant.store; "
             "print(any(m.split('.')[0] in ('qdrant_client', 'qdrant_edge', 'grpc') for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
@@ -412,7 +412,7 @@ class OtherModel:
 
 
 def test_a_local_index_whose_corpus_file_moved_is_copied_without_its_text(tmp_path, seed_corpus, embedder):
-    from qa.store.build import build_index
+    from qa.store.local.build import build_index
 
     corpus = tmp_path / "corpus"
     shutil.copytree(seed_corpus, corpus)
@@ -507,7 +507,7 @@ def test_a_server_is_asked_for_the_cluster_settings_at_creation(tmp_path):
     import threading
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-    from qa.store.qdrant_engines import ClientEngine
+    from qa.store.qdrant.engines import ClientEngine
 
     bodies = {}
 
@@ -589,7 +589,7 @@ def test_with_fewer_candidates_than_passages_the_engine_scores_the_second_pass_a
     store hands over no vector with its candidates; the engine scores the hybrid's second pass (the
     moved question's cosine and MAX_SIM), and only the rows read are fetched. Rankings as local."""
     from qa.search import retrieval
-    from qa.store import local
+    from qa.store.local import store as local
 
     monkeypatch.setattr(retrieval, "CANDIDATES", 8)
     monkeypatch.setattr(local, "EXACT_UP_TO", 0)  # the local store offers candidates the same way
@@ -763,7 +763,7 @@ def test_the_api_over_qdrant_answers_and_says_503_when_qdrant_goes_down(seed_sto
 
     from qa.search.retrieval import Retriever
     from qa.serve.app import create_app
-    from qa.store.qdrant_engines import ClientEngine
+    from qa.store.qdrant.engines import ClientEngine
 
     retriever = Retriever(seed_store, embedder)
     with TestClient(create_app(retriever), base_url="http://127.0.0.1", raise_server_exceptions=False) as client:

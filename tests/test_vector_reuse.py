@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from qa.store.vector_reuse import KnownVectors, text_keys
+from qa.store.local.vector_reuse import KnownVectors, text_keys
 
 
 def test_known_texts_get_their_vectors_and_unknown_ones_are_named():

@@ -3,8 +3,8 @@
 from .ingest.files import Document, read_documents
 from .embed import Embedder, load_embedder, resolve_model
 from .errors import QAError
-from .store.index import Index, load_index
-from .store.build import build_index
+from .store.local.index import Index, load_index
+from .store.local.build import build_index
 from .ingest.passages import Passage, split_document, split_documents
 from .search.retrieval import Answer, Hit, Retriever
 

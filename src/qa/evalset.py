@@ -63,7 +63,7 @@ def set_index(eval_set: EvalSet, settings, chosen=None, warn=None, progress=None
     from dataclasses import replace
 
     from .cache import cache_dir
-    from .store.index import index_exists, read_manifest, stale_reason
+    from .store.local.index import index_exists, read_manifest, stale_reason
     from .wiring import index_corpus, model_name
 
     settings = replace(settings, index_dir=chosen.path if chosen is not None else cached_index_dir(eval_set, cache_dir()))

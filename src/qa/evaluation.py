@@ -287,8 +287,8 @@ def beir_index_dir(folder: Path, index_dir: Path) -> Path:
 def beir_index(folder: Path, target: Path, embedder, corpus: list[dict], progress=None, warn=None):
     """The index of a BEIR corpus at `target`, reused while corpus.jsonl and the model are unchanged."""
     from .ingest.files import file_sha256
-    from .store.index import index_exists, load_index, read_manifest
-    from .store.build import write_index
+    from .store.local.index import index_exists, load_index, read_manifest
+    from .store.local.build import write_index
     from .ingest.passages import Passage
 
     corpus_file = Path(folder) / "corpus.jsonl"
@@ -329,7 +329,7 @@ def evaluate_beir(folder: Path, settings, modes: list[str] | None = None, progre
     """nDCG@10, Recall@100 and MRR@10 (ranx, graded qrels) of each mode over a BEIR folder's judged queries,
     and how many of them were wrongly marked unanswerable (all have an answer in the corpus). The local
     BEIR index is kept beside `settings.index_dir`; over another store, searched in its copy there."""
-    from .store.index import kept_onnx
+    from .store.local.index import kept_onnx
     from .search.retrieval import Retriever
     from . import wiring
 

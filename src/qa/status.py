@@ -15,7 +15,7 @@ KINDS = {"pdf": "PDF", "html": "HTML", "docx": "Word", "text": "text", "markdown
 def index_status(found: Found, model: str) -> dict:
     """What `qa status` reports about the index at `found` (built with `model` to be current), or a
     QAError saying there is none and how to make one."""
-    from .store.index import index_exists, load_index, stale_reason
+    from .store.local.index import index_exists, load_index, stale_reason
 
     if not index_exists(found.path):
         raise QAError(f"no index at {found.path} ({found.how}): run `qa index FOLDER` to make FOLDER/.qa, "

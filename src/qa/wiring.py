@@ -58,7 +58,7 @@ def model_name(settings: Settings) -> str:
 
 def _load_side_by_side(settings: Settings, warn: Warn | None):
     """The index and its embedder, the latter loaded in a thread meanwhile (ONNX Runtime releases the GIL)."""
-    from .store.index import kept_onnx, load_index
+    from .store.local.index import kept_onnx, load_index
 
     box: dict = {}
 
@@ -90,8 +90,8 @@ class LocalFolder:
 
     @staticmethod
     def open_store(settings: Settings, model: str | None = None):
-        from .store.index import load_index
-        from .store.local import local_store
+        from .store.local.index import load_index
+        from .store.local.store import local_store
 
         return local_store(load_index(settings.index_dir))
 
@@ -100,7 +100,7 @@ class LocalFolder:
                        warn: Warn | None, progress) -> Retriever:
         """The index folder and its embedder; with `build_if_missing`, built first from `corpus` when
         missing, or from its own sources when stale (said via `warn`)."""
-        from .store.index import index_exists, read_manifest, stale_reason
+        from .store.local.index import index_exists, read_manifest, stale_reason
 
         index_dir = settings.index_dir
         if not build_if_missing:
@@ -132,9 +132,9 @@ class LocalFolder:
 
     @staticmethod
     def _build(settings: Settings, sources: list[Path], warn: Warn | None, progress):
-        from .store.build import build_index
-        from .store.folder import check_index_target
-        from .store.index import kept_onnx
+        from .store.local.build import build_index
+        from .store.local.folder import check_index_target
+        from .store.local.index import kept_onnx
 
         check_index_target(settings.index_dir, sources)  # before the model loads, as above
         # the old index's ONNX model
@@ -144,8 +144,8 @@ class LocalFolder:
     @staticmethod
     def index_corpus(settings: Settings, sources: list[Path], options: IndexOptions, warn: Warn | None,
                      progress) -> Indexed:
-        from .store.build import build_index
-        from .store.folder import check_index_target
+        from .store.local.build import build_index
+        from .store.local.folder import check_index_target
 
         if options.from_index is not None or \
                 any(v is not None for v in (options.shards, options.replicas, options.write_consistency)):
@@ -160,7 +160,7 @@ class LocalFolder:
 
     @staticmethod
     def beir_store(settings: Settings, index, warn: Warn | None):
-        from .store.local import local_store
+        from .store.local.store import local_store
 
         return local_store(index)
 
@@ -180,7 +180,7 @@ class Qdrant:
 
     @staticmethod
     def open_store(settings: Settings, model: str | None = None):
-        from .store.qdrant import QdrantStore
+        from .store.qdrant.store import QdrantStore
 
         return QdrantStore.open(settings.qdrant_url, settings.collection, model=model)
 
@@ -198,7 +198,7 @@ class Qdrant:
     @staticmethod
     def index_corpus(settings: Settings, sources: list[Path], options: IndexOptions, warn: Warn | None,
                      progress) -> Indexed:
-        from .store import qdrant_sync
+        from .store.qdrant import sync as qdrant_sync
 
         url, collection = settings.qdrant_url, settings.collection
         cluster = qdrant_sync.Settings(options.shards, options.replicas, options.write_consistency)
@@ -215,13 +215,13 @@ class Qdrant:
     @staticmethod
     def beir_store(settings: Settings, index, warn: Warn | None):
         """The collection holding a copy of the local BEIR index (copied once, then reused)."""
-        from .store.qdrant_sync import beir_collection
+        from .store.qdrant.sync import beir_collection
 
         return beir_collection(index, settings.qdrant_url, settings.collection, warn=warn)
 
     @staticmethod
     def reach(settings: Settings) -> None:
-        from .store.qdrant_sync import reach
+        from .store.qdrant.sync import reach
 
         reach(settings.qdrant_url)
 

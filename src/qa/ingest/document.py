@@ -28,6 +28,7 @@ class Document:
     sections: tuple[Section, ...] = ()  # from the document's own structure; empty = let the splitter find headings
     pages: tuple[tuple[int, int], ...] | None = None  # (start, end) of page N+1 in text; None when unpaged
     kind: str = "text"  # "text", "markdown", "pdf", "html", "docx"
+    code: tuple[tuple[int, int], ...] = ()  # (start, end) of each code block, listing or transcript in text
 
 
 class Unreadable(Exception):
@@ -72,11 +73,12 @@ class Builder:
     page_start: int | None = None
     notes: list[str] = field(default_factory=list)
     undo: tuple[int, int, int] | None = None  # (parts, size) before the last heading, and the size after it
+    code_spans: list[tuple[int, int]] = field(default_factory=list)
 
-    def paragraph(self, text: str, continues: bool = False, glued: bool = False) -> int:
+    def paragraph(self, text: str, continues: bool = False, glued: bool = False, code: bool = False) -> int:
         """Add one paragraph and return its offset; `continues` joins it to the previous one by a single
         line break (a sentence that runs on over a page break) instead of a blank line, `glued` by
-        nothing at all (a word hyphenated over a page break)."""
+        nothing at all (a word hyphenated over a page break); `code` marks it a code block (see code)."""
         text = text.strip()
         if not text:
             return self.size
@@ -89,7 +91,15 @@ class Builder:
         self.size += len(text)
         if self.page_start is None:
             self.page_start = start
+        if code:
+            self.code(start, self.size)
         return start
+
+    def code(self, start: int, end: int) -> None:
+        """Mark text[start:end] as a code block, a listing or a transcript: the splitter never packs it
+        with the prose around it."""
+        if start < end:
+            self.code_spans.append((start, end))
 
     def heading(self, text: str, level: int) -> None:
         """Add a heading paragraph and its section. A heading left with nothing under it when the next
@@ -136,7 +146,7 @@ class Builder:
             end = max(start, len(text[:end].rstrip("\n")))  # the blank line before the next heading is not content
             sections.append(Section(start, end, heading, level))
         pages = tuple(self.page_ranges) if self.page_ranges else None
-        return Document(name, text, sha256, tuple(sections), pages, kind)
+        return Document(name, text, sha256, tuple(sections), pages, kind, code=tuple(sorted(self.code_spans)))
 
 
 class TitleLevels:

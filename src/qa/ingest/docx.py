@@ -7,6 +7,7 @@ import zipfile
 from pathlib import Path
 
 from . import furniture as F
+from .code_blocks import code_style, mono_font
 from .document import Builder, Document, TitleLevels, Unreadable, Warn, guarded
 
 # Word's built-in heading styles, by name or by style id (the id stays English in translated Word).
@@ -46,21 +47,40 @@ def _extract(path: Path, builder: Builder) -> None:
     else:  # no Title: the first Heading 1 is the title, as the first <h1> of a web page
         level_of = TitleLevels(styles.count(1))
     items: list[str] = []  # consecutive list paragraphs, one line each, become one paragraph
+    code: list[str] = []  # and consecutive code paragraphs (a line each in most writers) one code block
+    code_styles: dict[str, bool] = {}
+    panel = False  # under a heading of a site's side panel ("Previous topic"): its text is navigation
+    contents = False  # after a plain "Contents" paragraph: the list that follows it is a page's contents
     for block, style in zip(blocks, styles):
+        if style is not None:
+            panel = F.navigation_heading(block.text)
+        contents = contents and not isinstance(block, Table) and _is_list(block)
+        if panel or contents:
+            continue
+        if style is None and not isinstance(block, Table) and F.navigation_heading(block.text):
+            contents = True
+            continue
+        if not isinstance(block, Table) and style is None and _is_code(block, code_styles):
+            _flush(items, builder)
+            lines = [line.rstrip() for line in block.text.split("\n") if line.strip()]
+            code.extend(lines)
+            continue
+        _flush(code, builder, code=True)
         if isinstance(block, Table):
             _flush(items, builder)
             _table(block, builder)
             continue
-        text = "\n".join(F.squash(line) for line in block.text.split("\n") if line.strip())
+        text = "\n".join(F.squash(line) for line in F.without_pilcrows(block.text).split("\n") if line.strip())
         if style is not None:
             _flush(items, builder)
-            builder.heading(text, level_of(style))
+            builder.heading(F.without_marks(text), level_of(style))
         elif _is_list(block):
             if text:
                 items.append(text)
         else:
             _flush(items, builder)
             builder.paragraph(text)
+    _flush(code, builder, code=True)
     _flush(items, builder)
 
 
@@ -92,10 +112,27 @@ def _is_list(paragraph) -> bool:
     return name.lower().startswith("list") or paragraph._p.pPr is not None and paragraph._p.pPr.numPr is not None
 
 
-def _flush(items: list[str], builder: Builder) -> None:
+def _flush(items: list[str], builder: Builder, code: bool = False) -> None:
     if items:
-        builder.paragraph("\n".join(items))
+        builder.paragraph("\n".join(items), code=code)
         items.clear()
+
+
+def _is_code(paragraph, known: dict[str, bool]) -> bool:
+    """A paragraph of code: set in a code style (or one based on it), or every run of it in a
+    fixed-pitch font."""
+    pPr = paragraph._p.pPr
+    key = pPr.pStyle.val if pPr is not None and pPr.pStyle is not None else ""
+    if key not in known:
+        names, style = [], paragraph.style
+        while style is not None:
+            names += [style.name or "", style.style_id or ""]
+            style = style.base_style
+        known[key] = code_style(names)
+    if known[key]:
+        return True
+    runs = [run for run in paragraph.runs if run.text.strip()]
+    return bool(runs) and all(mono_font(run.font.name) for run in runs)
 
 
 def _table(table, builder: Builder) -> None:

@@ -119,3 +119,68 @@ def numbered_level(text: str) -> int | None:
     """ "2. Installing" -> 2, "2.4. The glob files" -> 3 (the title is level 1); None if not numbered."""
     m = NUMBERED.match(text)
     return None if m is None else min(6, m.group(1).count(".") + 2)
+
+
+# The navigation and page furniture that documentation generators (Sphinx, Doxygen, DocBook's XSL,
+# Texinfo, MkDocs, Javadoc) put around a page, as whole lines: a web page's, and a Word file's made
+# from one, where the links are gone and only their words are left. Written as what such lines say,
+# never as one site's text.
+_NAVIGATION_LINE = re.compile(
+    r"""^(?:
+        (?:previous|next)\s+(?:topic|page|chapter|section) | this\s+page | show\s+source | view\s+(?:page\s+)?source
+      | report\s+a\s+(?:bug|problem|documentation\s+issue) | edit\s+(?:on\s+\w+|this\s+page) | quick\s+search
+      | table\s+of\s+contents | on\s+this\s+page | navigation | permalink(?:\s+to\s+this\s+\w+)?
+      | go\s+to\s+(?:the\s+)?(?:top|content|main\s+content) | skip\s+to\s+(?:main\s+)?content
+      | (?:prev(?:ious)?|next|up|home|index|contents|modules)(?:\s*[|\u00b7\u2022/]?\s*(?:prev(?:ious)?|next|up|home|index|contents|modules))+
+      | (?:prev(?:ious)?|next|up|home|index|contents|modules)\s*[|\u00bb\u203a]
+      | [^.!?]{1,60}?\s[\u00bb\u203a]  # a breadcrumb's step ("The Python Standard Library »")
+      | [|\u00bb\u203a\u2190\u2192]  # a separator left alone on its line
+      | \u00a9\s*(?:copyright\s+)?.{0,100} | created\s+using\s+\w+.{0,40} | last\s+updated\s+on\s+.{0,40}
+      | generated\s+(?:on\s+.{0,60}\s+)?by\s+doxygen.{0,40}
+      | (?:\[(?:contents|index|top)\]\s*)+
+      | (?:(?:next|previous|prev|up)\s*:\s*[^:]{1,120}?[,;]?\s*){2,}(?:\s*(?:\[(?:contents|index|top)\]\s*)+)?
+      | (?:next|previous|prev|up)\s*:\s*[^:\[]{1,120}?\s*(?:\[(?:contents|index|top)\]\s*)+
+    )\W*$""",
+    re.IGNORECASE | re.VERBOSE,
+)
+# The headings of a site's side panels: a heading over navigation, never over content.
+_NAVIGATION_HEADING = re.compile(
+    r"^(?:(?:previous|next)\s+(?:topic|page|chapter)|this\s+page|table\s+of\s+contents|contents|"
+    r"quick\s+search|related\s+topics|on\s+this\s+page)$",
+    re.IGNORECASE,
+)
+# Marks a site puts after a heading's text for its permalink: a pilcrow, "#", "§", a link sign, or the
+# word "Permalink"; a "#" only where it stands apart ("C#" keeps its).
+_HEADING_MARK = re.compile(r"(?:\s*[\u00b6\u00a7\U0001f517]|\s+#|\s+permalink(?:\s+to\s+this\s+\w+)?)+\s*$", re.I)
+_PILCROW_END = re.compile(r"\s*\u00b6\s*$", re.M)
+
+
+def navigation_line(text: str) -> bool:
+    """Is this whole line a site's navigation or page furniture ("Previous topic", "Show Source",
+    "Next: Invoking, Previous: Overview, Up: Top [Contents][Index]", "Prev Up Home Next", a "©" line)?"""
+    line = squash(text)
+    return bool(line) and bool(_NAVIGATION_LINE.match(line))
+
+
+def navigation_block(lines: list[str]) -> bool:
+    """Is this block of lines (a list of links, once the links are gone) navigation: two of its lines
+    or more navigation lines, and half of them at least ("index / modules | / next | / Python »")?"""
+    lines = [line for line in lines if line.strip()]
+    found = sum(navigation_line(line) for line in lines)
+    return found >= 2 and found >= 0.5 * len(lines)
+
+
+def navigation_heading(text: str) -> bool:
+    """Does this heading head a side panel of navigation ("Previous topic", "Table of Contents")?"""
+    return bool(_NAVIGATION_HEADING.match(squash(_HEADING_MARK.sub("", text)).rstrip(":")))
+
+
+def without_marks(heading: str) -> str:
+    """The heading without the permalink mark a site put after it ("Installing ¶" -> "Installing")."""
+    return _HEADING_MARK.sub("", heading).rstrip() or heading
+
+
+def without_pilcrows(text: str) -> str:
+    """Text without the pilcrows that end its lines: a permalink's mark after a definition's signature
+    ("os.path.join(path, *paths)¶"), never a word of it."""
+    return _PILCROW_END.sub("", text)

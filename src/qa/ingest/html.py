@@ -85,8 +85,8 @@ def _drop_furniture(tree) -> None:
         node.decompose()
     for node in tree.css("br"):
         node.replace_with(" ")  # a line break is a word break: "GCC 12<br>Changes" is two words
-    for node in tree.css("h1 a, h2 a, h3 a, h4 a, h5 a, h6 a"):
-        # A heading's permalink ("¶", "#", "§") is a symbol, not part of its title.
+    for node in tree.css("h1 a, h2 a, h3 a, h4 a, h5 a, h6 a, a[href^='#']"):
+        # A heading's or a definition's permalink ("¶", "#", "§") is a symbol, not part of its text.
         text = node.text(deep=True).strip()
         if text and len(text) <= 2 and not any(ch.isalnum() for ch in text):
             node.decompose()
@@ -123,14 +123,14 @@ def _walk(node, builder: Builder, levels: TitleLevels) -> None:
         _paragraph(run, builder)
         run = []
         if tag in HEADINGS:
-            builder.heading(child.text(deep=True), levels(HEADINGS[tag]))
+            builder.heading(F.without_marks(child.text(deep=True)), levels(HEADINGS[tag]))
         elif tag == "p" or tag == "address" or tag == "figcaption" or tag == "summary" or tag == "caption":
             if not _navigation(child):
                 builder.paragraph(F.squash(child.text(deep=True)))
         elif tag == "pre":
             # Code keeps its lines; blank lines inside would read as paragraph breaks, so they go.
             lines = [ln.rstrip() for ln in child.text(deep=True).split("\n")]
-            builder.paragraph("\n".join(ln for ln in lines if ln.strip()))
+            builder.paragraph("\n".join(ln for ln in lines if ln.strip()), code=True)
         elif tag in ("ul", "ol", "dl"):
             _list(child, builder)
         elif tag == "table":

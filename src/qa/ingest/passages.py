@@ -6,7 +6,9 @@ The rules are ours (no library splits messy web text into cited sections), so th
 - page furniture is dropped: a short line repeated between sections (a site tag or byline),
   sharing/print links, feedback prompts, empty "Written by" credits;
 - a block of several short unpunctuated lines is a table and stays one passage;
-- a paragraph over ~1,000 characters is split at sentence boundaries; no passage exceeds 1,500.
+- a paragraph over ~1,000 characters is split at sentence boundaries; no passage exceeds 1,500;
+- a long code block, listing or transcript (the reader's `Document.code`, a Markdown fence) is a
+  passage of its own; a sentence that runs on through one stays whole (code_blocks.through_code).
 Every passage satisfies `document.text[start:end] == passage.text`.
 """
 
@@ -18,7 +20,9 @@ import re
 from collections import Counter
 from dataclasses import asdict, dataclass
 
+from .code_blocks import blocks_around, cut_at_code, markdown_code, through_code
 from .document import Document
+from .furniture import navigation_block, navigation_line
 
 SPLIT_ABOVE = 1000  # a paragraph longer than this is split at sentence boundaries
 TARGET = 800  # sentences are packed up to about this many characters per passage
@@ -30,6 +34,9 @@ JOIN_MAX = 600  # ... into a passage of up to this many characters
 # their context; packed, hybrid Hit@1 0.438 -> 0.531 and 0.606 -> 0.697). Not a PDF's: packing man
 # pages' option paragraphs lost there (manuals Hit@1 0.545 -> 0.455).
 PACK_MAX = SPLIT_ABOVE
+# A code block of this many characters or more is a passage of its own, a shorter one ("Run:" / `make
+# install`) a paragraph among the others (eval/README.md, "Passage cutting for any writer (issue #34)").
+CODE_APART = 400
 
 HEADING_MAX_CHARS = 100
 HEADING_MAX_WORDS = 14
@@ -135,12 +142,14 @@ def split_document(document: Document) -> list[Passage]:
 def _text_spans(document: Document) -> tuple[str, list[tuple[str, _Span]]]:
     """Title and (section, span) pieces of a plain-text or Markdown file: headings found by their look."""
     markdown = document.kind == "markdown" or document.path.lower().endswith(".md")
-    blocks = [_Span(m.start(), m.end(), m.group()) for m in _BLOCK.finditer(document.text)]
-    separators = _repeated_separators(blocks)
-    title = ""
-    section = ""
-    spans: list[tuple[str, _Span]] = []
-    for block in blocks:
+    code = markdown_code(document.text) if markdown else []
+    blocks = [(_Span(a, b, document.text[a:b]), is_code) for a, b, is_code in blocks_around(document.text, code, _BLOCK)]
+    separators = _repeated_separators([b for b, is_code in blocks if not is_code])
+    title, section, spans = "", "", []
+    for block, is_code in blocks:
+        if is_code:  # never a heading, never furniture ("# build it" and "print" are code there)
+            spans.extend((section, piece) for piece in _split_long(block))
+            continue
         if block.text.strip() in separators:
             continue
         for heading, run in _segments(block, markdown):
@@ -161,7 +170,8 @@ def _structured_spans(document: Document) -> tuple[str, list[tuple[str, _Span]]]
     heading_lines = set(starts)
     title = next((s.heading for s in sections if s.level == 1), sections[0].heading if sections else "")
     page_starts = [start for start, _ in (document.pages or ())[1:]]
-    spans: list[tuple[int, str, _Span]] = []
+    code = [(a, b) for a, b in document.code if b - a >= CODE_APART]
+    spans: list[tuple[int, str, _Span, bool]] = []
     for match in _BLOCK.finditer(document.text):
         block = _Span(match.start(), match.end(), match.group())
         if block.start in heading_lines:  # the heading's own line, and anything the reader ran on after it
@@ -171,39 +181,45 @@ def _structured_spans(document: Document) -> tuple[str, list[tuple[str, _Span]]]
             block = _trimmed(block, newline, len(block.text))
         at = bisect.bisect_right(starts, block.start) - 1
         section = sections[at].heading if at >= 0 else title
-        for _, run in _segments(block, markdown=False, headings=False):
-            for piece in _at_page_starts(run, page_starts):
-                spans.extend((at, section, p) for p in _split_long(piece))
+        for a, b, is_code in cut_at_code(block.start, block.end, code):
+            part = _trimmed(block, a - block.start, b - block.start)
+            for run in [part] if is_code else [run for _, run in _segments(part, False, False, document.code)]:
+                for piece in _at_page_starts(run, page_starts):
+                    spans.extend((at, section, p, is_code) for p in _split_long(piece))
+    spans = [(at, section, _Span(a, b, document.text[a:b]), is_code) for (at, section), a, b, is_code
+             in through_code([((at, s), p.start, p.end, c) for at, s, p, c in spans], document.text, _ENDS_SENTENCE)]
     if document.kind == "pdf":
         return title, _join_paragraphs(document, spans, SHORT, JOIN_MAX)
     return title, _join_paragraphs(document, spans, None, PACK_MAX)
 
 
-def _join_paragraphs(document: Document, spans: list[tuple[int, str, _Span]], short: int | None,
+def _join_paragraphs(document: Document, spans: list[tuple[int, str, _Span, bool]], short: int | None,
                      limit: int) -> list[tuple[str, _Span]]:
     """Consecutive paragraphs of one section and one page as one passage while the whole stays under
     `limit` and, given `short`, one of the two is shorter than it (a PDF's argument lines, "Returns:"
     lines, labels). Packing (no `short`), a label that would end a passage (a definition list's term)
-    starts the next one instead, with what it introduces."""
-    out: list[tuple[int, str, _Span, int | None]] = []
+    starts the next one instead, with what it introduces. Code joins code, never prose."""
+    out: list[tuple[int, str, _Span, int | None, bool]] = []
     label: tuple[int, int] | None = None  # the last passage's closing label: (its start, the end before it)
-    for at, section, span in spans:
+    for at, section, span, is_code in spans:
         page = page_of(document.pages, span.start)
         if out:
-            p_at, p_section, p_span, p_page = out[-1]
-            same_place = p_at == at and p_page == page  # the same section and page
+            p_at, p_section, p_span, p_page, p_code = out[-1]
+            same_place = p_at == at and p_page == page and p_code == is_code \
+                and not document.text[p_span.end:span.start].strip()  # (furniture left out between them)
             joins = short is None or min(len(p_span.text), len(span.text)) < short
             if same_place and joins and span.end - p_span.start <= limit:
-                out[-1] = (at, section, _Span(p_span.start, span.end, document.text[p_span.start:span.end]), page)
+                out[-1] = (at, section, _Span(p_span.start, span.end, document.text[p_span.start:span.end]), page,
+                           is_code)
                 label = (span.start, p_span.end) if short is None and _is_label(span.text) else None
                 continue
             if label is not None and same_place and span.end - label[0] <= limit:
                 out[-1] = (p_at, p_section, _Span(p_span.start, label[1], document.text[p_span.start:label[1]]),
-                           p_page)
+                           p_page, p_code)
                 span = _Span(label[0], span.end, document.text[label[0]:span.end])
-        out.append((at, section, span, page))
+        out.append((at, section, span, page, is_code))
         label = None
-    return [(section, span) for _, section, span, _ in out]
+    return [(section, span) for _, section, span, _, _ in out]
 
 
 def _is_label(text: str) -> bool:
@@ -241,7 +257,7 @@ def _heading(text: str) -> str | None:
     line = text.strip()
     if len(line) > HEADING_MAX_CHARS or len(line.split()) > HEADING_MAX_WORDS:
         return None
-    if line.endswith(_CLOSING) or _FURNITURE.match(line):
+    if line.endswith(_CLOSING) or _FURNITURE.match(line) or navigation_line(line):
         return None
     # A heading starts like a title; a short lowercase line standing alone is a stray tag.
     if not (line[0].isupper() or line[0].isdigit() or line[0] in "\"'\u201c"):
@@ -258,18 +274,23 @@ def _repeated_separators(blocks: list[_Span]) -> set[str]:
     return {text for text, n in counts.items() if n >= 2}
 
 
-def _segments(block: _Span, markdown: bool, headings: bool = True) -> list[tuple[str | None, _Span | None]]:
-    """The block as (heading, None) and (None, content run) items; furniture lines are dropped.
-    With `headings` false (a reader found them already) no line is taken for a heading."""
+def _segments(block: _Span, markdown: bool, headings: bool = True,
+              code: tuple[tuple[int, int], ...] = ()) -> list[tuple[str | None, _Span | None]]:
+    """The block as (heading, None) and (None, content run) items; furniture lines are dropped, never in
+    `code` (a diagram's "|" line). With `headings` false (a reader found them) no line is a heading."""
     heading = _heading(block.text) if headings and not markdown else None
     if heading is not None:
         return [(heading, None)]
     items: list[tuple[str | None, _Span | None]] = []
     current: list[re.Match] = []
+    inside = [(a - block.start, b - block.start) for a, b in code if a < block.end and b > block.start]
+    if not inside and navigation_block(block.text.splitlines()):
+        return items
     for line in _LINE.finditer(block.text):
         stripped = line.group().strip()
         md_heading = _MD_HEADING.fullmatch(stripped) if markdown and headings else None
-        if md_heading or _FURNITURE.match(stripped):
+        kept = any(a <= line.start() < b for a, b in inside)
+        if not kept and (md_heading or _FURNITURE.match(stripped) or navigation_line(stripped)):
             if current:
                 items.append((None, _join(block, current)))
             current = []

@@ -8,9 +8,11 @@ from collections import Counter
 from pathlib import Path
 
 from . import furniture as F
+from .code_blocks import code_runs
 from .document import Builder, Document, Unreadable, Warn, guarded
 from .pdf_paragraphs import Line, block_text, blocks, leading, page_hyphens
 from .pdf_sections import HEADING_SCALE, font_sections, outline_sections, under_first
+from .pdf_spacing import justified, scaled
 from .pdf_words import Words, font, respace
 
 BAND = 0.12  # running headers and footers live in the top and bottom 12% of a page
@@ -26,7 +28,8 @@ _LEADER = re.compile(r"(?:\.\s?){5,}\s*(?:\d+|[ivxlc]+)$", re.I)
 # The category texinfo sets flush right on a definition's first line ("int f (int x) [Function]").
 _DEFINITION_TAG = re.compile(r" \| \[[A-Z][A-Za-z]*(?: [A-Za-z]+)?\]$")
 _CONTENTS = ("contents", "table of contents")
-_MONO_NAMES = ("mono", "courier", "cmtt", "typewriter", "consol", "menlo", "code")
+# (TeX's typewriter fonts: cmtt, cm-super's sftt, EC's ectt, txfonts' txtt, URW's Courier clone NimbusMonL.)
+_MONO_NAMES = ("mono", "courier", "cmtt", "sftt", "ectt", "txtt", "nimbusmon", "typewriter", "consol", "menlo", "code")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
@@ -156,7 +159,7 @@ def _lines(textpage, text: str, height: float, words: Words) -> list[Line]:
         ]
         sized = sorted((raw.FPDFText_GetFontSize(textpage, i), i) for i in spread)
         size, probe = sized[len(sized) // 2]
-        size = size or 10.0
+        size = scaled(textpage, probe, size) or 10.0
         top = textpage.get_charbox(probe, loose=True)[3]
         last = char(at + lead + len(line) - 1)
         opening = char(at + lead)
@@ -239,7 +242,7 @@ def _cells(textpage, line: str, offset: int, size: float, char) -> tuple[str, bo
     character."""
     import pypdfium2.raw as raw
 
-    out, gaps, hang = [], 0, None
+    out, gaps, hang, widths = [], 0, None, []
     for i, ch in enumerate(line):
         # Only spaces pdfium made up itself can span a gap: one typed in the text is a word space.
         if ch == " " and 0 < i < len(line) - 1 and line[i - 1] != " " and _generated(textpage, char(offset + i)):
@@ -247,12 +250,15 @@ def _cells(textpage, line: str, offset: int, size: float, char) -> tuple[str, bo
             after = char(offset + i + 1)
             if before >= 0 and after >= 0:
                 gap = textpage.get_charbox(after)[0] - textpage.get_charbox(before)[2]
+                widths.append((gap, line[i - 1] in ".,;:!?"))
                 if gap > CELL_GAP * size:
                     out.append(" | ")
                     gaps += 1
                     hang = textpage.get_charbox(after)[0]
                     continue
         out.append(ch)
+    if gaps and justified(widths):
+        return line, False, None
     text = "".join(out)
     if gaps == 1 and _DEFINITION_TAG.search(text):
         # Texinfo's definition header: the definition, then its category flush right ("[Function]"),
@@ -347,6 +353,9 @@ def _layout(pages: list[list[Line]], outline, builder: Builder, named: str = "")
             # one that carries on a word hyphenated there, with nothing between.
             joined = not starts and last is not None and not heading and F.continues(last, text)
             start = builder.paragraph(text, continues=joined, glued=joined and index in glued)
+            lead = len(text) - len(text.lstrip())  # the builder strips what it is given
+            for a, b in code_runs(text, [(ln.text, ln.code) for ln in block]):  # a code example: code
+                builder.code(start + a - lead, start + b - lead)
             starts.append((start, text))
             if heading:
                 heads.append((start, text, first.size, index))

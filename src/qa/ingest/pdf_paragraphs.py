@@ -68,7 +68,8 @@ def blocks(lines: list[Line], leading: dict[float, float]) -> list[list[Line]]:
         if prev is not None and prev.row and _hangs(prev, line, leading):
             line.row, line.carried, line.hang = True, True, prev.hang
             blocks[-1].append(line)
-        elif prev is not None and (prev.code or _breaks(prev, line, leading)) and _code_goes_on(prev, line, leading):
+        elif prev is not None and (prev.code or prev.mono or _breaks(prev, line, leading)) \
+                and _code_goes_on(prev, line, leading):  # (two fixed-pitch lines in a row: a listing's)
             line.code = True
             prev.code = prev.code or prev.mono
             blocks[-1].append(line)

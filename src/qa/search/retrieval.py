@@ -16,12 +16,12 @@ from .answerability import (EVIDENCE_DEPTH, ROLE_DEPTH, asked_role, expected_typ
 from ..embed import Embedder
 from ..errors import QAError
 from ..store.base import Candidates, Store
-from ..store.local import local_store
-from ..store.index import Index
+from ..store.local.store import local_store
+from ..store.local.index import Index
 
 MAX_QUESTION_CHARS = 2000
 # Each question's candidates: its CANDIDATES best passages by cosine and as many by BM25 (a small
-# index offers every passage: store/local.py's EXACT_UP_TO).
+# index offers every passage: store/local/store.py's EXACT_UP_TO).
 CANDIDATES = 1_000
 # a large store's candidates read with their neighbours (scoring.with_context): each question's
 # CONTEXT_POOL best by their own scores, each with its neighbours among them; reading every

@@ -60,7 +60,7 @@ from .batching import Batcher
 from .. import wiring
 from ..config import Settings
 from ..errors import QAError, Unreachable
-from ..store.index import MANIFEST
+from ..store.local.index import MANIFEST
 from ..search.retrieval import (
     MAX_K,
     MODES,

@@ -3,8 +3,8 @@
 A store only finds candidates and hands back their scores and vectors; every ranking rule (the
 hybrid's fusion, feedback, sentence scores, answer-type bonus, diversification, abstention) is the
 retriever's (search/), the same for every store. Two stores implement it: the local folder
-(store/local.py: FAISS + BM25 files) and Qdrant (store/qdrant.py); their write sides are
-store/build.py's FolderSink and store/qdrant_sync.py's CollectionSink. docs/stores.md: adding one.
+(store/local/store.py: FAISS + BM25 files) and Qdrant (store/qdrant/store.py); their write sides are
+store/local/build.py's FolderSink and store/qdrant/sync.py's CollectionSink. docs/stores.md: adding one.
 """
 
 from __future__ import annotations

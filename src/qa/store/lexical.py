@@ -172,7 +172,7 @@ class BM25Scores:
 
     def weighed(self, term: int, df: int, num_docs: int, avgdl: float) -> tuple[np.ndarray, np.ndarray]:
         """`postings`, weighed with the statistics of a corpus this index is part of (its delta's:
-        store/delta.py): `df` passages of `num_docs` hold the term, `avgdl` their mean length."""
+        store/local/delta.py): `df` passages of `num_docs` hold the term, `avgdl` their mean length."""
         lo, hi = int(self.starts[term]), int(self.starts[term + 1])
         rows = np.asarray(self.rows[lo:hi], dtype=np.int64)
         tf = np.asarray(self.tf[lo:hi], dtype=np.float64)

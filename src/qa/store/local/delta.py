@@ -1,9 +1,9 @@
 """An index's delta: the documents added or changed since its base was written, searched beside it as one corpus.
 
-An update of a large index (store/build_delta.py) does not rewrite the base: its files are linked
+An update of a large index (store/local/build_delta.py) does not rewrite the base: its files are linked
 into the new version as they are, the passages of added and changed documents go into `delta/`
 (the same files as an index's, for those passages only), and the base rows of changed and deleted
-documents are listed as dead. A search (store/local.py's DeltaStore) gives what a full rebuild of the corpus gives:
+documents are listed as dead. A search (store/local/store.py's DeltaStore) gives what a full rebuild of the corpus gives:
 
 - rows are ranked in the rebuild's order (`position`: a passage's row in a rebuild), so candidates,
   ties and min-max come out as they would there;
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .lexical import summed
+from ..lexical import summed
 
 DELTA = "delta"  # the delta's folder inside the index folder
 DEAD = "dead_rows.npy"  # base rows no longer in the corpus, ascending (int64)

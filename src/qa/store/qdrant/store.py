@@ -1,4 +1,4 @@
-"""The Qdrant store: a qa index as a Qdrant collection, searched through the Store interface (its write side: qdrant_sync.py)."""
+"""The Qdrant store: a qa index as a Qdrant collection, searched through the Store interface (its write side: store/qdrant/sync.py)."""
 
 from __future__ import annotations
 
@@ -8,13 +8,13 @@ from typing import Callable
 
 import numpy as np
 
-from ..errors import QAError
-from ..ingest.passages import Passage, page_of
-from .base import Candidates
-from .lexical import Analyzer
-from . import qdrant_candidates
-from .qdrant_engines import open_engine
-from .qdrant_layout import (BM25, FORMAT, FORMAT_VERSION, PASSAGE, SENTENCES, SparseBM25, payload_passage,
+from ...errors import QAError
+from ...ingest.passages import Passage, page_of
+from ..base import Candidates
+from ..lexical import Analyzer
+from . import candidates as qdrant_candidates
+from .engines import open_engine
+from .layout import (BM25, FORMAT, FORMAT_VERSION, PASSAGE, SENTENCES, SparseBM25, payload_passage,
                             point_id, record_id, side_name, term_index)
 
 DEFAULT_COLLECTION = "qa"
@@ -87,7 +87,7 @@ class QdrantStore:
 
     def candidates(self, questions: list[str], query_vectors: np.ndarray, depth: int) -> Candidates:
         """Each question's `depth` best by the `passage` vector and `depth` best by `bm25`, scored by the
-        engine (store/qdrant_candidates.py: the vectors are fetched only for the rows read)."""
+        engine (store/qdrant/candidates.py: the vectors are fetched only for the rows read)."""
         return qdrant_candidates.search(self, questions, query_vectors, depth)
 
     def passages(self):

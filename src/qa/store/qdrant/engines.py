@@ -15,8 +15,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Iterable
 
-from ..errors import QAError, Unreachable
-from .qdrant_layout import BM25, PASSAGE, SENTENCES
+from ...errors import QAError, Unreachable
+from .layout import BM25, PASSAGE, SENTENCES
 
 Point = tuple[str, dict, dict]
 TIMEOUT = 10  # seconds a server request may take

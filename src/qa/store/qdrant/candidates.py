@@ -17,9 +17,9 @@ import uuid
 
 import numpy as np
 
-from ..errors import QAError
-from .base import Candidates
-from .qdrant_layout import BM25, PASSAGE, SENTENCES, payload_passage
+from ...errors import QAError
+from ..base import Candidates
+from .layout import BM25, PASSAGE, SENTENCES, payload_passage
 
 
 def search(store, questions: list[str], query_vectors: np.ndarray, depth: int) -> Candidates:

@@ -10,12 +10,12 @@ from typing import Callable
 
 import numpy as np
 
-from ..errors import QAError
-from ..ingest.passages import Passage, sentence_spans
-from .lexical import Analyzer
-from .qdrant import DEFAULT_COLLECTION, Warn, _check_manifest, read_manifest
-from .qdrant_engines import open_engine
-from .qdrant_layout import (BM25, FORMAT, FORMAT_VERSION, PASSAGE, SENTENCES, SparseBM25, average_length,
+from ...errors import QAError
+from ...ingest.passages import Passage, sentence_spans
+from ..lexical import Analyzer
+from .store import DEFAULT_COLLECTION, Warn, _check_manifest, read_manifest
+from .engines import open_engine
+from .layout import (BM25, FORMAT, FORMAT_VERSION, PASSAGE, SENTENCES, SparseBM25, average_length,
                             passage_payload, point_id, record_id, side_name, text_parts)
 
 UPSERT_BATCH = 256  # points a request
@@ -158,8 +158,8 @@ def index_corpus(sources: list[Path], url: str, embedder, collection: str = DEFA
     """Sync the corpus under `sources` into the collection (`qa index --store qdrant`): only the files
     that changed since it was last synced are read, split and embedded (store/corpus.py's scan, as the
     local build's; with `full`, every one)."""
-    from .corpus import index_into
-    from .vector_reuse import sentence_texts
+    from ..corpus import index_into
+    from ..local.vector_reuse import sentence_texts
 
     encode = getattr(embedder, "encode_passages", embedder.encode)
 
@@ -190,8 +190,8 @@ class CollectionSink:
         return {} if self.full else held_files(self.engine, self.collection)
 
     def write(self, scan) -> dict:
-        from .corpus import Unchanged
-        from .lexical import default_analyzer
+        from ..corpus import Unchanged
+        from ..lexical import default_analyzer
 
         if not sum(f["passages"] for f in scan.files):
             raise QAError("the corpus has no passages to index (every file is empty or furniture)")
@@ -226,16 +226,16 @@ def from_local_index(index_dir: Path, url: str, collection: str = DEFAULT_COLLEC
                      settings: Settings = Settings()) -> dict:
     """Copy the local index at `index_dir` into the collection, embedding nothing
     (`qa index --store qdrant --from-index DIR`)."""
-    from .index import load_index
+    from ..local.index import load_index
 
     return copy_index(load_index(Path(index_dir)), url, collection, settings)
 
 
 def copy_index(index, url: str, collection: str = DEFAULT_COLLECTION, settings: Settings = Settings()) -> dict:
     """Copy a loaded local index's passages, vectors, sentence vectors and documents into the collection."""
-    from .local import local_store
+    from ..local.store import local_store
 
-    # an index with a delta (store/delta.py) holds its live passages in two segments: the base's live rows, the delta's
+    # an index with a delta (store/local/delta.py) holds its live passages in two segments: the base's live rows, the delta's
     segments = [(index, None)] if index.delta is None else [(index, index.delta.alive), (index.delta.segment, None)]
     rows, parts = {}, []
     for number, (segment, alive) in enumerate(segments):
@@ -306,7 +306,7 @@ def beir_collection(index, url: str, collection: str, warn: Warn | None = None):
     """The collection holding the local BEIR `index` (`qa eval --beir DIR --store qdrant`), opened: copied
     from it when missing or unfinished (nothing embedded), reused when it holds it; a QAError (409) when it
     holds another corpus (or this corpus.jsonl before it changed: the hashes are compared)."""
-    from .qdrant import QdrantStore
+    from .store import QdrantStore
 
     engine = open_engine(url)
     try:

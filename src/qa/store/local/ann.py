@@ -161,7 +161,7 @@ class Ann:
 
     def search(self, query_vectors: np.ndarray, k: int, alive: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
         """Rows (q × k int64, -1 where fewer than k are found) and scores (q × k float32, -inf there);
-        with `alive` (a flag per row), only rows flagged are found (an index's delta: store/delta.py)."""
+        with `alive` (a flag per row), only rows flagged are found (an index's delta: store/local/delta.py)."""
         import faiss
 
         queries = np.ascontiguousarray(query_vectors, dtype=np.float32).reshape(-1, self.index.d)

@@ -4,7 +4,7 @@ Rewriting a 100k-passage index for one changed file writes (and syncs) ~550 MB, 
 million passages ~5.5 GB, ~30 s. A large index's update (from DELTA_FROM passages) instead links
 the base's files into the new version (hard links: no byte is copied and nothing old is written),
 writes the documents added or changed since the base into `delta/` and lists the base rows they
-replace as dead (store/delta.py searches both as the one corpus). When the delta or the dead rows
+replace as dead (store/local/delta.py searches both as the one corpus). When the delta or the dead rows
 pass DELTA_SHARE of the base the update writes the whole index again instead (a compaction).
 """
 
@@ -19,7 +19,7 @@ from .build_rows import Kept, merge_runs, run_size
 from .delta import DEAD, DEAD_DF, DELTA
 from .index import (ANN, BM25, DENSE, PASSAGES, SENTENCE_KEYS, SENTENCE_SPANS, SENTENCE_VECTORS, TEXT_KEYS,
                     Index)
-from .lexical import _per_term
+from ..lexical import _per_term
 from .passage_table import IDS, OFFSETS
 
 # From this many base passages an update is written as a delta (below it, rewriting the index takes
@@ -74,7 +74,7 @@ def place_files(files: list[dict], plan: DeltaPlan) -> list[dict]:
 def link_base(old: Index, staging: Path) -> dict[str, dict]:
     """The base's files of `old` linked into `staging` as they are; their manifest records (their
     hashes are the ones `old`'s manifest recorded and its load verified: no byte is read again)."""
-    from ..embed.onnx_export import place_file
+    from ...embed.onnx_export import place_file
 
     records = old.manifest["file_hashes"]
     linked = {}

@@ -17,14 +17,14 @@ from pathlib import Path
 
 import numpy as np
 
-from ..errors import QAError
-from ..ingest import readers_digest
-from ..ingest.files import Document, shown_path
-from ..ingest.passages import Passage
+from ...errors import QAError
+from ...ingest import readers_digest
+from ...ingest.files import Document, shown_path
+from ...ingest.passages import Passage
 from .ann import ANN_FROM, build_ann
 from .build_delta import DeltaPlan, link_base, place_files, plan_delta, write_dead
 from .build_rows import Fresh, Kept, Layout, Vectors, merge_runs, run_size, write_segment
-from .corpus import CorpusScan, Unchanged, index_into
+from ..corpus import CorpusScan, Unchanged, index_into
 from .delta import DELTA
 from .documents import DOCUMENTS, TEXTS, extracted_documents, write_documents
 from .folder import (FORMAT, build_lock, check_index_target, hash_files, restamp_links, stamp_verified, staging_dir,
@@ -32,8 +32,8 @@ from .folder import (FORMAT, build_lock, check_index_target, hash_files, restamp
 from .index import (ANN, BM25, DELTA_FORMAT_VERSION, DENSE, FORMAT_VERSION, MANIFEST, PASSAGES, SENTENCE_KEYS, SENTENCE_SPANS,
                     SENTENCE_VECTORS, TEXT_KEYS, Index, ProgressFactory, Warn, _flat_vectors, _intact, index_exists,
                     load_index, read_manifest)
-from . import local
-from .lexical import LENGTHS
+from . import store as local
+from ..lexical import LENGTHS
 from .passage_table import IDS, OFFSETS
 from .vector_reuse import KnownVectors, PartialVectors, sentence_texts, text_keys
 
@@ -117,8 +117,8 @@ def _write(pieces: list, documents: list, index_dir: Path, embedder, corpus: dic
            progress: ProgressFactory | None, warn: Warn | None, reuse: bool, plan: DeltaPlan | None = None) -> Index:
     """The index of `pieces` (in row order) written to a staging folder and swapped into place (the
     caller holds the build lock); with `plan`, `old`'s base is linked as it is and `pieces` are its delta."""
-    from ..embed.onnx import onnx_for_index
-    from ..embed.onnx_export import place_file
+    from ...embed.onnx import onnx_for_index
+    from ...embed.onnx_export import place_file
 
     count = sum(run_size(p) for p in pieces) + (len(old.passages) - len(plan.dead) if plan is not None else 0)
     if count == 0:
@@ -198,7 +198,7 @@ def _seal(staging: Path, manifest: dict, onnx: tuple[Path, dict] | None, linked:
 
 def _check_model(onnx: tuple[Path, dict]) -> None:
     """A QAError when the ONNX file is not the model the passages were embedded with (damaged since)."""
-    from ..embed.onnx_export import checked_sha256
+    from ...embed.onnx_export import checked_sha256
 
     if checked_sha256(onnx[0]) != onnx[1]["sha256"]:
         raise QAError(f"the ONNX model {shown_path(onnx[0])} is damaged (its SHA-256 is not the one recorded "

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..ingest.passages import Passage
+from ...ingest.passages import Passage
 from .row_file import copy_bytes
 
 OFFSETS = "passage_offsets.npy"  # int64, rows + 1: where each line of passages.jsonl starts
@@ -85,7 +85,7 @@ class PassageTable(Sequence):
     def __init__(self, folder: Path, name: str) -> None:
         folder = Path(folder)
         # lines are read with pread, not mapped: a map would also pull the lines around each one read
-        # into the process (store/row_file.py), the file's whole size over a server's life
+        # into the process (store/local/row_file.py), the file's whole size over a server's life
         self._file = open(folder / name, "rb")
         size = self._file.seek(0, 2)
         self._offsets = np.load(folder / OFFSETS, mmap_mode="r", allow_pickle=False)

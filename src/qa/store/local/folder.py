@@ -18,9 +18,9 @@ import time
 from pathlib import Path
 from typing import Callable, Iterator
 
-from ..cache import cache_dir, write_quietly
-from ..ingest.files import file_sha256, shown_path
-from ..errors import QAError
+from ...cache import cache_dir, write_quietly
+from ...ingest.files import file_sha256, shown_path
+from ...errors import QAError
 
 FORMAT = "qa-index"
 MANIFEST = "manifest.json"
@@ -309,7 +309,7 @@ def stamp_verified(index_dir: Path, manifest: dict) -> None:
 def restamp_links(index_dir: Path, manifest: dict) -> None:
     """After a build's swap: the stamps of files whose ctime alone changed since the build stamped them.
 
-    A file the new index shares with the old one by a hard link (store/build_delta.py, the model)
+    A file the new index shares with the old one by a hard link (store/local/build_delta.py, the model)
     gets a new ctime when the old folder is removed and its link count drops; without this, the
     first load would hash every linked file again (0.4 s at 100k passages). Size, mtime and inode
     must still be the stamped ones: any other change keeps the old stamp, so the file is hashed."""

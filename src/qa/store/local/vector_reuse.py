@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..ingest.passages import Passage
+from ...ingest.passages import Passage
 
 KEY_BYTES = 16
 

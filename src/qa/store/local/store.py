@@ -6,7 +6,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .base import Candidates, sentences_of
+from ..base import Candidates, sentences_of
 from .index import Index
 
 # Up to this many passages every passage is every question's candidate: scoring them all costs a
@@ -70,7 +70,7 @@ class LocalStore:
 
     def _dense_top(self, query_vectors: np.ndarray, depth: int) -> list[np.ndarray]:
         """Each question's `depth` nearest passages (rows, in no order): by the ANN index when the index
-        has one (store/ann.py: recall@10 0.98 of exact), else by every passage's cosine."""
+        has one (store/local/ann.py: recall@10 0.98 of exact), else by every passage's cosine."""
         if self.index.ann is not None:
             rows, _ = self.index.ann.search(query_vectors, depth)
             return [r[r >= 0] for r in rows]

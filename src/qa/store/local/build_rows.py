@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ..ingest.passages import Passage, sentence_spans
+from ...ingest.passages import Passage, sentence_spans
 from .index import (BM25, DENSE, PASSAGES, SENTENCE_DTYPE, SENTENCE_KEYS, SENTENCE_SPANS, SENTENCE_VECTORS,
                     TEXT_KEYS, Index)
 from .passage_table import PassageWriter
@@ -120,7 +120,7 @@ def write_segment(pieces: list, layout: Layout, folder: Path, vectors: Vectors, 
     Returns the passages' FAISS index (written too)."""
     import faiss
 
-    from .lexical import write_bm25
+    from ..lexical import write_bm25
 
     folder.mkdir(exist_ok=True)
     starts, spans, old_to_new = layout.starts, layout.spans, layout.old_to_new

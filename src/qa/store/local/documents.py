@@ -12,10 +12,10 @@ import hashlib
 import json
 from pathlib import Path
 
-from ..ingest.files import PLAIN_SUFFIXES, doc_name, find_files
-from ..errors import QAError
-from ..ingest import readers_digest
-from ..ingest.document import Document, Section
+from ...ingest.files import PLAIN_SUFFIXES, doc_name, find_files
+from ...errors import QAError
+from ...ingest import readers_digest
+from ...ingest.document import Document, Section
 
 DOCUMENTS = "documents.jsonl"
 TEXTS = "texts"
@@ -26,7 +26,7 @@ def write_documents(folder: Path, documents: list, previous: Path | None = None)
 
     An entry is a Document, or the record of an unchanged document in the index at `previous`
     (its extracted text is linked from there: index files are never written in place)."""
-    from ..embed.onnx_export import place_file
+    from ...embed.onnx_export import place_file
 
     (folder / TEXTS).mkdir()
     readers = readers_digest()
@@ -42,7 +42,7 @@ def write_documents(folder: Path, documents: list, previous: Path | None = None)
             record = {"doc": document.path, "kind": document.kind, "sha256": document.sha256, "readers": readers,
                       "pages": [list(p) for p in document.pages] if document.pages is not None else None,
                       "sections": [[s.start, s.end, s.heading, s.level] for s in document.sections],
-                      "text": None}
+                      "code": [list(c) for c in document.code], "text": None}
             if document.kind not in ("text", "markdown"):
                 record["text"] = f"{TEXTS}/{number:06d}.txt"
                 with open(folder / record["text"], "w", encoding="utf-8", newline="") as out_text:
@@ -105,7 +105,8 @@ def extracted_documents(folder: Path) -> dict[str, Document]:
                     text = handle.read()
                 sections = tuple(Section(int(a), int(b), str(h), int(lv)) for a, b, h, lv in record["sections"])
                 documents[doc] = Document(doc, text, record["sha256"], sections,
-                                          tuple(record["pages"]) if record.get("pages") else None, record["kind"])
+                                          tuple(record["pages"]) if record.get("pages") else None, record["kind"],
+                                          code=tuple((int(a), int(b)) for a, b in record.get("code") or ()))
         return documents
     except (OSError, ValueError, KeyError, TypeError):
         return {}

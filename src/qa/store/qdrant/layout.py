@@ -20,8 +20,8 @@ import uuid
 from collections import Counter
 from dataclasses import dataclass
 
-from ..ingest.passages import Passage
-from .lexical import B, K1, Analyzer  # the local BM25's k1 and b: one set of constants
+from ...ingest.passages import Passage
+from ..lexical import B, K1, Analyzer  # the local BM25's k1 and b: one set of constants
 
 FORMAT = "qa-qdrant"
 FORMAT_VERSION = 1

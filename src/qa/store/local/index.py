@@ -1,4 +1,4 @@
-"""Index: passages, their FAISS vectors, BM25 postings, sentences and a manifest, as plain versioned files (store/build.py writes them)."""
+"""Index: passages, their FAISS vectors, BM25 postings, sentences and a manifest, as plain versioned files (store/local/build.py writes them)."""
 
 from __future__ import annotations
 
@@ -10,23 +10,23 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..errors import QAError
-from ..ingest.files import doc_name, file_sha256, find_files
-from ..ingest.passages import Passage, page_of
+from ...errors import QAError
+from ...ingest.files import doc_name, file_sha256, find_files
+from ...ingest.passages import Passage, page_of
 from .ann import load_ann
 from .documents import document_text, read_records
 from .folder import FORMAT, MANIFEST, verify_files  # noqa: F401  (MANIFEST: re-exported)
-from .lexical import LENGTHS, BM25Scores
+from ..lexical import LENGTHS, BM25Scores
 from .passage_table import OFFSETS, PassageTable
 from .row_file import RowFile
 
 FORMAT_VERSION = 1
-# An index with a delta (store/delta.py) says version 2: a qa from before deltas, which would read its
+# An index with a delta (store/local/delta.py) says version 2: a qa from before deltas, which would read its
 # base alone (dead passages in, the delta's out), refuses it and says to rebuild instead.
 DELTA_FORMAT_VERSION = 2
 PASSAGES = "passages.jsonl"
 DENSE = "dense.faiss"
-ANN = "dense.ivf.faiss"  # from ANN_FROM passages: the approximate first pass (store/ann.py)
+ANN = "dense.ivf.faiss"  # from ANN_FROM passages: the approximate first pass (store/local/ann.py)
 BM25 = "bm25"
 SENTENCE_SPANS = "sentence_spans.npy"  # rows of (passage row, start, end), for highlights
 SENTENCE_VECTORS = "sentence_vectors.npy"
@@ -70,7 +70,7 @@ class Index:
     extras: dict = field(default_factory=dict)
     documents: dict = field(default_factory=dict)  # doc → kind, pages, extracted text file (index_documents)
     ann: object = None  # ann.Ann: the approximate first pass of an index of ANN_FROM passages or more
-    delta: object = None  # delta.Delta: documents added or changed since this base was written (store/delta.py)
+    delta: object = None  # delta.Delta: documents added or changed since this base was written (store/local/delta.py)
 
     @property
     def model(self) -> str:
@@ -91,7 +91,7 @@ class Index:
 
     def row_files(self) -> tuple[RowFile | None, RowFile]:
         """The passage vectors in dense.faiss and the sentence vectors, read a run of rows at a time
-        (store/row_file.py). A flat FAISS file ends with its vectors; were that ever not so (the first
+        (store/local/row_file.py). A flat FAISS file ends with its vectors; were that ever not so (the first
         row differs), None stands for the passage vectors: take them from `vectors()` instead."""
         if "_row_files" not in self.extras:
             vectors = self.vectors()
@@ -131,7 +131,7 @@ def load_index(index_dir: Path) -> Index:
     """Load an index written by `build_index`. Every file is memory-mapped (passages, vectors, BM25,
     sentences, the ANN lists) and read as a search needs it: loading a million passages reads
     almost nothing, and the kernel's page cache, not the process, holds what searches touch.
-    An index with a delta (store/delta.py) is its base, with the delta loaded beside it."""
+    An index with a delta (store/local/delta.py) is its base, with the delta loaded beside it."""
     from .delta import load_delta
 
     index_dir = Path(index_dir)
@@ -205,8 +205,8 @@ def read_manifest(index_dir: Path) -> dict:
 def kept_onnx(index_dir: Path, model: str | None = None) -> tuple[Path, dict] | None:
     """The ONNX file the index at `index_dir` keeps and its manifest record, when the index is readable
     and of `model` (resolved as `resolve_model` does); else None (loading the index reports why)."""
-    from ..embed.models import resolve_model
-    from ..embed.onnx_export import ONNX_FILE
+    from ...embed.models import resolve_model
+    from ...embed.onnx_export import ONNX_FILE
 
     try:
         manifest = read_manifest(Path(index_dir)) if index_exists(index_dir) else None

@@ -1,0 +1,1 @@
+"""The Qdrant store: a qa index as a Qdrant collection, its engines, layout and sync."""
