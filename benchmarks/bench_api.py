@@ -8,6 +8,7 @@ and the in-process `Retriever.ask` latency on the same questions (the floor HTTP
     .venv/bin/python benchmarks/bench_api.py                      # start a server on ./index
     .venv/bin/python benchmarks/bench_api.py --clients 8 --requests 2000
     .venv/bin/python benchmarks/bench_api.py --url http://127.0.0.1:8000 --no-baseline
+    .venv/bin/python benchmarks/bench_api.py --secure-vs-plain --rounds 3   # keys + TLS vs plain HTTP
 
 Targets (2-core machine, seed corpus, 4 clients): p50 <= 15 ms, p99 <= 60 ms, >= 100 requests/s.
 Not a test: the figures depend on the machine and on what else runs on it.
@@ -69,11 +70,12 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_server(index_dir: Path, model: str | None, timeout: float) -> tuple[subprocess.Popen, str, Path]:
+def start_server(index_dir: Path, model: str | None, timeout: float, extra: list[str] = (),
+                 secure: dict | None = None) -> tuple[subprocess.Popen, str, Path]:
     port = free_port()
-    url = f"http://127.0.0.1:{port}"
+    url = f"{'https' if secure and 'verify' in secure else 'http'}://127.0.0.1:{port}"
     log = Path(tempfile.mkstemp(prefix="bench-api-", suffix=".log")[1])
-    command = [sys.executable, "-m", "qa.cli", "serve", "--port", str(port), "--index-dir", str(index_dir)]
+    command = [sys.executable, "-m", "qa.cli", "serve", "--port", str(port), "--index-dir", str(index_dir), *extra]
     if model:
         command += ["--model", model]
     process = subprocess.Popen(command, stdout=log.open("wb"), stderr=subprocess.STDOUT,
@@ -83,7 +85,7 @@ def start_server(index_dir: Path, model: str | None, timeout: float) -> tuple[su
         if process.poll() is not None:
             sys.exit(f"qa serve exited with {process.returncode}:\n{log.read_text(errors='replace')}")
         try:
-            if httpx.get(f"{url}/health", timeout=2).status_code == 200:
+            if httpx.get(f"{url}/health", timeout=2, verify=(secure or {}).get("verify", True)).status_code == 200:
                 return process, url, log
         except httpx.TransportError:
             pass
@@ -101,8 +103,10 @@ def cpu_seconds(process: subprocess.Popen | None) -> float:
         return 0.0
 
 
-def run_clients(url: str, clients: int, requests: int, k: int, mode: str | None, timeout: float) -> dict:
-    """`requests` POST /ask spread over `clients` threads; latencies are client-side, per request."""
+def run_clients(url: str, clients: int, requests: int, k: int, mode: str | None, timeout: float,
+                secure: dict | None = None) -> dict:
+    """`requests` POST /ask spread over `clients` threads; latencies are client-side, per request.
+    `secure`: {"verify": the certificate to trust, "headers": the Authorization header}."""
     latencies: list[float] = []
     server_ms: list[float] = []
     errors: list[str] = []
@@ -111,7 +115,7 @@ def run_clients(url: str, clients: int, requests: int, k: int, mode: str | None,
     start_line = threading.Barrier(clients + 1)
 
     def client() -> None:
-        with httpx.Client(base_url=url, timeout=timeout) as http:
+        with httpx.Client(base_url=url, timeout=timeout, **(secure or {})) as http:
             http.get("/health")  # open the keep-alive connection before the clock starts
             start_line.wait()
             while True:
@@ -158,6 +162,62 @@ def run_clients(url: str, clients: int, requests: int, k: int, mode: str | None,
     }
 
 
+def secure_setup(folder: Path) -> tuple[list[str], dict]:
+    """A self-signed certificate for 127.0.0.1 (the openssl command) and a key in `folder`: `qa serve`'s
+    options and the client's."""
+    from qa.serve.keys import add_key
+
+    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+                    "-nodes", "-keyout", str(folder / "key.pem"), "-out", str(folder / "cert.pem"), "-days", "1",
+                    "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1"],
+                   check=True, capture_output=True)
+    key = add_key(folder / "keys.json", "bench")
+    options = ["--keys", str(folder / "keys.json"), "--tls-cert", str(folder / "cert.pem"),
+               "--tls-key", str(folder / "key.pem"), "--rate-limit", "1000000/second"]
+    import ssl
+
+    trusted = ssl.create_default_context(cafile=str(folder / "cert.pem"))
+    return options, {"verify": trusted, "headers": {"Authorization": f"Bearer {key}"}}
+
+
+def secure_vs_plain(args) -> None:
+    """Plain HTTP and keys + TLS, alternated `--rounds` times in this run: the median requests/s of each."""
+    folder = Path(tempfile.mkdtemp(prefix="bench-api-tls-"))
+    options, client = secure_setup(folder)
+    keys_only = options[:2] + options[-2:]  # --keys and --rate-limit: what the keys cost without TLS
+    kinds = {"plain": ([], None), "keys": (keys_only, {"headers": client["headers"]}), "keys+tls": (options, client)}
+    runs: dict[str, list[dict]] = {kind: [] for kind in kinds}
+    for _ in range(args.rounds):
+        for kind, (extra, secure) in kinds.items():
+            process, url, _ = start_server(args.index_dir, args.model, 300, extra, secure)
+            try:
+                if args.warmup:
+                    run_clients(url, args.clients, args.warmup, args.k, args.mode, args.timeout, secure)
+                cpu = cpu_seconds(process)
+                measured = run_clients(url, args.clients, args.requests, args.k, args.mode, args.timeout, secure)
+                # the server's own CPU time per request: far steadier than throughput on a shared machine
+                measured["server_cpu_ms"] = (cpu_seconds(process) - cpu) * 1000 / max(measured["requests"], 1)
+                runs[kind].append(measured)
+            finally:
+                process.terminate()
+                process.wait(timeout=15)
+    result = {"date": time.strftime("%Y-%m-%d"), "cpus": os.cpu_count(), "clients": args.clients,
+              "requests": args.requests, "rounds": args.rounds}
+    for kind, measured in runs.items():
+        result[kind] = {"requests_per_s": [m["requests_per_s"] for m in measured],
+                        "median_requests_per_s": statistics.median(m["requests_per_s"] for m in measured),
+                        "median_p50_ms": statistics.median(m["p50_ms"] for m in measured),
+                        "median_server_cpu_ms_per_request": round(statistics.median(m["server_cpu_ms"]
+                                                                                    for m in measured), 3),
+                        "errors": sum(m["errors"] for m in measured)}
+    for kind in ("keys", "keys+tls"):
+        result[f"{kind}_over_plain"] = round(result[kind]["median_requests_per_s"] /
+                                             result["plain"]["median_requests_per_s"], 3)
+        result[f"{kind}_server_cpu_over_plain"] = round(result[kind]["median_server_cpu_ms_per_request"] /
+                                                        result["plain"]["median_server_cpu_ms_per_request"], 3)
+    print(json.dumps(result, indent=2))
+
+
 def in_process_baseline(index_dir: Path, model: str | None, count: int, k: int, mode: str | None) -> dict:
     """`Retriever.ask` on the same questions, one at a time, in this process (no HTTP)."""
     from qa.config import Settings
@@ -189,9 +249,15 @@ def main() -> None:
     parser.add_argument("--timeout", type=float, default=30.0, help="per-request timeout, s [default: 30]")
     parser.add_argument("--no-baseline", action="store_true", help="skip the in-process baseline")
     parser.add_argument("--json", action="store_true", help="print one JSON object")
+    parser.add_argument("--secure-vs-plain", action="store_true", help="compare a server with an API key and "
+                        "TLS (a self-signed certificate made here) with plain HTTP, alternately, in this run")
+    parser.add_argument("--rounds", type=int, default=3, help="with --secure-vs-plain: rounds of each [default: 3]")
     args = parser.parse_args()
     if args.clients < 1 or args.requests < 1:
         parser.error("--clients and --requests must be at least 1")
+    if args.secure_vs_plain:
+        secure_vs_plain(args)
+        return
 
     process = None
     try:

@@ -51,6 +51,7 @@ def test_every_operation_answers_as_its_schema_says(api_schema, mode):
             conforms()
         except Unsatisfiable:
             cannot_be_invalid.add(operation.label)
-    # no input to make invalid (/health), or every invalid one is a valid string once in the path
+    # no input to make invalid (/health), or every invalid one is a valid string once in the path (a
+    # document's text has ?start=&end=, which can be invalid)
     assert cannot_be_invalid == (set() if mode is GenerationMode.POSITIVE else
-                                 {"GET /health", "GET /passages/{passage_id}", "GET /documents/{doc}/text"})
+                                 {"GET /health", "GET /passages/{passage_id}"})

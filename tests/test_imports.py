@@ -16,10 +16,11 @@ LAYERS = [
     {"qa.ingest"},
     {"qa.embed"},
     {"qa.store"},
+    {"qa.scaleout"},  # `qa index --ray`: the store's build with reading and embedding on a Ray cluster
     {"qa.search"},
     {"qa.wiring"},
     {"qa.serve", "qa.evaluation", "qa.eval_report", "qa.evalset", "qa.status"},
-    {"qa.cli", "qa.console"},
+    {"qa.cli", "qa.cli_options", "qa.console"},
 ]
 
 

@@ -156,13 +156,13 @@ and <b>bold</b> and &amp; entities, which stay as typed in the source file.
 """
 
 
-def serve_in_thread(retriever):
+def serve_in_thread(retriever, **app_options):
     """Serve `retriever` in process (uvicorn in a thread); yields the base URL."""
     import uvicorn
 
     from qa.serve.app import create_app
 
-    app = create_app(retriever)
+    app = create_app(retriever, **app_options)
     port = free_port()
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, daemon=True)
@@ -229,6 +229,32 @@ def test_script_in_a_document_is_shown_as_text(browser, hostile_server):
     assert browser.execute_script("return window.qaPwned") is None
     assert cards[0].find_elements(By.CSS_SELECTOR, "script, img, b") == []
     assert cards[0].find_element(By.CSS_SELECTOR, ".cite").text.startswith("1. markup.txt › Markup In The Corpus")
+
+
+def test_the_page_asks_for_a_key_once_and_keeps_it_for_the_session(browser, retriever, tmp_path):
+    from selenium.webdriver.support import expected_conditions
+
+    from qa.serve.keys import Keys as ApiKeys, add_key
+
+    key = add_key(tmp_path / "keys.json", "page")
+    server = serve_in_thread(retriever, keys=ApiKeys(tmp_path / "keys.json"))
+    url = next(server)
+    try:
+        browser.get(f"{url}/?q={quote(QUESTION)}")
+        WebDriverWait(browser, WAIT).until(expected_conditions.alert_is_present())
+        prompt = browser.switch_to.alert
+        prompt.send_keys(key)
+        prompt.accept()
+        assert "Sweden" in wait_for_cards(browser)[0].text
+        assert browser.execute_script("return sessionStorage.getItem('qa-api-key')") == key
+        box = browser.find_element(By.ID, "q")
+        box.clear()
+        box.send_keys(UNANSWERABLE + Keys.ENTER)  # the kept key: no second prompt
+        WebDriverWait(browser, WAIT).until(lambda d: "protecting" not in d.current_url)
+        wait_for_cards(browser)
+        assert not expected_conditions.alert_is_present()(browser)
+    finally:
+        next(server, None)
 
 
 @pytest.fixture(scope="module")

@@ -3,14 +3,11 @@
 from __future__ import annotations
 
 import contextlib
-import functools
-import inspect
 import json
 import sys
-import typing
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
-from typing import Callable, Optional
+from typing import Optional
 
 import typer
 
@@ -20,8 +17,12 @@ from .console import PlainCommand, print_answer
 from .console import progress_bar as _progress_bar
 from .console import warn as _warn
 from .errors import QAError
-from .locate import Found, find_index, given, index_target, recorded_sources
+from .serve.keys_cli import keys_commands, security_from
+from .locate import index_target, recorded_sources
 from .wiring import IndexOptions
+from .cli_options import (EvalPlan, IndexDir, JsonOut, K, Mode, Where, eval_plan_from, index_options_from, settings_from,
+                          where_from)
+from .cli_options import user_errors as _user_errors, with_built as _with
 
 app = typer.Typer(
     help="Ask questions of your documents; answers are cited passages.",
@@ -30,144 +31,6 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     rich_markup_mode=None,  # click's plain help: wrapped by the terminal, no type labels (console.PlainCommand)
 )
-
-# The options every store-reading command shares, defined once: `settings_from` turns them into Settings.
-# None means not given: config.Settings.from_flags then reads the environment variable named in the help.
-IndexDir = typer.Option(None, "--index-dir", show_default=False, help="Where the index lives (default: "
-                        "$QA_INDEX, else the nearest .qa/ from the current folder up, else index/; docs/usage.md).")
-IndexName = typer.Option(None, "--name", help="A named index, kept in qa's user data folder "
-                         "(~/.local/share/qa/indexes/NAME on Linux).")
-Model = typer.Option(None, "--model", help="sentence-transformers model name or folder "
-                     "(default: $QA_MODEL, else the bundled all-MiniLM-L6-v2).")
-JsonOut = typer.Option(False, "--json", help="Print one JSON object instead of text.")
-StoreKind = typer.Option(None, "--store", show_default=False, help="local (the --index-dir folder, the default) "
-                         "or qdrant (--qdrant-url, --collection; docs/scale-out.md); $QA_STORE.")
-QdrantUrl = typer.Option(None, "--qdrant-url", help="With --store qdrant: http(s)://host:port, a folder for "
-                         "Qdrant's embedded local mode, or edge:FOLDER ($QA_QDRANT_URL).")
-Collection = typer.Option(None, "--collection", show_default=False, help="With --store qdrant: the collection "
-                          "(default: qa; $QA_COLLECTION).")
-K = typer.Option(5, "-k", "--k", help="How many passages to return (1-100).")
-Mode = typer.Option(None, "--mode", help="dense, bm25 or hybrid (default: hybrid).")
-
-
-@dataclass(frozen=True)
-class Where:
-    """The shared options, with the index the user named (`chosen`: --index-dir, --name or $QA_INDEX; None
-    when none) and the one used (`found`: the chosen one, else the nearest .qa/, else index/), for the
-    commands that decide where an index goes (index, eval) or say how it was found (status)."""
-
-    settings: Settings
-    chosen: Found | None
-    found: Found
-
-
-def where_from(index_dir: Optional[Path] = IndexDir, name: Optional[str] = IndexName, model: Optional[str] = Model,
-               store: Optional[str] = StoreKind, qdrant_url: Optional[str] = QdrantUrl,
-               collection: Optional[str] = Collection) -> Where:
-    chosen = given(index_dir, name)
-    found = chosen or find_index()
-    return Where(Settings.from_flags(index_dir=found.path, model=model, store=store, qdrant_url=qdrant_url,
-                                     collection=collection), chosen, found)
-
-
-def settings_from(index_dir: Optional[Path] = IndexDir, name: Optional[str] = IndexName, model: Optional[str] = Model,
-                  store: Optional[str] = StoreKind, qdrant_url: Optional[str] = QdrantUrl,
-                  collection: Optional[str] = Collection) -> Settings:
-    return where_from(index_dir, name, model, store, qdrant_url, collection).settings
-
-
-def index_options_from(
-    full: bool = typer.Option(False, "--full", help="Embed every text again instead of reusing the vectors "
-                              "of texts the index already holds."),
-    from_index: Optional[Path] = typer.Option(None, "--from-index", metavar="DIR", help="With --store qdrant: "
-                                              "copy the local index in DIR (nothing is embedded again)."),
-    shards: Optional[int] = typer.Option(None, "--shards", metavar="N", help="With --store qdrant, a new "
-                                         "collection's shard_number (default 1; fixed at creation)."),
-    replicas: Optional[int] = typer.Option(None, "--replicas", metavar="N", help="With --store qdrant, a new "
-                                           "collection's replication_factor: copies of each shard (default 1)."),
-    write_consistency: Optional[int] = typer.Option(None, "--write-consistency", metavar="N", help="With --store "
-                                                    "qdrant, a new collection's write_consistency_factor: replicas "
-                                                    "a write waits for (default 1, at most --replicas)."),
-) -> IndexOptions:
-    return IndexOptions(full, from_index, shards, replicas, write_consistency)
-
-
-@dataclass(frozen=True)
-class EvalPlan:
-    """What `qa eval` runs and gates: `modes` (each run), `gated` (those --min gates: not a baseline run
-    only for --min-vs), `gates` (--min), `versus` (--min-vs) against `mode`."""
-
-    modes: list[str]
-    gated: list[str]
-    gates: dict
-    versus: str | None
-    mode: str | None
-
-
-def eval_plan_from(
-    mode: Optional[str] = Mode,
-    compare: bool = typer.Option(False, "--compare", help="Run every mode side by side."),
-    minimum: Optional[list[str]] = typer.Option(None, "--min", metavar="METRIC=VALUE", help="Fail (exit 1) "
-                                                "when a figure is below VALUE, e.g. --min ndcg@10=0.8."),
-    versus: Optional[str] = typer.Option(None, "--min-vs", metavar="MODE", help="Fail (exit 1) when the mode "
-                                         "run (default hybrid) is more than one question's worth below MODE "
-                                         "on Hit@1, MRR@10 or nDCG@10, e.g. --min-vs dense (MODE is run too)."),
-) -> EvalPlan:
-    from .eval_report import parse_gates
-    from .evaluation import check_modes
-    from .search.retrieval import check_mode
-
-    gates = parse_gates(minimum or [])
-    modes = check_modes(mode, compare)
-    gated = list(modes)
-    if versus is not None and check_mode(versus) not in modes:
-        modes.append(check_mode(versus))
-    return EvalPlan(modes, gated, gates, versus, mode)
-
-
-def _with(**builders: Callable) -> Callable:
-    """A command whose parameter named NAME is built by `builders[NAME]` from that builder's own options:
-    typer shows the builder's options on the command (defined once, shared by every command using it),
-    and the command receives what the builder returns (a QAError from it is `Error: ...`)."""
-
-    def wrap(command: Callable) -> Callable:
-        own = inspect.signature(command).parameters
-        wanted = {name: inspect.signature(builder).parameters for name, builder in builders.items()}
-        parameters = [q for p in own.values() for q in (wanted[p.name].values() if p.name in wanted else [p])]
-        hints = typing.get_type_hints(command)
-        annotations = {p.name: hints[p.name] for p in own.values() if p.name not in wanted}
-        for name, builder in builders.items():
-            annotations.update({k: v for k, v in typing.get_type_hints(builder).items() if k != "return"})
-
-        @functools.wraps(command)
-        def run(**flags):
-            with _user_errors():
-                built = {name: builder(**{k: flags.pop(k) for k in wanted[name]}) for name, builder in builders.items()}
-            return command(**flags, **built)
-
-        run.__signature__ = inspect.Signature(parameters)
-        run.__annotations__ = annotations
-        return run
-
-    return wrap
-
-
-def _fail(error: QAError) -> None:
-    typer.echo(f"Error: {error.message}", err=True)
-    raise typer.Exit(error.exit_code)
-
-
-@contextlib.contextmanager
-def _user_errors():
-    """Every QAError becomes `Error: ...` on stderr and a non-zero exit, never a traceback."""
-    try:
-        yield
-    except QAError as error:
-        _fail(error)
-    except KeyboardInterrupt:
-        typer.echo("Interrupted.", err=True)
-        raise typer.Exit(130)
-
 
 def _print_version(asked: bool) -> None:
     if asked:
@@ -190,6 +53,8 @@ def index_command(
     options: IndexOptions = None,
     where: Where = None,
     as_json: bool = JsonOut,
+    watch: bool = typer.Option(False, "--watch", help="After the build, re-index each time the files change, "
+                               "until Ctrl-C (local store)."),
 ) -> None:
     """Build the index from .txt, .md, .pdf, .html/.htm and .docx files, replacing the old one atomically;
     only text the old index did not hold is embedded. One FOLDER is indexed into FOLDER/.qa/ (found from any
@@ -203,8 +68,14 @@ def index_command(
         target = index_target(paths or [], where.chosen)
         settings = replace(where.settings, index_dir=target.path)
         sources = paths or recorded_sources(target.path) or [Path("corpus")]
+        if watch:
+            from .serve.watch import follow_from
+
+            follow_from(settings, sources, _warn, check_only=True)  # --store qdrant is said before the build
         indexed = index_corpus(settings, sources, options, warn=_warn, progress=_progress_bar())
         typer.echo(json.dumps(indexed.record) if as_json else indexed.summary)
+        if watch:
+            follow_from(settings, sources, _warn)
 
 
 @app.command("init")
@@ -296,15 +167,19 @@ def text_command(
 
 
 @app.command("serve")
-@_with(settings=settings_from)
+@_with(settings=settings_from, security=security_from)
 def serve_command(
     host: str = typer.Option("127.0.0.1", "--host", help="Address to listen on (0.0.0.0 for every interface)."),
     port: int = typer.Option(8000, "--port", help="Port to listen on (1-65535)."),
     allow_host: Optional[list[str]] = typer.Option(None, "--allow-host", metavar="NAME", help="Also answer "
                                                    "requests whose Host header names NAME (repeatable; * for any)."),
     settings: Settings = None,
+    security: dict = None,
 ) -> None:
     """Serve the HTTP API (/ask, /passages/ID, /health, /docs) and the ask page at / until Ctrl-C.
+
+    Beyond loopback (--host 0.0.0.0) it needs API keys (`qa keys add NAME`) or --no-auth; with keys, requests
+    carry `Authorization: Bearer KEY` (docs/security.md).
 
     Example: qa serve --port 8000   (then open http://127.0.0.1:8000/?q=who+leads+the+talks)
     """
@@ -317,7 +192,22 @@ def serve_command(
         check(settings)
         # over Qdrant, stateless: any number of replicas may serve one collection (of a server); one that
         # cannot be opened yet is tried again every second while the server answers 503
-        serve(settings, host=host, port=port, warn=_warn, allowed_hosts=allow_host or ())
+        serve(settings, host=host, port=port, warn=_warn, allowed_hosts=allow_host or (), **security)
+
+
+@app.command("mcp")
+@_with(settings=settings_from)
+def mcp_command(settings: Settings = None) -> None:
+    """Serve the index to assistants and editors as MCP tools over stdio: ask, list_documents, read_text.
+
+    Example: qa mcp --index-dir ~/index   (an MCP client's config: {"command": "qa", "args": ["mcp", ...]})
+    """
+    from .serve.mcp_stdio import mcp_server
+    from .wiring import open_retriever
+
+    with _user_errors():
+        with contextlib.closing(open_retriever(settings, build_if_missing=True, warn=_warn)) as retriever:
+            mcp_server(retriever).run("stdio")
 
 
 @app.command("eval")
@@ -379,10 +269,14 @@ SHORT_HELP = {  # `qa --help`'s list: one line each (click would cut the docstri
     "text": "Print the text a document's citations index.",
     "serve": "Serve the HTTP API and the ask page.",
     "eval": "Score retrieval on a question set (a set's folder, a file, or BEIR).",
+    "mcp": "Serve the index as MCP tools over stdio (assistants, editors).",
 }
 for _command in app.registered_commands:  # every command's help names its values (console.PlainCommand)
     _command.cls = PlainCommand
     _command.short_help = SHORT_HELP.get(_command.name)
+
+
+app.add_typer(keys_commands(IndexDir, JsonOut, _user_errors, _warn), name="keys")
 
 
 def main() -> None:  # console-script entry point

@@ -92,6 +92,7 @@ def print_answer(answer, console=None) -> None:
     from rich.text import Text
 
     from .ingest.passages import cite
+    from .serve.terminal import printable, styled_passage
 
     console = console or Console(highlight=False, width=min(Console().width, 100))
     if not answer.answerable:
@@ -99,15 +100,15 @@ def print_answer(answer, console=None) -> None:
     for n, hit in enumerate(answer.passages, 1):
         if n > 1:
             console.print()
-        console.print(Text(f"[{n}] {cite(hit.doc, hit.section, hit.start, hit.end, hit.page)} {hit.score:.3f}",
-                           style="bold cyan"), soft_wrap=True)
-        body = Text(hit.text)
-        if hit.highlight:
-            start, end = hit.highlight.start - hit.start, hit.highlight.end - hit.start
-            if console.is_terminal:
-                body.stylize("bold yellow", start, end)
-            else:  # piped or redirected: no bold to show, so the best sentence is marked in the text
-                body = Text(f"{hit.text[:start]}{BEST_OPEN}{hit.text[start:end]}{BEST_CLOSE}{hit.text[end:]}")
+        # names and text come from the documents: escaped, so none can drive the terminal or forge a line
+        citation = printable(cite(hit.doc, hit.section, hit.start, hit.end, hit.page))
+        console.print(Text(f"[{n}] {citation} {hit.score:.3f}", style="bold cyan"), soft_wrap=True)
+        if console.is_terminal or not hit.highlight:
+            body = styled_passage(hit, "bold yellow")
+        else:  # piped or redirected: no bold to show, so the best sentence is marked in the text
+            a, b = hit.highlight.start - hit.start, hit.highlight.end - hit.start
+            body = Text("".join((printable(hit.text[:a], lines=True), BEST_OPEN, printable(hit.text[a:b], lines=True),
+                                 BEST_CLOSE, printable(hit.text[b:], lines=True))))
         for line in body.wrap(console, max(console.width - 4, 20)):
             line.rstrip()
             console.print(Text("    ") + line, soft_wrap=True)

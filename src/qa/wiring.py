@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Callable
 
 from . import embed
+from .embed.device import select_device
 from .config import Settings
 from .errors import QAError
 from .search.retrieval import Retriever
@@ -25,13 +26,16 @@ DEFAULT_CORPUS = Path("corpus")
 @dataclass(frozen=True)
 class IndexOptions:
     """How `qa index` writes: `full` embeds every text again; `from_index` copies a local index (Qdrant);
-    `shards`, `replicas`, `write_consistency` are a new Qdrant collection's cluster settings."""
+    `shards`, `replicas`, `write_consistency` are a new Qdrant collection's cluster settings; `ray`, a
+    Ray cluster to read and embed on (src/qa/scaleout/); `device`, auto, cpu or cuda."""
 
     full: bool = False
     from_index: Path | None = None
     shards: int | None = None
     replicas: int | None = None
     write_consistency: int | None = None
+    ray: str | None = None
+    device: str = "auto"
 
 
 @dataclass(frozen=True)
@@ -43,9 +47,11 @@ class Indexed:
 
 
 def load_embedder(settings: Settings, kept: tuple[Path, dict] | None = None, warn: Warn | None = None,
-                  lazy: bool = False):
-    """The embedder of `settings`' model and backend (`kept`: an index's own ONNX file)."""
-    return embed.load_embedder(settings.model, kept=kept, warn=warn, lazy=lazy, backend=settings.backend)
+                  lazy: bool = False, device: str = "cpu"):
+    """The embedder of `settings`' model and backend (`kept`: an index's own ONNX file; `device`: "cpu"
+    or "cuda", as `embed.device.select_device` chose)."""
+    return embed.load_embedder(settings.model, kept=kept, warn=warn, lazy=lazy, backend=settings.backend,
+                               device=device)
 
 
 def model_name(settings: Settings) -> str:
@@ -152,9 +158,16 @@ class LocalFolder:
             raise QAError("--from-index, --shards, --replicas and --write-consistency go with --store qdrant")
         check_index_target(settings.index_dir, sources)  # before the model loads: a wrong folder is said at once
         started = time.monotonic()
-        embedder = load_embedder(settings, warn=warn, lazy=True)
-        index = build_index(sources, settings.index_dir, embedder, warn=warn, progress=progress,
-                            reuse=not options.full)
+        if options.ray is not None:  # Ray is imported only here
+            from .scaleout import build_on_cluster
+
+            index = build_on_cluster(sources, settings.index_dir, options.ray, settings.model, options.device,
+                                     reuse=not options.full, warn=warn, progress=progress,
+                                     backend=settings.backend)[0]
+        else:
+            embedder = load_embedder(settings, warn=warn, lazy=True, device=select_device(options.device))
+            index = build_index(sources, settings.index_dir, embedder, warn=warn, progress=progress,
+                                reuse=not options.full)
         return Indexed({k: index.manifest[k] for k in ("model", "passage_count", "built_at", "files", "texts")},
                        index_summary(index, settings.index_dir, time.monotonic() - started))
 
@@ -202,11 +215,21 @@ class Qdrant:
 
         url, collection = settings.qdrant_url, settings.collection
         cluster = qdrant_sync.Settings(options.shards, options.replicas, options.write_consistency)
+        if options.from_index is not None and options.ray is not None:
+            raise QAError("--from-index copies an index, embedding nothing: it has no use for --ray")
         if options.from_index is not None:
             counts = qdrant_sync.from_local_index(options.from_index, url, collection, cluster)
+        elif options.ray is not None:  # read and embedded on the cluster, upserted from here
+            from .scaleout import on_cluster
+
+            with on_cluster(options.ray, settings.model, options.device, settings.backend, warn) as parts:
+                embedder, reader, _ = parts
+                counts = qdrant_sync.index_corpus(sources, url, embedder, collection, cluster, full=options.full,
+                                                  warn=warn, reader=reader)
         else:
-            counts = qdrant_sync.index_corpus(sources, url, load_embedder(settings, warn=warn), collection, cluster,
-                                              full=options.full, warn=warn)
+            device = select_device(options.device)
+            counts = qdrant_sync.index_corpus(sources, url, load_embedder(settings, warn=warn, device=device),
+                                              collection, cluster, full=options.full, warn=warn)
         return Indexed({"collection": collection, "url": url, **counts},
                        f"Synced collection {collection} at {url}: {counts['written']} file(s) written "
                        f"({counts['passages_written']} passages), {counts['skipped']} unchanged, "

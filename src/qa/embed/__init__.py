@@ -10,6 +10,7 @@ from typing import Callable
 
 from ..config import environment
 from ..errors import QAError
+from .device import cuda_failure
 from .models import Embedder, ModelSpec, SentenceTransformerEmbedder, resolve_model
 
 BACKEND_ENV = "QA_BACKEND"
@@ -20,14 +21,16 @@ BACKENDS = ("onnx", "onnx-fp32", "onnx-int8", "torch")
 
 def load_embedder(model: str | None = None, kept: tuple[Path, dict] | None = None,
                   warn: Callable[[str], None] | None = None, lazy: bool = False,
-                  backend: str | None = None) -> Embedder:
+                  backend: str | None = None, device: str = "cpu", threads: int | None = None) -> Embedder:
     """The encoder for `model` (see `resolve_model`): ONNX Runtime unless `backend` (None: $QA_BACKEND,
     read in config.py) is torch.
 
-    With `kept` (an index's ONNX file and its manifest record, `store.index.kept_onnx`), that model is
+    With `kept` (an index's ONNX file and its manifest record, `store.local.index.kept_onnx`), that model is
     used, so asking never imports torch (see onnx.py); without ONNX Runtime or an export,
     sentence-transformers on torch is. `lazy` loads the ONNX model's session on the first encode
-    (`qa index`: an update with nothing new to embed never needs it).
+    (`qa index`: an update with nothing new to embed never needs it). `device` is "cpu" or "cuda"
+    (`device.select_device` turns `--device` into one), `threads` the cores it may use (default: all
+    this process may run on).
     """
     spec = resolve_model(model)
     backend = (backend or environment("backend") or "onnx").strip().lower()
@@ -37,9 +40,13 @@ def load_embedder(model: str | None = None, kept: tuple[Path, dict] | None = Non
         from .onnx import load_onnx_embedder
 
         embedder = load_onnx_embedder(spec, kept=kept, int8=backend == "onnx-int8", warn=warn,
-                                      bulk="openvino" if backend == "onnx" else "onnxruntime", lazy=lazy)
+                                      bulk="openvino" if backend == "onnx" else "onnxruntime", lazy=lazy,
+                                      device=device, threads=threads)
         if embedder is not None:
             return embedder
+    if device == "cuda":  # the torch fallback is the CPU build (pyproject.toml): no GPU there
+        raise QAError(cuda_failure(f"the model would run on sentence-transformers' CPU torch here "
+                                   f"($QA_BACKEND={backend}, or no ONNX export of it)"))
     return SentenceTransformerEmbedder(spec)
 
 

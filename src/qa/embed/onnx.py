@@ -5,11 +5,13 @@ from __future__ import annotations
 import json
 import os
 import threading
+import warnings
 from pathlib import Path
 
 import numpy as np
 
 from ..ingest.files import file_sha256
+from .device import CUDA_PROVIDER, cuda_failure
 from .models import ModelSpec, Progress
 from .onnx_export import INPUTS, ONNX_FILE, Warn, ensure_onnx, is_sentence_transformers_folder, stderr_warn
 from ..errors import QAError
@@ -21,7 +23,7 @@ class OnnxEmbedder:
 
     def __init__(self, spec: ModelSpec, onnx_path: str | Path, sha256: str | None = None,
                  quantized: bool = False, tokens_per_batch: int = 512, max_batch: int = 64,
-                 bulk: str = "openvino", lazy: bool = False) -> None:
+                 bulk: str = "openvino", lazy: bool = False, device: str = "cpu", threads: int | None = None) -> None:
         from tokenizers import Tokenizer
 
         folder = Path(spec.path)
@@ -35,6 +37,11 @@ class OnnxEmbedder:
         self.max_batch = max_batch
         self._sha256 = sha256
         self._source_key = None
+        # device: "cpu", or "cuda" (ONNX Runtime's CUDA provider: device.py); `threads`: the
+        # cores this process may use (a Ray actor is given one: its node's other cores are other actors')
+        self.device, self._threads = device, threads
+        if device == "cuda":  # one session on the GPU takes every batch, and bigger ones pay there
+            bulk, self.tokens_per_batch, self.max_batch = "onnxruntime", 16384, 256
         try:
             config = _read_json(folder / "sentence_bert_config.json")
             pooling = _read_json(folder / "1_Pooling" / "config.json")
@@ -71,7 +78,9 @@ class OnnxEmbedder:
         if self._session is not None:
             return self._session
         try:
-            session = self._new_session(_cores())
+            session = self._new_session(self._cores())
+        except QAError:
+            raise
         except Exception as exc:  # a truncated or foreign file: say which, not a traceback
             raise QAError(f"the ONNX model {self.onnx_path} is corrupt ({str(exc).splitlines()[0][:200]}): "
                           "run `qa index` to rebuild it", status=503) from exc
@@ -98,14 +107,25 @@ class OnnxEmbedder:
         options.log_severity_level = 3
         # Idle worker threads sleep instead of spinning: a server's HTTP threads need those cores.
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        return ort.InferenceSession(str(self.onnx_path), options, providers=["CPUExecutionProvider"])
+        if self.device != "cuda":
+            return ort.InferenceSession(str(self.onnx_path), options, providers=["CPUExecutionProvider"])
+        with warnings.catch_warnings():  # ONNX Runtime's own fallback warning: the QAError below says it once
+            warnings.simplefilter("ignore")
+            session = ort.InferenceSession(str(self.onnx_path), options, providers=[CUDA_PROVIDER, "CPUExecutionProvider"])
+        if CUDA_PROVIDER not in session.get_providers():  # ONNX Runtime fell back: no GPU, or no CUDA libraries
+            raise QAError(cuda_failure("ONNX Runtime could not open the GPU (no CUDA device visible, or CUDA/cuDNN "
+                                       "libraries missing)"), status=400)
+        return session
+
+    def _cores(self) -> int:
+        return self._threads or _cores()
 
     def _sessions_for(self, batch_count: int) -> list:
         """One session with a thread per core for a single batch (a question, or a few); for many
         batches (indexing), one single-thread session per core, each run from its own Python thread:
         measured here 15-20% more passages/s than one session splitting every matrix product."""
-        cores = _cores()
-        if batch_count < 2 or cores < 2:
+        cores = self._cores()
+        if batch_count < 2 or cores < 2 or self.device == "cuda":
             return [self._open()]
         with self._bulk_lock:
             if not self._bulk_sessions:
@@ -123,12 +143,20 @@ class OnnxEmbedder:
         Runtime: the vectors of sentence-transformers. Questions are always embedded this way."""
         return self._encode(texts, progress, openvino=False)
 
-    def encode_passages(self, texts: list[str], progress: Progress | None = None) -> np.ndarray:
+    def encode_passages(self, texts: list[str], progress: Progress | None = None, part: bool = False) -> np.ndarray:
         """As `encode`, for indexing: by OpenVINO when it is wanted and installed (bf16 on CPUs with
-        bf16 units: cosines to `encode`'s vectors of 0.9999 and more, several times faster)."""
-        return self._encode(texts, progress, openvino=True)
+        bf16 units: cosines to `encode`'s vectors of 0.9999 and more, several times faster). `part`:
+        the texts are whole batches of a bigger call (`batches`), run as that call runs them, even one."""
+        return self._encode(texts, progress, openvino=True, part=part)
 
-    def _encode(self, texts: list[str], progress: Progress | None, openvino: bool) -> np.ndarray:
+    def batches(self, texts: list[str]) -> list[np.ndarray]:
+        """The rows of `texts` that `encode_passages` runs together, in the order it runs them: a Ray
+        pool (scaleout/) hands each worker whole batches, so every text is padded with the texts it is
+        padded with here and its bf16 vector is this machine's to the bit."""
+        lengths = np.array([len(e.ids) for e in self._tokenizer.encode_batch([str(t).strip() for t in texts])])
+        return list(self._batches(np.argsort(-lengths, kind="stable"), lengths))
+
+    def _encode(self, texts: list[str], progress: Progress | None, openvino: bool, part: bool = False) -> np.ndarray:
         out = np.zeros((len(texts), self.dimension), dtype=np.float32)
         if not texts:
             return out
@@ -137,7 +165,7 @@ class OnnxEmbedder:
         lengths = np.array([len(e.ids) for e in encodings])
         order = np.argsort(-lengths, kind="stable")
         batches = list(self._batches(order, lengths))
-        openvino = self._openvino_bulk() if openvino and len(batches) > 1 else None
+        openvino = self._openvino_bulk() if openvino and (len(batches) > 1 or part) else None
         if openvino is not None:
             lock = threading.Lock()
 
@@ -197,7 +225,8 @@ class OnnxEmbedder:
         openvino = self._openvino_bulk()
         if openvino is not None:
             return openvino.name
-        return f"onnxruntime {'int8' if self.quantized else 'fp32'}"
+        where = " cuda" if self.device == "cuda" else ""  # GPU vectors differ from the CPU's in the last digits
+        return f"onnxruntime{where} {'int8' if self.quantized else 'fp32'}"
 
     def _openvino_bulk(self):
         """The OpenVINO runner for bulk encoding, compiled on first use; None when not wanted or not
@@ -208,7 +237,8 @@ class OnnxEmbedder:
             from . import openvino_bulk
 
             try:
-                self._openvino = openvino_bulk.OpenVinoBulk(self.onnx_path) if openvino_bulk.available() else False
+                self._openvino = openvino_bulk.OpenVinoBulk(self.onnx_path, self._threads) \
+                    if openvino_bulk.available() else False
             except Exception as exc:  # noqa: BLE001 - an OpenVINO that cannot take the model: not fatal
                 stderr_warn(f"OpenVINO cannot run {self.onnx_path.name} ({exc}); using ONNX Runtime")
                 self._openvino = False
@@ -250,7 +280,8 @@ class OnnxEmbedder:
 
 
 def load_onnx_embedder(spec: ModelSpec, kept: tuple[Path, dict] | None = None, int8: bool = False,
-                       warn: Warn | None = None, bulk: str = "openvino", lazy: bool = False) -> OnnxEmbedder | None:
+                       warn: Warn | None = None, bulk: str = "openvino", lazy: bool = False,
+                       device: str = "cpu", threads: int | None = None) -> OnnxEmbedder | None:
     """The ONNX embedder for `spec`, or None (with a warning) when the torch one must be used instead.
 
     With `kept` (an index's ONNX file and its manifest record, for the same model), that file is used,
@@ -275,14 +306,14 @@ def load_onnx_embedder(spec: ModelSpec, kept: tuple[Path, dict] | None = None, i
             raise QAError(f"index at {path.parent} has a corrupt {path.name} (its size does not match the "
                           "manifest): run `qa index` to rebuild it", status=503)
         return OnnxEmbedder(spec, path, sha256=record.get("sha256"), quantized=bool(record.get("quantized")),
-                            bulk=bulk, lazy=lazy)
+                            bulk=bulk, lazy=lazy, device=device, threads=threads)
     try:
         path, digest = ensure_onnx(spec, int8=int8, warn=warn)
     except Exception as exc:  # no torch or transformers, an architecture the exporter cannot take, ...
         warn(f"cannot export {spec.name} to ONNX ({str(exc).splitlines()[0] if str(exc) else exc!r}); "
              "using sentence-transformers on torch")
         return None
-    return OnnxEmbedder(spec, path, sha256=digest, quantized=int8, bulk=bulk, lazy=lazy)
+    return OnnxEmbedder(spec, path, sha256=digest, quantized=int8, bulk=bulk, lazy=lazy, device=device, threads=threads)
 
 
 def onnx_for_index(embedder, warn: Warn | None = None) -> tuple[Path, dict] | None:

@@ -97,12 +97,14 @@ class OpenVinoBulk:
     short batch gains nothing from OpenVINO (measured slower), and keeps the exact vectors.
     """
 
-    def __init__(self, onnx_path: str | Path) -> None:
+    def __init__(self, onnx_path: str | Path, threads: int | None = None) -> None:
         import openvino as ov
 
         core = ov.Core()
-        self._compiled = core.compile_model(core.read_model(str(onnx_path)), "CPU",
-                                            {"PERFORMANCE_HINT": "THROUGHPUT"})
+        config = {"PERFORMANCE_HINT": "THROUGHPUT"}
+        if threads:  # a Ray actor's share of its node (scaleout/): OpenVINO would otherwise take every core
+            config["INFERENCE_NUM_THREADS"] = int(threads)
+        self._compiled = core.compile_model(core.read_model(str(onnx_path)), "CPU", config)
         precision = self._compiled.get_property("INFERENCE_PRECISION_HINT")  # bf16 with AMX, else f32
         self.name = _precision_name(precision)
         key = _cache_key()

@@ -5,7 +5,12 @@ errors are `api_errors`', the middleware around it `api_guards`'.
 
 - `POST /ask` {"question", "k", "mode"} and `GET /ask?q=&k=&mode=` answer with the object
   `qa ask --json` prints, plus `took_ms` (both come from `Answer.to_dict`).
-- `GET /health`, `GET /passages/{id}`, `GET /` (the ask page), `/docs` (OpenAPI).
+- `GET /health`, `GET /passages/{id}`, `GET /documents/{doc}/text` (streamed; `?start=&end=` for a
+  span), `GET /` (the ask page), `/docs` (OpenAPI).
+- With API keys (`keys`): `Authorization: Bearer KEY` on all but /health, the page and /docs, a
+  request limit per key (serve/auth.py, docs/security.md).
+- An index folder is served from a private copy, so nothing truncating its files can crash the
+  server (serve/snapshot.py).
 - Every error, whatever its source, is `{"error": {"status": <int>, "message": <str>}}`; no input is a
   500, and an error, a real 500 included, leaves a keep-alive connection open (`CatchAll`).
 - HEAD works on every GET route; only loopback Host names and the allowed ones are answered (`HostCheck`);
@@ -28,7 +33,7 @@ errors are `api_errors`', the middleware around it `api_guards`'.
 from __future__ import annotations
 
 import contextlib
-import logging
+import dataclasses
 import threading
 import time
 from dataclasses import asdict
@@ -36,8 +41,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Annotated, Callable, Iterable, Optional
 
-from fastapi import FastAPI, Query
-from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
+from fastapi import FastAPI, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, StreamingResponse
 from fastapi_offline import FastAPIOffline
 from pydantic import WithJsonSchema
 
@@ -56,11 +61,16 @@ from .models import (
 )
 from .errors import add_error_handlers
 from .guards import BodyLimit, CatchAll, HeadAsGet, HostCheck
+from .auth import DEFAULT_RATE, BearerAuth
 from .batching import Batcher
+from .keys import Keys
+from .probe import _probe, _reason, _stamp
+from .snapshot import Snapshots
+from .texts import text_pieces
 from .. import wiring
 from ..config import Settings
 from ..errors import QAError, Unreachable
-from ..store.local.index import MANIFEST
+from ..store.local.index import MANIFEST, load_index
 from ..search.retrieval import (
     MAX_K,
     MODES,
@@ -69,8 +79,6 @@ from ..search.retrieval import (
     check_mode,
     check_question,
 )
-
-log = logging.getLogger("qa.api")
 
 Warn = Callable[[str], None]
 
@@ -101,6 +109,7 @@ class _State:
         self.store_kind: str | None = settings.store if self.remote else None  # what /health says while unavailable
         self.reachable: bool | None = None  # None: not known (no engine to reach, or not tried yet)
         self.stopped = threading.Event()
+        self.snapshots = Snapshots(warn)  # an index folder is served from a private copy (serve/snapshot.py)
         self.loaded_stamp = _stamp(self.index_dir)
         self._next_check = 0.0
         self._reloading = threading.Lock()
@@ -147,8 +156,10 @@ class _State:
     def open(self) -> None:
         """Open the index folder (building it from `corpus` when missing or stale), or say why not."""
         try:
-            self.ready(wiring.open_retriever(self.settings, build_if_missing=True, corpus=self.corpus, warn=self.warn))
+            built = wiring.open_retriever(self.settings, build_if_missing=True, corpus=self.corpus, warn=self.warn)
             self.loaded_stamp = _stamp(self.index_dir)  # the index open_retriever built, if it built one
+            if not self._serve_private(lambda copy: Retriever(load_index(copy), built.embedder)):
+                self.ready(built)
         except Exception as error:  # noqa: BLE001 - whatever breaks, the server starts and says why
             self.unavailable = (f"no index could be loaded from {self.index_dir}/ ({_reason(error)}); "
                                 f"build one with `qa index CORPUS_FOLDER --index-dir {self.index_dir}`: "
@@ -156,11 +167,29 @@ class _State:
             if self.warn:
                 self.warn(self.unavailable)
 
+    def _serve_private(self, load: Callable[[Path], Retriever]) -> bool:
+        """Serve `load` of a private copy of the index folder (see `ready`); False when the folder is too
+        large to copy, to be served from its own files. A copy that fails is removed at once."""
+        copy = self.snapshots.take(self.index_dir)
+        if copy == Path(self.index_dir):
+            return False
+        try:
+            self.ready(load(copy))
+        except BaseException:
+            self.snapshots.discard_last()
+            raise
+        return True
+
     def require(self) -> Retriever:
         self.refresh()
         if self.retriever is None:
             raise QAError(self.unavailable or "no index is loaded", status=503)
         return self.retriever
+
+    def reload_now(self) -> None:
+        """`refresh` without waiting for the next second's check (`--watch` has just rebuilt the index)."""
+        self._next_check = 0.0
+        self.refresh()
 
     def refresh(self) -> None:
         """Load the index folder again when its manifest changed since it was loaded (`qa index` swaps a
@@ -175,7 +204,9 @@ class _State:
             return  # no index there, the loaded one, or another request is loading it
         try:
             self.loaded_stamp = stamp
-            self.ready(wiring.open_retriever(self.settings, warn=self.warn))
+            in_copy = lambda copy: dataclasses.replace(self.settings, index_dir=copy)  # noqa: E731
+            if not self._serve_private(lambda copy: wiring.open_retriever(in_copy(copy), warn=self.warn)):
+                self.ready(wiring.open_retriever(self.settings, warn=self.warn))
             if self.warn:
                 count = self.retriever.store.count
                 self.warn(f"loaded the rebuilt index at {self.index_dir}/ ({count} passages)")
@@ -189,41 +220,6 @@ class _State:
             self._reloading.release()
 
 
-# One question of each kind the retriever answers differently (a role, a year, a number), asked in
-# every mode: an index can load (its files intact, as a faulty build wrote them) and still break in
-# one mode only, or only when the answer is sent (a NaN score is not JSON).
-PROBE_QUESTIONS = ["who leads the talks?", "when did the talks start?", "how many countries take part?"]
-
-
-def _probe(retriever: Retriever) -> str | None:
-    """Why `retriever` cannot answer /ask, or None when it answers the probe questions in every mode."""
-    try:
-        for mode in MODES:
-            for answer in retriever.search(PROBE_QUESTIONS, MAX_K, mode):
-                JSONResponse(answer.to_dict(timing=True))  # rendered as /ask renders it
-    except Exception as error:  # noqa: BLE001 - any failure means the index cannot serve
-        log.warning("the index fails a probe question", exc_info=True)
-        return _reason(error)
-    return None
-
-
-def _reason(error: Exception) -> str:
-    """An exception as one line for a warning or /health: a QAError's message, else its type and text."""
-    if isinstance(error, QAError):
-        return error.message
-    text = f"{type(error).__name__}: {error}".splitlines()[0]
-    return text if len(text) <= 160 else text[:157] + "..."
-
-
-def _stamp(index_dir: Path | None) -> tuple[int, int] | None:
-    """What tells one build of the index at `index_dir` from the next: its manifest's inode and mtime."""
-    try:
-        info = (Path(index_dir) / MANIFEST).stat() if index_dir is not None else None
-    except OSError:
-        return None
-    return (info.st_ino, info.st_mtime_ns) if info else None
-
-
 def create_app(
     source: Retriever | Settings | str | Path,
     *,
@@ -232,12 +228,15 @@ def create_app(
     max_body_bytes: int = MAX_BODY_BYTES,
     on_ready: Callable[[Retriever], None] | None = None,
     allowed_hosts: Iterable[str] = (),
+    keys: Keys | None = None,
+    rate: str | None = DEFAULT_RATE,
 ) -> FastAPI:
     """The API over `source`: a ready Retriever, or the store of Settings (a path: an index folder)
     opened once at start-up.
 
     Requests are answered only when their Host header names a loopback name or one of `allowed_hosts`
-    ("*" for any host): see `HostCheck`.
+    ("*" for any host): see `HostCheck`. With `keys`, every route but /health and the page needs one of
+    them, each at most `rate` requests (`limits` notation, e.g. "600/minute"): see `BearerAuth`.
 
     An index folder is opened with `wiring.open_retriever` (built from `corpus` when missing or stale). When that
     fails, or the index fails the probe questions, the app still starts and reports why on /health (503)
@@ -266,6 +265,7 @@ def create_app(
             on_ready(state.retriever)
         yield
         state.stopped.set()
+        state.snapshots.remove_all()  # here, not only at exit: uvicorn re-raises SIGTERM, and atexit never runs
         if retrying is not None:
             retrying.join(timeout=CONNECT_RETRY_SECONDS + 30)
 
@@ -283,6 +283,8 @@ def create_app(
     app.state.qa = state
     app.add_middleware(BodyLimit, max_bytes=max_body_bytes)
     app.add_middleware(HeadAsGet)
+    if keys is not None:  # after the Host check, before a body is read
+        app.add_middleware(BearerAuth, keys=keys, rate=rate)
     app.add_middleware(HostCheck, allowed=allowed_hosts)  # before anything else reads the request
     app.add_middleware(CatchAll)  # added last: the outermost of ours, so it catches what the others raise
     add_error_handlers(app)
@@ -305,10 +307,16 @@ def create_app(
         return _answer(state, q, k, mode)
 
     @app.get("/health", response_model=Health, responses={503: {"model": Health}}, summary="Health")
-    def health() -> JSONResponse:
-        """"ok" with the index's passage count, model and build time; 503 "unavailable" with the reason."""
+    def health(request: Request) -> JSONResponse:
+        """"ok" with the index's passage count, model and build time; 503 "unavailable" with the reason.
+        Asked without a key of a server that needs one: only "ok" or "unavailable" and the version."""
         state.refresh()
         retriever = state.retriever
+        if keys is not None and request.scope.get("qa.key") is None:
+            ok = retriever is not None
+            return JSONResponse({"status": "ok" if ok else "unavailable", "store": None, "reachable": None,
+                                 "passage_count": None, "model": None, "built_at": None, "version": __version__,
+                                 "message": None}, status_code=200 if ok else 503)
         try:
             store = retriever.store.describe() if retriever is not None else None
         except QAError as error:  # the store was reachable when it opened, and is not now
@@ -343,10 +351,17 @@ def create_app(
                               "description": "The document's text"},
                         404: {"model": ErrorBody, "description": "No document has that name"}, 503: ERRORS[503]},
              summary="A document's text")
-    def document_text(doc: str) -> PlainTextResponse:
+    def document_text(
+        doc: str,
+        start: int = Query(0, ge=0, description="The first character of the span (a passage's `start`)."),
+        end: Optional[int] = Query(None, ge=0, description="The character after the span (a passage's `end`); "
+                                                            "default: the end of the text."),
+    ) -> StreamingResponse:
         """The text a document's passage offsets index (`text[start:end]` is each passage): the file as
-        read for .txt and .md, the extracted text for PDF, HTML and Word files (what `qa text DOC` prints)."""
-        return PlainTextResponse(state.require().store.text(doc))
+        read for .txt and .md, the extracted text for PDF, HTML and Word files (what `qa text DOC` prints);
+        `?start=&end=` gives a span of it. Streamed a piece at a time, whatever the text's size."""
+        pieces = text_pieces(state.require().store, doc, start, end)
+        return StreamingResponse(pieces, media_type="text/plain; charset=utf-8")
 
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def index_page() -> HTMLResponse:

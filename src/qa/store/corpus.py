@@ -54,38 +54,72 @@ class CorpusScan:
         return {"sources": [str(s) for s in self.sources], "files": self.files}
 
 
-def index_into(sink, sources: list[Path], warn: Warn | None = None):
+# Reads and splits many files at once (`qa index --ray`: src/qa/scaleout/reading.py): (file, name, the
+# document an earlier build extracted from it or None), in corpus order → each one's document and
+# passages, or None where it is unreadable (said through the warn it is given).
+Reader = Callable[[list[tuple[Path, str, Document | None]], Warn | None], list[tuple[Document, list[Passage]] | None]]
+
+
+def index_into(sink, sources: list[Path], warn: Warn | None = None, reader: Reader | None = None):
     """The pipeline: the corpus under `sources` scanned against what `sink` holds, then written by it."""
-    return sink.write(scan_corpus(sources, sink.held(), warn, getattr(sink, "known", None)))
+    return sink.write(scan_corpus(sources, sink.held(), warn, getattr(sink, "known", None), reader))
+
+
+def read_and_split(file: Path, name: str, warn: Warn | None, known: dict | None) -> tuple[Document, list[Passage]] | None:
+    """One corpus file read and cut into passages (None: unreadable, said through `warn`)."""
+    document = read_document(file, name, warn or (lambda message: None), known)
+    return (document, split_document(document)) if document is not None else None
 
 
 def scan_corpus(sources: list[Path], held: dict[str, dict], warn: Warn | None = None,
-                known: dict[str, Document] | None = None) -> CorpusScan:
+                known: dict[str, Document] | None = None, reader: Reader | None = None) -> CorpusScan:
     """The corpus under `sources` against what the sink holds (`held`: document name → the record of the
     file it was made from: sha256, and size and mtime_ns when known); only the files that differ are read
-    (a PDF, HTML or Word file whose bytes are those of a `known` document is taken from there)."""
+    (a PDF, HTML or Word file whose bytes are those of a `known` document is taken from there), by
+    `reader` all at once when given, else here one by one."""
     paths = [Path(s) for s in sources]
     entries: list[tuple[str, Unchanged | Changed]] = []
     hashes: dict[str, str] = {}
     counts: dict[str, int] = {}
-    for root, file in find_files(paths, warn=warn):  # errors name paths as given
-        name = doc_name(root, file)
+    listed = [(file, doc_name(root, file)) for root, file in find_files(paths, warn=warn)]  # errors name paths as given
+    same = {(file, name): name in held and unchanged(file, held[name]) for file, name in _first_of_each(listed)}
+    read = _read_ahead(same, known or {}, reader, warn)
+    for file, name in listed:
         if name in hashes:
             continue
         record = held.get(name)
-        if record is not None and unchanged(file, record):
+        if same[file, name] if (file, name) in same else record is not None and unchanged(file, record):
             hashes[name], counts[name] = record["sha256"], int(record.get("passages", 0))
             entries.append((name, Unchanged(record)))
             continue
-        document = read_document(file, name, warn or (lambda message: None), known)
-        if document is not None:
-            passages = split_document(document)
+        # read ahead (by `reader`) when it is a name's first file; a second file of a name whose first
+        # was unreadable is read here, as without a reader
+        result = read.pop(name) if name in read else read_and_split(file, name, warn, known)
+        if result is not None:
+            document, passages = result
             hashes[name], counts[name] = document.sha256, len(passages)
             entries.append((name, Changed(document, passages)))
     if not entries:
         raise QAError("no readable documents to index (every file was skipped)")
     resolved = [p.resolve() for p in paths]
     return CorpusScan(resolved, entries, file_records(resolved, hashes, counts))
+
+
+def _first_of_each(listed: list[tuple[Path, str]]) -> list[tuple[Path, str]]:
+    """The first file listed under each name (two roots may hold the same relative path)."""
+    firsts: dict[str, Path] = {}
+    for file, name in listed:
+        firsts.setdefault(name, file)
+    return [(file, name) for name, file in firsts.items()]
+
+
+def _read_ahead(same: dict[tuple[Path, str], bool], known: dict, reader: Reader | None, warn: Warn | None) -> dict:
+    """Name → what `reader` made of each name's first file that is to be read (`same`: whether each
+    name's first file is unchanged); empty without a reader."""
+    if reader is None:
+        return {}
+    wanted = [(file, name, known.get(name)) for (file, name), kept in same.items() if not kept]
+    return {name: result for (_, name, _), result in zip(wanted, reader(wanted, warn))}
 
 
 def unchanged(file: Path, record: dict) -> bool:

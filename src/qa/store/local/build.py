@@ -24,7 +24,7 @@ from ...ingest.passages import Passage
 from .ann import ANN_FROM, build_ann
 from .build_delta import DeltaPlan, link_base, place_files, plan_delta, write_dead
 from .build_rows import Fresh, Kept, Layout, Vectors, merge_runs, run_size, write_segment
-from ..corpus import CorpusScan, Unchanged, index_into
+from ..corpus import CorpusScan, Reader, Unchanged, index_into
 from .delta import DELTA
 from .documents import DOCUMENTS, TEXTS, extracted_documents, write_documents
 from .folder import (FORMAT, build_lock, check_index_target, hash_files, restamp_links, stamp_verified, staging_dir,
@@ -39,23 +39,25 @@ from .vector_reuse import KnownVectors, PartialVectors, sentence_texts, text_key
 
 
 def build_index(sources: list[Path], index_dir: Path, embedder, warn: Warn | None = None,
-                progress: ProgressFactory | None = None, reuse: bool = True) -> Index:
+                progress: ProgressFactory | None = None, reuse: bool = True, reader: Reader | None = None) -> Index:
     """Read, split and embed the corpus files under `sources` into `index_dir`, atomically.
 
     With `reuse`, what the index there holds is kept: unchanged documents are not read again, and
     texts it embedded keep their vectors; without it everything is read and embedded again
-    (`qa index --full`). An index already current is returned as it is.
+    (`qa index --full`). An index already current is returned as it is. `reader` reads and splits the
+    files to read all at once (`qa index --ray`: on a cluster; store/corpus.py); without it each is
+    read here in turn.
     """
     check_index_target(index_dir, sources)  # before the corpus is read: a wrong folder is said at once
     # the lock is held from the plan to the swap: a second build plans from the index the first left
     with build_lock(index_dir, warn):
-        return _update(sources, index_dir, embedder, warn, progress, reuse)
+        return _update(sources, index_dir, embedder, warn, progress, reuse, reader)
 
 
 def _update(sources: list[Path], index_dir: Path, embedder, warn: Warn | None, progress: ProgressFactory | None,
-            reuse: bool) -> Index:
+            reuse: bool, reader: Reader | None = None) -> Index:
     """`build_index` under the build lock: the corpus pipeline into the folder."""
-    return index_into(FolderSink(sources, index_dir, embedder, warn, progress, reuse), sources, warn)
+    return index_into(FolderSink(sources, index_dir, embedder, warn, progress, reuse), sources, warn, reader)
 
 
 class FolderSink:

@@ -54,6 +54,8 @@ class Vectors:
         self.dimension = embedder.dimension
         self._known, self._partial = known, partial
         self._progress, self._totals, self._step = progress, totals or {}, None
+        # texts per call: a pool of many workers (scaleout/) needs more at a time to keep every one busy
+        self.chunk = max(EMBED_CHUNK, int(getattr(embedder, "chunk_texts", 0)))
         self.embedded = self.reused = 0
         self.seconds = 0.0  # spent embedding (a lazy model's loading included): what an update adds to copying
 
@@ -187,8 +189,8 @@ def write_passages(pieces: list, staging: Path, vectors: Vectors):
                 at += run_size(piece)
                 continue
             writer.add(piece.passages)
-            for start in range(0, len(piece.passages), EMBED_CHUNK):
-                texts = [p.embedding_text() for p in piece.passages[start : start + EMBED_CHUNK]]
+            for start in range(0, len(piece.passages), vectors.chunk):
+                texts = [p.embedding_text() for p in piece.passages[start : start + vectors.chunk]]
                 passage_vectors[at : at + len(texts)], keys[at : at + len(texts)] = vectors.of(texts)
                 at += len(texts)
     np.save(staging / TEXT_KEYS, keys, allow_pickle=False)
@@ -223,8 +225,8 @@ def write_sentences(pieces: list, starts: np.ndarray, spans: list[np.ndarray], s
                 keys[at : at + len(part)] = old_keys[lo : lo + len(part)]
             else:
                 local = part - np.array([first, 0, 0])  # rows of the piece's own passages
-                for start in range(0, len(local), EMBED_CHUNK):
-                    texts = sentence_texts(piece.passages, local[start : start + EMBED_CHUNK])
+                for start in range(0, len(local), vectors.chunk):
+                    texts = sentence_texts(piece.passages, local[start : start + vectors.chunk])
                     out[at + start : at + start + len(texts)], keys[at + start : at + start + len(texts)] = \
                         vectors.of(texts)
             at += len(part)

@@ -62,22 +62,35 @@ def read_records(folder: Path) -> dict[str, dict]:
 
 def document_text(folder: Path, manifest: dict, records: dict[str, dict], doc: str) -> str:
     """The text `doc`'s offsets index: its extracted text, or for a .txt/.md file the file as read."""
+    path, sha256 = text_file(folder, manifest, records, doc)
+    if sha256 is None:
+        with open(path, encoding="utf-8", newline="") as handle:
+            return handle.read()
+    try:
+        data = path.read_bytes()
+        if sha256 not in ("", hashlib.sha256(data).hexdigest()):
+            raise ValueError("changed since it was indexed")
+        text = data.decode("utf-8")
+    except (OSError, ValueError):
+        raise QAError(f"{doc} is no longer in the corpus as it was indexed: run `qa index`", status=404) from None
+    return text[1:] if text.startswith("\ufeff") else text
+
+
+def text_file(folder: Path, manifest: dict, records: dict[str, dict], doc: str) -> tuple[Path, str | None]:
+    """The file holding `doc`'s text, and None for an extracted text, or for a corpus file (.txt/.md,
+    read as UTF-8 less a BOM) the SHA-256 it had when indexed ("" when not recorded): a reader of the
+    file checks it. A QAError (404) when the index has no such document or the file is gone."""
     record = records.get(doc)
     if record is not None and record.get("text"):
-        with open(Path(folder) / record["text"], encoding="utf-8", newline="") as handle:
-            return handle.read()
+        return Path(folder) / record["text"], None
     if record is None and not records and doc.lower().endswith(PLAIN_SUFFIXES):
         record = {"doc": doc}  # an index written before documents were recorded: plain files only
     if record is None:
         raise QAError(f"no document named {doc!r} in this index", status=404)
     try:
-        data = _corpus_file(manifest, doc).read_bytes()
-        if record.get("sha256") not in (None, hashlib.sha256(data).hexdigest()):
-            raise ValueError("changed since it was indexed")
-        text = data.decode("utf-8")
+        return _corpus_file(manifest, doc), record.get("sha256") or ""
     except (QAError, KeyError, OSError, ValueError):
         raise QAError(f"{doc} is no longer in the corpus as it was indexed: run `qa index`", status=404) from None
-    return text[1:] if text.startswith("\ufeff") else text
 
 
 def _corpus_file(manifest: dict, doc: str) -> Path:

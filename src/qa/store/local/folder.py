@@ -54,16 +54,12 @@ def check_index_target(index_dir: Path, sources: list[Path] = ()) -> None:
     if target == cwd or target in cwd.parents:
         raise QAError(f"--index-dir {given} is the current folder or one above it: give a folder of its own, "
                       f"e.g. --index-dir index ({unchanged})")
+    # as given and with every symbolic link resolved: an index folder reached through a link into the
+    # corpus (or a corpus through a link into the index) is the same folder, and would index itself
+    targets = {target, _resolved(target)}
     for source in sources:
-        source = Path(os.path.abspath(source))
-        # a hidden folder in the corpus (FOLDER/.qa, which `qa index FOLDER` makes) is never read as a document
-        hidden = source in target.parents and target.relative_to(source).parts[0].startswith(".")
-        if source.is_dir() and (target == source or source in target.parents) and not hidden:
-            raise QAError(f"--index-dir {given} lies inside the corpus folder {shown_path(source)}: put the "
-                          f"index outside it ({unchanged})")
-        if target in source.parents:
-            raise QAError(f"the corpus path {shown_path(source)} lies inside --index-dir {given}: put the "
-                          f"index elsewhere ({unchanged})")
+        for given_source in {Path(os.path.abspath(source)), _resolved(Path(source))}:
+            _check_apart(targets, given_source, given, unchanged)
     for parent in [target, *target.parents]:
         if parent.exists() or parent.is_symlink():
             if parent != target and not parent.is_dir():
@@ -88,10 +84,51 @@ def check_index_target(index_dir: Path, sources: list[Path] = ()) -> None:
     written = _written_names(target)
     # `..verified.json.*`: a stamp whose write was cut short (see cache.write_quietly)
     foreign = [name for name in entries if name not in written and not name.startswith(f".{VERIFIED}.")]
+    # inside the folders qa writes (texts/, bm25/, ...): only the files its manifest records, since a
+    # rebuild removes the old folder whole and would take a user's file put there with it
+    foreign += _foreign_inside(target, written)
     if foreign:
         shown = ", ".join(shown_path(name) for name in foreign[:3]) + (" ..." if len(foreign) > 3 else "")
         raise QAError(f"--index-dir {given} is a qa index but also holds files qa did not write ({shown}): "
                       f"move them out first ({unchanged})")
+
+
+def _resolved(path: Path) -> Path:
+    """`path` with every symbolic link resolved (as far as it exists)."""
+    return Path(os.path.realpath(path))
+
+
+def _check_apart(targets: set[Path], source: Path, given: str, unchanged: str) -> None:
+    for target in targets:
+        # a hidden folder in the corpus (FOLDER/.qa, which `qa index FOLDER` makes) is never read as a document
+        hidden = source in target.parents and target.relative_to(source).parts[0].startswith(".")
+        if source.is_dir() and (target == source or source in target.parents) and not hidden:
+            raise QAError(f"--index-dir {given} lies inside the corpus folder {shown_path(source)}: put the "
+                          f"index outside it ({unchanged})")
+        if target in source.parents:
+            raise QAError(f"the corpus path {shown_path(source)} lies inside --index-dir {given}: put the "
+                          f"index elsewhere ({unchanged})")
+
+
+def _foreign_inside(index_dir: Path, written: set[str]) -> list[str]:
+    """Files under the index's own subfolders that its manifest does not record (paths relative to it)."""
+    try:
+        manifest = json.loads((index_dir / MANIFEST).read_text(encoding="utf-8"))
+        recorded = manifest["file_hashes"]
+    except (OSError, ValueError, TypeError, KeyError):
+        return []
+    if not isinstance(recorded, dict):  # an index from before file hashes: its subfolders are not known
+        return []
+    foreign = []
+    for name in sorted(written):
+        folder = index_dir / name
+        if folder.is_symlink() or not folder.is_dir():
+            continue
+        for path in sorted(folder.rglob("*")):
+            relative = path.relative_to(index_dir).as_posix()
+            if (path.is_symlink() or not path.is_dir()) and relative not in recorded:
+                foreign.append(relative)
+    return foreign
 
 
 def _written_names(index_dir: Path) -> set[str]:

@@ -37,6 +37,8 @@ SENTENCE_KEYS = "sentence_keys.npy"  # the same for each sentence
 SENTENCE_DTYPE = np.float16
 
 Warn = Callable[[str], None]
+# the manifest's keys that readers take as given, with their JSON types (file_hashes: see verify_files)
+MANIFEST_KEYS = {"model": str, "sources": list, "files": list, "passage_count": int}
 # progress(total, kind) -> step(n): told how many texts of a kind ("passages", "sentences") are to come
 ProgressFactory = Callable[[int, str], Callable[[int], None]]
 
@@ -188,10 +190,15 @@ def index_exists(index_dir: Path) -> bool:
 def read_manifest(index_dir: Path) -> dict:
     try:
         manifest = json.loads((Path(index_dir) / MANIFEST).read_text(encoding="utf-8"))
-    except (OSError, ValueError) as exc:
-        raise _corrupt(index_dir, exc) from exc
+    except OSError as exc:
+        raise _corrupt(index_dir, f"{MANIFEST} cannot be read: {exc.strerror}") from None
+    except ValueError as exc:  # the file named: a parse error alone does not say which file it is in
+        raise _corrupt(index_dir, f"{MANIFEST} is not valid JSON: {exc}") from None
     if not isinstance(manifest, dict) or manifest.get("format") != FORMAT:
         raise _corrupt(index_dir, "not a qa index manifest")
+    for key, kind in MANIFEST_KEYS.items():  # read without a check later: a key renamed was a KeyError
+        if not isinstance(manifest.get(key), kind):
+            raise _corrupt(index_dir, f"{MANIFEST} has no valid {key!r}")
     if manifest.get("format_version") not in (FORMAT_VERSION, DELTA_FORMAT_VERSION):
         raise QAError(
             f"index at {index_dir} has format version {manifest.get('format_version')}, "

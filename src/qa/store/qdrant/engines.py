@@ -12,6 +12,8 @@ return, per query, (id, score) pairs best first (a `sentences` query is a list o
 
 from __future__ import annotations
 
+import os
+import re
 from pathlib import Path
 from typing import Iterable
 
@@ -22,11 +24,97 @@ Point = tuple[str, dict, dict]
 TIMEOUT = 10  # seconds a server request may take
 
 
-def open_engine(url: str, timeout: float = TIMEOUT):
+def open_engine(url: str, timeout: float = TIMEOUT, create: bool = False):
+    """The engine at `url`. A folder (local mode, edge:) is written only when it is Qdrant's own: a
+    reader (`create` False) needs one that holds Qdrant's storage already; a writer may also create it
+    or take an empty one, never a folder of other files (a user's documents, another program's meta.json)."""
     url = str(url)
     if url.startswith("edge:"):
-        return EdgeEngine(Path(url[len("edge:"):]))
+        folder = Path(url[len("edge:"):]).expanduser()
+        _check_folder(folder, url, create, _is_edge_storage)
+        return EdgeEngine(folder)
+    if url.startswith(("http://", "https://")):
+        _check_url(url)
+    else:
+        _check_folder(Path(url).expanduser(), url, create, _is_local_storage)
     return ClientEngine(url, timeout)
+
+
+# Qdrant's own rule for a collection name on a server is loose (no "/" and a few others); qa also names
+# folders by it (edge:FOLDER/NAME, the local mode's collection/NAME), so it takes only plain names.
+COLLECTION_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,199}")
+
+
+def check_collection(name: str) -> str:
+    """`name`, or a QAError when it cannot be a collection's name (empty, a path, '..')."""
+    if not isinstance(name, str) or not COLLECTION_NAME.fullmatch(name):
+        raise QAError(f"--collection {name!r} is not a collection name: use letters, digits, '_', '-' and "
+                      f"'.', starting with a letter or digit (at most 200)")
+    return name
+
+
+def check_target(url: str, collection: str) -> None:
+    """A QAError, before anything is read or embedded, when a build could not write `collection` at `url`."""
+    check_collection(collection)
+    if url.startswith(("http://", "https://")):
+        _check_url(url)
+    else:
+        folder = url[len("edge:"):] if url.startswith("edge:") else url
+        _check_folder(Path(folder).expanduser(), url, True, _is_edge_storage if url.startswith("edge:") else
+                      _is_local_storage)
+
+
+def _check_url(url: str) -> None:
+    """A QAError when the server URL cannot be parsed (a bad host or a port past 65535)."""
+    from urllib.parse import urlsplit
+
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises ValueError for a port that is not 0-65535
+        if not parts.hostname:
+            raise ValueError("no host")
+    except ValueError as exc:
+        raise QAError(f"--qdrant-url {url!r} is not a valid URL ({exc}): give http(s)://host:port") from None
+
+
+def _is_local_storage(folder: Path) -> bool:
+    """Whether `folder` holds qdrant-client's local-mode storage (its meta.json lists collections)."""
+    import json
+
+    try:
+        meta = json.loads((folder / "meta.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(meta, dict) and isinstance(meta.get("collections"), dict) and \
+        set(os.listdir(folder)) <= {"meta.json", ".lock", "collection"}
+
+
+def _is_edge_storage(folder: Path) -> bool:
+    """Whether every entry of `folder` is an edge shard qa wrote (FOLDER/NAME/edge_config.json)."""
+    entries = list(folder.iterdir())
+    return bool(entries) and all((entry / "edge_config.json").is_file() for entry in entries)
+
+
+def _check_folder(folder: Path, url: str, create: bool, is_storage) -> None:
+    if folder.is_dir():
+        try:
+            empty = not any(folder.iterdir())
+            if is_storage(folder) or (create and empty):
+                return
+        except OSError as exc:
+            raise QAError(f"cannot read the Qdrant folder {url} ({exc.strerror})", status=503) from None
+        if not empty:
+            raise QAError(f"{url} is not a folder of Qdrant's storage (it holds other files): qa writes only "
+                          f"into a new or empty folder or one Qdrant wrote; nothing was changed")
+    elif folder.exists():
+        raise QAError(f"{url} is a file, not a folder of Qdrant's storage; nothing was changed")
+    if not create:
+        raise NoStorage(f"no Qdrant storage at {url}: build one with `qa index --store qdrant --qdrant-url {url}`",
+                        status=503)
+
+
+class NoStorage(QAError):
+    """A reader's folder (local mode, edge:) holds no Qdrant storage: it is never made by reading."""
 
 
 # The `sentences` multivector is only fetched with its passage (never searched by itself): no HNSW graph

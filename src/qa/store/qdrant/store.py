@@ -13,7 +13,7 @@ from ...ingest.passages import Passage, page_of
 from ..base import Candidates
 from ..lexical import Analyzer
 from . import candidates as qdrant_candidates
-from .engines import open_engine
+from .engines import NoStorage, check_collection, open_engine
 from .layout import (BM25, FORMAT, FORMAT_VERSION, PASSAGE, SENTENCES, SparseBM25, payload_passage,
                             point_id, record_id, side_name, term_index)
 
@@ -62,7 +62,12 @@ class QdrantStore:
     def open(cls, url: str, collection: str = DEFAULT_COLLECTION, model: str | None = None) -> "QdrantStore":
         """The store at `url` (a server URL, a local-mode folder, or edge:FOLDER); QAError (503) when it cannot
         be reached or holds no finished qa collection `collection`, (409) when built with another `model`."""
-        engine = open_engine(url)
+        check_collection(collection)
+        try:
+            engine = open_engine(url)
+        except NoStorage:  # said as for a missing collection: the same command builds both
+            _check_manifest(None, str(url), collection, model)
+            raise
         try:
             manifest = _check_manifest(read_manifest(engine, collection) if engine.exists(collection) else None,
                                        engine.where, collection, model)

@@ -14,7 +14,7 @@ from ...errors import QAError
 from ...ingest.passages import Passage, sentence_spans
 from ..lexical import Analyzer
 from .store import DEFAULT_COLLECTION, Warn, _check_manifest, read_manifest
-from .engines import open_engine
+from .engines import check_collection, check_target, open_engine
 from .layout import (BM25, FORMAT, FORMAT_VERSION, PASSAGE, SENTENCES, SparseBM25, average_length,
                             passage_payload, point_id, record_id, side_name, text_parts)
 
@@ -154,10 +154,11 @@ def _record(document) -> dict:
 
 
 def index_corpus(sources: list[Path], url: str, embedder, collection: str = DEFAULT_COLLECTION, settings: Settings = Settings(),
-                 full: bool = False, warn: Warn | None = None) -> dict:
+                 full: bool = False, warn: Warn | None = None, reader=None) -> dict:
     """Sync the corpus under `sources` into the collection (`qa index --store qdrant`): only the files
     that changed since it was last synced are read, split and embedded (store/corpus.py's scan, as the
-    local build's; with `full`, every one)."""
+    local build's, with its `reader`; with `full`, every one)."""
+    check_target(url, collection)  # before a minute of embedding
     from ..corpus import index_into
     from ..local.vector_reuse import sentence_texts
 
@@ -171,9 +172,9 @@ def index_corpus(sources: list[Path], url: str, embedder, collection: str = DEFA
             np.zeros((0, vectors.shape[1]), dtype=np.float32)
         return vectors, np.split(sentences, np.cumsum([len(s) for s in spans])[:-1]), spans
 
-    engine = open_engine(url)
+    engine = open_engine(url, create=True)
     try:
-        return index_into(CollectionSink(engine, collection, embedder, embed, settings, full), sources, warn)
+        return index_into(CollectionSink(engine, collection, embedder, embed, settings, full), sources, warn, reader)
     finally:
         engine.close()
 
@@ -235,6 +236,8 @@ def copy_index(index, url: str, collection: str = DEFAULT_COLLECTION, settings: 
     """Copy a loaded local index's passages, vectors, sentence vectors and documents into the collection."""
     from ..local.store import local_store
 
+    check_target(url, collection)
+
     # an index with a delta (store/local/delta.py) holds its live passages in two segments: the base's live rows, the delta's
     segments = [(index, None)] if index.delta is None else [(index, index.delta.alive), (index.delta.segment, None)]
     rows, parts = {}, []
@@ -266,9 +269,9 @@ def copy_index(index, url: str, collection: str = DEFAULT_COLLECTION, settings: 
             record["pages"] = [list(p) for p in record["pages"]]
         entries.append(DocumentEntry(record, functools.partial(_text_or_none, index, doc), passages))
     corpus = _corpus_of(index)
-    engine = open_engine(url)
+    engine = open_engine(url, create=True)
     try:
-        return sync(engine, collection, entries, embed, model=index.model, dimension=int(index.manifest["dimension"]),
+        return sync(engine, check_collection(collection), entries, embed, model=index.model, dimension=int(index.manifest["dimension"]),
                     analyzer=index.bm25.analyzer, corpus=corpus, settings=settings)
     finally:
         engine.close()
@@ -295,7 +298,7 @@ def _corpus_files(corpus: dict | None) -> list:
 
 def reach(url: str) -> None:
     """A QAError (503) when the Qdrant at `url` cannot be reached or opened: said before a model loads."""
-    engine = open_engine(url)
+    engine = open_engine(url, create=True)  # `qa eval --beir` copies its index into the collection next
     try:
         engine.exists(DEFAULT_COLLECTION)
     finally:
@@ -308,9 +311,9 @@ def beir_collection(index, url: str, collection: str, warn: Warn | None = None):
     holds another corpus (or this corpus.jsonl before it changed: the hashes are compared)."""
     from .store import QdrantStore
 
-    engine = open_engine(url)
+    engine = open_engine(url, create=True)
     try:
-        exists = engine.exists(collection)
+        exists = engine.exists(check_collection(collection))
         manifest = read_manifest(engine, collection) if exists else None
         where = engine.where
     finally:
