@@ -47,8 +47,9 @@ def test_help_names_values_instead_of_typing_them():
     top = runner.invoke(app, ["--help"], prog_name="qa", terminal_width=100).stdout
     assert "  ask     Answer a question with cited passages, best first.\n" in top
     assert "..." not in top.split("Commands:")[1]  # no first sentence cut short
-    for name in ["--help", "index", "ask", "text", "serve", "eval", "init", "status"]:
-        shown = runner.invoke(app, [name, "--help"] if name != "--help" else [name], terminal_width=100).stdout
+    for name in ["--help", "index", "ask", "text", "serve", "eval", "init", "status", "keys add", "keys list"]:
+        shown = runner.invoke(app, [*name.split(), "--help"] if name != "--help" else [name], terminal_width=100).stdout
+        assert "Usage:" in shown, name
         assert not re.search(r"<(bool|str|int|path|list\[\w+\])>|\{\w+\}", shown), shown
 
 

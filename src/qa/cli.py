@@ -276,7 +276,10 @@ for _command in app.registered_commands:  # every command's help names its value
     _command.short_help = SHORT_HELP.get(_command.name)
 
 
-app.add_typer(keys_commands(IndexDir, JsonOut, _user_errors, _warn), name="keys")
+_keys = keys_commands(IndexDir, JsonOut, _user_errors, _warn)
+for _command in _keys.registered_commands:
+    _command.cls = PlainCommand
+app.add_typer(_keys, name="keys", short_help="API keys for qa serve: add, list, revoke.")
 
 
 def main() -> None:  # console-script entry point

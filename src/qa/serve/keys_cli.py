@@ -36,10 +36,11 @@ def keys_commands(IndexDir, JsonOut, _user_errors, _warn) -> typer.Typer:  # noq
                            no_args_is_help=True)
 
     def _keys_path(keys_file: Path | None, index_dir: Path | None) -> Path:
+        from ..locate import find_index
         from .keys import default_keys_file
-        from ..config import Settings
 
-        return keys_file if keys_file is not None else default_keys_file(Settings.from_flags(index_dir=index_dir).index_dir)
+        # the index `qa serve` here would use (--index-dir, $QA_INDEX, the nearest .qa/, index/): its keys
+        return keys_file if keys_file is not None else default_keys_file(find_index(index_dir).path)
 
     @keys_app.command("add")
     def keys_add_command(name: str = typer.Argument(..., help="Who or what the key is for, e.g. alice or ci."),
