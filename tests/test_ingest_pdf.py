@@ -334,3 +334,25 @@ def test_groff_man_pages_read_with_their_word_spaces():
     assert "noFILE" not in grep.text and "gi ven" not in grep.text
     ssh = read_pdf(holdout / "ssh.pdf", "ssh.pdf", _no_warning)
     assert "See the MACs keyword in ssh_config(5)" in ssh.text
+
+
+def _uneven_spacing_pdf(path: Path, lines: int = 10) -> Path:
+    """One page of 10 pt lines whose baseline gaps never repeat (11, 12.5, 14, ... pt): enough line
+    pairs of one size to learn its spacing from, but no spacing common enough to be the usual one."""
+    from reportlab.pdfgen import canvas
+
+    page = canvas.Canvas(str(path))
+    page.setFont("Helvetica", 10)
+    y = 780.0
+    for i in range(lines):
+        page.drawString(72, y, f"Line {i} of a page whose line spacing never repeats.")
+        y -= 11 + 1.5 * i
+    page.save()
+    return path
+
+
+def test_a_size_whose_line_gaps_never_recur_is_read(folder):
+    # Debian's gnuplot manual was skipped whole: leading() took min() of no common gap.
+    doc = read_pdf(_uneven_spacing_pdf(folder / "uneven.pdf"), "uneven.pdf", _no_warning)
+    assert [f"Line {i} of" in doc.text for i in range(10)] == [True] * 10
+    assert doc.pages == ((0, len(doc.text)),)
