@@ -8,6 +8,7 @@ from pathlib import Path
 
 from . import furniture as F
 from .document import Builder, Document, TitleLevels, Unreadable, Warn, guarded
+from .plain import read_docx_plain
 
 # Word's built-in heading styles, by name or by style id (the id stays English in translated Word).
 _HEADING = re.compile(r"^heading\s*([1-9])$", re.I)
@@ -16,7 +17,7 @@ _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # an OLE container: a password-prote
 
 def read_docx(path: Path, name: str, warn: Warn) -> Document | None:
     """The body's paragraphs and tables (headers and footers are not body), Title and Heading n as sections."""
-    return guarded("docx", _extract, path, name, warn)
+    return guarded("docx", _extract, path, name, warn, plain=read_docx_plain)
 
 
 def _extract(path: Path, builder: Builder) -> None:
@@ -26,13 +27,13 @@ def _extract(path: Path, builder: Builder) -> None:
 
     with open(path, "rb") as handle:
         if handle.read(8) == _OLE:
-            raise Unreadable("is encrypted or an old binary .doc (qa reads .docx)")
+            raise Unreadable("is encrypted or an old binary .doc (qa reads .docx)", "encrypted or .doc")
     if not zipfile.is_zipfile(path):
-        raise Unreadable("not a readable .docx (not a zip archive: truncated, or not a Word file)")
+        raise Unreadable("not a readable .docx (not a zip archive: truncated, or not a Word file)", "not a DOCX")
     try:
         document = docx.Document(str(path))
     except (zipfile.BadZipFile, PackageNotFoundError, KeyError) as exc:
-        raise Unreadable(f"not a readable .docx ({type(exc).__name__}: {exc})") from None
+        raise Unreadable(f"not a readable .docx ({type(exc).__name__}: {exc})", "not a DOCX") from None
     blocks = list(document.iter_inner_content())
     known: dict[str, int | None] = {}  # python-docx looks styles up slowly: once a style per file
     styles = [None if isinstance(b, Table) else _style_level(b, known) for b in blocks]

@@ -13,7 +13,7 @@ from typing import Callable
 
 from ..errors import QAError
 from . import READERS, reader
-from .document import Document, file_sha256
+from .document import Document, Skip, file_sha256
 
 PLAIN_SUFFIXES = (".txt", ".md")
 SUFFIXES = (*PLAIN_SUFFIXES, *READERS)
@@ -110,12 +110,12 @@ def _read_plain(file: Path, name: str, warn: Warn) -> Document | None:
     try:
         data = file.read_bytes()
     except OSError as exc:
-        warn(f"skipped {shown_path(file)}: cannot be read ({exc.strerror})")
+        warn(Skip(shown_path(file), f"cannot be read ({exc.strerror})", "cannot be read"))
         return None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        warn(f"skipped {shown_path(file)}: not valid UTF-8 (byte {exc.start})")
+        warn(Skip(shown_path(file), f"not valid UTF-8 (byte {exc.start})", "not UTF-8"))
         return None
     if text.startswith("\ufeff"):
         text = text[1:]  # a BOM is an encoding mark, not content; offsets count from after it

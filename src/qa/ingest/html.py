@@ -8,6 +8,7 @@ from pathlib import Path
 
 from . import furniture as F
 from .document import Builder, Document, TitleLevels, Unreadable, Warn, guarded
+from .plain import read_html_plain
 
 HEADINGS = {f"h{n}": n for n in range(1, 7)}
 # Never content: scripts and styles, forms, and the HTML5 tags for site navigation and furniture.
@@ -35,8 +36,13 @@ _AS_1252 = {"iso-8859-1", "iso8859-1", "latin1", "latin-1", "l1", "us-ascii", "a
 
 
 def read_html(path: Path, name: str, warn: Warn) -> Document | None:
-    """The page's main text, h1-h6 as sections (the title from <h1>, else <title>), tables as rows."""
-    return guarded("html", _extract, path, name, warn)
+    """The page's main text, h1-h6 as sections (the title from <h1>, else <title>), tables as rows; the
+    body's text block by block where those rules fail."""
+    return guarded("html", _extract, path, name, warn, plain=_plain)
+
+
+def _plain(path: Path, builder: Builder) -> None:
+    read_html_plain(decode(Path(path).read_bytes()), builder)
 
 
 def decode(data: bytes) -> str:
@@ -45,7 +51,7 @@ def decode(data: bytes) -> str:
         if data.startswith(bom):
             return data.decode(encoding)
     if b"\0" in data[:4096]:
-        raise Unreadable("not a text file (binary data)")
+        raise Unreadable("not a text file (binary data)", "binary")
     m = _META_CHARSET.search(data[:4096])
     if m:
         label = m.group(1).decode("ascii", "replace").lower()
@@ -65,7 +71,7 @@ def _extract(path: Path, builder: Builder) -> None:
 
     tree = LexborHTMLParser(decode(Path(path).read_bytes()))
     if tree.body is None:
-        raise Unreadable("not an HTML page")
+        raise Unreadable("not an HTML page", "not HTML")
     title_node = tree.css_first("title")
     title = F.squash(title_node.text()) if title_node is not None else ""
     _drop_furniture(tree)
