@@ -137,7 +137,7 @@ def test_missing_index_is_built_from_corpus(workdir):
 def test_index_command_reports_what_it_built(workdir):
     result = runner.invoke(app, ["index", "corpus", "--index-dir", "other"])
     assert result.exit_code == 0, result.output
-    assert result.stdout == "Indexed 32 passages from 1 file(s) into other/\n"
+    assert result.stdout == "Indexed 32 passages from 1 file(s) into other/\n1 file: 1 read\n"
     assert re.fullmatch(r"[0-9a-f]{64}", read_manifest(workdir / "other")["files"][0]["sha256"])
 
 

@@ -105,7 +105,7 @@ def test_qa_index_says_what_it_reused_and_full_embeds_everything(corpus, tmp_pat
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("Indexed 36 passages from 4 file(s) into index/ (embedded 2 new texts, reused ")
     result = runner.invoke(app, ["index", "c", "--full"])
-    assert result.stdout == "Indexed 36 passages from 4 file(s) into index/\n"
+    assert result.stdout == "Indexed 36 passages from 4 file(s) into index/\n4 files: 4 read\n"
 
 
 def test_a_damaged_index_is_not_reused(corpus, tmp_path, embedder):

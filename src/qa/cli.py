@@ -137,6 +137,8 @@ def index_command(
     full: bool = typer.Option(False, "--full", help="Embed every text again instead of reusing the vectors "
                               "of texts the index already holds."),
     as_json: bool = JsonOut,
+    strict: bool = typer.Option(False, "--strict", help="Exit 1 when any file was skipped or read as plain "
+                                "text (its layout rules failed), for pipelines."),
     store: str = StoreKind,
     qdrant_url: Optional[str] = QdrantUrl,
     collection: str = Collection,
@@ -156,6 +158,7 @@ def index_command(
     Example: qa index corpus/   (or: qa index corpus/ --store qdrant --qdrant-url http://qdrant:6333 --shards 6 --replicas 2)
     """
     from .embed import load_embedder
+    from .ingest.outcomes import summary
     from .store.build import build_index
     from .store.folder import check_index_target
 
@@ -175,13 +178,18 @@ def index_command(
         index = build_index(sources, index_dir, embedder, warn=_warn,
                             progress=_progress_bar("Embedding passages"), reuse=not full)
         manifest = index.manifest
+        said = summary(manifest["files"])  # every file's outcome in one line
         if as_json:
-            typer.echo(json.dumps({k: manifest[k] for k in ("model", "passage_count", "built_at", "files", "texts")}))
+            typer.echo(json.dumps({**{k: manifest[k] for k in ("model", "passage_count", "built_at", "files", "texts")},
+                                   "summary": said}))
         else:
             docs = sum(1 for f in manifest["files"] if not f.get("skipped"))
             texts = manifest["texts"]
             reused = f" (embedded {texts['embedded']} new texts, reused {texts['reused']})" if texts["reused"] else ""
             typer.echo(f"Indexed {manifest['passage_count']} passages from {docs} file(s) into {index_dir}/{reused}")
+            typer.echo(said)
+        if strict and any(f.get("outcome", "read") != "read" or f.get("skipped") for f in manifest["files"]):
+            raise typer.Exit(1)
 
 
 def _index_qdrant(sources: list[Path], url: str, collection: str, from_index: Path | None, model: str | None,

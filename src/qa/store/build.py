@@ -19,7 +19,9 @@ import numpy as np
 
 from ..errors import QAError
 from ..ingest import readers_digest
+from ..ingest.document import Skip
 from ..ingest.files import Document, doc_name, file_sha256, find_files, read_document, shown_path
+from ..ingest.outcomes import kept_outcome, outcome
 from ..ingest.passages import Passage, split_document
 from .ann import ANN_FROM, build_ann
 from .build_delta import DeltaPlan, link_base, place_files, plan_delta, write_dead
@@ -62,6 +64,8 @@ def _update(sources: list[Path], index_dir: Path, embedder, warn: Warn | None, p
     # unchanged PDF, HTML and Word files are taken from the index there, not parsed again
     known = extracted_documents(index_dir) if intact else {}
     entries, documents, hashes, counts = [], [], {}, {}  # entries: each document's (name, piece), in order
+    outcomes: dict[str, dict] = {}  # each file's outcome (read, plain, skipped), for its record
+    earlier = _earlier_records(index_dir) if intact else {}
     seen: set[str] = set()
     for root, file in find_files(paths, warn=warn):  # errors name paths as given
         name = doc_name(root, file)
@@ -71,11 +75,16 @@ def _update(sources: list[Path], index_dir: Path, embedder, warn: Warn | None, p
         if kept is not None and _unchanged(file, kept[0]):
             seen.add(name)
             hashes[name], counts[name] = kept[0]["sha256"], kept[2] - kept[1]
+            outcomes[name] = kept_outcome(kept[0])
             documents.append(old.documents[name])
             entries.append((name, Kept(kept[1], kept[2], kept[3])))
             continue
-        document = read_document(file, name, warn or (lambda message: None), known)
+        skips: list[Skip] = []
+        document = read_document(file, name, _noting(warn, skips), known)
+        outcomes[name] = outcome(document, skips[-1] if skips else None)
         if document is not None:
+            if known.get(name) is document and name in earlier:  # taken from the index: as it was read then
+                outcomes[name] = kept_outcome(earlier[name])
             seen.add(name)
             passages = split_document(document)
             hashes[name], counts[name] = document.sha256, len(passages)
@@ -83,7 +92,7 @@ def _update(sources: list[Path], index_dir: Path, embedder, warn: Warn | None, p
             entries.append((name, Fresh(passages)))
     if not documents:
         raise QAError("no readable documents to index (every file was skipped)")
-    files = _file_records(resolved, hashes, counts)
+    files = _file_records(resolved, hashes, counts, outcomes)
     if old is not None and _unplaced(files) == _unplaced(old.manifest["files"]) \
             and all(isinstance(p, Kept) for _, p in entries):
         return old  # nothing changed
@@ -309,9 +318,28 @@ def _unchanged(file: Path, record: dict) -> bool:
         return False
 
 
-def _file_records(sources: list[Path], hashes: dict[str, str], counts: dict[str, int]) -> list[dict]:
-    """Size, mtime, hash and passage count of every corpus file, skipped ones (unreadable, not UTF-8)
-    included, so edits are seen; a file that cannot be read has no hash."""
+def _noting(warn: Warn | None, skips: list[Skip]) -> Warn:
+    """`warn`, also keeping the warnings that say a file was skipped (its reason goes in its record)."""
+    def said(message: str) -> None:
+        if isinstance(message, Skip):
+            skips.append(message)
+        if warn:
+            warn(message)
+    return said
+
+
+def _earlier_records(index_dir: Path) -> dict[str, dict]:
+    """The file records of the index there, by document (their outcomes), {} when it has none."""
+    try:
+        return {r["doc"]: r for r in read_manifest(index_dir).get("files", [])} if index_exists(index_dir) else {}
+    except (QAError, KeyError, TypeError, AttributeError):
+        return {}
+
+
+def _file_records(sources: list[Path], hashes: dict[str, str], counts: dict[str, int],
+                  outcomes: dict[str, dict] | None = None) -> list[dict]:
+    """Size, mtime, hash, passage count and outcome of every corpus file, skipped ones (unreadable, not
+    UTF-8) included, so edits are seen; a file that cannot be read has no hash."""
     records = []
     for root, file in find_files(sources):
         name = doc_name(root, file)
@@ -324,5 +352,6 @@ def _file_records(sources: list[Path], hashes: dict[str, str], counts: dict[str,
                   "mtime_ns": stat.st_mtime_ns if stat else None, "passages": counts.get(name, 0)}
         if name not in hashes:
             record["skipped"] = True
+        record.update((outcomes or {}).get(name) or {"outcome": "skipped" if name not in hashes else "read"})
         records.append(record)
     return records
