@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import traceback
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
@@ -31,6 +32,8 @@ class Document:
     kind: str = "text"  # "text", "markdown", "pdf", "html", "docx"
     plain: str = ""  # why some or all of it was read as plain text (its layout rules failed); "" = laid out
     plain_pages: tuple[int, ...] = ()  # the pages (1 = first) read as plain text; () with `plain`: all of it
+    # (size, mtime_ns) of the file when the bytes `sha256` hashes were read; None when not read here
+    read_stat: tuple[int, int] | None = field(default=None, compare=False)
 
 
 class Unreadable(Exception):
@@ -59,34 +62,43 @@ Warn = Callable[[str], None]
 
 
 def file_sha256(path: Path) -> str:
-    with open(path, "rb") as handle:
-        return hashlib.file_digest(handle, "sha256").hexdigest()
+    """The file's SHA-256; OSError for a file qa refuses to read (a FIFO, a device, a sparse file)."""
+    from .bounds import checked_sha256
+
+    return checked_sha256(path)
 
 
-def guarded(kind: str, extract: Callable[[Path, "Builder"], None], path: Path, name: str, warn: Warn,
-            plain: Callable[[Path, "Builder"], None] | None = None) -> Document | None:
-    """Run one reader's `extract` into a fresh Builder; any failure is one warning and None, never a raise.
-    A file read only in part (a damaged page) is returned, with one warning per note the reader made.
-    Where the layout rules raise, `plain` (the reader's plain path: its text block by block) reads the
-    document again, and the warning says which step failed; only what no path reads is skipped."""
+def guarded(kind: str, extract: Callable[[bytes, "Builder"], None], path: Path, name: str, warn: Warn,
+            plain: Callable[[bytes, "Builder"], None] | None = None) -> Document | None:
+    """Read the file's bytes once (bounds.read_checked) and run one reader's `extract` on them into a
+    fresh Builder; any failure is one warning and None, never a raise (bounds.Changed excepted: the
+    caller reads a file that changed under it again). A file read only in part (a damaged page) is
+    returned, with one warning per note the reader made. Where the layout rules raise, `plain` (the
+    reader's plain path: its text block by block) reads the document again, and the warning says
+    which step failed; only what no path reads is skipped."""
+    from .bounds import Changed, read_checked
+
     builder = Builder()
     try:
+        data, info = read_checked(path, kind)
         try:
-            extract(path, builder)
+            extract(data, builder)
         except Unreadable:
             raise
         except Exception as exc:  # layout rules met a document they were not written for
             if plain is None:
                 raise
             builder = Builder()  # what the layout path put in is dropped: the plain path reads it all
-            builder.plain_document(failure(exc))
-            plain(path, builder)
+            builder.plain_document(f"layout rules failed ({failure(exc)})")
+            plain(data, builder)
         if not builder.has_text():
             raise Unreadable("no text found", "no text")
-        document = builder.document(name, file_sha256(path), kind)
+        document = builder.document(name, hashlib.sha256(data).hexdigest(), kind, (info.st_size, info.st_mtime_ns))
         for note in builder.notes:  # read, but not all of it: said once each, after the name
             warn(f"{name}: {note}")
         return document
+    except Changed:
+        raise
     except Unreadable as exc:
         warn(Skip(name, str(exc), exc.short))
     except Exception as exc:  # a broken file can make a library raise anything; the index must go on
@@ -107,6 +119,8 @@ def failure(exc: BaseException) -> str:
     frames = traceback.extract_tb(exc.__traceback__)
     ours = [f for f in frames if f.filename.startswith(_QA)]
     step = ours[-1].name if ours else "?"
+    if isinstance(exc, RecursionError) and ours:  # the function that recursed, not where the stack ran out
+        step = Counter(f.name for f in ours).most_common(1)[0][0]
     if frames and frames[-1].filename.startswith(_QA):
         return f"qa bug: {type(exc).__name__} in {step}"
     where = frames[-1].filename if frames else ""
@@ -138,7 +152,7 @@ class Builder:
     notes: list[str] = field(default_factory=list)
     undo: tuple[int, int, int] | None = None  # (parts, size) before the last heading, and the size after it
     plain_failures: dict[int, str] = field(default_factory=dict)  # page (1 = first) -> what failed there
-    plain_whole: str = ""  # what failed when the whole document was read as plain text
+    plain_whole: str = ""  # why the whole document was read as plain text
 
     def paragraph(self, text: str, continues: bool = False, glued: bool = False) -> int:
         """Add one paragraph and return its offset; `continues` joins it to the previous one by a single
@@ -186,9 +200,9 @@ class Builder:
         """Page `page` (1 = first) is read as plain text because its layout rules failed (`failed`)."""
         self.plain_failures[page] = failed
 
-    def plain_document(self, failed: str) -> None:
-        """The whole document is read as plain text because its layout rules failed (`failed`)."""
-        self.plain_whole = failed
+    def plain_document(self, why: str) -> None:
+        """The whole document is read as plain text, for the reason `why` ("layout rules failed (...)")."""
+        self.plain_whole = why
 
     def new_page(self) -> None:
         self.page_start = None
@@ -201,7 +215,7 @@ class Builder:
     def has_text(self) -> bool:
         return self.size > 0
 
-    def document(self, name: str, sha256: str, kind: str) -> Document:
+    def document(self, name: str, sha256: str, kind: str, read_stat: tuple[int, int] | None = None) -> Document:
         text = "".join(self.parts)
         heads = sorted(self.heads, key=lambda h: h[0])
         sections = []
@@ -214,12 +228,12 @@ class Builder:
         plain, plain_pages = self._plain(len(pages or ()))
         if plain:
             self.notes.append(f"read as plain text: {plain}")
-        return Document(name, text, sha256, tuple(sections), pages, kind, plain, plain_pages)
+        return Document(name, text, sha256, tuple(sections), pages, kind, plain, plain_pages, read_stat)
 
     def _plain(self, page_count: int) -> tuple[str, tuple[int, ...]]:
         """Why the document was read as plain text, in part or whole, and the pages that were."""
         if self.plain_whole:
-            return f"layout rules failed ({self.plain_whole})", tuple(range(1, page_count + 1))
+            return self.plain_whole, tuple(range(1, page_count + 1))
         if not self.plain_failures:
             return "", ()
         by_failure: dict[str, list[int]] = {}

@@ -30,6 +30,13 @@ BLOCKS = {
     "thead", "tbody", "tfoot", "td", "th", "noframes", "fieldset",
     *HEADINGS,
 }
+# Past this nesting depth a page is read on the plain path: lexbor's tree costs time quadratic in the
+# depth (20,000 nested <div>s: 2 s; 200,000: minutes) and _walk recurses once a level.
+DEPTH_MAX = 500
+_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9:-]*)[^>]*?(/?)>")
+_VOID = frozenset("area base br col embed hr img input link meta param source track wbr".split())
+_SELF_CLOSING = frozenset("p li dt dd tr td th option thead tbody tfoot".split())  # end tags optional
+_SCOPES = frozenset("table ul ol dl select div body".split())  # ... which close nothing outside these
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([-\w:.]+)""", re.I)
 # WHATWG: pages labelled Latin-1 or ASCII are decoded as windows-1252, which every browser does.
 _AS_1252 = {"iso-8859-1", "iso8859-1", "latin1", "latin-1", "l1", "us-ascii", "ascii", "windows-1252", "cp1252"}
@@ -41,8 +48,8 @@ def read_html(path: Path, name: str, warn: Warn) -> Document | None:
     return guarded("html", _extract, path, name, warn, plain=_plain)
 
 
-def _plain(path: Path, builder: Builder) -> None:
-    read_html_plain(decode(Path(path).read_bytes()), builder)
+def _plain(data: bytes, builder: Builder) -> None:
+    read_html_plain(decode(data), builder)
 
 
 def decode(data: bytes) -> str:
@@ -66,10 +73,15 @@ def decode(data: bytes) -> str:
         return data.decode("cp1252", errors="replace")
 
 
-def _extract(path: Path, builder: Builder) -> None:
+def _extract(data: bytes, builder: Builder) -> None:
     from selectolax.lexbor import LexborHTMLParser
 
-    tree = LexborHTMLParser(decode(Path(path).read_bytes()))
+    text = decode(data)
+    if _deeper_than(text, DEPTH_MAX):
+        builder.plain_document(f"elements nested over {DEPTH_MAX} deep, past what the layout reader takes")
+        read_html_plain(text, builder)
+        return
+    tree = LexborHTMLParser(text)
     if tree.body is None:
         raise Unreadable("not an HTML page", "not HTML")
     title_node = tree.css_first("title")
@@ -80,6 +92,33 @@ def _extract(path: Path, builder: Builder) -> None:
         # No <h1>: the <title> names the page, less a site name after a separator.
         builder.heading(re.split(r"\s+[|\u2013\u2014-]\s+", title)[0], 1)
     _walk(root, builder, TitleLevels(len(root.css("h1"))))
+
+
+def _deeper_than(text: str, limit: int) -> bool:
+    """Are the page's elements nested deeper than `limit`? Tags are counted as a browser closes them,
+    roughly (void elements close at once, an item or cell closes the open one of its kind, an end tag
+    closes up to its start tag), in one pass that stops at the limit; hand-written because no parser
+    can be asked for the depth without building the tree whose cost is the point."""
+    stack: list[str] = []
+    for m in _TAG.finditer(text):
+        name = m.group(2).lower()
+        if m.group(1):  # an end tag: close up to its start tag, if one is open near the top
+            for back in range(len(stack) - 1, max(-1, len(stack) - 64), -1):
+                if stack[back] == name:
+                    del stack[back:]
+                    break
+        elif name not in _VOID and not m.group(3):
+            if name in _SELF_CLOSING:  # closes an open one of its kind within its table or list
+                for back in range(len(stack) - 1, max(-1, len(stack) - 4), -1):
+                    if stack[back] == name:
+                        del stack[back:]
+                        break
+                    if stack[back] in _SCOPES:
+                        break
+            stack.append(name)
+            if len(stack) > limit:
+                return True
+    return False
 
 
 def _only(nodes):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import ctypes
 import re
+import time
 from collections import Counter
 from pathlib import Path
 
@@ -19,6 +20,9 @@ CELL_GAP = 1.2  # a horizontal gap of this many font sizes inside a short line s
 ROW_MAX_CHARS = 80
 CONTENTS_SHARE = 0.8  # a paragraph this much made of the document's headings is its table of contents
 KEEP_OPEN = 16  # pages held open between the reader's two passes (a short manual's; the others are loaded twice)
+# Pages whose lines are not made out this long after the file was opened are read as plain text: a
+# pathological file keeps its text and stays within read_isolated's budget.
+LAYOUT_SECONDS = 60.0
 SIZE_SAMPLES = 7  # characters sampled along a line for its type size
 _LINE = re.compile(r"[^\r\n]+")
 _FOLIO = re.compile(r"^(\d{1,4})\s|\s(\d{1,4})$")  # a page number opening or closing a header line
@@ -37,8 +41,9 @@ def read_pdf(path: Path, name: str, warn: Warn) -> Document | None:
     return guarded("pdf", _extract, path, name, warn, plain=read_plain)
 
 
-def _extract(path: Path, builder: Builder) -> None:
-    pdf = open_document(path)
+def _extract(data: bytes, builder: Builder) -> None:
+    pdf = open_document(data)
+    give_up = time.monotonic() + LAYOUT_SECONDS
     opened = {}
     try:
         outline = _outline(pdf)
@@ -64,7 +69,11 @@ def _extract(path: Path, builder: Builder) -> None:
                 pages.append([])  # kept as an empty page, so that page numbers stay right
                 continue
             try:
-                pages.append(_lines(loaded[1], loaded[2], loaded[0].get_height(), words))
+                if time.monotonic() > give_up:  # the rest is read as plain text, within the file's time budget
+                    builder.plain_page(index + 1, f"past the layout's {LAYOUT_SECONDS:.0f} s")
+                    pages.append([])
+                else:
+                    pages.append(_lines(loaded[1], loaded[2], loaded[0].get_height(), words))
             except Exception as exc:  # this page's layout rules failed: it is read as plain text
                 builder.plain_page(index + 1, failure(exc))
                 pages.append([])

@@ -4,7 +4,6 @@ as pdfium gives it, no layout rules) for a document whose layout analysis failed
 from __future__ import annotations
 
 import re
-from pathlib import Path
 
 from . import furniture as F
 from .document import Builder, Unreadable
@@ -12,12 +11,12 @@ from .document import Builder, Unreadable
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
-def open_document(path: Path):
-    """The opened PDF, or Unreadable saying why not (encrypted, not a PDF)."""
+def open_document(data: bytes):
+    """The PDF of these bytes, opened, or Unreadable saying why not (encrypted, not a PDF)."""
     import pypdfium2 as pdfium
 
     try:
-        return pdfium.PdfDocument(Path(path))
+        return pdfium.PdfDocument(data)
     except pdfium.PdfiumError as exc:
         code = getattr(exc, "err_code", None)
         if code == pdfium.raw.FPDF_ERR_PASSWORD:
@@ -37,9 +36,9 @@ def check_pages(damaged: list[int], count: int, text: bool, builder: Builder) ->
         builder.note(f"{word} {shown} of {count} could not be loaded (damaged?); the other pages are read")
 
 
-def read_plain(path: Path, builder: Builder) -> None:
+def read_plain(data: bytes, builder: Builder) -> None:
     """The plain path: pdfium's text of each page as one paragraph, pages kept, no layout rules."""
-    pdf = open_document(path)
+    pdf = open_document(data)
     damaged, text = [], False
     try:
         for index in range(len(pdf)):

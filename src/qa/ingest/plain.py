@@ -3,10 +3,9 @@ document whose layout analysis failed (or an HTML page too deep to build a tree 
 
 from __future__ import annotations
 
-import re
+import io
 import zipfile
 from html.parser import HTMLParser
-from pathlib import Path
 
 from . import furniture as F
 from .document import Builder, Unreadable
@@ -59,13 +58,13 @@ def read_html_plain(text: str, builder: Builder) -> None:
     parser.flush()
 
 
-def read_docx_plain(path: Path, builder: Builder) -> None:
+def read_docx_plain(data: bytes, builder: Builder) -> None:
     """A Word file's body paragraphs in order (tables' cell paragraphs among them), read from
     word/document.xml by a streaming XML parser, without python-docx."""
     from lxml import etree
 
     try:
-        with zipfile.ZipFile(path) as archive, archive.open("word/document.xml") as xml:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive, archive.open("word/document.xml") as xml:
             for _, paragraph in etree.iterparse(xml, events=("end",), tag=f"{_W}p", huge_tree=False,
                                                 resolve_entities=False, no_network=True):
                 parts = []

@@ -65,6 +65,7 @@ def _update(sources: list[Path], index_dir: Path, embedder, warn: Warn | None, p
     known = extracted_documents(index_dir) if intact else {}
     entries, documents, hashes, counts = [], [], {}, {}  # entries: each document's (name, piece), in order
     outcomes: dict[str, dict] = {}  # each file's outcome (read, plain, skipped), for its record
+    stats: dict[str, tuple[int, int]] = {}  # (size, mtime_ns) of each file when the bytes hashed were read
     earlier = _earlier_records(index_dir) if intact else {}
     seen: set[str] = set()
     for root, file in find_files(paths, warn=warn):  # errors name paths as given
@@ -74,6 +75,7 @@ def _update(sources: list[Path], index_dir: Path, embedder, warn: Warn | None, p
         kept = rows.get(name)
         if kept is not None and _unchanged(file, kept[0]):
             seen.add(name)
+            stats[name] = (kept[0]["size"], kept[0]["mtime_ns"])  # what the bytes hashed had, not what a later stat says
             hashes[name], counts[name] = kept[0]["sha256"], kept[2] - kept[1]
             outcomes[name] = kept_outcome(kept[0])
             documents.append(old.documents[name])
@@ -86,13 +88,15 @@ def _update(sources: list[Path], index_dir: Path, embedder, warn: Warn | None, p
             if known.get(name) is document and name in earlier:  # taken from the index: as it was read then
                 outcomes[name] = kept_outcome(earlier[name])
             seen.add(name)
+            if document.read_stat is not None:
+                stats[name] = document.read_stat
             passages = split_document(document)
             hashes[name], counts[name] = document.sha256, len(passages)
             documents.append(document)
             entries.append((name, Fresh(passages)))
     if not documents:
         raise QAError("no readable documents to index (every file was skipped)")
-    files = _file_records(resolved, hashes, counts, outcomes)
+    files = _file_records(resolved, hashes, counts, outcomes, stats)
     if old is not None and _unplaced(files) == _unplaced(old.manifest["files"]) \
             and all(isinstance(p, Kept) for _, p in entries):
         return old  # nothing changed
@@ -337,19 +341,23 @@ def _earlier_records(index_dir: Path) -> dict[str, dict]:
 
 
 def _file_records(sources: list[Path], hashes: dict[str, str], counts: dict[str, int],
-                  outcomes: dict[str, dict] | None = None) -> list[dict]:
+                  outcomes: dict[str, dict] | None = None, stats: dict[str, tuple[int, int]] | None = None) -> list[dict]:
     """Size, mtime, hash, passage count and outcome of every corpus file, skipped ones (unreadable, not
-    UTF-8) included, so edits are seen; a file that cannot be read has no hash."""
+    UTF-8) included, so edits are seen; a file that cannot be read (or that qa refuses: a FIFO, a
+    sparse file) has no hash. A file read in this build has the size and mtime it had when read:
+    one edited since is seen as changed by the next build."""
     records = []
     for root, file in find_files(sources):
         name = doc_name(root, file)
         try:
             stat = file.stat()
-            sha256 = hashes.get(name) or file_sha256(file)
+            size, mtime_ns = (stats or {}).get(name) or (stat.st_size, stat.st_mtime_ns)
+            # a file that kept changing while read has no hash: the index stays stale until it is read
+            changing = (outcomes or {}).get(name, {}).get("short") == "changing"
+            sha256 = hashes.get(name) or (None if changing else file_sha256(file))
         except OSError:
-            stat, sha256 = None, None
-        record = {"doc": name, "sha256": sha256, "size": stat.st_size if stat else None,
-                  "mtime_ns": stat.st_mtime_ns if stat else None, "passages": counts.get(name, 0)}
+            size = mtime_ns = sha256 = None
+        record = {"doc": name, "sha256": sha256, "size": size, "mtime_ns": mtime_ns, "passages": counts.get(name, 0)}
         if name not in hashes:
             record["skipped"] = True
         record.update((outcomes or {}).get(name) or {"outcome": "skipped" if name not in hashes else "read"})
