@@ -117,7 +117,7 @@ def failure(exc: BaseException) -> str:
     """What failed, for a warning: "qa bug: ValueError in leading" when qa's own code raised, else the
     library that raised and the qa step that called it ("PdfiumError from pypdfium2 in _lines")."""
     frames = traceback.extract_tb(exc.__traceback__)
-    ours = [f for f in frames if f.filename.startswith(_QA)]
+    ours = [f for f in frames if f.filename.startswith(_QA) and not f.name.startswith("<")]  # not "<dictcomp>"
     step = ours[-1].name if ours else "?"
     if isinstance(exc, RecursionError) and ours:  # the function that recursed, not where the stack ran out
         step = Counter(f.name for f in ours).most_common(1)[0][0]
