@@ -4,6 +4,7 @@ stopped from inside the process that runs it. The child sends the Document back 
 
 from __future__ import annotations
 
+import faulthandler
 import json
 import os
 import select
@@ -12,20 +13,26 @@ import time
 from pathlib import Path
 from typing import Callable
 
+# (imported here, not in the child: a fork copies no other thread, so an import lock held by one
+# at the fork would never be released in the child)
+try:
+    import resource
+except ImportError:  # Windows
+    resource = None
+
 from .bounds import Changed
 from .document import Document, Section, Skip, Warn
 
 MEMORY = 1 << 30  # bytes of heap a child may take beyond what it was forked with
-SECONDS = 120.0  # wall-clock budget of one file's read, the plain path's retry included
+SECONDS = 120.0  # wall-clock budget of one file's read (pdf.LAYOUT_SECONDS turns the layout to plain text first)
 
 
 def read_isolated(read: Callable[[Path, str, Warn], Document | None], path: Path, name: str, warn: Warn,
                   seconds: float = SECONDS, memory: int = MEMORY) -> Document | None:
     """`read(path, name, warn)` run in a child; where it dies (memory) or runs past its budget, one
     warning and None. Where fork is missing (Windows), run here, unbounded."""
-    if not hasattr(os, "fork"):
+    if not hasattr(os, "fork") or resource is None:
         return read(path, name, warn)
-    started = time.monotonic()
     status, out = _run_child(read, path, name, seconds, memory)
     if out is not None:
         if out.get("changed"):
@@ -51,8 +58,6 @@ def _run_child(read, path: Path, name: str, seconds: float, memory: int) -> tupl
         code = 0
         try:
             os.close(readable)
-            import faulthandler
-
             faulthandler.disable()  # a reader stopped at the memory limit is said once, by the parent
             _limit_memory(memory)
             said: list = []
@@ -105,8 +110,6 @@ def _run_child(read, path: Path, name: str, seconds: float, memory: int) -> tupl
 def _limit_memory(memory: int) -> None:
     """Cap the child's heap (RLIMIT_DATA: private writable mappings, so address space only reserved
     is not counted) at what it holds now plus `memory`."""
-    import resource
-
     try:
         with open("/proc/self/status") as status:
             held = next(int(line.split()[1]) * 1024 for line in status if line.startswith("VmData:"))
