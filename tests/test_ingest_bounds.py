@@ -156,10 +156,18 @@ def test_a_pdf_stream_bomb_is_stopped_at_the_memory_limit_and_the_rest_is_indexe
     assert {p.doc for p in index.passages} == {"good.txt"}
 
 
-def test_a_pdf_past_its_time_budget_is_stopped(tmp_path):
+def test_a_pdf_past_its_time_budget_is_stopped_and_read_on_the_plain_path(tmp_path, monkeypatch):
+    import qa.ingest.isolated as isolated
+    from qa.ingest.pdf import read_pdf_plain
+
     path = files.write_manual_pdf(tmp_path / "manual.pdf")
     warnings: list[str] = []
-    assert read_isolated(read_pdf, path, "manual.pdf", warnings.append, seconds=0.001) is None
+    document = read_isolated(read_pdf, path, "manual.pdf", warnings.append, seconds=0.001, plain=read_pdf_plain)
+    assert warnings == ["manual.pdf: read as plain text: the layout took over its time budget (0 s) and was stopped"]
+    assert document.plain_pages == (1, 2, 3) and files.INTRO.split()[0] in document.text
+    monkeypatch.setattr(isolated, "PLAIN_SECONDS", 0.001)  # and where the plain path runs out of time too
+    warnings.clear()
+    assert read_isolated(read_pdf, path, "manual.pdf", warnings.append, seconds=0.001, plain=read_pdf_plain) is None
     assert warnings == ["skipped manual.pdf: took over its time budget (0 s) and was stopped"]
 
 

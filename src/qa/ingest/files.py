@@ -101,9 +101,9 @@ def read_document(file: Path, name: str, warn: Warn, known: dict[str, Document] 
     for _ in range(2):
         try:
             if read is not None and file.suffix.lower() == ".pdf":  # C code: bounded from outside
-                import pypdfium2  # noqa: F401 (imported once here, not again in every child)
+                from .pdf import read_pdf_plain  # (and pypdfium2 with it: imported once, not in every child)
 
-                return read_isolated(read, file, name, warn)
+                return read_isolated(read, file, name, warn, plain=read_pdf_plain)
             return read(file, name, warn) if read else _read_plain(file, name, warn)
         except Changed:
             continue

@@ -25,29 +25,39 @@ from .document import Document, Section, Skip, Warn
 
 MEMORY = 1 << 30  # bytes of heap a child may take beyond what it was forked with
 SECONDS = 120.0  # wall-clock budget of one file's read (pdf.LAYOUT_SECONDS turns the layout to plain text first)
+PLAIN_SECONDS = 60.0  # ... and of its plain path, where the layout was stopped
 
 
 def read_isolated(read: Callable[[Path, str, Warn], Document | None], path: Path, name: str, warn: Warn,
-                  seconds: float = SECONDS, memory: int = MEMORY) -> Document | None:
-    """`read(path, name, warn)` run in a child; where it dies (memory) or runs past its budget, one
-    warning and None. Where fork is missing (Windows), run here, unbounded."""
+                  seconds: float = SECONDS, memory: int = MEMORY,
+                  plain: Callable[[Path, str, Warn, str], Document | None] | None = None) -> Document | None:
+    """`read(path, name, warn)` run in a child; where it dies (memory) or runs past its budget, the
+    reader's `plain` path (given why) in a fresh child with its own budget, else one warning and None.
+    Where fork is missing (Windows), run here, unbounded."""
     if not hasattr(os, "fork") or resource is None:
         return read(path, name, warn)
     status, out = _run_child(read, path, name, seconds, memory)
+    if out is None and plain is not None:
+        why = _stopped(status, seconds, memory)[0]
+        status, out = _run_child(lambda p, n, w: plain(p, n, w, f"the layout {why}"), path, name, PLAIN_SECONDS, memory)
+        seconds = PLAIN_SECONDS
     if out is not None:
         if out.get("changed"):
             raise Changed()
         for said in out["warnings"]:
             warn(Skip(*said["skip"]) if "skip" in said else said["text"])
         return _document(out["document"]) if out["document"] is not None else None
-    if status == "time":
-        reason, short = f"took over its time budget ({seconds:.0f} s) and was stopped", "time budget"
-    elif status == "memory":
-        reason, short = f"needed over {memory >> 20:,} MB of memory to read and was stopped", "memory"
-    else:
-        reason, short = f"the reader process died ({status}) on it", "reader died"
-    warn(Skip(name, reason, short))
+    warn(Skip(name, *_stopped(status, seconds, memory)))
     return None
+
+
+def _stopped(status: str, seconds: float, memory: int) -> tuple[str, str]:
+    """Why a child sent nothing, and the short form a summary counts."""
+    if status == "time":
+        return f"took over its time budget ({seconds:.0f} s) and was stopped", "time budget"
+    if status == "memory":
+        return f"needed over {memory >> 20:,} MB of memory to read and was stopped", "memory"
+    return f"the reader process died ({status}) on it", "reader died"
 
 
 def _run_child(read, path: Path, name: str, seconds: float, memory: int) -> tuple[str, dict | None]:

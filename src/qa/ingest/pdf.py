@@ -41,6 +41,15 @@ def read_pdf(path: Path, name: str, warn: Warn) -> Document | None:
     return guarded("pdf", _extract, path, name, warn, plain=read_plain)
 
 
+def read_pdf_plain(path: Path, name: str, warn: Warn, why: str) -> Document | None:
+    """The plain path alone (pdfium's text page by page), for a file whose layout was stopped (`why`)."""
+    def plain(data: bytes, builder: Builder) -> None:
+        builder.plain_document(why)
+        read_plain(data, builder)
+
+    return guarded("pdf", plain, path, name, warn)
+
+
 def _extract(data: bytes, builder: Builder) -> None:
     pdf = open_document(data)
     give_up = time.monotonic() + LAYOUT_SECONDS
