@@ -33,7 +33,7 @@ BLOCKS = {
 # Past this nesting depth a page is read on the plain path: lexbor's tree costs time quadratic in the
 # depth (20,000 nested <div>s: 2 s; 200,000: minutes) and _walk recurses once a level.
 DEPTH_MAX = 500
-_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9:-]*)[^>]*?(/?)>")
+_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9:-]*)[^>]*>")  # (self-closing: "/" before the ">")
 _VOID = frozenset("area base br col embed hr img input link meta param source track wbr".split())
 _SELF_CLOSING = frozenset("p li dt dd tr td th option thead tbody tfoot".split())  # end tags optional
 _SCOPES = frozenset("table ul ol dl select div body".split())  # ... which close nothing outside these
@@ -101,13 +101,16 @@ def _deeper_than(text: str, limit: int) -> bool:
     can be asked for the depth without building the tree whose cost is the point."""
     stack: list[str] = []
     for m in _TAG.finditer(text):
-        name = m.group(2).lower()
-        if m.group(1):  # an end tag: close up to its start tag, if one is open near the top
+        close, name = m.groups()
+        name = name.lower()
+        if close and stack and stack[-1] == name:  # (most end tags: the quick way)
+            stack.pop()
+        elif close:  # an end tag: close up to its start tag, if one is open near the top
             for back in range(len(stack) - 1, max(-1, len(stack) - 64), -1):
                 if stack[back] == name:
                     del stack[back:]
                     break
-        elif name not in _VOID and not m.group(3):
+        elif name not in _VOID and text[m.end() - 2] != "/":
             if name in _SELF_CLOSING:  # closes an open one of its kind within its table or list
                 for back in range(len(stack) - 1, max(-1, len(stack) - 4), -1):
                     if stack[back] == name:
