@@ -158,16 +158,16 @@ def test_a_pdf_stream_bomb_is_stopped_at_the_memory_limit_and_the_rest_is_indexe
 
 def test_a_pdf_past_its_time_budget_is_stopped_and_read_on_the_plain_path(tmp_path, monkeypatch):
     import qa.ingest.isolated as isolated
-    from qa.ingest.pdf import read_pdf_plain
+    from qa.ingest.pdf import read_pdf_plain_only
 
     path = files.write_manual_pdf(tmp_path / "manual.pdf")
     warnings: list[str] = []
-    document = read_isolated(read_pdf, path, "manual.pdf", warnings.append, seconds=0.001, plain=read_pdf_plain)
+    document = read_isolated(read_pdf, path, "manual.pdf", warnings.append, seconds=0.001, plain=read_pdf_plain_only)
     assert warnings == ["manual.pdf: read as plain text: the layout took over its time budget (0 s) and was stopped"]
     assert document.plain_pages == (1, 2, 3) and files.INTRO.split()[0] in document.text
     monkeypatch.setattr(isolated, "PLAIN_SECONDS", 0.001)  # and where the plain path runs out of time too
     warnings.clear()
-    assert read_isolated(read_pdf, path, "manual.pdf", warnings.append, seconds=0.001, plain=read_pdf_plain) is None
+    assert read_isolated(read_pdf, path, "manual.pdf", warnings.append, seconds=0.001, plain=read_pdf_plain_only) is None
     assert warnings == ["skipped manual.pdf: took over its time budget (0 s) and was stopped"]
 
 
@@ -236,3 +236,13 @@ def test_a_file_edited_after_it_was_read_is_seen_as_changed(tmp_path, embedder, 
     monkeypatch.setattr(build, "split_document", split_then_edit)
     index, _ = _build(folder, tmp_path / "index", embedder)
     assert stale_reason(index.manifest, embedder.model) == "notes.txt changed"
+
+
+def test_a_word_file_past_its_time_budget_is_read_on_the_plain_path(tmp_path):
+    from qa.ingest.docx import read_docx, read_docx_plain_only
+
+    path = files.write_docx(tmp_path / "manual.docx")
+    warnings: list[str] = []
+    document = read_isolated(read_docx, path, "manual.docx", warnings.append, seconds=0.001, plain=read_docx_plain_only)
+    assert warnings == ["manual.docx: read as plain text: the layout took over its time budget (0 s) and was stopped"]
+    assert files.INTRO in document.text.split("\n\n")

@@ -110,6 +110,18 @@ def guarded(kind: str, extract: Callable[[bytes, "Builder"], None], path: Path, 
     return None
 
 
+def plain_only(kind: str, plain: Callable[[bytes, "Builder"], None]):
+    """A reader of the plain path alone, `read(path, name, warn, why)`: for a file whose layout read
+    was stopped (`why`: its time budget, its memory limit; see ingest.isolated)."""
+    def read(path: Path, name: str, warn: Warn, why: str) -> Document | None:
+        def extract(data: bytes, builder: Builder) -> None:
+            builder.plain_document(why)
+            plain(data, builder)
+
+        return guarded(kind, extract, path, name, warn)
+    return read
+
+
 _QA = str(Path(__file__).resolve().parent.parent)  # src/qa: frames under it are qa's own code
 
 

@@ -8,7 +8,7 @@ import zipfile
 from pathlib import Path
 
 from . import furniture as F
-from .document import Builder, Document, TitleLevels, Unreadable, Warn, guarded
+from .document import Builder, Document, TitleLevels, Unreadable, Warn, guarded, plain_only
 from .plain import read_docx_plain
 
 # Word's built-in heading styles, by name or by style id (the id stays English in translated Word).
@@ -25,6 +25,11 @@ RATIO_FROM = 1 << 20
 def read_docx(path: Path, name: str, warn: Warn) -> Document | None:
     """The body's paragraphs and tables (headers and footers are not body), Title and Heading n as sections."""
     return guarded("docx", _extract, path, name, warn, plain=read_docx_plain)
+
+
+def read_docx_plain_only(path: Path, name: str, warn: Warn, why: str) -> Document | None:
+    """The body paragraphs alone, for a file whose layout read was stopped (`why`)."""
+    return plain_only("docx", read_docx_plain)(path, name, warn, why)
 
 
 def _extract(data: bytes, builder: Builder) -> None:

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import QAError
-from . import READERS, reader
+from . import ISOLATED, READERS, plain_only_reader, reader
 from .bounds import Changed, read_checked
 from .document import Document, Skip, Unreadable, file_sha256
 from .isolated import read_isolated
@@ -100,10 +100,8 @@ def read_document(file: Path, name: str, warn: Warn, known: dict[str, Document] 
         return document
     for _ in range(2):
         try:
-            if read is not None and file.suffix.lower() == ".pdf":  # C code: bounded from outside
-                from .pdf import read_pdf_plain  # (and pypdfium2 with it: imported once, not in every child)
-
-                return read_isolated(read, file, name, warn, plain=read_pdf_plain)
+            if read is not None and file.suffix.lower() in ISOLATED:  # bounded from outside
+                return read_isolated(read, file, name, warn, plain=plain_only_reader(file.suffix))
             return read(file, name, warn) if read else _read_plain(file, name, warn)
         except Changed:
             continue

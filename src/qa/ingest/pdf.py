@@ -9,7 +9,7 @@ from collections import Counter
 from pathlib import Path
 
 from . import furniture as F
-from .document import Builder, Document, Warn, failure, guarded
+from .document import Builder, Document, Warn, failure, guarded, plain_only
 from .pdf_pages import check_pages, close_page, open_document, open_page, plain_text, read_plain
 from .pdf_paragraphs import Line, block_text, blocks, leading, page_hyphens
 from .pdf_sections import HEADING_SCALE, font_sections, outline_sections, under_first
@@ -35,19 +35,15 @@ _MONO_NAMES = ("mono", "courier", "cmtt", "typewriter", "consol", "menlo", "code
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
+def read_pdf_plain_only(path: Path, name: str, warn: Warn, why: str) -> Document | None:
+    """pdfium's text page by page alone, for a file whose layout read was stopped (`why`)."""
+    return plain_only("pdf", read_plain)(path, name, warn, why)
+
+
 def read_pdf(path: Path, name: str, warn: Warn) -> Document | None:
     """The PDF's text with its outline (or numbered/large-type headings) as sections and every page's range;
     a page whose layout rules fail is read as plain text (the whole file, where the document's do)."""
     return guarded("pdf", _extract, path, name, warn, plain=read_plain)
-
-
-def read_pdf_plain(path: Path, name: str, warn: Warn, why: str) -> Document | None:
-    """The plain path alone (pdfium's text page by page), for a file whose layout was stopped (`why`)."""
-    def plain(data: bytes, builder: Builder) -> None:
-        builder.plain_document(why)
-        read_plain(data, builder)
-
-    return guarded("pdf", plain, path, name, warn)
 
 
 def _extract(data: bytes, builder: Builder) -> None:
