@@ -184,3 +184,16 @@ def test_strict_exits_0_when_every_file_was_read(corpus, tmp_path, monkeypatch):
     result = runner.invoke(app, ["index", "c", "--index-dir", "index", "--strict"])
     assert result.exit_code == 0, result.output
     assert result.stdout.splitlines()[-1] == "1 file: 1 read"
+
+
+def test_the_summary_counts_pages_and_whole_files_and_says_failed_only_when_rules_failed():
+    from qa.ingest.outcomes import summary
+
+    failed = {"outcome": "plain", "plain": "layout rules failed on pages 3, 9 (qa bug: ValueError in leading)",
+              "plain_pages": [3, 9]}
+    deep = {"outcome": "plain", "plain": "elements nested over 500 deep, past what the layout reader takes",
+            "plain_pages": []}
+    read, skipped = {"outcome": "read"}, {"outcome": "skipped", "short": "encrypted"}
+    assert summary([read, failed, skipped]) == \
+        "3 files: 1 read, 1 read as plain text (layout rules failed on 2 pages), 1 skipped (encrypted)"
+    assert summary([failed, deep]) == "2 files: 0 read, 2 read as plain text (layout rules set aside on 2 pages and 1 whole file)"

@@ -34,7 +34,9 @@ def summary(records: list[dict]) -> str:
         wholes = sum(1 for r in plain if not r.get("plain_pages"))
         failed = [_count(pages, "page")] if pages else []
         failed += [_count(wholes, "whole file")] if wholes else []
-        parts.append(f"{by['plain']} read as plain text (layout rules failed on {' and '.join(failed)})")
+        # "failed" only when they did: a page too deep or a read past its budget had them set aside
+        verb = "failed" if all(r.get("plain", "").startswith("layout rules failed") for r in plain) else "set aside"
+        parts.append(f"{by['plain']} read as plain text (layout rules {verb} on {' and '.join(failed)})")
     if by["skipped"]:
         shorts = Counter(r.get("short") or "cannot be read" for r in records if _kind(r) == "skipped")
         why = next(iter(shorts)) if len(shorts) == 1 else ", ".join(f"{n} {s}" for s, n in sorted(shorts.items(), key=lambda sn: (-sn[1], sn[0])))
