@@ -221,7 +221,7 @@ def test_a_file_that_keeps_changing_is_left_for_the_next_run(tmp_path, embedder,
 
 def test_a_file_edited_after_it_was_read_is_seen_as_changed(tmp_path, embedder, monkeypatch):
     # The record pairs the hash with the size and mtime the file had when read, not those of a later stat.
-    import qa.store.build as build
+    import qa.store.corpus as build
 
     folder = tmp_path / "c"
     folder.mkdir()

@@ -9,7 +9,6 @@ import os
 import stat as st
 from pathlib import Path
 
-from .document import Unreadable
 
 MB = 1 << 20
 # The largest file of each kind qa reads (bytes): a text's characters, a page's tree, a PDF held in
@@ -18,6 +17,15 @@ MAX_BYTES = {"text": 64 * MB, "markdown": 64 * MB, "html": 32 * MB, "pdf": 512 *
 SPARSE_FROM = 1 * MB  # a file this large that stores under half its size on disk is sparse (holes read as zeros)
 _KINDS = {st.S_IFIFO: "a FIFO", st.S_IFCHR: "a character device", st.S_IFBLK: "a block device",
           st.S_IFSOCK: "a socket", st.S_IFDIR: "a folder"}
+
+
+class Unreadable(Exception):
+    """A file the reader cannot turn into text; the message is the reason shown after the file's name,
+    `short` the few words a summary counts it under ("encrypted", "not a PDF")."""
+
+    def __init__(self, reason: str, short: str = ""):
+        super().__init__(reason)
+        self.short = short or reason.split(" (")[0]
 
 
 class Changed(Exception):

@@ -9,6 +9,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
+from .bounds import Changed, Unreadable, checked_sha256, read_checked
+
 
 @dataclass(frozen=True)
 class Section:
@@ -36,15 +38,6 @@ class Document:
     read_stat: tuple[int, int] | None = field(default=None, compare=False)
 
 
-class Unreadable(Exception):
-    """A file the reader cannot turn into text; the message is the reason shown after the file's name,
-    `short` the few words a summary counts it under ("encrypted", "not a PDF")."""
-
-    def __init__(self, reason: str, short: str = ""):
-        super().__init__(reason)
-        self.short = short or reason.split(" (")[0]
-
-
 class Skip(str):
     """A warning that a file was skipped ("skipped NAME: reason"), which a caller counting outcomes
     tells from the others by its type; `reason` and `short` as in Unreadable."""
@@ -63,8 +56,6 @@ Warn = Callable[[str], None]
 
 def file_sha256(path: Path) -> str:
     """The file's SHA-256; OSError for a file qa refuses to read (a FIFO, a device, a sparse file)."""
-    from .bounds import checked_sha256
-
     return checked_sha256(path)
 
 
@@ -76,8 +67,6 @@ def guarded(kind: str, extract: Callable[[bytes, "Builder"], None], path: Path, 
     returned, with one warning per note the reader made. Where the layout rules raise, `plain` (the
     reader's plain path: its text block by block) reads the document again, and the warning says
     which step failed; only what no path reads is skipped."""
-    from .bounds import Changed, read_checked
-
     builder = Builder()
     try:
         data, info = read_checked(path, kind)
