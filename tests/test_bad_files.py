@@ -120,3 +120,80 @@ def test_qa_index_and_ask_go_on_past_an_unreadable_file(corpus, tmp_path, monkey
     assert asked.exit_code == 0, asked.output
     assert asked.stderr == ""  # the unreadable file does not make the index stale
     assert json.loads(asked.stdout)["passages"][0]["doc"] == "good.txt"
+
+
+@pytest.fixture
+def mixed(tmp_path, monkeypatch):
+    """A corpus of one good text, a PDF whose page 2 meets a bug put into qa's own line rules (read on
+    the plain path), an encrypted PDF and a text file that is not UTF-8."""
+    import ingest_files as files
+    import qa.ingest.pdf as pdf
+
+    folder = tmp_path / "m"
+    folder.mkdir()
+    (folder / "good.txt").write_text("Good\n\nReadable text about apples and pears.\n")
+    (folder / "latin1.txt").write_bytes("Caf\xe9 au lait.\n".encode("latin-1"))
+    files.write_manual_pdf(folder / "manual.pdf")
+    files.write_manual_pdf(folder / "locked.pdf", encrypt="secret")
+    real, calls = pdf._lines, []
+
+    def page_two_fails(textpage, text, height, words):
+        calls.append(text)
+        return real(textpage, text, height, None if len(calls) == 2 else words)
+
+    monkeypatch.setattr(pdf, "_lines", page_two_fails)
+    monkeypatch.chdir(tmp_path)
+    return folder
+
+
+SUMMARY = "4 files: 1 read, 1 read as plain text (layout rules failed on 1 page), 2 skipped (1 encrypted, 1 not UTF-8)"
+
+
+def test_qa_index_ends_with_one_line_of_every_files_outcome(mixed):
+    result = runner.invoke(app, ["index", "m", "--index-dir", "index"])
+    assert result.exit_code == 0, result.output
+    passages = json.loads(Path("index/manifest.json").read_text())["passage_count"]
+    assert result.stdout == f"Indexed {passages} passages from 2 file(s) into index/\n{SUMMARY}\n"
+    assert without_progress(result.stderr).splitlines() == [
+        "qa: skipped m/latin1.txt: not valid UTF-8 (byte 3)",  # a text file by its path, as ever
+        "qa: skipped locked.pdf: is encrypted (needs a password)",
+        "qa: manual.pdf: read as plain text: layout rules failed on page 2 (qa bug: AttributeError in _lines)",
+    ]
+    again = runner.invoke(app, ["index", "m", "--index-dir", "index"])  # nothing read again: outcomes kept
+    assert again.stdout == f"Indexed {passages} passages from 2 file(s) into index/\n{SUMMARY}\n"
+
+
+def test_qa_index_json_lists_each_files_outcome_and_strict_exits_1(mixed):
+    result = runner.invoke(app, ["index", "m", "--index-dir", "index", "--json", "--strict"])
+    assert result.exit_code == 1, result.output
+    printed = json.loads(result.stdout)
+    assert printed["summary"] == SUMMARY
+    outcomes = {f["doc"]: {k: v for k, v in f.items() if k in ("outcome", "plain", "plain_pages", "reason", "short")}
+                for f in printed["files"]}
+    assert outcomes == {
+        "good.txt": {"outcome": "read"},
+        "latin1.txt": {"outcome": "skipped", "reason": "not valid UTF-8 (byte 3)", "short": "not UTF-8"},
+        "locked.pdf": {"outcome": "skipped", "reason": "is encrypted (needs a password)", "short": "encrypted"},
+        "manual.pdf": {"outcome": "plain", "plain_pages": [2],
+                       "plain": "layout rules failed on page 2 (qa bug: AttributeError in _lines)"},
+    }
+
+
+def test_strict_exits_0_when_every_file_was_read(corpus, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    result = runner.invoke(app, ["index", "c", "--index-dir", "index", "--strict"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout.splitlines()[-1] == "1 file: 1 read"
+
+
+def test_the_summary_counts_pages_and_whole_files_and_says_failed_only_when_rules_failed():
+    from qa.ingest.outcomes import summary
+
+    failed = {"outcome": "plain", "plain": "layout rules failed on pages 3, 9 (qa bug: ValueError in leading)",
+              "plain_pages": [3, 9]}
+    deep = {"outcome": "plain", "plain": "elements nested over 500 deep, past what the layout reader takes",
+            "plain_pages": []}
+    read, skipped = {"outcome": "read"}, {"outcome": "skipped", "short": "encrypted"}
+    assert summary([read, failed, skipped]) == \
+        "3 files: 1 read, 1 read as plain text (layout rules failed on 2 pages), 1 skipped (encrypted)"
+    assert summary([failed, deep]) == "2 files: 0 read, 2 read as plain text (layout rules set aside on 2 pages and 1 whole file)"

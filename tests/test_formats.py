@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import shutil
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -128,6 +129,20 @@ def test_qa_text_and_the_documents_route_print_the_extracted_text(mixed):
         assert detail["citation"] == f"manual.pdf › {row.section} (p. 2, chars {row.start}–{row.end})"
 
 
+def _noting_reads(read, log: Path):
+    """`read`, noting each file it reads in `log`: a PDF is read in a forked child (ingest.isolated),
+    where a list of the test's would not be seen."""
+    def noting(path, *rest):
+        with open(log, "a") as handle:
+            handle.write(path.name + "\n")
+        return read(path, *rest)
+    return noting
+
+
+def _reads(log: Path) -> list[str]:
+    return log.read_text().split() if log.exists() else []
+
+
 def test_a_rebuild_reads_only_the_pdf_html_and_word_files_that_changed(tmp_path, embedder, monkeypatch):
     import qa.ingest.pdf
 
@@ -136,15 +151,14 @@ def test_a_rebuild_reads_only_the_pdf_html_and_word_files_that_changed(tmp_path,
     write_manual_pdf(corpus / "manual.pdf")
     write_manual_pdf(corpus / "other.pdf", outline=False)
     first = build_index([corpus], tmp_path / "index", embedder)
-    parsed = []
     real = qa.ingest.pdf.read_pdf
-    monkeypatch.setattr(qa.ingest.pdf, "read_pdf", lambda path, *rest: parsed.append(path.name) or real(path, *rest))
+    monkeypatch.setattr(qa.ingest.pdf, "read_pdf", _noting_reads(real, parsed := tmp_path / "parsed"))
     again = build_index([corpus], tmp_path / "index", embedder)
-    assert parsed == [] and again.passages == first.passages  # taken from the index, the same passages
+    assert _reads(parsed) == [] and again.passages == first.passages  # taken from the index, the same passages
     write_manual_pdf(corpus / "other.pdf", outline=True)  # new bytes
     changed = build_index([corpus], tmp_path / "index", embedder)
     full = build_index([corpus], tmp_path / "full", embedder, reuse=False)
-    assert parsed == ["other.pdf", "manual.pdf", "other.pdf"]  # the change, then the full build's two
+    assert _reads(parsed) == ["other.pdf", "manual.pdf", "other.pdf"]  # the change, then the full build's two
     assert changed.passages == full.passages
     assert changed.documents == full.documents
     assert changed.text("manual.pdf") == full.text("manual.pdf")  # the kept extracted text, linked over
@@ -173,10 +187,9 @@ def test_a_rebuild_reads_every_file_again_once_the_readers_changed(tmp_path, emb
     corpus.mkdir()
     write_manual_pdf(corpus / "manual.pdf")
     build_index([corpus], tmp_path / "index", embedder)
-    parsed = []
     real = qa.ingest.pdf.read_pdf
-    monkeypatch.setattr(qa.ingest.pdf, "read_pdf", lambda path, *rest: parsed.append(path.name) or real(path, *rest))
+    monkeypatch.setattr(qa.ingest.pdf, "read_pdf", _noting_reads(real, parsed := tmp_path / "parsed"))
     for module in (qa.store.local.documents, qa.store.local.build):  # where a build asks which readers made a text
         monkeypatch.setattr(module, "readers_digest", lambda: "other readers")
     build_index([corpus], tmp_path / "index", embedder)
-    assert parsed == ["manual.pdf"]
+    assert _reads(parsed) == ["manual.pdf"]

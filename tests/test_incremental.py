@@ -107,7 +107,7 @@ def test_qa_index_says_what_it_reused_and_full_embeds_everything(corpus, tmp_pat
     assert re.fullmatch(r"Indexed 36 passages from 4 files into index/ in \d+\.\d s \(embedded 2 new texts, "
                         r"reused \d+\)\n", result.stdout)
     result = runner.invoke(app, ["index", "c", "--full"])
-    assert re.fullmatch(r"Indexed 36 passages from 4 files into index/ in \d+\.\d s\n", result.stdout)
+    assert re.fullmatch(r"Indexed 36 passages from 4 files into index/ in \d+\.\d s\n4 files: 4 read\n", result.stdout)
 
 
 def test_a_damaged_index_is_not_reused(corpus, tmp_path, embedder):

@@ -55,6 +55,8 @@ def index_command(
     as_json: bool = JsonOut,
     watch: bool = typer.Option(False, "--watch", help="After the build, re-index each time the files change, "
                                "until Ctrl-C (local store)."),
+    strict: bool = typer.Option(False, "--strict", help="Exit 1 when any file was skipped or read as plain "
+                                "text (its layout rules failed), for pipelines."),
 ) -> None:
     """Build the index from .txt, .md, .pdf, .html/.htm and .docx files, replacing the old one atomically;
     only text the old index did not hold is embedded. One FOLDER is indexed into FOLDER/.qa/ (found from any
@@ -62,6 +64,7 @@ def index_command(
 
     Example: qa index corpus/   (or: qa index corpus/ --store qdrant --qdrant-url http://qdrant:6333 --shards 6 --replicas 2)
     """
+    from .ingest.outcomes import summary
     from .wiring import index_corpus
 
     with _user_errors():
@@ -73,7 +76,14 @@ def index_command(
 
             follow_from(settings, sources, _warn, check_only=True)  # --store qdrant is said before the build
         indexed = index_corpus(settings, sources, options, warn=_warn, progress=_progress_bar())
-        typer.echo(json.dumps(indexed.record) if as_json else indexed.summary)
+        files = indexed.record.get("files")  # each file's record and outcome (a local index; Qdrant's sync has none)
+        said = summary(files) if files is not None else None  # every file's outcome in one line
+        if as_json:
+            typer.echo(json.dumps({**indexed.record, "summary": said} if said else indexed.record))
+        else:
+            typer.echo(indexed.summary + (f"\n{said}" if said else ""))
+        if strict and any(f.get("outcome", "read") != "read" or f.get("skipped") for f in files or ()):
+            raise typer.Exit(1)
         if watch:
             follow_from(settings, sources, _warn)
 

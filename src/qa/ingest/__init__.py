@@ -5,6 +5,10 @@ from __future__ import annotations
 from .document import Document, Section
 
 READERS = {".pdf": "pdf", ".html": "html", ".htm": "html", ".docx": "docx"}
+# Read in a forked child under a memory limit and a time budget (ingest.isolated): PDFium's C code and
+# python-docx's whole-file XML trees grow with what a file declares; a web page is bounded by its size
+# and nesting depth instead (html.py), where a fork a page would cost more than the read.
+ISOLATED = (".pdf", ".docx")
 
 
 def readers_digest() -> str:
@@ -28,6 +32,14 @@ def reader(suffix: str):
     from importlib import import_module
 
     return getattr(import_module(f"{__name__}.{kind}"), f"read_{kind}")
+
+
+def plain_only_reader(suffix: str):
+    """The reader of `suffix`'s plain path alone, `read(path, name, warn, why)` (PDF, Word), or None."""
+    kind = READERS.get(suffix.lower())
+    from importlib import import_module
+
+    return getattr(import_module(f"{__name__}.{kind}"), f"read_{kind}_plain_only", None) if kind else None
 
 
 __all__ = ["Document", "Section", "READERS", "reader", "readers_digest"]

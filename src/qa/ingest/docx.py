@@ -2,38 +2,49 @@
 
 from __future__ import annotations
 
+import io
 import re
 import zipfile
 from pathlib import Path
 
 from . import furniture as F
 from .code_blocks import code_style, mono_font
-from .document import Builder, Document, TitleLevels, Unreadable, Warn, guarded
+from .document import Builder, Document, TitleLevels, Unreadable, Warn, guarded, plain_only
+from .plain import read_docx_plain
 
 # Word's built-in heading styles, by name or by style id (the id stays English in translated Word).
 _HEADING = re.compile(r"^heading\s*([1-9])$", re.I)
 _OLE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"  # an OLE container: a password-protected .docx or an old .doc
+# Zip bombs: python-docx loads every part into memory and parses the XML ones whole, so what the
+# archive declares it unpacks to is bounded before it is opened. zipfile never unpacks a member past
+# its declared size (it stops there and the CRC check fails), so the declared sizes bound the actual.
+MAX_UNPACKED = 256 << 20  # all parts together
+MAX_RATIO = 100  # unpacked/packed for a part over RATIO_FROM (Word's XML packs 5-20x; zeros 1000x)
+RATIO_FROM = 1 << 20
 
 
 def read_docx(path: Path, name: str, warn: Warn) -> Document | None:
     """The body's paragraphs and tables (headers and footers are not body), Title and Heading n as sections."""
-    return guarded("docx", _extract, path, name, warn)
+    return guarded("docx", _extract, path, name, warn, plain=read_docx_plain)
 
 
-def _extract(path: Path, builder: Builder) -> None:
+def read_docx_plain_only(path: Path, name: str, warn: Warn, why: str) -> Document | None:
+    """The body paragraphs alone, for a file whose layout read was stopped (`why`)."""
+    return plain_only("docx", read_docx_plain)(path, name, warn, why)
+
+
+def _extract(data: bytes, builder: Builder) -> None:
     import docx
-    from docx.opc.exceptions import PackageNotFoundError
     from docx.table import Table
 
-    with open(path, "rb") as handle:
-        if handle.read(8) == _OLE:
-            raise Unreadable("is encrypted or an old binary .doc (qa reads .docx)")
-    if not zipfile.is_zipfile(path):
-        raise Unreadable("not a readable .docx (not a zip archive: truncated, or not a Word file)")
-    try:
-        document = docx.Document(str(path))
-    except (zipfile.BadZipFile, PackageNotFoundError, KeyError) as exc:
-        raise Unreadable(f"not a readable .docx ({type(exc).__name__}: {exc})") from None
+    if data[:8] == _OLE:
+        raise Unreadable("is encrypted or an old binary .doc (qa reads .docx)", "encrypted or .doc")
+    if not zipfile.is_zipfile(io.BytesIO(data)):
+        raise Unreadable("not a readable .docx (not a zip archive: truncated, or not a Word file)", "not a DOCX")
+    _check_sizes(data)
+    # Where python-docx cannot open the package (a damaged part, a missing relationship), its error
+    # goes on to guarded: the plain path may still read word/document.xml, and says why if not.
+    document = docx.Document(io.BytesIO(data))
     blocks = list(document.iter_inner_content())
     known: dict[str, int | None] = {}  # python-docx looks styles up slowly: once a style per file
     styles = [None if isinstance(b, Table) else _style_level(b, known) for b in blocks]
@@ -82,6 +93,23 @@ def _extract(path: Path, builder: Builder) -> None:
             builder.paragraph(text)
     _flush(code, builder, code=True)
     _flush(items, builder)
+
+
+def _check_sizes(data: bytes) -> None:
+    """Unreadable when the archive declares more than qa unpacks (a zip bomb)."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, ValueError) as exc:
+        raise Unreadable(f"not a readable .docx ({type(exc).__name__}: {exc})", "not a DOCX") from None
+    total = sum(p.file_size for p in parts)
+    if total > MAX_UNPACKED:
+        raise Unreadable(f"unpacks to {total >> 20:,} MB (qa unpacks at most {MAX_UNPACKED >> 20} MB: a zip bomb?)",
+                         "zip bomb")
+    for part in parts:
+        if part.file_size > RATIO_FROM and part.file_size > MAX_RATIO * max(part.compress_size, 1):
+            raise Unreadable(f"{part.filename} unpacks to {part.file_size // max(part.compress_size, 1):,} times its "
+                             f"packed size (qa unpacks at most {MAX_RATIO} times: a zip bomb?)", "zip bomb")
 
 
 def _style_level(paragraph, known: dict[str, int | None]) -> int | None:

@@ -12,8 +12,10 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import QAError
-from . import READERS, reader
-from .document import Document, file_sha256
+from . import ISOLATED, READERS, plain_only_reader, reader
+from .bounds import Changed, read_checked
+from .document import Document, Skip, Unreadable, file_sha256
+from .isolated import read_isolated
 
 PLAIN_SUFFIXES = (".txt", ".md")
 SUFFIXES = (*PLAIN_SUFFIXES, *READERS)
@@ -61,7 +63,8 @@ def _walk(root: Path, warn: Warn | None) -> list[Path]:
         subfolders[:] = [d for d in subfolders if not d.startswith(".")]
         for name in names:
             file = Path(folder, name)
-            if not name.startswith(".") and file.suffix.lower() in SUFFIXES and file.is_file():
+            # not only regular files: a FIFO or a link to a device is refused with a warning by the reader
+            if not name.startswith(".") and file.suffix.lower() in SUFFIXES and not file.is_dir():
                 files.append(file)
     return sorted(files)
 
@@ -89,12 +92,21 @@ def read_documents(paths: list[Path], warn: Warn | None = None,
 
 def read_document(file: Path, name: str, warn: Warn, known: dict[str, Document] | None = None) -> Document | None:
     """One corpus file as the Document cited as `name` (from `known` when its bytes are unchanged), or
-    None with a warning when it cannot be read."""
+    None with a warning when it cannot be read. A file that changes while it is read is read again
+    once, then left for the next run: its record never pairs a new size and mtime with an old hash."""
     read = reader(file.suffix)
     document = _unchanged(file, (known or {}).get(name)) if read else None
-    if document is None:
-        document = read(file, name, warn) if read else _read_plain(file, name, warn)
-    return document
+    if document is not None:
+        return document
+    for _ in range(2):
+        try:
+            if read is not None and file.suffix.lower() in ISOLATED:  # bounded from outside
+                return read_isolated(read, file, name, warn, plain=plain_only_reader(file.suffix))
+            return read(file, name, warn) if read else _read_plain(file, name, warn)
+        except Changed:
+            continue
+    warn(Skip(name, "changed while it was read; left for the next run", "changing"))
+    return None
 
 
 def _unchanged(file: Path, known: Document | None) -> Document | None:
@@ -107,20 +119,23 @@ def _unchanged(file: Path, known: Document | None) -> Document | None:
 
 def _read_plain(file: Path, name: str, warn: Warn) -> Document | None:
     """A .txt or .md file's exact characters (\r\n kept, so offsets index the file), or None."""
+    kind = "markdown" if file.suffix.lower() == ".md" else "text"
     try:
-        data = file.read_bytes()
-    except OSError as exc:
-        warn(f"skipped {shown_path(file)}: cannot be read ({exc.strerror})")
+        data, info = read_checked(file, kind)
+        if b"\0" in data:  # text has no NUL bytes; an image or a disk dump named .txt does
+            raise Unreadable(f"binary data (a NUL byte at {data.index(0)}), not text", "binary")
+    except Unreadable as exc:
+        warn(Skip(shown_path(file), str(exc), exc.short))
         return None
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        warn(f"skipped {shown_path(file)}: not valid UTF-8 (byte {exc.start})")
+        warn(Skip(shown_path(file), f"not valid UTF-8 (byte {exc.start})", "not UTF-8"))
         return None
     if text.startswith("\ufeff"):
         text = text[1:]  # a BOM is an encoding mark, not content; offsets count from after it
-    kind = "markdown" if file.suffix.lower() == ".md" else "text"
-    return Document(path=name, text=text, sha256=hashlib.sha256(data).hexdigest(), kind=kind)
+    return Document(path=name, text=text, sha256=hashlib.sha256(data).hexdigest(), kind=kind,
+                    read_stat=(info.st_size, info.st_mtime_ns))
 
 
 def doc_name(root: Path, file: Path) -> str:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from . import furniture as F
 from .document import Builder, Document, TitleLevels, Unreadable, Warn, guarded
+from .plain import read_html_plain
 
 HEADINGS = {f"h{n}": n for n in range(1, 7)}
 # Never content: scripts and styles, forms, and the HTML5 tags for site navigation and furniture.
@@ -29,14 +30,26 @@ BLOCKS = {
     "thead", "tbody", "tfoot", "td", "th", "noframes", "fieldset",
     *HEADINGS,
 }
+# Past this nesting depth a page is read on the plain path: lexbor's tree costs time quadratic in the
+# depth (20,000 nested <div>s: 2 s; 200,000: minutes) and _walk recurses once a level.
+DEPTH_MAX = 500
+_TAG = re.compile(r"<(/?)([A-Za-z][A-Za-z0-9:-]*)[^>]*>")  # (self-closing: "/" before the ">")
+_VOID = frozenset("area base br col embed hr img input link meta param source track wbr".split())
+_SELF_CLOSING = frozenset("p li dt dd tr td th option thead tbody tfoot".split())  # end tags optional
+_SCOPES = frozenset("table ul ol dl select div body".split())  # ... which close nothing outside these
 _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([-\w:.]+)""", re.I)
 # WHATWG: pages labelled Latin-1 or ASCII are decoded as windows-1252, which every browser does.
 _AS_1252 = {"iso-8859-1", "iso8859-1", "latin1", "latin-1", "l1", "us-ascii", "ascii", "windows-1252", "cp1252"}
 
 
 def read_html(path: Path, name: str, warn: Warn) -> Document | None:
-    """The page's main text, h1-h6 as sections (the title from <h1>, else <title>), tables as rows."""
-    return guarded("html", _extract, path, name, warn)
+    """The page's main text, h1-h6 as sections (the title from <h1>, else <title>), tables as rows; the
+    body's text block by block where those rules fail."""
+    return guarded("html", _extract, path, name, warn, plain=_plain)
+
+
+def _plain(data: bytes, builder: Builder) -> None:
+    read_html_plain(decode(data), builder)
 
 
 def decode(data: bytes) -> str:
@@ -45,7 +58,7 @@ def decode(data: bytes) -> str:
         if data.startswith(bom):
             return data.decode(encoding)
     if b"\0" in data[:4096]:
-        raise Unreadable("not a text file (binary data)")
+        raise Unreadable("not a text file (binary data)", "binary")
     m = _META_CHARSET.search(data[:4096])
     if m:
         label = m.group(1).decode("ascii", "replace").lower()
@@ -60,12 +73,17 @@ def decode(data: bytes) -> str:
         return data.decode("cp1252", errors="replace")
 
 
-def _extract(path: Path, builder: Builder) -> None:
+def _extract(data: bytes, builder: Builder) -> None:
     from selectolax.lexbor import LexborHTMLParser
 
-    tree = LexborHTMLParser(decode(Path(path).read_bytes()))
+    text = decode(data)
+    if _deeper_than(text, DEPTH_MAX):
+        builder.plain_document(f"elements nested over {DEPTH_MAX} deep, past what the layout reader takes")
+        read_html_plain(text, builder)
+        return
+    tree = LexborHTMLParser(text)
     if tree.body is None:
-        raise Unreadable("not an HTML page")
+        raise Unreadable("not an HTML page", "not HTML")
     title_node = tree.css_first("title")
     title = F.squash(title_node.text()) if title_node is not None else ""
     _drop_furniture(tree)
@@ -74,6 +92,36 @@ def _extract(path: Path, builder: Builder) -> None:
         # No <h1>: the <title> names the page, less a site name after a separator.
         builder.heading(re.split(r"\s+[|\u2013\u2014-]\s+", title)[0], 1)
     _walk(root, builder, TitleLevels(len(root.css("h1"))))
+
+
+def _deeper_than(text: str, limit: int) -> bool:
+    """Are the page's elements nested deeper than `limit`? Tags are counted as a browser closes them,
+    roughly (void elements close at once, an item or cell closes the open one of its kind, an end tag
+    closes up to its start tag), in one pass that stops at the limit; hand-written because no parser
+    can be asked for the depth without building the tree whose cost is the point."""
+    stack: list[str] = []
+    for m in _TAG.finditer(text):
+        close, name = m.groups()
+        name = name.lower()
+        if close and stack and stack[-1] == name:  # (most end tags: the quick way)
+            stack.pop()
+        elif close:  # an end tag: close up to its start tag, if one is open near the top
+            for back in range(len(stack) - 1, max(-1, len(stack) - 64), -1):
+                if stack[back] == name:
+                    del stack[back:]
+                    break
+        elif name not in _VOID and text[m.end() - 2] != "/":
+            if name in _SELF_CLOSING:  # closes an open one of its kind within its table or list
+                for back in range(len(stack) - 1, max(-1, len(stack) - 4), -1):
+                    if stack[back] == name:
+                        del stack[back:]
+                        break
+                    if stack[back] in _SCOPES:
+                        break
+            stack.append(name)
+            if len(stack) > limit:
+                return True
+    return False
 
 
 def _only(nodes):

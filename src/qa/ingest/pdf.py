@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import ctypes
 import re
+import time
 from collections import Counter
 from pathlib import Path
 
 from . import furniture as F
 from .code_blocks import code_runs
-from .document import Builder, Document, Unreadable, Warn, guarded
+from .document import Builder, Document, Warn, failure, guarded, plain_only
+from .pdf_pages import check_pages, close_page, open_document, open_page, plain_text, read_plain
 from .pdf_paragraphs import Line, block_text, blocks, leading, page_hyphens
 from .pdf_sections import HEADING_SCALE, font_sections, outline_sections, under_first
 from .pdf_spacing import justified, scaled
@@ -20,6 +22,9 @@ CELL_GAP = 1.2  # a horizontal gap of this many font sizes inside a short line s
 ROW_MAX_CHARS = 80
 CONTENTS_SHARE = 0.8  # a paragraph this much made of the document's headings is its table of contents
 KEEP_OPEN = 16  # pages held open between the reader's two passes (a short manual's; the others are loaded twice)
+# Pages whose lines are not made out this long after the file was opened are read as plain text: a
+# pathological file keeps its text and stays within read_isolated's budget.
+LAYOUT_SECONDS = 60.0
 SIZE_SAMPLES = 7  # characters sampled along a line for its type size
 _LINE = re.compile(r"[^\r\n]+")
 _FOLIO = re.compile(r"^(\d{1,4})\s|\s(\d{1,4})$")  # a page number opening or closing a header line
@@ -33,21 +38,20 @@ _MONO_NAMES = ("mono", "courier", "cmtt", "sftt", "ectt", "txtt", "nimbusmon", "
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
 
 
+def read_pdf_plain_only(path: Path, name: str, warn: Warn, why: str) -> Document | None:
+    """pdfium's text page by page alone, for a file whose layout read was stopped (`why`)."""
+    return plain_only("pdf", read_plain)(path, name, warn, why)
+
+
 def read_pdf(path: Path, name: str, warn: Warn) -> Document | None:
-    """The PDF's text with its outline (or numbered/large-type headings) as sections and every page's range."""
-    return guarded("pdf", _extract, path, name, warn)
+    """The PDF's text with its outline (or numbered/large-type headings) as sections and every page's range;
+    a page whose layout rules fail is read as plain text (the whole file, where the document's do)."""
+    return guarded("pdf", _extract, path, name, warn, plain=read_plain)
 
 
-def _extract(path: Path, builder: Builder) -> None:
-    import pypdfium2 as pdfium
-
-    try:
-        pdf = pdfium.PdfDocument(Path(path))
-    except pdfium.PdfiumError as exc:
-        code = getattr(exc, "err_code", None)
-        if code == pdfium.raw.FPDF_ERR_PASSWORD:
-            raise Unreadable("is encrypted (needs a password)") from None
-        raise Unreadable(f"not a readable PDF ({exc})") from None
+def _extract(data: bytes, builder: Builder) -> None:
+    pdf = open_document(data)
+    give_up = time.monotonic() + LAYOUT_SECONDS
     opened = {}
     try:
         outline = _outline(pdf)
@@ -57,55 +61,39 @@ def _extract(path: Path, builder: Builder) -> None:
         # KEEP_OPEN are closed between the passes and loaded again: memory stays flat on long files.
         texts = []
         for index in range(len(pdf)):
-            loaded = _open(pdf, index)
+            loaded = open_page(pdf, index)
             texts.append(None if loaded is None else loaded[2])
             if loaded is not None and index < KEEP_OPEN:
                 opened[index] = loaded
             elif loaded is not None:
-                _close(loaded)
+                close_page(loaded)
         words = Words([t for t in texts if t is not None], keep=KEEP_OPEN)
         pages = []
         damaged = []
         for index, text in enumerate(texts):
-            loaded = opened.pop(index, None) or (None if text is None else _open(pdf, index))
+            loaded = opened.pop(index, None) or (None if text is None else open_page(pdf, index))
             if loaded is None:
                 damaged.append(index + 1)
                 pages.append([])  # kept as an empty page, so that page numbers stay right
                 continue
             try:
-                pages.append(_lines(loaded[1], loaded[2], loaded[0].get_height(), words))
+                if time.monotonic() > give_up:  # the rest is read as plain text, within the file's time budget
+                    builder.plain_page(index + 1, f"past the layout's {LAYOUT_SECONDS:.0f} s")
+                    pages.append([])
+                else:
+                    pages.append(_lines(loaded[1], loaded[2], loaded[0].get_height(), words))
+            except Exception as exc:  # this page's layout rules failed: it is read as plain text
+                builder.plain_page(index + 1, failure(exc))
+                pages.append([])
             finally:
-                _close(loaded)
+                close_page(loaded)
     finally:
         for loaded in opened.values():
-            _close(loaded)
+            close_page(loaded)
         pdf.close()
-    if damaged and len(damaged) == len(pages):
-        raise Unreadable("not a readable PDF (no page could be loaded)")
-    if not any(pages):
-        raise Unreadable("has no text layer (scanned?); qa does not OCR")
-    if damaged:
-        shown = ", ".join(map(str, damaged[:10])) + (", ..." if len(damaged) > 10 else "")
-        word = "page" if len(damaged) == 1 else "pages"
-        builder.note(f"{word} {shown} of {len(pages)} could not be loaded (damaged?); the other pages are read")
-    _layout(_drop_furniture(pages), outline, builder, named)
-
-
-def _open(pdf, index: int):
-    """(page, text page, text), or None when the page cannot be loaded."""
-    import pypdfium2 as pdfium
-
-    try:
-        page = pdf.get_page(index)
-    except pdfium.PdfiumError:
-        return None
-    textpage = page.get_textpage()
-    return page, textpage, textpage.get_text_range()
-
-
-def _close(loaded) -> None:
-    loaded[1].close()
-    loaded[0].close()
+    check_pages(damaged, len(pages), any(pages) or any(plain_text(texts[p - 1]) for p in builder.plain_failures),
+                 builder)
+    _layout(_drop_furniture(pages), outline, builder, named, texts)
 
 
 def _outline(pdf) -> list[tuple[int, str, int]]:
@@ -323,26 +311,38 @@ def _folio_offset(pages: list[list[Line]], key) -> int | None:
     return offset if n >= max(2, 0.3 * len(pages)) else None
 
 
-def _layout(pages: list[list[Line]], outline, builder: Builder, named: str = "") -> None:
+def _layout(pages: list[list[Line]], outline, builder: Builder, named: str = "",
+            texts: list[str | None] | None = None) -> None:
+    """The pages' paragraphs and sections into the builder; a page whose layout rules failed (in the
+    builder's plain_failures) is its pdfium text (`texts`, by page index) as one paragraph."""
     known = F.compounds(" ".join(ln.text for page in pages for ln in page))
     keep = F.keeps_hyphens("\n".join(ln.text for page in pages for ln in page), known)
     sizes = Counter()
     for page in pages:
         for ln in page:
             sizes[round(ln.size, 1)] += len(ln.text)
-    if not sizes:
+    if not sizes and not builder.plain_failures:
         return  # nothing but furniture: the builder stays empty and the file is skipped as having no text
-    body = sizes.most_common(1)[0][0]
+    body = sizes.most_common(1)[0][0] if sizes else 0
     spacing = leading(pages)
     heads = []  # (offset, text, size, page index)
     starts_by_page: list[list[tuple[int, str]]] = []
     last = None
-    paragraphs = _without_contents(
-        [[(block, block_text(block, known, keep)) for block in blocks(lines, spacing)] for lines in pages])
+    laid_out = []
+    for index, lines in enumerate(pages):
+        try:
+            laid_out.append([(block, block_text(block, known, keep)) for block in blocks(lines, spacing)])
+        except Exception as exc:  # this page's paragraph rules failed: it is read as plain text
+            builder.plain_page(index + 1, failure(exc))
+            laid_out.append([])
+    paragraphs = _without_contents(laid_out)
     glued = page_hyphens(paragraphs, known, keep)
     for index, page in enumerate(paragraphs):
         builder.new_page()
         starts = []
+        if index + 1 in builder.plain_failures:
+            builder.paragraph(plain_text((texts or [])[index] or ""))
+            last = None
         for k, (block, text) in enumerate(page):
             first = block[0]
             after = page[k + 1][0][0] if k + 1 < len(page) else None

@@ -54,9 +54,14 @@ def leading(pages: list[list[Line]]) -> dict[float, float]:
             drop = _drop(prev, line)
             if abs(prev.size - line.size) < 0.1 and 0 < drop < 3 * line.size:
                 gaps.setdefault(round(line.size, 1), Counter())[round(drop * 2) / 2] += 1
-    # A size with few line pairs (headings) has no usual spacing to learn; PARAGRAPH_GAP serves there.
-    return {size: min(gap for gap, n in c.items() if n >= max(LEADING_SAMPLES, LEADING_SHARE * c.total()))
-            for size, c in gaps.items() if c.total() >= LEADING_SAMPLES}
+    # A size with few line pairs (headings), or whose gaps never recur (a page of odd spacing, a
+    # manual's syntax boxes), has no usual spacing to learn; PARAGRAPH_GAP serves there.
+    usual = {}
+    for size, c in gaps.items():
+        common = [gap for gap, n in c.items() if n >= max(LEADING_SAMPLES, LEADING_SHARE * c.total())]
+        if common:
+            usual[size] = min(common)
+    return usual
 
 
 def blocks(lines: list[Line], leading: dict[float, float]) -> list[list[Line]]:

@@ -14,7 +14,9 @@ from pathlib import Path
 from typing import Callable
 
 from ..errors import QAError
+from ..ingest.document import Skip
 from ..ingest.files import Document, doc_name, file_sha256, find_files, read_document
+from ..ingest.outcomes import kept_outcome, outcome
 from ..ingest.passages import Passage, split_document
 
 Warn = Callable[[str], None]
@@ -81,28 +83,50 @@ def scan_corpus(sources: list[Path], held: dict[str, dict], warn: Warn | None = 
     entries: list[tuple[str, Unchanged | Changed]] = []
     hashes: dict[str, str] = {}
     counts: dict[str, int] = {}
+    outcomes: dict[str, dict] = {}  # each file's outcome (read, plain, skipped), for its record
+    stats: dict[str, tuple[int, int]] = {}  # (size, mtime_ns) of each file read when its bytes were read
     listed = [(file, doc_name(root, file)) for root, file in find_files(paths, warn=warn)]  # errors name paths as given
     same = {(file, name): name in held and unchanged(file, held[name]) for file, name in _first_of_each(listed)}
-    read = _read_ahead(same, known or {}, reader, warn)
+    ahead_skips: list[Skip] = []
+    read = _read_ahead(same, known or {}, reader, _noting(warn, ahead_skips))
     for file, name in listed:
         if name in hashes:
             continue
         record = held.get(name)
         if same[file, name] if (file, name) in same else record is not None and unchanged(file, record):
             hashes[name], counts[name] = record["sha256"], int(record.get("passages", 0))
+            outcomes[name] = kept_outcome(record)
             entries.append((name, Unchanged(record)))
             continue
         # read ahead (by `reader`) when it is a name's first file; a second file of a name whose first
         # was unreadable is read here, as without a reader
-        result = read.pop(name) if name in read else read_and_split(file, name, warn, known)
+        skips: list[Skip] = []
+        if name in read:
+            result = read.pop(name)
+            skips = [s for s in ahead_skips if s.startswith(f"skipped {name}: ")]
+        else:
+            result = read_and_split(file, name, _noting(warn, skips), known)
+        outcomes[name] = outcome(result[0] if result is not None else None, skips[-1] if skips else None)
         if result is not None:
             document, passages = result
+            if document.read_stat is not None:
+                stats[name] = document.read_stat
             hashes[name], counts[name] = document.sha256, len(passages)
             entries.append((name, Changed(document, passages)))
     if not entries:
         raise QAError("no readable documents to index (every file was skipped)")
     resolved = [p.resolve() for p in paths]
-    return CorpusScan(resolved, entries, file_records(resolved, hashes, counts))
+    return CorpusScan(resolved, entries, file_records(resolved, hashes, counts, outcomes, stats))
+
+
+def _noting(warn: Warn | None, skips: list[Skip]) -> Warn:
+    """`warn`, also keeping the warnings that say a file was skipped (its reason goes in its record)."""
+    def said(message: str) -> None:
+        if isinstance(message, Skip):
+            skips.append(message)
+        if warn:
+            warn(message)
+    return said
 
 
 def _first_of_each(listed: list[tuple[Path, str]]) -> list[tuple[Path, str]]:
@@ -134,20 +158,26 @@ def unchanged(file: Path, record: dict) -> bool:
         return False
 
 
-def file_records(sources: list[Path], hashes: dict[str, str], counts: dict[str, int]) -> list[dict]:
-    """Size, mtime, hash and passage count of every corpus file, skipped ones (unreadable, not UTF-8)
-    included, so edits are seen; a file that cannot be read has no hash."""
+def file_records(sources: list[Path], hashes: dict[str, str], counts: dict[str, int],
+                 outcomes: dict[str, dict] | None = None, stats: dict[str, tuple[int, int]] | None = None) -> list[dict]:
+    """Size, mtime, hash, passage count and outcome of every corpus file, skipped ones (unreadable, not
+    UTF-8) included, so edits are seen; a file that cannot be read (or that qa refuses: a FIFO, a
+    sparse file) has no hash. A file read in this scan has the size and mtime it had when read: one
+    edited since is seen as changed by the next build."""
     records = []
     for root, file in find_files(sources):
         name = doc_name(root, file)
         try:
             stat = file.stat()
-            sha256 = hashes.get(name) or file_sha256(file)
+            size, mtime_ns = (stats or {}).get(name) or (stat.st_size, stat.st_mtime_ns)
+            # a file that kept changing while read has no hash: the index stays stale until it is read
+            changing = (outcomes or {}).get(name, {}).get("short") == "changing"
+            sha256 = hashes.get(name) or (None if changing else file_sha256(file))
         except OSError:
-            stat, sha256 = None, None
-        record = {"doc": name, "sha256": sha256, "size": stat.st_size if stat else None,
-                  "mtime_ns": stat.st_mtime_ns if stat else None, "passages": counts.get(name, 0)}
+            size = mtime_ns = sha256 = None
+        record = {"doc": name, "sha256": sha256, "size": size, "mtime_ns": mtime_ns, "passages": counts.get(name, 0)}
         if name not in hashes:
             record["skipped"] = True
+        record.update((outcomes or {}).get(name) or {"outcome": "skipped" if name not in hashes else "read"})
         records.append(record)
     return records
