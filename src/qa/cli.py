@@ -28,6 +28,11 @@ StoreKind = typer.Option("local", "--store", envvar="QA_STORE", help="local (the
 QdrantUrl = typer.Option(None, "--qdrant-url", envvar="QA_QDRANT_URL", help="With --store qdrant: "
                          "http(s)://host:port, a folder for Qdrant's embedded local mode, or edge:FOLDER.")
 Collection = typer.Option("qa", "--collection", envvar="QA_COLLECTION", help="With --store qdrant: the collection.")
+Rerank = typer.Option(None, "--rerank", help="Second stage over the first stage's top 30: none, late (late "
+                      "interaction with the bundled model's token vectors) or cross (--reranker's cross-encoder); "
+                      "default none, or cross with --reranker.")
+Reranker = typer.Option(None, "--reranker", envvar="QA_RERANKER", metavar="DIR", help="A sentence-transformers "
+                        "CrossEncoder folder for --rerank cross (exported to ONNX once; never downloaded).")
 
 
 def _warn(message: str) -> None:
@@ -83,6 +88,16 @@ def _qdrant_url(store: str, url: str | None) -> str | None:
     if store == "qdrant" and not url:
         raise QAError("--store qdrant needs --qdrant-url URL (or $QA_QDRANT_URL): http(s)://host:port or a folder")
     return url if store == "qdrant" else None
+
+
+def _second_stage(rerank: str | None, reranker: Path | None) -> str:
+    """The second stage asked for (--rerank, else cross when --reranker names a folder, else none)."""
+    from .search.rerank import check_reranker
+
+    rerank = check_reranker(rerank or ("cross" if reranker is not None else None))
+    if rerank == "cross" and reranker is None:
+        raise QAError("--rerank cross needs --reranker DIR (a sentence-transformers CrossEncoder folder)")
+    return rerank
 
 
 def _progress_bar(label: str):
@@ -213,6 +228,8 @@ def ask_command(
     store: str = StoreKind,
     qdrant_url: Optional[str] = QdrantUrl,
     collection: str = Collection,
+    rerank: Optional[str] = Rerank,
+    reranker: Optional[Path] = Reranker,
 ) -> None:
     """Answer QUESTION with the top-k cited passages, best first.
 
@@ -224,10 +241,12 @@ def ask_command(
         check_question(question)
         check_k(k)
         check_mode(mode)
+        second = _second_stage(rerank, reranker)
         with _qdrant_retriever_while(store, qdrant_url, collection, model) as over_qdrant:
             retriever = over_qdrant or \
                 Retriever.open(index_dir, model=model, warn=_warn, progress=_progress_bar("Embedding passages"))
-            answer = retriever.ask(question, k, mode)
+            retriever.second_stage.cross_encoder_dir = reranker
+            answer = retriever.ask(question, k, mode, rerank=second)
         if as_json:
             typer.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
         else:
@@ -275,6 +294,7 @@ def serve_command(
     store: str = StoreKind,
     qdrant_url: Optional[str] = QdrantUrl,
     collection: str = Collection,
+    reranker: Optional[Path] = Reranker,
 ) -> None:
     """Serve the HTTP API (/ask, /passages/ID, /health, /docs) and the ask page at / until Ctrl-C.
 
@@ -294,7 +314,8 @@ def serve_command(
             source = retriever_opener(url, collection, model, warn=_warn)
         else:
             source = index_dir
-        serve(source, host=host, port=port, model=model, warn=_warn, allowed_hosts=allow_host or ())
+        serve(source, host=host, port=port, model=model, warn=_warn, allowed_hosts=allow_host or (),
+              reranker=reranker)
 
 
 @app.command("eval")
@@ -317,6 +338,8 @@ def eval_command(
     store: str = StoreKind,
     qdrant_url: Optional[str] = QdrantUrl,
     collection: str = Collection,
+    rerank: Optional[str] = Rerank,
+    reranker: Optional[Path] = Reranker,
 ) -> None:
     """Score retrieval: Hit@1/3/5, MRR@10, nDCG@10, evidence recall, latency, abstention, and page accuracy
     for a set whose questions give the page of their answer (--min page=0.9 gates it).
@@ -331,19 +354,20 @@ def eval_command(
         if beir is not None and evalset is not None:
             raise QAError("give either an EVALSET or --beir DIR, not both")
         gates = parse_gates(minimum or [])
-        modes = check_modes(mode, compare)
+        modes = check_modes(mode, compare, _second_stage(rerank, reranker))
         gated = list(modes)  # --min gates these; a baseline run only for --min-vs is not gated
         if versus is not None and check_mode(versus) not in modes:
             modes.append(check_mode(versus))
         if beir is not None:  # over Qdrant: the local BEIR index copied into --collection (once), then searched
             url = _qdrant_url(store, qdrant_url)
             report = evaluate_beir(beir, index_dir, model=model, modes=modes, warn=_warn,
-                                   progress=_progress_bar("Embedding BEIR corpus"), qdrant=url and (url, collection))
+                                   progress=_progress_bar("Embedding BEIR corpus"), qdrant=url and (url, collection),
+                                   reranker=reranker)
         else:
             with _qdrant_retriever_while(store, qdrant_url, collection, model) as over_qdrant:
                 report = evaluate_evalset(evalset or DEFAULT_EVALSET, index_dir, model=model, k=k, modes=modes,
                                           warn=_warn, progress=_progress_bar("Embedding passages"),
-                                          retriever=over_qdrant)
+                                          retriever=over_qdrant, reranker=reranker)
         failures = failed_gates(report, gates, gated)
         if versus is not None:
             failures += failed_versus(report, versus, mode)

@@ -144,20 +144,33 @@ def page_accuracy(questions: list[EvalQuestion], judged: dict[str, dict],
     return round(1 - len(misses) / len(paged), 4), misses
 
 
-def check_modes(mode: str | None, compare: bool) -> list[str]:
-    """The modes to run: every one of retrieval.MODES with `compare`, else `mode` (None: the default)."""
-    from .search.retrieval import MODES, check_mode
+def check_modes(mode: str | None, compare: bool, rerank: str | None = None) -> list[str]:
+    """The runs: with `compare`, every one of retrieval.MODES, then the default mode with the second
+    stage `rerank` when one is asked for (search/rerank.py: on and off side by side); else `mode`
+    (None: the default), as "mode+rerank" with a second stage."""
+    from .search.rerank import check_reranker
+    from .search.retrieval import DEFAULT_MODE, MODES, check_mode
 
-    return list(MODES) if compare else [check_mode(mode)]
+    rerank = check_reranker(rerank)
+    second = [] if rerank == "none" else [f"{DEFAULT_MODE if compare or mode is None else check_mode(mode)}+{rerank}"]
+    return [*MODES, *second] if compare else second or [check_mode(mode)]
 
 
-def _timed_run(retriever, texts: list[str], k: int, mode: str | None):
+def split_run(run: str) -> tuple[str, str]:
+    """A run's mode and second stage: "hybrid+late" -> ("hybrid", "late"), "bm25" -> ("bm25", "none")."""
+    mode, _, rerank = run.partition("+")
+    return mode, rerank or "none"
+
+
+def _timed_run(retriever, texts: list[str], k: int, run: str | None):
     """Batch answers (what is scored) and per-question latencies (each question asked on its own)."""
-    answers = retriever.search(texts, k, mode=mode)
+    mode, rerank = split_run(run) if run else (None, "none")
+    second = {} if rerank == "none" else {"rerank": rerank}  # a run without one calls as before
+    answers = retriever.search(texts, k, mode=mode, **second)
     latencies = []
     for text in texts:
         started = time.perf_counter()
-        retriever.ask(text, k, mode=mode)
+        retriever.ask(text, k, mode=mode, **second)
         latencies.append((time.perf_counter() - started) * 1000)
     return answers, {"p50": round(percentile(latencies, 50), 2), "p95": round(percentile(latencies, 95), 2)}
 
@@ -199,7 +212,8 @@ def evaluate_questions(retriever, questions: list[EvalQuestion], k: int = 10,
 
 
 def evaluate_evalset(path: Path, index_dir: Path, model: str | None = None, k: int = 10,
-                     modes: list[str] | None = None, warn=None, progress=None, retriever=None) -> dict:
+                     modes: list[str] | None = None, warn=None, progress=None, retriever=None,
+                     reranker: Path | None = None) -> dict:
     """Load the set at `path`, open the index exactly as `qa ask` does (or search `retriever`, e.g. one
     over Qdrant), and evaluate every mode."""
     from .search.retrieval import Retriever, check_k
@@ -207,6 +221,7 @@ def evaluate_evalset(path: Path, index_dir: Path, model: str | None = None, k: i
     check_k(k)
     questions = load_questions(path)
     retriever = retriever or Retriever.open(index_dir, model=model, warn=warn, progress=progress)
+    retriever.second_stage.cross_encoder_dir = reranker  # --reranker DIR: the cross-encoder of "+cross" runs
     report = evaluate_questions(retriever, questions, k, modes)
     where = retriever.store.describe().get("collection", index_dir)  # a Qdrant store names its collection
     return {"evalset": str(path), "index": str(where), "model": retriever.store.model, **report}
@@ -319,7 +334,7 @@ def beir_index(folder: Path, target: Path, embedder, corpus: list[dict], progres
 
 def evaluate_beir(folder: Path, index_dir: Path, model: str | None = None, modes: list[str] | None = None,
                   progress=None, warn: Callable[[str], None] | None = None, embedder=None,
-                  qdrant: tuple[str, str] | None = None) -> dict:
+                  qdrant: tuple[str, str] | None = None, reranker: Path | None = None) -> dict:
     """nDCG@10, Recall@100 and MRR@10 (ranx, graded qrels) of each mode over a BEIR folder's judged queries,
     and how many of them were wrongly marked unanswerable (all have an answer in the corpus). With
     `qdrant` (url, collection), searched over that collection, a copy of the local BEIR index."""
@@ -339,15 +354,22 @@ def evaluate_beir(folder: Path, index_dir: Path, model: str | None = None, modes
     if not judged:
         raise QAError(f"no query in {folder} has judgments in qrels/test.tsv")
     if qdrant is None:
-        return _score_beir(Retriever(index, embedder), folder, queries, qrels, judged, modes, str(index.path))
+        return _score_beir(_with_reranker(Retriever(index, embedder), reranker), folder, queries, qrels, judged,
+                           modes, str(index.path))
     from .store.qdrant_sync import beir_collection
 
     store = beir_collection(index, *qdrant, warn=warn)
     try:
-        return {**_score_beir(Retriever(store, embedder), folder, queries, qrels, judged, modes, qdrant[1]),
-                "url": qdrant[0]}
+        return {**_score_beir(_with_reranker(Retriever(store, embedder), reranker), folder, queries, qrels, judged,
+                              modes, qdrant[1]), "url": qdrant[0]}
     finally:
         store.close()
+
+
+def _with_reranker(retriever, reranker: Path | None):
+    """`retriever` with the cross-encoder folder of its "+cross" runs (--reranker DIR)."""
+    retriever.second_stage.cross_encoder_dir = reranker
+    return retriever
 
 
 def _score_beir(retriever, folder: Path, queries: dict, qrels: dict, judged: list[str], modes: list[str] | None,

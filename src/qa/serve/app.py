@@ -59,6 +59,7 @@ from .guards import BodyLimit, CatchAll, HeadAsGet, HostCheck
 from .batching import Batcher
 from ..errors import QAError, Unreachable
 from ..store.index import MANIFEST
+from ..search.rerank import RERANKERS, check_reranker
 from ..search.retrieval import (
     MAX_K,
     MODES,
@@ -93,6 +94,7 @@ class _State:
         self.unavailable: str | None = "the index is still loading: try again in a moment"
         self.index_dir, self.model, self.corpus, self.warn = index_dir, model, corpus, warn
         self.opener = opener
+        self.reranker: Path | None = None  # the cross-encoder folder of rerank=cross (qa serve --reranker)
         self.store_kind: str | None = "qdrant" if opener else None  # what /health says while unavailable
         self.reachable: bool | None = None  # None: not known (no engine to reach, or not tried yet)
         self.stopped = threading.Event()
@@ -106,6 +108,7 @@ class _State:
         if failure is not None:
             raise QAError(f"it loads but fails a probe question ({failure})", status=503)
         self.store_kind = retriever.store.describe()["store"]
+        retriever.second_stage.cross_encoder_dir = self.reranker  # `qa serve --reranker DIR`
         self.batcher = Batcher(retriever)
         self.retriever = retriever
         self.unavailable = None
@@ -228,6 +231,7 @@ def create_app(
     max_body_bytes: int = MAX_BODY_BYTES,
     on_ready: Callable[[Retriever], None] | None = None,
     allowed_hosts: Iterable[str] = (),
+    reranker: Path | None = None,
 ) -> FastAPI:
     """The API over `source`: a ready Retriever, or an index folder opened once at start-up.
 
@@ -244,6 +248,7 @@ def create_app(
         state = _State(warn=warn, opener=source)
     else:
         state = _State(Path(source), model, corpus, warn)
+    state.reranker = reranker
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -287,7 +292,7 @@ def create_app(
     @app.post("/ask", response_model=AskResponse, responses=ERRORS, summary="Ask a question")
     def ask_post(request: AskRequest) -> JSONResponse:
         """The top-k cited passages for the question, best first (what `qa ask --json` prints)."""
-        return _answer(state, request.question, request.k, request.mode)
+        return _answer(state, request.question, request.k, request.mode, request.rerank)
 
     @app.get("/ask", response_model=AskResponse, responses=ERRORS, summary="Ask a question (GET)")
     def ask_get(
@@ -296,9 +301,11 @@ def create_app(
         # documented with the POST body's enum, so ?mode= (empty) is documented-invalid, as it is
         mode: Annotated[Optional[str], Query(description=f"Retrieval mode: {', '.join(MODES)}."),
                         WithJsonSchema({"type": "string", "enum": list(MODES)})] = None,
+        rerank: Annotated[Optional[str], Query(description=f"Second stage: {', '.join(RERANKERS)}."),
+                          WithJsonSchema({"type": "string", "enum": list(RERANKERS)})] = None,
     ) -> JSONResponse:
         """The same as `POST /ask`, for links and curl: `/ask?q=who+leads+the+talks&k=3`."""
-        return _answer(state, q, k, mode)
+        return _answer(state, q, k, mode, rerank)
 
     @app.get("/health", response_model=Health, responses={503: {"model": Health}}, summary="Health")
     def health() -> JSONResponse:
@@ -351,12 +358,13 @@ def create_app(
     return app
 
 
-def _answer(state: _State, question: str, k: int, mode: str | None) -> JSONResponse:
+def _answer(state: _State, question: str, k: int, mode: str | None, rerank: str | None = None) -> JSONResponse:
     check_question(question)
     check_k(k)
     check_mode(mode)
+    check_reranker(rerank)
     state.require()
-    return JSONResponse(state.batcher.ask(question, k, mode).to_dict(timing=True))
+    return JSONResponse(state.batcher.ask(question, k, mode, rerank).to_dict(timing=True))
 
 
 def _page() -> str:

@@ -29,6 +29,7 @@ def serve(
     log_level: str = "warning",
     allowed_hosts: Iterable[str] = (),
     request_timeout: float = REQUEST_SECONDS,
+    reranker: Path | None = None,
 ) -> None:
     """Run the API under uvicorn until interrupted (Ctrl-C).
 
@@ -45,7 +46,7 @@ def serve(
 
     source = index_dir if isinstance(index_dir, Retriever) or callable(index_dir) else Path(index_dir)
     app = create_app(source, model=model, warn=warn, on_ready=announce,
-                     allowed_hosts=host_names(host, allowed_hosts))
+                     allowed_hosts=host_names(host, allowed_hosts), reranker=reranker)
     server(app, host, port, log_level, request_timeout=request_timeout).run()
 
 
