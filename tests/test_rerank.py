@@ -124,3 +124,20 @@ def test_api_ask_takes_rerank(retriever):
         assert bad.status_code == 422 and "none, late, cross" in bad.json()["error"]["message"]
         no_model = client.get("/ask", params={"q": QUESTION, "rerank": "cross"})
         assert no_model.status_code == 422 and "--reranker DIR" in no_model.json()["error"]["message"]
+
+
+def test_the_second_stage_ranks_a_qdrant_copy_as_the_local_index(retriever, embedder, seed_index_dir, tmp_path):
+    from qa.search.retrieval import Retriever
+    from qa.store import qdrant, qdrant_sync
+
+    url = str(tmp_path / "qdrant")  # Qdrant's embedded local mode
+    qdrant_sync.from_local_index(seed_index_dir, url, "seed")
+    store = qdrant.QdrantStore.open(url, "seed", model=embedder.model)
+    try:
+        questions = [QUESTION, "when did the talks start?", "who leads the talks?"]
+        over_qdrant = Retriever(store, embedder).search(questions, 5, rerank="late")
+        local = retriever.search(questions, 5, rerank="late")
+        assert [[h.id for h in a.passages] for a in over_qdrant] == [[h.id for h in a.passages] for a in local]
+        assert all(a.mode == "hybrid+late" for a in over_qdrant)
+    finally:
+        store.close()
