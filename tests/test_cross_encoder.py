@@ -184,3 +184,18 @@ def test_a_model_giving_nan_is_refused(tmp_path, seed_index_dir, cache):
     model.save_pretrained(folder)
     result = runner.invoke(app, ["ask", QUESTION, "--index-dir", str(seed_index_dir), "--reranker", str(folder)])
     one_error(result, "not numbers")
+
+
+def test_the_api_ranks_with_the_servers_cross_encoder(marker_model, marked_index, embedder):
+    from fastapi.testclient import TestClient
+
+    from qa.search.retrieval import Retriever
+    from qa.serve.app import create_app
+    from qa.store.index import load_index
+
+    retriever = Retriever(load_index(marked_index), embedder)
+    with TestClient(create_app(retriever, reranker=marker_model), base_url="http://127.0.0.1") as client:
+        body = client.post("/ask", json={"question": QUESTION, "k": 5, "rerank": "cross"}).json()
+    assert body["mode"] == "hybrid+cross"
+    assert MARKER in body["passages"][0]["text"]
+    assert [p["id"] for p in body["passages"]] == [h.id for h in retriever.ask(QUESTION, 5, rerank="cross").passages]
