@@ -123,7 +123,7 @@ def test_api_ask_takes_rerank(retriever):
         bad = client.post("/ask", json={"question": QUESTION, "rerank": "colbert"})
         assert bad.status_code == 422 and "none, late, cross" in bad.json()["error"]["message"]
         no_model = client.get("/ask", params={"q": QUESTION, "rerank": "cross"})
-        assert no_model.status_code == 422 and "--reranker DIR" in no_model.json()["error"]["message"]
+        assert no_model.status_code == 409 and "--reranker DIR" in no_model.json()["error"]["message"]
 
 
 def test_the_second_stage_ranks_a_qdrant_copy_as_the_local_index(retriever, embedder, seed_index_dir, tmp_path):

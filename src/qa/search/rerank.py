@@ -112,8 +112,9 @@ class SecondStage:
 
     def _cross_scores(self, questions, tops, texts, position) -> list[np.ndarray]:
         if self.cross_encoder_dir is None:
+            # 409: a request may ask for it (the schema offers it), but this server or run has none
             raise QAError("rerank cross needs a cross-encoder: give --reranker DIR (a sentence-transformers "
-                          "CrossEncoder folder)", status=422)
+                          "CrossEncoder folder)", status=409)
         if self._cross is None:
             from ..embed.cross_encoder import load_cross_encoder
 

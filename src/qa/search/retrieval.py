@@ -57,7 +57,8 @@ class Hit:
 
     `score` is what the passage ranks by, higher first: cosine (dense), BM25 (bm25), or the fused
     score with its answer-type or role bonus, less 0.1 when a passage above is from its section (and,
-    in a paged document, its page) (hybrid).
+    in a paged document, its page) (hybrid). With a second stage (search/rerank.py), a top-N passage's
+    is that plus 0.2 × its min-max normalized MaxSim (late) or the cross-encoder's logistic score (cross).
     """
 
     id: str

@@ -43,6 +43,7 @@ from pydantic import WithJsonSchema
 
 from .. import __version__
 from .models import (
+    ASK_ERRORS,
     ERRORS,
     EXAMPLE_QUESTION,
     LENIENT_CONTENT_TYPE,
@@ -289,12 +290,12 @@ def create_app(
     add_error_handlers(app)
     page = _page()
 
-    @app.post("/ask", response_model=AskResponse, responses=ERRORS, summary="Ask a question")
+    @app.post("/ask", response_model=AskResponse, responses=ASK_ERRORS, summary="Ask a question")
     def ask_post(request: AskRequest) -> JSONResponse:
         """The top-k cited passages for the question, best first (what `qa ask --json` prints)."""
         return _answer(state, request.question, request.k, request.mode, request.rerank)
 
-    @app.get("/ask", response_model=AskResponse, responses=ERRORS, summary="Ask a question (GET)")
+    @app.get("/ask", response_model=AskResponse, responses=ASK_ERRORS, summary="Ask a question (GET)")
     def ask_get(
         q: str = Query(description="The question.", examples=[EXAMPLE_QUESTION], json_schema_extra=QUESTION_SCHEMA),
         k: int = Query(5, ge=1, le=MAX_K, description=f"How many passages to return (1-{MAX_K})."),
@@ -364,7 +365,8 @@ def _answer(state: _State, question: str, k: int, mode: str | None, rerank: str 
     check_mode(mode)
     check_reranker(rerank)
     state.require()
-    return JSONResponse(state.batcher.ask(question, k, mode, rerank).to_dict(timing=True))
+    second = () if rerank is None else (rerank,)  # without a second stage, called as before it existed
+    return JSONResponse(state.batcher.ask(question, k, mode, *second).to_dict(timing=True))
 
 
 def _page() -> str:

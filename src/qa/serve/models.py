@@ -195,6 +195,8 @@ ERRORS = {
     422: {"model": ErrorBody, "description": "Bad input: the message says what to change"},
     503: {"model": ErrorBody, "description": "No index is loaded: the message says how to build one"},
 }
+# /ask also answers 409 to rerank=cross on a server started without a cross-encoder (qa serve --reranker)
+ASK_ERRORS = {**ERRORS, 409: {"model": ErrorBody, "description": "rerank=cross on a server with no cross-encoder"}}
 
 
 def _check(check: Callable, value: Any) -> None:
