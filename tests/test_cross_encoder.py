@@ -163,6 +163,8 @@ def test_a_sentence_transformer_is_not_a_cross_encoder(seed_index_dir, cache):
     result = runner.invoke(app, ["ask", QUESTION, "--index-dir", str(seed_index_dir),
                                  "--reranker", resolve_model().path])
     one_error(result, "is not a cross-encoder", "BertModel")
+    served = runner.invoke(app, ["serve", "--index-dir", str(seed_index_dir), "--reranker", resolve_model().path])
+    one_error(served, "is not a cross-encoder", "BertModel")  # at start, not at the first request
     empty = runner.invoke(app, ["ask", QUESTION, "--index-dir", str(seed_index_dir), "--reranker", str(cache)])
     one_error(empty, "is not a cross-encoder folder", "config.json")
 

@@ -314,6 +314,10 @@ def serve_command(
             source = retriever_opener(url, collection, model, warn=_warn)
         else:
             source = index_dir
+        if reranker is not None:  # a folder that is no cross-encoder is said now, not at the first request
+            from .embed.cross_encoder import load_cross_encoder
+
+            load_cross_encoder(reranker)
         serve(source, host=host, port=port, model=model, warn=_warn, allowed_hosts=allow_host or (),
               reranker=reranker)
 
