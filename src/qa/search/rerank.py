@@ -17,7 +17,7 @@ from ..errors import QAError
 RERANKERS = ("none", "late", "cross")
 DEFAULT_RERANKER = "none"
 # How many of each question's best first-stage passages the second stage scores again: 20 ranked
-# eval/mixed and eval/manuals as 30 did (10 lost a question on each), for two thirds of the cost.
+# eval/mixed and eval/manuals as 30 did (10 lost a question of manuals at rank 1), for two thirds of the cost.
 DEPTH = 20
 # late: a top-N passage's score is its first-stage score plus LATE_WEIGHT times its MaxSim, min-max
 # normalized over the N. Chosen on eval/mixed and eval/manuals from 0.1-1, min-max of both scores,
