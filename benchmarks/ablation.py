@@ -33,6 +33,7 @@ from pathlib import Path
 from unittest import mock
 
 from qa import evaluation
+from qa.config import Settings
 from qa.embed import load_embedder
 from qa.search import answerability, scoring
 from qa.search import retrieval
@@ -136,7 +137,7 @@ def run_variant(sets: dict, mode: str, patches: list) -> dict:
             fingerprint = Fingerprint()
             with mock.patch.object(Retriever, "search", fingerprint.wrap(Retriever.search)):
                 if spec["kind"] == "beir":
-                    report = evaluation.evaluate_beir(spec["folder"], spec["index_dir"], modes=[mode],
+                    report = evaluation.evaluate_beir(spec["folder"], Settings(index_dir=spec["index_dir"]), modes=[mode],
                                                       embedder=spec["embedder"])
                 else:
                     report = evaluation.evaluate_questions(spec["retriever"], spec["questions"], 10, [mode])

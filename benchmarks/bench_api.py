@@ -160,9 +160,10 @@ def run_clients(url: str, clients: int, requests: int, k: int, mode: str | None,
 
 def in_process_baseline(index_dir: Path, model: str | None, count: int, k: int, mode: str | None) -> dict:
     """`Retriever.ask` on the same questions, one at a time, in this process (no HTTP)."""
-    from qa.search.retrieval import Retriever
+    from qa.config import Settings
+    from qa.wiring import open_retriever
 
-    retriever = Retriever.open(index_dir, model=model)
+    retriever = open_retriever(Settings(index_dir=index_dir, model=model), build_if_missing=True)
     kwargs = {"mode": mode} if mode else {}
     for question in QUESTIONS:  # warm up
         retriever.ask(question, k, **kwargs)

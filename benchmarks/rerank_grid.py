@@ -24,7 +24,8 @@ sys.path.insert(0, str(ROOT / "src"))
 from qa import evaluation  # noqa: E402
 from qa.evaluation import evaluate_questions, load_questions, split_run  # noqa: E402
 from qa.search import rerank  # noqa: E402
-from qa.search.retrieval import Retriever  # noqa: E402
+from qa.config import Settings  # noqa: E402
+from qa.wiring import open_retriever  # noqa: E402
 
 
 def minmax(x) -> np.ndarray:
@@ -87,7 +88,7 @@ def main() -> None:
     for named in args.sets:
         name, index_dir = named.split("=", 1)
         questions = load_questions(ROOT / ("eval/questions.jsonl" if name == "hand" else f"eval/{name}/questions.jsonl"))
-        retriever = Retriever.load(Path(index_dir))
+        retriever = open_retriever(Settings(index_dir=Path(index_dir)))
         retriever.embedder.encode_tokens = remembered(retriever.embedder.encode_tokens)
         base = evaluate_questions(retriever, questions, 10, ["hybrid"])["runs"]["hybrid"]["metrics"]
         print(name, "hybrid", base["hit_rate@1"], base["hit_rate@5"], base["mrr@10"], flush=True)

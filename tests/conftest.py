@@ -149,7 +149,6 @@ def qa_server(seed_index_dir, tmp_path_factory):
 @pytest.fixture
 def shared_model(monkeypatch, embedder):
     """`qa eval` reuses the session's loaded model instead of loading its own (the slow part)."""
-    monkeypatch.setattr("qa.search.retrieval.load_embedder", lambda model=None, **kw: embedder)
     monkeypatch.setattr("qa.embed.load_embedder", lambda model=None, **kw: embedder)
     monkeypatch.delenv("QA_MODEL", raising=False)
 

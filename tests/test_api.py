@@ -323,7 +323,7 @@ def test_get_ask_parameters_are_documented_as_post_takes_them(client):
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "127.0.0.1:8000", "localhost", "localhost:8000", "LocalHost.",
-                                  "[::1]:8000", "::1"])
+                                  "[::1]:8000", "::1", ""])  # "": no name, so no rebinding (HostCheck)
 def test_loopback_host_names_are_answered(client, host):
     assert client.get("/health", headers={"Host": host}).status_code == 200
 

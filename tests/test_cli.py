@@ -27,6 +27,27 @@ def test_every_command_has_help():
         assert "Example: qa " in result.stdout, name
 
 
+def test_no_command_function_takes_over_six_parameters():
+    """The shared options reach a command as one Settings (cli.settings_from), not one parameter each."""
+    import inspect
+
+    for command in app.registered_commands:
+        own = inspect.signature(command.callback.__wrapped__).parameters
+        assert len(own) <= 6, (command.name, list(own))
+
+
+def test_shared_options_come_from_flags_then_the_environment(workdir, monkeypatch):
+    source = (workdir / "corpus" / "north-korea-diplomacy.txt").read_text(encoding="utf-8")
+    monkeypatch.setenv("QA_INDEX", "nowhere")
+    result = runner.invoke(app, ["text", "north-korea-diplomacy.txt"])
+    assert result.exit_code != 0 and "nowhere" in result.stderr
+    result = runner.invoke(app, ["text", "north-korea-diplomacy.txt", "--index-dir", "index"])
+    assert (result.exit_code, result.stdout) == (0, source)
+    monkeypatch.setenv("QA_STORE", "elsewhere")
+    result = runner.invoke(app, ["text", "north-korea-diplomacy.txt"])
+    assert (result.exit_code, result.stderr) == (2, "Error: --store must be local or qdrant, not 'elsewhere'\n")
+
+
 def test_ask_json_puts_sweden_first(workdir):
     result = runner.invoke(app, ["ask", "--json", PROTECTING])
     assert result.exit_code == 0, result.output

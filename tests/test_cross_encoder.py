@@ -126,7 +126,7 @@ def test_cross_reranking_follows_the_model_and_is_exported_once(marker_model, ma
 
     plain = runner.invoke(app, ["ask", "--json", QUESTION, "--index-dir", str(marked_index), "-k", str(DEPTH)])
     result = runner.invoke(app, ["ask", "--json", QUESTION, "--index-dir", str(marked_index), "-k", str(DEPTH),
-                                 "--reranker", str(marker_model)])
+                                 "--rerank", "cross", "--reranker", str(marker_model)])
     assert plain.exit_code == 0 and result.exit_code == 0, result.output
     first, second = json.loads(plain.stdout), json.loads(result.stdout)
     assert second["mode"] == "hybrid+cross"
@@ -161,18 +161,20 @@ def test_a_sentence_transformer_is_not_a_cross_encoder(seed_index_dir, cache):
     from qa.embed.models import resolve_model
 
     result = runner.invoke(app, ["ask", QUESTION, "--index-dir", str(seed_index_dir),
-                                 "--reranker", resolve_model().path])
+                                 "--rerank", "cross", "--reranker", resolve_model().path])
     one_error(result, "is not a cross-encoder", "BertModel")
     served = runner.invoke(app, ["serve", "--index-dir", str(seed_index_dir), "--reranker", resolve_model().path])
     one_error(served, "is not a cross-encoder", "BertModel")  # at start, not at the first request
-    empty = runner.invoke(app, ["ask", QUESTION, "--index-dir", str(seed_index_dir), "--reranker", str(cache)])
+    empty = runner.invoke(app, ["ask", QUESTION, "--index-dir", str(seed_index_dir), "--rerank", "cross",
+                                "--reranker", str(cache)])
     one_error(empty, "is not a cross-encoder folder", "config.json")
 
 
 def test_another_tokenizer_is_refused(tmp_path, seed_index_dir, cache):
     folder = tmp_path / "small-vocabulary"
     tiny_bert(folder, vocab_size=1000).save_pretrained(folder)  # the bundled 30,522-token tokenizer
-    result = runner.invoke(app, ["ask", QUESTION, "--index-dir", str(seed_index_dir), "--reranker", str(folder)])
+    result = runner.invoke(app, ["ask", QUESTION, "--index-dir", str(seed_index_dir), "--rerank", "cross",
+                                 "--reranker", str(folder)])
     one_error(result, "does not match its model", "30522 tokens", "vocabulary of 1000")
 
 
@@ -184,7 +186,8 @@ def test_a_model_giving_nan_is_refused(tmp_path, seed_index_dir, cache):
     with torch.no_grad():
         model.classifier.bias.fill_(float("nan"))
     model.save_pretrained(folder)
-    result = runner.invoke(app, ["ask", QUESTION, "--index-dir", str(seed_index_dir), "--reranker", str(folder)])
+    result = runner.invoke(app, ["ask", QUESTION, "--index-dir", str(seed_index_dir), "--rerank", "cross",
+                                 "--reranker", str(folder)])
     one_error(result, "not numbers")
 
 
@@ -196,7 +199,8 @@ def test_the_api_ranks_with_the_servers_cross_encoder(marker_model, marked_index
     from qa.store.index import load_index
 
     retriever = Retriever(load_index(marked_index), embedder)
-    with TestClient(create_app(retriever, reranker=marker_model), base_url="http://127.0.0.1") as client:
+    retriever.second_stage.cross_encoder_dir = marker_model  # as qa serve --reranker DIR opens it
+    with TestClient(create_app(retriever), base_url="http://127.0.0.1") as client:
         body = client.post("/ask", json={"question": QUESTION, "k": 5, "rerank": "cross"}).json()
     assert body["mode"] == "hybrid+cross"
     assert MARKER in body["passages"][0]["text"]

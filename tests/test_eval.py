@@ -10,6 +10,7 @@ import pytest
 from typer.testing import CliRunner
 
 from qa.cli import app
+from qa.config import Settings
 from qa.errors import QAError
 from qa.eval_report import failed_gates, parse_gates
 from qa.evaluation import (EvalQuestion, evaluate_beir, evaluate_evalset, evaluate_questions, fold, ir_metrics, judge,
@@ -244,7 +245,7 @@ def test_percentile_and_gates():
 def compare_report(seed_index_dir, embedder):
     """`qa eval --compare --json` once for the session (the model is shared, not reloaded)."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr("qa.search.retrieval.load_embedder", lambda model=None, **kw: embedder)
+        mp.setattr("qa.embed.load_embedder", lambda model=None, **kw: embedder)
         mp.delenv("QA_MODEL", raising=False)
         result = runner.invoke(app, ["eval", str(EVALSET), "--compare", "--json", "--index-dir", str(seed_index_dir)])
     assert result.exit_code == 0, result.output
@@ -292,7 +293,7 @@ def test_eval_bad_file_and_bad_options(tmp_path, seed_index_dir):
 
 def test_beir_end_to_end_and_index_reuse(beir_folder, tmp_path, embedder):
     warnings = []
-    report = evaluate_beir(beir_folder, tmp_path / "index", modes=["dense", "bm25"], warn=warnings.append,
+    report = evaluate_beir(beir_folder, Settings(index_dir=tmp_path / "index"), modes=["dense", "bm25"], warn=warnings.append,
                            embedder=embedder)
     assert (report["documents"], report["queries"]) == (5, 2)
     dense = report["runs"]["dense"]["metrics"]
@@ -302,7 +303,7 @@ def test_beir_end_to_end_and_index_reuse(beir_folder, tmp_path, embedder):
     assert (abstention["unanswerable"], abstention["false_abstentions"]) == (0, 0)  # both queries answered
     assert Path(report["index"]).parent == tmp_path and any("embedding 5 BEIR passages" in w for w in warnings)
     warnings.clear()
-    again = evaluate_beir(beir_folder, tmp_path / "index", modes=["dense"], warn=warnings.append, embedder=embedder)
+    again = evaluate_beir(beir_folder, Settings(index_dir=tmp_path / "index"), modes=["dense"], warn=warnings.append, embedder=embedder)
     assert warnings == [] and again["runs"]["dense"]["metrics"] == dense
 
 
@@ -380,7 +381,7 @@ def test_page_accuracy_on_a_real_pdf(tmp_path, embedder, shared_model):
         {"id": "p4", "question": "What does the boat take back?", "evidence": ["takes back the empty drums"],
          "answerable": True},  # no page: not counted
     ]), encoding="utf-8")
-    report = evaluate_evalset(evalset, tmp_path / "index", k=3, modes=["dense", "bm25"])
+    report = evaluate_evalset(evalset, Settings(index_dir=tmp_path / "index"), k=3, modes=["dense", "bm25"])
     for mode, run in report["runs"].items():
         assert run["metrics"]["page_accuracy"] == pytest.approx(2 / 3, abs=1e-4), mode
         assert [(m["id"], m["cited_page"]) for m in run["page_misses"]] == [("p3", 3)], mode

@@ -15,6 +15,8 @@ from qa.cli import app
 from qa.store.index import load_index
 from qa.store.build import build_index
 from qa.search.retrieval import Retriever
+from qa.config import Settings
+from qa.wiring import open_retriever
 
 runner = CliRunner()
 
@@ -112,7 +114,7 @@ def test_qa_text_and_the_documents_route_print_the_extracted_text(mixed):
     assert "example of a well-known design" in printed.stdout  # "exam-/ple" joined, "well-known" kept
     missing = runner.invoke(app, ["text", "nothere.pdf", "--index-dir", str(root / "index")])
     assert (missing.exit_code, missing.stderr) == (2, "Error: no document named 'nothere.pdf' in this index\n")
-    with TestClient(create_app(Retriever.load(root / "index")),
+    with TestClient(create_app(open_retriever(Settings(index_dir=root / "index"))),
                     base_url="http://127.0.0.1") as client:
         response = client.get("/documents/web/blog.html/text")
         assert response.status_code == 200 and response.text == index.text("web/blog.html")

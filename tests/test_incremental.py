@@ -63,7 +63,7 @@ def test_an_update_embeds_only_new_text_and_equals_a_full_rebuild(corpus, tmp_pa
 
 def test_an_update_reads_only_the_changed_files_and_keeps_the_rest_as_it_was(corpus, tmp_path, embedder,
                                                                          monkeypatch):
-    import qa.store.build as build
+    import qa.store.corpus as build
 
     first = build_index([corpus], tmp_path / "index", embedder)
     change(corpus)

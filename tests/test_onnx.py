@@ -158,7 +158,8 @@ def test_asking_never_imports_torch(seed_index_dir):
 
 
 def test_missing_or_corrupt_onnx_is_a_clear_error(seed_index_dir, tmp_path):
-    from qa.search.retrieval import Retriever
+    from qa.config import Settings
+    from qa.wiring import open_retriever
 
     index_dir = tmp_path / "index"
     shutil.copytree(seed_index_dir, index_dir)  # a real copy: the seed index must stay intact
@@ -166,17 +167,17 @@ def test_missing_or_corrupt_onnx_is_a_clear_error(seed_index_dir, tmp_path):
     size = onnx.stat().st_size
     onnx.unlink()
     with pytest.raises(QAError, match=r"model\.onnx is missing.*qa index"):
-        Retriever.open(index_dir)
+        open_retriever(Settings(index_dir=index_dir), build_if_missing=True)
     onnx.write_bytes(b"\0not an onnx model\0" * (size // 19) + b"\0" * (size % 19))  # same size, garbage
     assert onnx.stat().st_size == size
     with pytest.raises(QAError, match=r"corrupt.*qa index"):
-        Retriever.open(index_dir)
+        open_retriever(Settings(index_dir=index_dir), build_if_missing=True)
     done = _run(ASK_AND_REPORT, str(index_dir), "who leads the talks?")
     assert "Traceback" not in done.stderr
     assert "Error: " in done.stderr and "corrupt" in done.stderr and '"code": 1' in done.stderr
     onnx.write_bytes(b"truncated")
     with pytest.raises(QAError, match=r"corrupt.*model\.onnx has the wrong size"):
-        Retriever.open(index_dir)
+        open_retriever(Settings(index_dir=index_dir), build_if_missing=True)
 
 
 def test_indexes_share_the_model_file_and_a_damaged_one_is_never_kept(tmp_path, seed_corpus, embedder):

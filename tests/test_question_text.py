@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from qa.errors import QAError
-from qa.search.retrieval import MAX_QUESTION_CHARS, check_question
+from qa.search.retrieval import MAX_QUESTION_CHARS, Question, check_question
 
 # st.characters() never yields a surrogate: they are mixed in, as are control characters and white space
 CHARACTERS = st.one_of(st.characters(), st.characters(categories=["Cs"]), st.characters(categories=["Cc"]),
@@ -120,3 +120,15 @@ def test_cli_refuses_argv_that_is_not_utf8(seed_index_dir):
                            str(seed_index_dir)], capture_output=True, timeout=120)
     assert (done.returncode, done.stdout, done.stderr.decode()) == (
         2, b"", "Error: the question holds characters that are not valid text (U+DCFF); send it as UTF-8\n")
+
+
+def test_a_question_is_checked_once_where_it_comes_in():
+    """POST /ask's body model checks the question and hands on a Question, which the app and the retriever
+    take as it is (retrieval.Question); a plain string is checked wherever it arrives."""
+    from qa.serve.models import AskRequest
+
+    checked = AskRequest(question="  who leads the talks?\n").question
+    assert isinstance(checked, Question) and checked == "who leads the talks?"
+    assert check_question(checked) is checked
+    with pytest.raises(QAError, match="empty"):
+        check_question("   ")

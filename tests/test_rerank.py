@@ -89,7 +89,7 @@ def test_cli_ask_rerank_late_and_bad_choices(workdir):
     answer = json.loads(result.stdout)
     assert answer["mode"] == "hybrid+late" and "Sweden" in answer["passages"][0]["text"]
     for args, message in ((["--rerank", "colbert"], "rerank must be one of none, late, cross"),
-                          (["--rerank", "cross"], "--rerank cross needs --reranker DIR")):
+                          (["--rerank", "cross"], "rerank cross needs a cross-encoder: give --reranker DIR")):
         result = runner.invoke(app, ["ask", QUESTION, *args])
         assert result.exit_code == 2, result.output
         assert result.stderr.splitlines() == [f"Error: {message}" + result.stderr.split(message, 1)[1].rstrip()]

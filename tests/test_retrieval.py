@@ -226,3 +226,20 @@ def test_the_neighbours_of_every_passage_are_worked_out_once(retriever, monkeypa
     again = [[(h.id, h.score) for h in a.passages] for a in retriever.search(questions, 5)]
     assert first == again
     assert calls == [len(retriever.index.passages)]
+
+
+def test_the_sentence_rules_read_the_sentences_the_index_stores(retriever, embedder):
+    """Abstention, roles and actors read each passage's sentences from the index's sentence spans (cut
+    once, at build time: search/split.py), the very sentences ingest's rules cut from its text."""
+    from qa.ingest.passages import sentences
+    from qa.search.retrieval import _split
+    from qa.search.split import SplitText, sentences_of
+
+    questions = ["Who leads the talks?"]
+    found = retriever.store.candidates(questions, np.asarray(embedder.encode(questions)), 10)
+    for row, passage in enumerate(found.passages):
+        split = _split(found, row)
+        assert isinstance(split, SplitText) and split == passage.text
+        assert sentences_of(split) == split.sentences == sentences(passage.text)
+    assert sentences_of(SplitText("One. Two.", ["kept as stored"])) == ["kept as stored"]
+    assert sentences_of("One sentence. Another one.") == ["One sentence.", "Another one."]

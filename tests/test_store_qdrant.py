@@ -20,6 +20,8 @@ from qa.errors import QAError
 from qa.search import scoring
 from qa.store import qdrant as Q
 from qa.store import qdrant_sync as S
+from qa.search.retrieval import Retriever
+from qa.store.build import build_index
 from qa.store.index import load_index
 from qa.store.lexical import Analyzer
 from qa.store.local import LocalStore
@@ -100,7 +102,7 @@ def test_copy_holds_every_passage_text_and_record(seed_store, seed_local):
         assert seed_store.passage(p.id) == p
     doc = seed_local.passages[0].doc
     assert seed_store.text(doc) == seed_local.text(doc)
-    assert seed_store.page_of(doc, 10) is None  # a .txt file has no pages
+    assert seed_store.pages_of([(doc, 10)]) == [None]  # a .txt file has no pages
     assert seed_store.passage("no-such-passage") is None
     with pytest.raises(QAError) as error:
         seed_store.text("missing.txt")
@@ -255,6 +257,38 @@ def test_incremental_add_edit_delete(engine_url, tmp_path, embedder):
         store.close()
 
 
+def test_a_sync_reads_only_the_files_that_changed(engine_url, tmp_path, embedder, monkeypatch):
+    """As the local build (tests/test_incremental.py): store/corpus.py's scan reads a file only when it is
+    not the one the collection holds (size and mtime, else its hash); `full` reads every one."""
+    import qa.store.corpus as corpus_pipeline
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    _write(corpus, "apples.txt", "Apples\n\nOrchards in Kent grow sharp cooking apples for pies.\n")
+    _write(corpus, "boats.md", "# Boats\n\nThe ferry to Skye leaves at noon.\n\nIt carries forty cars.\n")
+    read = []
+    real = corpus_pipeline.read_document
+    monkeypatch.setattr(corpus_pipeline, "read_document",
+                        lambda file, name, *rest: read.append(name) or real(file, name, *rest))
+    S.index_corpus([corpus], engine_url, embedder, "c")
+    assert sorted(read) == ["apples.txt", "boats.md"]
+    read.clear()
+    _write(corpus, "boats.md", "# Boats\n\nThe ferry to Skye leaves at dawn.\n\nIt carries forty cars.\n")
+    (corpus / "apples.txt").touch()  # a new mtime, the same bytes: hashed, not read
+    counts = S.index_corpus([corpus], engine_url, embedder, "c")
+    assert read == ["boats.md"] and counts == {"written": 1, "skipped": 1, "deleted": 0, "passages_written": 2}
+    read.clear()
+    assert S.index_corpus([corpus], engine_url, embedder, "c")["skipped"] == 2 and read == []
+    assert S.index_corpus([corpus], engine_url, embedder, "c", full=True)["written"] == 2
+    assert sorted(read) == ["apples.txt", "boats.md"]
+    store = Q.QdrantStore.open(engine_url, "c")
+    try:
+        assert "dawn" in store.text("boats.md") and store.count == 3
+        assert store.manifest["corpus"]["files"] == corpus_pipeline.scan_corpus([corpus], {}).files
+    finally:
+        store.close()
+
+
 def test_idf_after_deletes_counts_the_live_passages_only(engine_url, tmp_path, embedder):
     """After files are deleted the engine's IDF is over what is left (N and df of the live points);
     avgdl stays the first build's (docs/scale-out.md: its drift is the one difference from a rebuild)."""
@@ -297,12 +331,22 @@ def test_a_pdf_keeps_its_pages(engine_url, tmp_path, embedder):
     try:
         text = store.text("manual.pdf")
         assert text.startswith("Widget Controller Guide")
-        assert store.page_of("manual.pdf", 0) == 1
-        assert store.page_of("manual.pdf", text.index("3. Operating")) == 2
+        assert store.pages_of([("manual.pdf", 0), ("manual.pdf", text.index("3. Operating")), ("nope.txt", 0)]) \
+            == [1, 2, None]
         question = "What does the watcher write before every change?"
         found = store.candidates([question], np.asarray(embedder.encode([question])), 3)
         best = found.passages[int(np.argmax(found.lexical[0]))]
         assert best.page is not None and text[best.start:best.end] == best.text
+        # the highlights' pages: the pages the local index gives, read in one request a search (not one a hit)
+        asked = []
+        retrieve = store.engine.retrieve
+        store.engine.retrieve = lambda name, *rest, **kw: asked.append(name) or retrieve(name, *rest, **kw)
+        answers = Retriever(store, embedder).search([question, "How is the controller installed?"], 5)
+        assert asked.count(store.side) == 1
+        local = build_index([corpus], tmp_path / "local", embedder)
+        highlights = [h.highlight for a in answers for h in a.passages if h.highlight is not None]
+        assert len(highlights) == 10 and all(h.page is not None for h in highlights)
+        assert [h.page for h in highlights] == [local.page_of("manual.pdf", h.start) for h in highlights]
     finally:
         store.close()
 

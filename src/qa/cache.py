@@ -7,14 +7,7 @@ import os
 import tempfile
 from pathlib import Path
 
-CACHE_ENV = "QA_CACHE_DIR"
-
-
-def cache_dir() -> Path:
-    """$QA_CACHE_DIR, else $XDG_CACHE_HOME/qa, else ~/.cache/qa."""
-    if os.environ.get(CACHE_ENV):
-        return Path(os.environ[CACHE_ENV]).expanduser()
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "qa"
+from .config import cache_dir  # noqa: F401  (read from the environment in config.py, re-exported)
 
 
 def write_quietly(path: Path, text: str) -> None:

@@ -211,20 +211,20 @@ def evaluate_questions(retriever, questions: list[EvalQuestion], k: int = 10,
             "runs": runs}
 
 
-def evaluate_evalset(path: Path, index_dir: Path, model: str | None = None, k: int = 10,
-                     modes: list[str] | None = None, warn=None, progress=None, retriever=None,
-                     reranker: Path | None = None) -> dict:
-    """Load the set at `path`, open the index exactly as `qa ask` does (or search `retriever`, e.g. one
-    over Qdrant), and evaluate every mode."""
-    from .search.retrieval import Retriever, check_k
+def evaluate_evalset(path: Path, settings, k: int = 10, modes: list[str] | None = None, warn=None,
+                     progress=None) -> dict:
+    """Load the set at `path`, open the store of `settings` exactly as `qa ask` does, and evaluate every mode."""
+    from contextlib import closing
+
+    from .search.retrieval import check_k
+    from .wiring import open_retriever
 
     check_k(k)
     questions = load_questions(path)
-    retriever = retriever or Retriever.open(index_dir, model=model, warn=warn, progress=progress)
-    retriever.second_stage.cross_encoder_dir = reranker  # --reranker DIR: the cross-encoder of "+cross" runs
-    report = evaluate_questions(retriever, questions, k, modes)
-    where = retriever.store.describe().get("collection", index_dir)  # a Qdrant store names its collection
-    return {"evalset": str(path), "index": str(where), "model": retriever.store.model, **report}
+    with closing(open_retriever(settings, build_if_missing=True, warn=warn, progress=progress)) as retriever:
+        report = evaluate_questions(retriever, questions, k, modes)
+        where = retriever.store.describe().get("collection", settings.index_dir)  # a Qdrant store names its collection
+        return {"evalset": str(path), "index": str(where), "model": retriever.store.model, **report}
 
 
 def _abstention(questions: list[EvalQuestion], answers: dict) -> dict | None:
@@ -332,44 +332,33 @@ def beir_index(folder: Path, target: Path, embedder, corpus: list[dict], progres
                                                     "beir": Path(folder).name}, progress=progress, reuse=True)
 
 
-def evaluate_beir(folder: Path, index_dir: Path, model: str | None = None, modes: list[str] | None = None,
-                  progress=None, warn: Callable[[str], None] | None = None, embedder=None,
-                  qdrant: tuple[str, str] | None = None, reranker: Path | None = None) -> dict:
+def evaluate_beir(folder: Path, settings, modes: list[str] | None = None, progress=None,
+                  warn: Callable[[str], None] | None = None, embedder=None) -> dict:
     """nDCG@10, Recall@100 and MRR@10 (ranx, graded qrels) of each mode over a BEIR folder's judged queries,
-    and how many of them were wrongly marked unanswerable (all have an answer in the corpus). With
-    `qdrant` (url, collection), searched over that collection, a copy of the local BEIR index."""
-    from .embed import load_embedder
+    and how many of them were wrongly marked unanswerable (all have an answer in the corpus). The local
+    BEIR index is kept beside `settings.index_dir`; over another store, searched in its copy there."""
     from .store.index import kept_onnx
     from .search.retrieval import Retriever
+    from . import wiring
 
     corpus, queries, qrels = load_beir(folder)  # a bad folder fails before a model is loaded
-    if qdrant is not None:
-        from .store.qdrant_sync import reach
-
-        reach(qdrant[0])  # so does an unreachable Qdrant
-    target = beir_index_dir(folder, index_dir)
-    embedder = embedder or load_embedder(model, kept=kept_onnx(target, model), warn=warn)
+    wiring.reach(settings)  # so does an unreachable store
+    target = beir_index_dir(folder, settings.index_dir)
+    embedder = embedder or wiring.load_embedder(settings, kept=kept_onnx(target, settings.model), warn=warn)
     index = beir_index(folder, target, embedder, corpus, progress=progress, warn=warn)
     judged = [q for q in queries if qrels.get(q) and queries[q].strip()]
     if not judged:
         raise QAError(f"no query in {folder} has judgments in qrels/test.tsv")
-    if qdrant is None:
-        return _score_beir(_with_reranker(Retriever(index, embedder), reranker), folder, queries, qrels, judged,
-                           modes, str(index.path))
-    from .store.qdrant_sync import beir_collection
-
-    store = beir_collection(index, *qdrant, warn=warn)
+    store = wiring.beir_store(settings, index, warn=warn)
     try:
-        return {**_score_beir(_with_reranker(Retriever(store, embedder), reranker), folder, queries, qrels, judged,
-                              modes, qdrant[1]), "url": qdrant[0]}
+        described = store.describe()  # a remote store names its collection and url
+        retriever = Retriever(store, embedder)
+        retriever.second_stage.cross_encoder_dir = settings.reranker  # the cross-encoder of "+cross" runs
+        report = _score_beir(retriever, folder, queries, qrels, judged, modes,
+                             described.get("collection", str(index.path)))
+        return {**report, "url": described["url"]} if "url" in described else report
     finally:
         store.close()
-
-
-def _with_reranker(retriever, reranker: Path | None):
-    """`retriever` with the cross-encoder folder of its "+cross" runs (--reranker DIR)."""
-    retriever.second_stage.cross_encoder_dir = reranker
-    return retriever
 
 
 def _score_beir(retriever, folder: Path, queries: dict, qrels: dict, judged: list[str], modes: list[str] | None,

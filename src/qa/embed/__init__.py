@@ -5,10 +5,10 @@ This layer is told where a model file is (`kept`: the ONNX file an index keeps);
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Callable
 
+from ..config import environment
 from ..errors import QAError
 from .models import Embedder, ModelSpec, SentenceTransformerEmbedder, resolve_model
 
@@ -19,8 +19,10 @@ BACKENDS = ("onnx", "onnx-fp32", "onnx-int8", "torch")
 
 
 def load_embedder(model: str | None = None, kept: tuple[Path, dict] | None = None,
-                  warn: Callable[[str], None] | None = None, lazy: bool = False) -> Embedder:
-    """The encoder for `model` (see `resolve_model`): ONNX Runtime unless $QA_BACKEND=torch.
+                  warn: Callable[[str], None] | None = None, lazy: bool = False,
+                  backend: str | None = None) -> Embedder:
+    """The encoder for `model` (see `resolve_model`): ONNX Runtime unless `backend` (None: $QA_BACKEND,
+    read in config.py) is torch.
 
     With `kept` (an index's ONNX file and its manifest record, `store.index.kept_onnx`), that model is
     used, so asking never imports torch (see onnx.py); without ONNX Runtime or an export,
@@ -28,7 +30,7 @@ def load_embedder(model: str | None = None, kept: tuple[Path, dict] | None = Non
     (`qa index`: an update with nothing new to embed never needs it).
     """
     spec = resolve_model(model)
-    backend = (os.environ.get(BACKEND_ENV) or "onnx").strip().lower()
+    backend = (backend or environment("backend") or "onnx").strip().lower()
     if backend not in BACKENDS:
         raise QAError(f"${BACKEND_ENV} must be one of {', '.join(BACKENDS)}, not {backend!r}")
     if backend != "torch":

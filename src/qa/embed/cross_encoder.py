@@ -124,7 +124,15 @@ def export_cross_encoder(folder: Path, out_path: Path) -> Path:
     import torch
     from transformers import AutoModelForSequenceClassification
 
-    model = AutoModelForSequenceClassification.from_pretrained(str(folder), attn_implementation="eager").eval()
+    from transformers.utils import logging as transformers_logging
+
+    shown = transformers_logging.is_progress_bar_enabled()
+    transformers_logging.disable_progress_bar()  # its "Loading weights" bar: qa's stderr is one Error: line or quiet
+    try:
+        model = AutoModelForSequenceClassification.from_pretrained(str(folder), attn_implementation="eager").eval()
+    finally:
+        if shown:
+            transformers_logging.enable_progress_bar()
     uses_types = getattr(model.config, "type_vocab_size", 0) > 0
     names = list(INPUTS if uses_types else INPUTS[:2])
 

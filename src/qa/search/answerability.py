@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import re
 
-from ..ingest.passages import sentences
+from .split import sentences_of
 
 _NAME = re.compile(r"\b[A-Z][\w'’-]*(?:\s+[A-Z][\w'’-]*)+")
 # A leading "when" asks for a time unless it opens a clause that a question after a comma follows
@@ -204,7 +204,7 @@ def _read_sentences(text: str, stem) -> list[tuple[set[str], list[str], str]]:
     """Each sentence of `text` as its folded words, its lowercased tokens and the initials of its runs
     of capitalized words."""
     read = []
-    for sentence in sentences(text):
+    for sentence in sentences_of(text):
         tokens = [_drop_possessive(t.replace(".", "")).strip("'’-") for t in _TOKEN.findall(sentence.lower())]
         runs = _CAPITALIZED_RUN.findall(sentence)
         initials = " ".join("".join(w[0] for w in run.split()) for run in runs)
@@ -244,7 +244,7 @@ def ordinal_mismatch(question: str, passages: list[str], stem) -> str | None:
     ordinal = asked.group("ordinal").lower()
     thing = stem(asked.group("rest").split()[-1])
     others = set()
-    for sentence in (s for p in passages[:EVIDENCE_DEPTH] for s in sentences(p)):
+    for sentence in (s for p in passages[:EVIDENCE_DEPTH] for s in sentences_of(p)):
         words = re.findall(r"[\w-]+", sentence.lower())
         for i, word in enumerate(words):
             if stem(word) != thing:

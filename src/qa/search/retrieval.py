@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, replace
-from pathlib import Path
 from typing import Callable
 
 import numpy as np
@@ -12,16 +11,14 @@ import numpy as np
 from . import scoring
 from .actors import asks_who, lexical_query, names_other_actor, passage_actors
 from .rerank import SecondStage, check_reranker
+from .split import SplitText
 from .answerability import (EVIDENCE_DEPTH, ROLE_DEPTH, asked_role, expected_type, holds, is_answerable,
                             names_role)
-from ..ingest.files import find_files
-from ..embed import Embedder, load_embedder, resolve_model
+from ..embed import Embedder
 from ..errors import QAError
 from ..store.base import Candidates, Store
 from ..store.local import local_store
-from ..store.index import Index, index_exists, kept_onnx, load_index, read_manifest, stale_reason
-from ..store.build import build_index
-from ..store.folder import check_index_target
+from ..store.index import Index
 
 MAX_QUESTION_CHARS = 2000
 # Each question's candidates: its CANDIDATES best passages by cosine and as many by BM25 (a small
@@ -36,8 +33,6 @@ MAX_K = 100
 # sentence cosines fused with BM25 (see scoring.py).
 MODES = ("dense", "bm25", "hybrid")
 DEFAULT_MODE = "hybrid"
-DEFAULT_CORPUS = Path("corpus")
-DEFAULT_INDEX = Path("index")
 
 
 @dataclass(frozen=True)
@@ -97,8 +92,17 @@ class Answer:
         return out
 
 
-def check_question(question: str) -> str:
-    """The question stripped, or a QAError saying what is wrong with it."""
+class Question(str):
+    """A question `check_question` accepted, stripped: it is checked once, where it comes in (the CLI,
+    the HTTP API, a library call), and never again on its way to the retriever."""
+
+    __slots__ = ()
+
+
+def check_question(question: str) -> Question:
+    """The question stripped, or a QAError saying what is wrong with it (a Question: as it is)."""
+    if isinstance(question, Question):
+        return question
     if not isinstance(question, str) or not question.strip():
         raise QAError("the question is empty: ask something, e.g. qa ask \"who leads the talks?\"", status=422)
     if len(question) > MAX_QUESTION_CHARS:
@@ -112,7 +116,7 @@ def check_question(question: str) -> str:
     except UnicodeEncodeError as error:
         raise QAError(f"the question holds characters that are not valid text (U+{ord(question[error.start]):04X}); "
                       f"send it as UTF-8", status=422) from None
-    return question.strip()
+    return Question(question.strip())
 
 
 def check_mode(mode: str | None) -> str:
@@ -129,31 +133,10 @@ def check_k(k: int) -> int:
     return k
 
 
-def _load_side_by_side(index_dir: Path, model: str | None, warn) -> tuple[Index, Embedder]:
-    """The index and its embedder, the latter loaded in a thread meanwhile (ONNX Runtime releases the GIL)."""
-    import threading
-
-    box: dict = {}
-
-    def load() -> None:
-        try:
-            box["embedder"] = load_embedder(model, kept=kept_onnx(index_dir, model), warn=warn)
-        except BaseException as exc:  # re-raised below, in the caller's thread
-            box["error"] = exc
-
-    thread = threading.Thread(target=load, name="qa-load-embedder", daemon=True)
-    thread.start()
-    try:
-        index = load_index(index_dir)
-    finally:
-        thread.join()
-    if "error" in box:
-        raise box["error"]
-    return index, box["embedder"]
-
-
 class Retriever:
-    """Searches one store (a loaded local index, or Qdrant) with the embedder its passages were embedded with."""
+    """Searches one store (a loaded local index, or Qdrant) with the embedder its passages were embedded with.
+
+    Pure: it opens, checks and builds nothing (wiring.py opens a store for it)."""
 
     def __init__(self, store: Store | Index, embedder: Embedder) -> None:
         store = local_store(store) if isinstance(store, Index) else store
@@ -170,49 +153,9 @@ class Retriever:
         """The local index searched (a local store's only)."""
         return self.store.index
 
-    @classmethod
-    def open(
-        cls,
-        index_dir: Path = DEFAULT_INDEX,
-        corpus: list[Path] | None = None,
-        model: str | None = None,
-        warn: Callable[[str], None] | None = None,
-        progress=None,
-    ) -> "Retriever":
-        """Load the index at `index_dir`, building it first when it is missing or stale (said via `warn`)."""
-        spec = resolve_model(model)
-        index_dir = Path(index_dir)
-        embedder = None
-        if index_exists(index_dir):
-            manifest = read_manifest(index_dir)
-            reason = stale_reason(manifest, spec.name)
-            if reason is None:
-                return cls.load(index_dir, model, warn)
-            if manifest.get("beir"):
-                raise QAError(f"index at {index_dir} was built by `qa eval --beir` and is stale ({reason}): "
-                              f"run `qa eval --beir FOLDER` again to rebuild it")
-            if warn:
-                warn(f"index is stale ({reason}); rebuilding it")
-            sources = [Path(s) for s in manifest["sources"]]
-        else:
-            sources = list(corpus or [DEFAULT_CORPUS])
-            try:
-                find_files(sources)  # before the model loads: a missing corpus is said at once
-            except QAError as error:
-                raise QAError(f"no index at {index_dir}/ and none can be built ({error.message}): "
-                              f"run `qa index FOLDER_OR_FILES --index-dir {index_dir}` first") from None
-            if warn:
-                warn(f"no index at {index_dir}; building it")
-        check_index_target(index_dir, sources)  # before the model loads, as above
-        embedder = load_embedder(model, kept=kept_onnx(index_dir, model), warn=warn)  # the old index's ONNX model
-        index = build_index(sources, index_dir, embedder, warn=warn, progress=progress)
-        return cls(index, embedder)
-
-    @classmethod
-    def load(cls, index_dir: Path = DEFAULT_INDEX, model: str | None = None,
-             warn: Callable[[str], None] | None = None) -> "Retriever":
-        """Load the index at `index_dir` as it is (no staleness check, no rebuild), with its embedder."""
-        return cls(*_load_side_by_side(Path(index_dir), model, warn))
+    def close(self) -> None:
+        """Release what the store holds open (a Qdrant engine's connection or folder lock)."""
+        self.store.close()
 
     def search(self, questions: list[str], k: int = 5, mode: str | None = None,
                rerank: str | None = None) -> list[Answer]:
@@ -240,7 +183,7 @@ class Retriever:
             # holding the question's words)
             lexical_row = _only_candidates(found.lexical[q : q + 1], _row(found.member, q))[0]
             evidence_rows = self._evidence(relevance[q], lexical_row, mode, found)
-            evidence = [found.passages[r].text for r in evidence_rows]
+            evidence = [_split(found, r) for r in evidence_rows]
             best_cosine = float(_only_candidates(found.dense[q : q + 1], _row(found.member, q)).max())
             answerable_flags.append(is_answerable(question, evidence, self.store.knows, best_cosine,
                                                   self.store.stem))
@@ -253,8 +196,24 @@ class Retriever:
             top, shown = self._rank(row, k, mode, found)
             hits = tuple(self._hit(found, int(r), float(score), query_vector) for r, score in zip(top, shown))
             answers.append(Answer(question, hits, _mode_name(mode, rerank), answerable))
+        answers = self._with_highlight_pages(answers)
         took = (time.perf_counter() - started) * 1000 / max(len(questions), 1)
         return [replace(a, took_ms=took) for a in answers]
+
+    def _with_highlight_pages(self, answers: list[Answer]) -> list[Answer]:
+        """`answers` with each highlight's page, from the page tables the store keeps, looked up for every
+        hit at once (Qdrant: one request a search, not one a hit). A passage of an unpaged document has
+        no page (`Passage.page` None), nor has its highlight: only paged ones are looked up."""
+        paged = [(a, h) for a, answer in enumerate(answers) for h, hit in enumerate(answer.passages)
+                 if hit.highlight is not None and hit.page is not None]
+        if not paged:
+            return answers
+        pages = self.store.pages_of([(answers[a].passages[h].doc, answers[a].passages[h].highlight.start)
+                                     for a, h in paged])
+        hits = [list(answer.passages) for answer in answers]
+        for (a, h), page in zip(paged, pages):
+            hits[a][h] = replace(hits[a][h], highlight=replace(hits[a][h].highlight, page=page))
+        return [replace(answer, passages=tuple(found)) for answer, found in zip(answers, hits)]
 
     def _rank(self, scores: np.ndarray, k: int, mode: str, found: Candidates) -> tuple[np.ndarray, np.ndarray]:
         """The k best candidates, best first, with the scores they rank by (hybrid: diversified by section
@@ -331,7 +290,7 @@ class Retriever:
         _, roles, names = asked
         scores = scores.copy()
         for row in evidence_rows:
-            if names_role(found.passages[row].text, roles, names, self.store.stem):
+            if names_role(_split(found, row), roles, names, self.store.stem):
                 scores[row] += scoring.ROLE_BONUS
         return scores
 
@@ -358,7 +317,7 @@ class Retriever:
         for row, key in zip(rows.tolist(), found.keys[rows].tolist()):
             value = known.get(key)
             if value is None:
-                value = known[key] = learn(found.passages[row].text)
+                value = known[key] = learn(_split(found, row))
             out.append(value)
         return out
 
@@ -376,7 +335,7 @@ class Retriever:
         best = lo + int(np.argmax(np.asarray(found.sentence_vectors[lo:hi]) @ query_vector))
         _, start, end = (int(x) for x in spans[best])
         p = found.passages[row]
-        return Highlight(start, end, p.text[start - p.start : end - p.start], self.store.page_of(p.doc, start))
+        return Highlight(start, end, p.text[start - p.start : end - p.start])  # its page: _with_highlight_pages
 
 
 def _mode_name(mode: str, rerank: str) -> str:
@@ -418,6 +377,14 @@ def _context(found: Candidates, rows: np.ndarray) -> tuple[np.ndarray, np.ndarra
         if (passages[a].doc, passages[a].section) == (passages[b].doc, passages[b].section):
             previous[b], following[a] = a, b
     return np.array([len(p.text) for p in passages]), previous, following
+
+
+def _split(found: Candidates, row: int) -> SplitText:
+    """Candidate `row`'s text with its sentences as the store keeps their spans (split at build time)."""
+    p = found.passages[row]
+    spans = found.sentence_spans
+    lo, hi = np.searchsorted(spans[:, 0], [row, row + 1])
+    return SplitText(p.text, [p.text[start - p.start : end - p.start] for _, start, end in spans[lo:hi].tolist()])
 
 
 def _section_ids(found: Candidates, rows: np.ndarray) -> np.ndarray:

@@ -12,7 +12,7 @@ errors are `api_errors`', the middleware around it `api_guards`'.
   a request must arrive within 10 s and an idle connection is closed after 5 s (`serve`).
 - No index and none can be built: the server still starts; `/health` answers 503 with
   `"status": "unavailable"` and the reason, and `/ask` and `/passages` answer 503 saying how to build one.
-- Over Qdrant (`source` a function opening the Retriever): when the collection cannot be opened at
+- Over a remote store (Qdrant, `wiring.is_remote`): when the collection cannot be opened at
   start-up (the server unreachable, the collection not built yet), the server starts all the same,
   answers 503 (`/health`: `"store": "qdrant"`, `"reachable": false` when nothing answered) and tries
   again once a second in the background until it opens.
@@ -58,6 +58,8 @@ from .models import (
 from .errors import add_error_handlers
 from .guards import BodyLimit, CatchAll, HeadAsGet, HostCheck
 from .batching import Batcher
+from .. import wiring
+from ..config import Settings
 from ..errors import QAError, Unreachable
 from ..store.index import MANIFEST
 from ..search.rerank import RERANKERS, check_reranker
@@ -85,21 +87,23 @@ CONNECT_RETRY_SECONDS = 1.0  # how often the collection is tried again while it 
 
 class _State:
     """What the app serves from: a retriever, or the reason there is none. Over an index folder
-    (`index_dir`), a rebuilt index replaces the loaded one (`refresh`)."""
+    (`index_dir`), a rebuilt index replaces the loaded one (`refresh`); a remote store is opened again
+    every second until it opens (`keep_connecting`), with the embedder loaded once, here: a bad model
+    is said at start-up."""
 
-    def __init__(self, index_dir: Path | None = None, model: str | None = None,
-                 corpus: list[Path] | None = None, warn: Warn | None = None,
-                 opener: Callable[[], Retriever] | None = None) -> None:
+    def __init__(self, settings: Settings | None = None, corpus: list[Path] | None = None,
+                 warn: Warn | None = None) -> None:
         self.retriever: Retriever | None = None
         self.batcher: Batcher | None = None
         self.unavailable: str | None = "the index is still loading: try again in a moment"
-        self.index_dir, self.model, self.corpus, self.warn = index_dir, model, corpus, warn
-        self.opener = opener
-        self.reranker: Path | None = None  # the cross-encoder folder of rerank=cross (qa serve --reranker)
-        self.store_kind: str | None = "qdrant" if opener else None  # what /health says while unavailable
+        self.settings, self.corpus, self.warn = settings, corpus, warn
+        self.remote = settings is not None and wiring.is_remote(settings)
+        self.index_dir = settings.index_dir if settings is not None and not self.remote else None
+        self.embedder = wiring.load_embedder(settings, warn=warn) if self.remote else None
+        self.store_kind: str | None = settings.store if self.remote else None  # what /health says while unavailable
         self.reachable: bool | None = None  # None: not known (no engine to reach, or not tried yet)
         self.stopped = threading.Event()
-        self.loaded_stamp = _stamp(index_dir)
+        self.loaded_stamp = _stamp(self.index_dir)
         self._next_check = 0.0
         self._reloading = threading.Lock()
 
@@ -109,21 +113,20 @@ class _State:
         if failure is not None:
             raise QAError(f"it loads but fails a probe question ({failure})", status=503)
         self.store_kind = retriever.store.describe()["store"]
-        retriever.second_stage.cross_encoder_dir = self.reranker  # `qa serve --reranker DIR`
         self.batcher = Batcher(retriever)
         self.retriever = retriever
         self.unavailable = None
         self.reachable = True
 
     def connect(self) -> bool:
-        """Open the collection through `opener` and serve from it; False, with the reason kept for
-        /health (said once per new reason), when it cannot be opened or fails the probe questions."""
+        """Open the remote store and serve from it; False, with the reason kept for /health (said once
+        per new reason), when it cannot be opened or fails the probe questions."""
         try:
-            retriever = self.opener()
+            retriever = wiring.open_retriever(self.settings, embedder=self.embedder, warn=self.warn)
             try:
                 self.ready(retriever)
             except BaseException:
-                retriever.store.close()
+                retriever.close()
                 raise
             return True
         except Exception as error:  # noqa: BLE001 - whatever breaks, the server stays up and says why
@@ -146,8 +149,8 @@ class _State:
     def open(self) -> None:
         """Open the index folder (building it from `corpus` when missing or stale), or say why not."""
         try:
-            self.ready(Retriever.open(self.index_dir, corpus=self.corpus, model=self.model, warn=self.warn))
-            self.loaded_stamp = _stamp(self.index_dir)  # the index Retriever.open built, if it built one
+            self.ready(wiring.open_retriever(self.settings, build_if_missing=True, corpus=self.corpus, warn=self.warn))
+            self.loaded_stamp = _stamp(self.index_dir)  # the index open_retriever built, if it built one
         except Exception as error:  # noqa: BLE001 - whatever breaks, the server starts and says why
             self.unavailable = (f"no index could be loaded from {self.index_dir}/ ({_reason(error)}); "
                                 f"build one with `qa index CORPUS_FOLDER --index-dir {self.index_dir}`: "
@@ -174,7 +177,7 @@ class _State:
             return  # no index there, the loaded one, or another request is loading it
         try:
             self.loaded_stamp = stamp
-            self.ready(Retriever.load(self.index_dir, self.model, self.warn))
+            self.ready(wiring.open_retriever(self.settings, warn=self.warn))
             if self.warn:
                 count = self.retriever.store.count
                 self.warn(f"loaded the rebuilt index at {self.index_dir}/ ({count} passages)")
@@ -224,32 +227,28 @@ def _stamp(index_dir: Path | None) -> tuple[int, int] | None:
 
 
 def create_app(
-    source: Retriever | Callable[[], Retriever] | str | Path,
+    source: Retriever | Settings | str | Path,
     *,
-    model: str | None = None,
     corpus: list[Path] | None = None,
     warn: Warn | None = None,
     max_body_bytes: int = MAX_BODY_BYTES,
     on_ready: Callable[[Retriever], None] | None = None,
     allowed_hosts: Iterable[str] = (),
-    reranker: Path | None = None,
 ) -> FastAPI:
-    """The API over `source`: a ready Retriever, or an index folder opened once at start-up.
+    """The API over `source`: a ready Retriever, or the store of Settings (a path: an index folder)
+    opened once at start-up.
 
     Requests are answered only when their Host header names a loopback name or one of `allowed_hosts`
     ("*" for any host): see `HostCheck`.
 
-    An index folder is opened with `Retriever.open` (built from `corpus` when missing or stale). When that
+    An index folder is opened with `wiring.open_retriever` (built from `corpus` when missing or stale). When that
     fails, or the index fails the probe questions, the app still starts and reports why on /health (503)
     and on every retrieval route.
     """
     if isinstance(source, Retriever):
         state = _State()
-    elif callable(source):
-        state = _State(warn=warn, opener=source)
     else:
-        state = _State(Path(source), model, corpus, warn)
-    state.reranker = reranker
+        state = _State(source if isinstance(source, Settings) else Settings(index_dir=Path(source)), corpus, warn)
 
     @contextlib.asynccontextmanager
     async def lifespan(app: FastAPI):
@@ -259,7 +258,7 @@ def create_app(
                 state.ready(source)
             except QAError as error:
                 state.unavailable = f"the index cannot answer: {error.message}"
-        elif state.opener is not None:
+        elif state.remote:
             if not state.connect():
                 retrying = threading.Thread(target=state.keep_connecting, name="qa-connect", daemon=True)
                 retrying.start()
@@ -360,7 +359,7 @@ def create_app(
 
 
 def _answer(state: _State, question: str, k: int, mode: str | None, rerank: str | None = None) -> JSONResponse:
-    check_question(question)
+    question = check_question(question)  # GET's q; POST's was checked by AskRequest (a Question: as it is)
     check_k(k)
     check_mode(mode)
     check_reranker(rerank)

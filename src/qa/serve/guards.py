@@ -83,6 +83,12 @@ class HostCheck:
     A server on a laptop must not answer a page that DNS rebinding has pointed at 127.0.0.1 under its own
     name (evil.example resolving to 127.0.0.1): the browser then sends `Host: evil.example`. The port
     is not checked; "*" among `allowed` takes any host (`qa serve --host 0.0.0.0` means every name).
+
+    Ours, not Starlette's TrustedHostMiddleware, which is not equivalent (starlette 1.10, tried on the
+    same names): it answers a refusal in plain text ("Invalid host header"), not this API's JSON error
+    saying which --allow-host to give; it refuses "[::1]:8000" and "::1" with "::1" allowed, a name with
+    its trailing dot ("localhost."), and a request with an empty Host header; it redirects to a www.
+    name when one is allowed. tests/test_api.py pins what this one does in each case.
     """
 
     def __init__(self, app, allowed: Iterable[str] = ()) -> None:

@@ -61,8 +61,7 @@ class AskRequest(BaseModel):
     @field_validator("question")
     @classmethod
     def _question(cls, value: str) -> str:
-        _check(check_question, value)
-        return value
+        return _check(check_question, value)  # a Question: checked here, not again (retrieval.Question)
 
     @field_validator("mode")
     @classmethod
@@ -199,9 +198,9 @@ ERRORS = {
 ASK_ERRORS = {**ERRORS, 409: {"model": ErrorBody, "description": "rerank=cross on a server with no cross-encoder"}}
 
 
-def _check(check: Callable, value: Any) -> None:
-    """Run a library check; its QAError becomes a ValueError carrying the same message."""
+def _check(check: Callable, value: Any) -> Any:
+    """Run a library check and return what it returns; its QAError becomes a ValueError carrying the same message."""
     try:
-        check(value)
+        return check(value)
     except QAError as error:
         raise ValueError(error.message) from None

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import errno
-from pathlib import Path
 from typing import Callable, Iterable
 
 from fastapi import FastAPI
 
 from .app import create_app
+from ..config import Settings
 from ..errors import QAError
 from ..search.retrieval import Retriever
 
@@ -21,21 +21,19 @@ WILDCARD_HOSTS = ("0.0.0.0", "::", "")
 
 
 def serve(
-    index_dir: Path | Retriever | Callable[[], Retriever],
+    source: Settings | Retriever,
     host: str = "127.0.0.1",
     port: int = 8000,
-    model: str | None = None,
     warn: Warn | None = None,
     log_level: str = "warning",
     allowed_hosts: Iterable[str] = (),
     request_timeout: float = REQUEST_SECONDS,
-    reranker: Path | None = None,
 ) -> None:
     """Run the API under uvicorn until interrupted (Ctrl-C).
 
     Requests must name a loopback host, `host` or one of `allowed_hosts` ("*": any) in their Host header;
-    bound to a wildcard address (0.0.0.0, ::) the server answers to any name. `index_dir` may be a ready
-    Retriever instead, or a function opening one (`qa serve --store qdrant`: tried until it opens).
+    bound to a wildcard address (0.0.0.0, ::) the server answers to any name. `source`: the store of
+    Settings (a remote one tried until it opens), or a ready Retriever.
     """
     _check_port(host, port)  # before the model loads: a taken port is said at once, not after a minute
     where = f"http://{host}:{port}/"
@@ -44,9 +42,8 @@ def serve(
         if warn:
             warn(f"serving {retriever.store.count} passages on {where} (API docs: {where}docs)")
 
-    source = index_dir if isinstance(index_dir, Retriever) or callable(index_dir) else Path(index_dir)
-    app = create_app(source, model=model, warn=warn, on_ready=announce,
-                     allowed_hosts=host_names(host, allowed_hosts), reranker=reranker)
+    app = create_app(source, warn=warn, on_ready=announce,
+                     allowed_hosts=host_names(host, allowed_hosts))
     server(app, host, port, log_level, request_timeout=request_timeout).run()
 
 

@@ -1,19 +1,23 @@
-"""The store interface: what the retriever asks of an index, whichever engine holds it.
+"""The store interfaces: what the retriever asks of an index (`Store`), and what the corpus pipeline writes into (`Sink`).
 
 A store only finds candidates and hands back their scores and vectors; every ranking rule (the
 hybrid's fusion, feedback, sentence scores, answer-type bonus, diversification, abstention) is the
 retriever's (search/), the same for every store. Two stores implement it: the local folder
-(store/local.py: FAISS + BM25 files) and Qdrant (store/qdrant.py).
+(store/local.py: FAISS + BM25 files) and Qdrant (store/qdrant.py); their write sides are
+store/build.py's FolderSink and store/qdrant_sync.py's CollectionSink. docs/stores.md: adding one.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Protocol, Sequence
+from typing import TYPE_CHECKING, Iterable, Protocol, Sequence
 
 import numpy as np
 
 from ..ingest.passages import Passage
+
+if TYPE_CHECKING:
+    from .corpus import CorpusScan
 
 
 @dataclass(frozen=True)
@@ -111,8 +115,9 @@ class Store(Protocol):
     def neighbours(self, passage_id: str) -> tuple[str | None, str | None]:
         """The ids of the passages before and after this one in its document (None at either end)."""
 
-    def page_of(self, doc: str, offset: int) -> int | None:
-        """The 1-based page of `doc` holding `offset`, or None for an unpaged document."""
+    def pages_of(self, places: Sequence[tuple[str, int]]) -> list[int | None]:
+        """The 1-based page holding each (doc, offset), None for an unpaged document: from the page
+        table the store keeps for each document, looked up for all at once (a remote store: one request)."""
 
     def text(self, doc: str) -> str:
         """The text `doc`'s passage offsets index (`qa text DOC`); QAError (404) for an unknown doc."""
@@ -123,5 +128,22 @@ class Store(Protocol):
     def stem(self, word: str) -> str:
         """`word` folded as BM25 folds it (lowercased and stemmed)."""
 
+    def close(self) -> None:
+        """Release what the store holds open (a connection, an embedded engine's folder lock)."""
+
     def describe(self) -> dict:
         """What `/health` shows of the store: `store` (its kind), `passage_count`, `model`, `built_at`."""
+
+
+class Sink(Protocol):
+    """A store's write side: the sink of the corpus pipeline (store/corpus.py's `index_into`), which
+    reads only the files that differ from what the sink holds and hands it the scan."""
+
+    def held(self) -> dict[str, dict]:
+        """Each document the store holds whole → the record of the file it was made from: `sha256`,
+        `passages` (its count), and `size` and `mtime_ns` when known (then an unchanged file is not even
+        hashed)."""
+
+    def write(self, scan: "CorpusScan"):
+        """Make the store hold the scan's documents: keep what it holds of the `Unchanged` ones, embed
+        and write the `Changed` ones, drop the documents the scan does not name."""

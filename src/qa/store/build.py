@@ -19,11 +19,12 @@ import numpy as np
 
 from ..errors import QAError
 from ..ingest import readers_digest
-from ..ingest.files import Document, doc_name, file_sha256, find_files, read_document, shown_path
-from ..ingest.passages import Passage, split_document
+from ..ingest.files import Document, shown_path
+from ..ingest.passages import Passage
 from .ann import ANN_FROM, build_ann
 from .build_delta import DeltaPlan, link_base, place_files, plan_delta, write_dead
 from .build_rows import Fresh, Kept, Layout, Vectors, merge_runs, run_size, write_segment
+from .corpus import CorpusScan, Unchanged, index_into
 from .delta import DELTA
 from .documents import DOCUMENTS, TEXTS, extracted_documents, write_documents
 from .folder import (FORMAT, build_lock, check_index_target, hash_files, restamp_links, stamp_verified, staging_dir,
@@ -53,46 +54,48 @@ def build_index(sources: list[Path], index_dir: Path, embedder, warn: Warn | Non
 
 def _update(sources: list[Path], index_dir: Path, embedder, warn: Warn | None, progress: ProgressFactory | None,
             reuse: bool) -> Index:
-    """`build_index` under the build lock."""
-    paths = [Path(s) for s in sources]
-    resolved = [p.resolve() for p in paths]
-    intact = reuse and _intact(index_dir)
-    old = _spliceable(index_dir, embedder, resolved) if intact else None
-    rows = _old_rows(old) if old is not None else {}
-    # unchanged PDF, HTML and Word files are taken from the index there, not parsed again
-    known = extracted_documents(index_dir) if intact else {}
-    entries, documents, hashes, counts = [], [], {}, {}  # entries: each document's (name, piece), in order
-    seen: set[str] = set()
-    for root, file in find_files(paths, warn=warn):  # errors name paths as given
-        name = doc_name(root, file)
-        if name in seen:
-            continue
-        kept = rows.get(name)
-        if kept is not None and _unchanged(file, kept[0]):
-            seen.add(name)
-            hashes[name], counts[name] = kept[0]["sha256"], kept[2] - kept[1]
-            documents.append(old.documents[name])
-            entries.append((name, Kept(kept[1], kept[2], kept[3])))
-            continue
-        document = read_document(file, name, warn or (lambda message: None), known)
-        if document is not None:
-            seen.add(name)
-            passages = split_document(document)
-            hashes[name], counts[name] = document.sha256, len(passages)
-            documents.append(document)
-            entries.append((name, Fresh(passages)))
-    if not documents:
-        raise QAError("no readable documents to index (every file was skipped)")
-    files = _file_records(resolved, hashes, counts)
-    if old is not None and _unplaced(files) == _unplaced(old.manifest["files"]) \
-            and all(isinstance(p, Kept) for _, p in entries):
-        return old  # nothing changed
-    corpus = {"sources": [str(s) for s in resolved], "files": files}
-    plan = plan_delta(entries, old, local.EXACT_UP_TO)  # a corpus searched whole is written whole
-    if plan is not None:
-        corpus["files"] = place_files(files, plan)
-    pieces = plan.pieces if plan is not None else merge_runs([p for _, p in entries])
-    return _write(pieces, documents, index_dir, embedder, corpus, old, progress, warn, reuse, plan)
+    """`build_index` under the build lock: the corpus pipeline into the folder."""
+    return index_into(FolderSink(sources, index_dir, embedder, warn, progress, reuse), sources, warn)
+
+
+class FolderSink:
+    """The index folder as the corpus pipeline's sink (store/base.py's `Sink`): with `reuse`, the index
+    there lends its unchanged documents' rows, copied as they are, and its extracted documents."""
+
+    def __init__(self, sources: list[Path], index_dir: Path, embedder, warn: Warn | None,
+                 progress: ProgressFactory | None, reuse: bool) -> None:
+        self.index_dir, self.embedder, self.warn, self.progress, self.reuse = index_dir, embedder, warn, progress, reuse
+        intact = reuse and _intact(index_dir)
+        self.old = _spliceable(index_dir, embedder, [Path(s).resolve() for s in sources]) if intact else None
+        self.rows = _old_rows(self.old) if self.old is not None else {}
+        # unchanged PDF, HTML and Word files are taken from the index there, not parsed again
+        self.known = extracted_documents(index_dir) if intact else {}
+
+    def held(self) -> dict[str, dict]:
+        return {name: row[0] for name, row in self.rows.items()}
+
+    def write(self, scan: CorpusScan) -> Index:
+        old = self.old
+        entries, documents = [], []  # entries: each document's (name, piece), in order
+        for name, item in scan.entries:
+            if isinstance(item, Unchanged):
+                _, start, end, segment = self.rows[name]
+                documents.append(old.documents[name])
+                entries.append((name, Kept(start, end, segment)))
+            else:
+                documents.append(item.document)
+                entries.append((name, Fresh(item.passages)))
+        files = scan.files
+        if old is not None and _unplaced(files) == _unplaced(old.manifest["files"]) \
+                and all(isinstance(p, Kept) for _, p in entries):
+            return old  # nothing changed
+        corpus = scan.corpus
+        plan = plan_delta(entries, old, local.EXACT_UP_TO)  # a corpus searched whole is written whole
+        if plan is not None:
+            corpus["files"] = place_files(files, plan)
+        pieces = plan.pieces if plan is not None else merge_runs([p for _, p in entries])
+        return _write(pieces, documents, self.index_dir, self.embedder, corpus, old, self.progress, self.warn,
+                      self.reuse, plan)
 
 
 def write_index(passages: list[Passage], index_dir: Path, embedder, corpus: dict,
@@ -296,33 +299,3 @@ def _old_rows(old: Index) -> dict[str, tuple[dict, int, int, Index]]:
 def _unplaced(files: list[dict]) -> list[dict]:
     """File records without their place in a delta index (`segment`, `row`): the corpus they record."""
     return [{k: v for k, v in record.items() if k not in ("segment", "row")} for record in files]
-
-
-def _unchanged(file: Path, record: dict) -> bool:
-    """Whether `file` holds the bytes `record` hashed: the same size and mtime, else the same hash."""
-    try:
-        stat = file.stat()
-        if stat.st_size == record["size"] and stat.st_mtime_ns == record["mtime_ns"]:
-            return True
-        return stat.st_size == record["size"] and file_sha256(file) == record["sha256"]
-    except OSError:
-        return False
-
-
-def _file_records(sources: list[Path], hashes: dict[str, str], counts: dict[str, int]) -> list[dict]:
-    """Size, mtime, hash and passage count of every corpus file, skipped ones (unreadable, not UTF-8)
-    included, so edits are seen; a file that cannot be read has no hash."""
-    records = []
-    for root, file in find_files(sources):
-        name = doc_name(root, file)
-        try:
-            stat = file.stat()
-            sha256 = hashes.get(name) or file_sha256(file)
-        except OSError:
-            stat, sha256 = None, None
-        record = {"doc": name, "sha256": sha256, "size": stat.st_size if stat else None,
-                  "mtime_ns": stat.st_mtime_ns if stat else None, "passages": counts.get(name, 0)}
-        if name not in hashes:
-            record["skipped"] = True
-        records.append(record)
-    return records

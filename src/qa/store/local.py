@@ -31,6 +31,9 @@ class LocalStore:
     def model(self) -> str:
         return self.index.model
 
+    def close(self) -> None:
+        """Nothing to release: the index's files are memory-mapped and closed with it."""
+
     @property
     def count(self) -> int:
         return len(self.index.passages)
@@ -109,8 +112,8 @@ class LocalStore:
         after = passages[row + 1].id if row + 1 < len(passages) and passages[row + 1].doc == doc else None
         return before, after
 
-    def page_of(self, doc: str, offset: int) -> int | None:
-        return self.index.page_of(doc, offset)
+    def pages_of(self, places) -> list[int | None]:
+        return [self.index.page_of(doc, offset) for doc, offset in places]
 
     def text(self, doc: str) -> str:
         return self.index.text(doc)

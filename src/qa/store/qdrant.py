@@ -110,9 +110,12 @@ class QdrantStore:
         found = self.engine.retrieve(self.side, [record_id("doc", doc)], payload=keys)
         return found[0][2] if found else None
 
-    def page_of(self, doc: str, offset: int) -> int | None:
-        record = self._document(doc, ["pages"])
-        return page_of([tuple(p) for p in record["pages"]], offset) if record and record.get("pages") else None
+    def pages_of(self, places) -> list[int | None]:
+        """One request for the page tables of every document named (kept in its side collection record)."""
+        docs = sorted({doc for doc, _ in places})
+        found = self.engine.retrieve(self.side, [record_id("doc", doc) for doc in docs], payload=["doc", "pages"])
+        tables = {payload["doc"]: [tuple(p) for p in payload["pages"]] for _, _, payload in found if payload.get("pages")}
+        return [page_of(tables.get(doc), offset) for doc, offset in places]
 
     def text(self, doc: str) -> str:
         record = self._document(doc, ["parts"])
@@ -140,28 +143,3 @@ class QdrantStore:
                 "built_at": self.manifest.get("built_at"), "engine": type(self.engine).__name__,
                 "url": self.engine.where, "collection": self.collection}
 
-
-def retriever_opener(url: str, collection: str = DEFAULT_COLLECTION, model: str | None = None,
-                     warn: Warn | None = None):
-    """A function opening a Retriever over the collection, the embedder of `model` loaded now, once:
-    `qa serve --store qdrant` calls it until the collection opens (Qdrant may come up after it)."""
-    from ..embed import load_embedder, resolve_model
-    from ..search.retrieval import Retriever
-
-    name = resolve_model(model).name
-    embedder = load_embedder(model, warn=warn)
-    return lambda: Retriever(QdrantStore.open(url, collection, model=name), embedder)
-
-
-def open_retriever(url: str, collection: str = DEFAULT_COLLECTION, model: str | None = None,
-                   warn: Warn | None = None):
-    """A Retriever over the collection with the embedder of `model` (`qa ask --store qdrant`)."""
-    from ..embed import load_embedder, resolve_model
-    from ..search.retrieval import Retriever
-
-    store = QdrantStore.open(url, collection, model=resolve_model(model).name)  # before the model loads
-    try:
-        return Retriever(store, load_embedder(model, warn=warn))
-    except BaseException:
-        store.close()
-        raise

@@ -74,11 +74,13 @@ class DocumentEntry:
 
 
 def sync(engine, collection: str, entries: list[DocumentEntry], embed: Embed, *, model: str, dimension: int,
-         analyzer: Analyzer, corpus: dict, settings: Settings = Settings(), full: bool = False) -> dict:
-    """Make the collection hold exactly `entries`: a document whose file hash it records is skipped
-    (all of them with `full`: written again), a changed or new one is written (its points upserted,
-    then its points no longer produced deleted, then its text, then its record), a document it holds
-    that `entries` lacks is deleted; the manifest record last. Each step is idempotent, so running it
+         analyzer: Analyzer, corpus: dict, settings: Settings = Settings(), full: bool = False,
+         kept: list[str] = ()) -> dict:
+    """Make the collection hold exactly `entries` and the documents `kept` (held as they are, not read
+    again: store/corpus.py): a document whose file hash it records is skipped (all of them with `full`:
+    written again), a changed or new one is written (its points upserted, then its points no longer
+    produced deleted, then its text, then its record), a document it holds that neither names is
+    deleted; the manifest record last. Each step is idempotent, so running it
     again after a failure anywhere completes it. Returns what was written, skipped and deleted."""
     side = side_name(collection)
     manifest = read_manifest(engine, collection) if engine.exists(collection) else None
@@ -100,7 +102,7 @@ def sync(engine, collection: str, entries: list[DocumentEntry], embed: Embed, *,
     encoder = SparseBM25(Analyzer(manifest["analyzer"]["stopwords"], manifest["analyzer"]["stemmer"]),
                          float(manifest["avgdl"]))
     held = {p["doc"]: p for _, _, p in engine.scroll(side, payload=["kind", "doc", "sha256"]) if p.get("kind") == "doc"}
-    counts = {"written": 0, "skipped": 0, "deleted": 0, "passages_written": 0}
+    counts = {"written": 0, "skipped": len(kept), "deleted": 0, "passages_written": 0}
     for entry in entries:
         recorded = held.get(entry.doc, {}).get("sha256")
         if not full and recorded is not None and recorded == entry.record.get("sha256"):
@@ -108,7 +110,7 @@ def sync(engine, collection: str, entries: list[DocumentEntry], embed: Embed, *,
             continue
         counts["passages_written"] += _write_document(engine, collection, entry, embed, encoder)
         counts["written"] += 1
-    for doc in sorted(set(held) - {e.doc for e in entries}):
+    for doc in sorted(set(held) - {e.doc for e in entries} - set(kept)):
         engine.delete(collection, doc=doc)
         engine.delete(side, doc=doc)
         counts["deleted"] += 1
@@ -153,23 +155,12 @@ def _record(document) -> dict:
 
 def index_corpus(sources: list[Path], url: str, embedder, collection: str = DEFAULT_COLLECTION, settings: Settings = Settings(),
                  full: bool = False, warn: Warn | None = None) -> dict:
-    """Read, split and embed the corpus under `sources` into the collection, embedding only the
-    documents whose file changed since it was last synced (`qa index --store qdrant`)."""
-    from ..ingest.files import read_documents
-    from ..ingest.passages import split_documents
-    from .build import _file_records
-    from .lexical import default_analyzer
+    """Sync the corpus under `sources` into the collection (`qa index --store qdrant`): only the files
+    that changed since it was last synced are read, split and embedded (store/corpus.py's scan, as the
+    local build's; with `full`, every one)."""
+    from .corpus import index_into
     from .vector_reuse import sentence_texts
 
-    documents = read_documents([Path(s) for s in sources], warn=warn)
-    passages = split_documents(documents)
-    if not passages:
-        raise QAError("the corpus has no passages to index (every file is empty or furniture)")
-    by_doc: dict[str, list[Passage]] = {}
-    for p in passages:
-        by_doc.setdefault(p.doc, []).append(p)
-    entries = [DocumentEntry(_record(d), (lambda d=d: d.text), by_doc.get(d.path, []))
-               for d in documents]
     encode = getattr(embedder, "encode_passages", embedder.encode)
 
     def embed(chunk: list[Passage]):
@@ -180,15 +171,55 @@ def index_corpus(sources: list[Path], url: str, embedder, collection: str = DEFA
             np.zeros((0, vectors.shape[1]), dtype=np.float32)
         return vectors, np.split(sentences, np.cumsum([len(s) for s in spans])[:-1]), spans
 
-    resolved = [Path(s).resolve() for s in sources]
-    corpus = {"sources": [str(s) for s in resolved], "files": _file_records(resolved, {d.path: d.sha256 for d in documents},
-                                                                                 {d: len(p) for d, p in by_doc.items()})}
     engine = open_engine(url)
     try:
-        return sync(engine, collection, entries, embed, model=embedder.model, dimension=embedder.dimension,
-                    analyzer=default_analyzer(), corpus=corpus, settings=settings, full=full)
+        return index_into(CollectionSink(engine, collection, embedder, embed, settings, full), sources, warn)
     finally:
         engine.close()
+
+
+class CollectionSink:
+    """A collection as the corpus pipeline's sink (store/base.py's `Sink`): it holds the documents whose
+    records it keeps; `full` takes none as held (every file is read and written again)."""
+
+    def __init__(self, engine, collection: str, embedder, embed: Embed, settings: Settings, full: bool) -> None:
+        self.engine, self.collection, self.embedder, self.embed = engine, collection, embedder, embed
+        self.settings, self.full = settings, full
+
+    def held(self) -> dict[str, dict]:
+        return {} if self.full else held_files(self.engine, self.collection)
+
+    def write(self, scan) -> dict:
+        from .corpus import Unchanged
+        from .lexical import default_analyzer
+
+        if not sum(f["passages"] for f in scan.files):
+            raise QAError("the corpus has no passages to index (every file is empty or furniture)")
+        entries = [DocumentEntry(_record(c.document), (lambda d=c.document: d.text), c.passages) for c in scan.changed]
+        kept = [name for name, item in scan.entries if isinstance(item, Unchanged)]
+        return sync(self.engine, self.collection, entries, self.embed, model=self.embedder.model,
+                    dimension=self.embedder.dimension, analyzer=default_analyzer(), corpus=scan.corpus,
+                    settings=self.settings, full=self.full, kept=kept)
+
+
+def held_files(engine, collection: str) -> dict[str, dict]:
+    """Each document the collection holds whole (its record is written last) → the file it was made from:
+    its sha256 and passage count, and its size and mtime when the last finished sync recorded that file."""
+    side = side_name(collection)
+    if not engine.exists(collection) or not engine.exists(side):
+        return {}
+    synced = ((read_manifest(engine, collection) or {}).get("corpus") or {}).get("files") or []
+    stats = {f["doc"]: f for f in synced if f.get("sha256")}
+    held = {}
+    for _, _, p in engine.scroll(side, payload=["kind", "doc", "sha256", "passages"]):
+        if p.get("kind") != "doc" or not p.get("sha256"):
+            continue
+        record = {"sha256": p["sha256"], "passages": int(p.get("passages") or 0)}
+        stat = stats.get(p["doc"])
+        if stat is not None and stat["sha256"] == p["sha256"]:
+            record.update(size=stat.get("size"), mtime_ns=stat.get("mtime_ns"))
+        held[p["doc"]] = record
+    return held
 
 
 def from_local_index(index_dir: Path, url: str, collection: str = DEFAULT_COLLECTION,
