@@ -193,13 +193,15 @@ def served(index_dir: Path, asked: list[str], k: int) -> tuple[dict, dict]:
         log.unlink(missing_ok=True)
 
 
-def timed(retriever: Retriever, asked: list[str], k: int, mode: str) -> tuple[float, float]:
-    """In-process p50/p99 ms of asking each question alone."""
+def timed(retriever: Retriever, asked: list[str], k: int, mode: str, rerank: str | None = None,
+          clock=time.perf_counter) -> tuple[float, float]:
+    """In-process p50/p99 ms of asking each question alone (with the second stage `rerank`, if any), by
+    `clock` (time.process_time: the CPU time of all the process's threads, which a busy machine inflates less)."""
     latencies = []
     for question in asked:
-        started = time.perf_counter()
-        retriever.ask(question, k, mode)
-        latencies.append((time.perf_counter() - started) * 1000)
+        started = clock()
+        retriever.ask(question, k, mode, rerank=rerank)
+        latencies.append((clock() - started) * 1000)
     return statistics.median(latencies), percentile(latencies, 99)
 
 
@@ -239,6 +241,8 @@ def main() -> None:
     parser.add_argument("--reuse", action="store_true", help="keep a tiled index of the size already in --work")
     parser.add_argument("--store", choices=["local", "qdrant"], default="local", help="qdrant: also copy each "
                         "tiled index into a collection on the edge engine and measure it beside the local store")
+    parser.add_argument("--rerank", choices=["late"], help="also time hybrid with this second stage "
+                        "(search/rerank.py), alternating with plain hybrid, 3 rounds each")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     source = args.index or default_index()
@@ -281,6 +285,15 @@ def main() -> None:
             index.ann = first_pass
             row[f"{mode} p50/p99 ms"] = timed(retriever, asked, args.k, mode.split(",")[0])
             local.EXACT_UP_TO, index.ann = saved, ann
+        if args.rerank:  # on and off alternating, so a busy machine's drift falls on both alike
+            rounds = [(timed(retriever, asked, args.k, "hybrid"), timed(retriever, asked, args.k, "hybrid", args.rerank))
+                      for _ in range(3)]
+            row["hybrid p50 ms (3 rounds)"] = [round(off[0], 1) for off, _ in rounds]
+            row[f"hybrid+{args.rerank} p50 ms (3 rounds)"] = [round(on[0], 1) for _, on in rounds]
+            cpu = [(timed(retriever, asked, args.k, "hybrid", clock=time.process_time),
+                    timed(retriever, asked, args.k, "hybrid", args.rerank, clock=time.process_time)) for _ in range(3)]
+            row["hybrid CPU p50 ms (3 rounds)"] = [round(off[0], 1) for off, _ in cpu]
+            row[f"hybrid+{args.rerank} CPU p50 ms (3 rounds)"] = [round(on[0], 1) for _, on in cpu]
         row["in-process RSS MB"] = rss_mb()
         del retriever, index, ann
         if args.store == "qdrant":

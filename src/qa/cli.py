@@ -20,8 +20,8 @@ from .errors import QAError
 from .serve.keys_cli import keys_commands, security_from
 from .locate import index_target, recorded_sources
 from .wiring import IndexOptions
-from .cli_options import (EvalPlan, IndexDir, JsonOut, K, Mode, Where, eval_plan_from, index_options_from, settings_from,
-                          where_from)
+from .cli_options import (EvalPlan, IndexDir, JsonOut, K, Mode, Rerank, Where, eval_plan_from, index_options_from,
+                          settings_from, where_from)
 from .cli_options import user_errors as _user_errors, with_built as _with
 
 app = typer.Typer(
@@ -128,6 +128,7 @@ def ask_command(
     question: str = typer.Argument(..., help="The question, in plain English."),
     k: int = K,
     mode: Optional[str] = Mode,
+    rerank: Optional[str] = Rerank,
     settings: Settings = None,
     as_json: bool = JsonOut,
 ) -> None:
@@ -141,6 +142,7 @@ def ask_command(
 
     Example: qa ask "Which country is the protecting power for the US in North Korea?" -k 3
     """
+    from .search.rerank import check_reranker
     from .search.retrieval import check_k, check_mode, check_question
     from .wiring import open_retriever
 
@@ -148,9 +150,10 @@ def ask_command(
         question = check_question(question)  # before the index and model load; search takes it as it is
         check_k(k)
         check_mode(mode)
+        check_reranker(rerank)
         with contextlib.closing(open_retriever(settings, build_if_missing=True, warn=_warn,
                                                progress=_progress_bar())) as retriever:
-            answer = retriever.ask(question, k, mode)
+            answer = retriever.ask(question, k, mode, rerank=rerank)
         if as_json:
             typer.echo(json.dumps(answer.to_dict(), ensure_ascii=False))
         else:
@@ -200,6 +203,10 @@ def serve_command(
         if not 1 <= port <= 65535:  # checked here, not by click, for the one-line `Error:` form
             raise QAError(f"--port must be a whole number from 1 to 65535, not {port}")
         check(settings)
+        if settings.reranker is not None:  # a folder that is no cross-encoder is said now, not at a request
+            from .embed.cross_encoder import load_cross_encoder
+
+            load_cross_encoder(settings.reranker)
         # over Qdrant, stateless: any number of replicas may serve one collection (of a server); one that
         # cannot be opened yet is tried again every second while the server answers 503
         serve(settings, host=host, port=port, warn=_warn, allowed_hosts=allow_host or (), **security)

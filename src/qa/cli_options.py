@@ -34,6 +34,10 @@ Collection = typer.Option(None, "--collection", show_default=False, help="With -
                           "(default: qa; $QA_COLLECTION).")
 K = typer.Option(5, "-k", "--k", help="How many passages to return (1-100).")
 Mode = typer.Option(None, "--mode", help="dense, bm25 or hybrid (default: hybrid).")
+Rerank = typer.Option(None, "--rerank", help="A second stage over the first stage's top 20: none (the default), "
+                      "late (late interaction, the bundled model's token vectors) or cross (--reranker's model).")
+Reranker = typer.Option(None, "--reranker", metavar="DIR", help="For --rerank cross (ask, eval, serve): a "
+                        "sentence-transformers CrossEncoder folder, exported to ONNX once ($QA_RERANKER).")
 
 
 @dataclass(frozen=True)
@@ -49,17 +53,17 @@ class Where:
 
 def where_from(index_dir: Optional[Path] = IndexDir, name: Optional[str] = IndexName, model: Optional[str] = Model,
                store: Optional[str] = StoreKind, qdrant_url: Optional[str] = QdrantUrl,
-               collection: Optional[str] = Collection) -> Where:
+               collection: Optional[str] = Collection, reranker: Optional[Path] = Reranker) -> Where:
     chosen = given(index_dir, name)
     found = chosen or find_index()
     return Where(Settings.from_flags(index_dir=found.path, model=model, store=store, qdrant_url=qdrant_url,
-                                     collection=collection), chosen, found)
+                                     collection=collection, reranker=reranker), chosen, found)
 
 
 def settings_from(index_dir: Optional[Path] = IndexDir, name: Optional[str] = IndexName, model: Optional[str] = Model,
                   store: Optional[str] = StoreKind, qdrant_url: Optional[str] = QdrantUrl,
-                  collection: Optional[str] = Collection) -> Settings:
-    return where_from(index_dir, name, model, store, qdrant_url, collection).settings
+                  collection: Optional[str] = Collection, reranker: Optional[Path] = Reranker) -> Settings:
+    return where_from(index_dir, name, model, store, qdrant_url, collection, reranker).settings
 
 
 def index_options_from(
@@ -103,13 +107,14 @@ def eval_plan_from(
     versus: Optional[str] = typer.Option(None, "--min-vs", metavar="MODE", help="Fail (exit 1) when the mode "
                                          "run (default hybrid) is more than one question's worth below MODE "
                                          "on Hit@1, MRR@10 or nDCG@10, e.g. --min-vs dense (MODE is run too)."),
+    rerank: Optional[str] = Rerank,
 ) -> EvalPlan:
     from .eval_report import parse_gates
     from .evaluation import check_modes
     from .search.retrieval import check_mode
 
     gates = parse_gates(minimum or [])
-    modes = check_modes(mode, compare)
+    modes = check_modes(mode, compare, rerank)  # with --compare and --rerank: the second stage on and off
     gated = list(modes)
     if versus is not None and check_mode(versus) not in modes:
         modes.append(check_mode(versus))

@@ -13,14 +13,15 @@ from pathlib import Path
 
 # flag (Settings field) → the environment variable read when the flag is not given
 ENVIRONMENT = {"store": "QA_STORE", "index_dir": "QA_INDEX", "qdrant_url": "QA_QDRANT_URL",
-               "collection": "QA_COLLECTION", "model": "QA_MODEL", "backend": "QA_BACKEND"}
+               "collection": "QA_COLLECTION", "model": "QA_MODEL", "backend": "QA_BACKEND", "reranker": "QA_RERANKER"}
 CACHE_ENV = "QA_CACHE_DIR"
 
 
 @dataclass(frozen=True)
 class Settings:
     """What every command shares: the store (`local`: the folder `index_dir`; `qdrant`: `collection` at
-    `qdrant_url`), the embedding model (None: the bundled one) and the embedding backend (None: onnx)."""
+    `qdrant_url`), the embedding model (None: the bundled one), the embedding backend (None: onnx) and the
+    cross-encoder folder of the second stage's `cross` (search/rerank.py; None: none)."""
 
     store: str = "local"
     index_dir: Path = Path("index")
@@ -28,9 +29,12 @@ class Settings:
     collection: str = "qa"
     model: str | None = None
     backend: str | None = None
+    reranker: Path | None = None
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "index_dir", Path(self.index_dir))  # the store kind is checked by wiring.py
+        object.__setattr__(self, "index_dir", Path(self.index_dir))
+        if self.reranker is not None:
+            object.__setattr__(self, "reranker", Path(self.reranker))  # the store kind is checked by wiring.py
 
     @classmethod
     def from_flags(cls, **flags) -> "Settings":

@@ -144,20 +144,33 @@ def page_accuracy(questions: list[EvalQuestion], judged: dict[str, dict],
     return round(1 - len(misses) / len(paged), 4), misses
 
 
-def check_modes(mode: str | None, compare: bool) -> list[str]:
-    """The modes to run: every one of retrieval.MODES with `compare`, else `mode` (None: the default)."""
-    from .search.retrieval import MODES, check_mode
+def check_modes(mode: str | None, compare: bool, rerank: str | None = None) -> list[str]:
+    """The runs: with `compare`, every one of retrieval.MODES, then the default mode with the second
+    stage `rerank` when one is asked for (search/rerank.py: on and off side by side); else `mode`
+    (None: the default), as "mode+rerank" with a second stage."""
+    from .search.rerank import check_reranker
+    from .search.retrieval import DEFAULT_MODE, MODES, check_mode
 
-    return list(MODES) if compare else [check_mode(mode)]
+    rerank = check_reranker(rerank)
+    second = [] if rerank == "none" else [f"{DEFAULT_MODE if compare or mode is None else check_mode(mode)}+{rerank}"]
+    return [*MODES, *second] if compare else second or [check_mode(mode)]
 
 
-def _timed_run(retriever, texts: list[str], k: int, mode: str | None):
+def split_run(run: str) -> tuple[str, str]:
+    """A run's mode and second stage: "hybrid+late" -> ("hybrid", "late"), "bm25" -> ("bm25", "none")."""
+    mode, _, rerank = run.partition("+")
+    return mode, rerank or "none"
+
+
+def _timed_run(retriever, texts: list[str], k: int, run: str | None):
     """Batch answers (what is scored) and per-question latencies (each question asked on its own)."""
-    answers = retriever.search(texts, k, mode=mode)
+    mode, rerank = split_run(run) if run else (None, "none")
+    second = {} if rerank == "none" else {"rerank": rerank}  # a run without one calls as before
+    answers = retriever.search(texts, k, mode=mode, **second)
     latencies = []
     for text in texts:
         started = time.perf_counter()
-        retriever.ask(text, k, mode=mode)
+        retriever.ask(text, k, mode=mode, **second)
         latencies.append((time.perf_counter() - started) * 1000)
     return answers, {"p50": round(percentile(latencies, 50), 2), "p95": round(percentile(latencies, 95), 2)}
 
@@ -344,7 +357,9 @@ def evaluate_beir(folder: Path, settings, modes: list[str] | None = None, progre
     store = wiring.beir_store(settings, index, warn=warn)
     try:
         described = store.describe()  # a remote store names its collection and url
-        report = _score_beir(Retriever(store, embedder), folder, queries, qrels, judged, modes,
+        retriever = Retriever(store, embedder)
+        retriever.second_stage.cross_encoder_dir = settings.reranker  # the cross-encoder of "+cross" runs
+        report = _score_beir(retriever, folder, queries, qrels, judged, modes,
                              described.get("collection", str(index.path)))
         return {**report, "url": described["url"]} if "url" in described else report
     finally:

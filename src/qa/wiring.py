@@ -291,11 +291,14 @@ def open_retriever(settings: Settings, *, build_if_missing: bool = False, corpus
     if embedder is not None:
         store = entry.open_store(settings, model_name(settings))
         try:
-            return Retriever(store, embedder)
+            retriever = Retriever(store, embedder)
         except BaseException:
             store.close()
             raise
-    return entry.open_retriever(settings, build_if_missing, corpus, warn, progress)
+    else:
+        retriever = entry.open_retriever(settings, build_if_missing, corpus, warn, progress)
+    retriever.second_stage.cross_encoder_dir = settings.reranker  # rerank=cross's model (search/rerank.py)
+    return retriever
 
 
 def index_corpus(settings: Settings, sources: list[Path], options: IndexOptions = IndexOptions(),

@@ -60,6 +60,7 @@ class OnnxEmbedder:
         # (fp32 models only: an int8 one stays on ONNX Runtime), else on one ONNX Runtime session per core.
         self._bulk = bulk if bulk == "openvino" and not quantized else "onnxruntime"
         self._openvino = None
+        self._word_piece: np.ndarray | None = None  # word_pieces' answer for every token id, made on first use
         self._bulk_sessions: list = []  # made on the first encode of several batches (indexing)
         self._bulk_lock = threading.Lock()
         # `lazy` (an update, which may have nothing to embed) defers ONNX Runtime's session, 0.2-0.3 s
@@ -210,6 +211,34 @@ class OnnxEmbedder:
         if failures:
             raise failures[0]
         return out
+
+    def encode_tokens(self, texts: list[str]) -> tuple[list[np.ndarray], list[np.ndarray]]:
+        """Each text's token vectors (tokens × dimension, float32, each L2-normalized) and token ids,
+        by ONNX Runtime on the question session: the same forward pass whose mean is `encode`'s
+        vector, for late interaction (search/rerank.py). `encode` is untouched."""
+        self._open()
+        encodings = self._tokenizer.encode_batch([str(t).strip() for t in texts])
+        lengths = np.array([len(e.ids) for e in encodings])
+        vectors: list[np.ndarray] = [np.zeros((0, self.dimension), dtype=np.float32)] * len(texts)
+        ids: list[np.ndarray] = [np.zeros(0, dtype=np.int64)] * len(texts)
+        for rows in self._batches(np.argsort(-lengths, kind="stable"), lengths):
+            hidden = self._session.run(None, self._feed(rows, encodings, lengths))[0]
+            for r, i in enumerate(rows.tolist()):
+                tokens = hidden[r, : lengths[i]].astype(np.float32)
+                vectors[i] = tokens / np.clip(np.linalg.norm(tokens, axis=1, keepdims=True), 1e-12, None)
+                ids[i] = np.asarray(encodings[i].ids, dtype=np.int64)
+        return vectors, ids
+
+    def word_pieces(self, token_ids: np.ndarray) -> np.ndarray:
+        """True for each token of `token_ids` that holds a letter or digit (not [CLS], [SEP], punctuation)."""
+        if self._word_piece is None:
+            import re
+
+            vocabulary = self._tokenizer.get_vocab()
+            self._word_piece = np.zeros(max(vocabulary.values(), default=0) + 1, dtype=bool)
+            for token, token_id in vocabulary.items():
+                self._word_piece[token_id] = bool(re.search(r"\w", token)) and not re.fullmatch(r"\[\w+\]", token)
+        return self._word_piece[np.asarray(token_ids, dtype=np.int64)]
 
     @property
     def passage_encoder(self) -> str:

@@ -10,6 +10,7 @@ import numpy as np
 
 from . import scoring
 from .actors import asks_who, lexical_query, names_other_actor, passage_actors
+from .rerank import SecondStage, check_reranker
 from .split import SplitText
 from .answerability import (EVIDENCE_DEPTH, ROLE_DEPTH, asked_role, expected_type, holds, is_answerable,
                             names_role)
@@ -51,7 +52,8 @@ class Hit:
 
     `score` is what the passage ranks by, higher first: cosine (dense), BM25 (bm25), or the fused
     score with its answer-type or role bonus, less 0.1 when a passage above is from its section (and,
-    in a paged document, its page) (hybrid).
+    in a paged document, its page) (hybrid). With a second stage (search/rerank.py), a top-N passage's
+    is that plus 0.2 × its min-max normalized MaxSim (late) or the cross-encoder's logistic score (cross).
     """
 
     id: str
@@ -144,6 +146,7 @@ class Retriever:
         self.embedder = embedder
         self._learned_cache: dict[str, dict] = {}  # what (an answer type, "actors") → store key → its value
         self._every_context: tuple[np.ndarray, tuple] | None = None  # (the store keys, _context of all)
+        self.second_stage = SecondStage(embedder)  # its cross_encoder_dir is set by --reranker DIR
 
     @property
     def index(self) -> Index:
@@ -154,11 +157,14 @@ class Retriever:
         """Release what the store holds open (a Qdrant engine's connection or folder lock)."""
         self.store.close()
 
-    def search(self, questions: list[str], k: int = 5, mode: str | None = None) -> list[Answer]:
-        """The top-k passages for each question, best first (the batch form of `ask`)."""
+    def search(self, questions: list[str], k: int = 5, mode: str | None = None,
+               rerank: str | None = None) -> list[Answer]:
+        """The top-k passages for each question, best first (the batch form of `ask`); `rerank`
+        (search/rerank.py: none, late, cross) scores each question's first-stage top N again."""
         questions = [check_question(q) for q in questions]
         check_k(k)
         mode = check_mode(mode)
+        rerank = check_reranker(rerank)
         started = time.perf_counter()
         query_vectors = np.asarray(self.embedder.encode(questions), dtype=np.float32)
         # BM25 searches the question without its interrogatives and degree words (actors.QUESTION_WORDS)
@@ -170,8 +176,8 @@ class Retriever:
             scores = relevance = _only_candidates(found.dense, found.member)
         else:
             scores, relevance = self._search_hybrid(query_vectors, found)
-        answers = []
-        for q, (question, query_vector, row) in enumerate(zip(questions, query_vectors, scores)):
+        rows, answerable_flags = [], []
+        for q, (question, row) in enumerate(zip(questions, scores)):
             # abstention reads the best passages by their own relevance alone (before their neighbours'
             # and the answer-type bonus), whatever k is: the mode's best, then BM25's (the passages
             # holding the question's words)
@@ -179,12 +185,17 @@ class Retriever:
             evidence_rows = self._evidence(relevance[q], lexical_row, mode, found)
             evidence = [_split(found, r) for r in evidence_rows]
             best_cosine = float(_only_candidates(found.dense[q : q + 1], _row(found.member, q)).max())
-            answerable = is_answerable(question, evidence, self.store.knows, best_cosine, self.store.stem)
+            answerable_flags.append(is_answerable(question, evidence, self.store.knows, best_cosine,
+                                                  self.store.stem))
             if mode == "hybrid":
                 row = self._prefer_answer_type(question, row, evidence_rows, found, k)
+            rows.append(row)
+        rows = self.second_stage.rescore(rerank, questions, rows, lambda r: found.passages[r].text)
+        answers = []
+        for question, query_vector, row, answerable in zip(questions, query_vectors, rows, answerable_flags):
             top, shown = self._rank(row, k, mode, found)
             hits = tuple(self._hit(found, int(r), float(score), query_vector) for r, score in zip(top, shown))
-            answers.append(Answer(question, hits, mode, answerable))
+            answers.append(Answer(question, hits, _mode_name(mode, rerank), answerable))
         answers = self._with_highlight_pages(answers)
         took = (time.perf_counter() - started) * 1000 / max(len(questions), 1)
         return [replace(a, took_ms=took) for a in answers]
@@ -219,8 +230,8 @@ class Retriever:
         best = scoring.top_k(lexical, min(ROLE_DEPTH, int(np.isfinite(lexical).sum())))
         return rows + [int(r) for r in best if r not in rows]
 
-    def ask(self, question: str, k: int = 5, mode: str | None = None) -> Answer:
-        return self.search([question], k, mode)[0]
+    def ask(self, question: str, k: int = 5, mode: str | None = None, rerank: str | None = None) -> Answer:
+        return self.search([question], k, mode, rerank)[0]
 
     def _search_hybrid(self, query_vectors: np.ndarray, found: Candidates) -> tuple[np.ndarray, np.ndarray]:
         """Hybrid scores (questions × candidates), min-max normalized over each question's candidates
@@ -325,6 +336,11 @@ class Retriever:
         _, start, end = (int(x) for x in spans[best])
         p = found.passages[row]
         return Highlight(start, end, p.text[start - p.start : end - p.start])  # its page: _with_highlight_pages
+
+
+def _mode_name(mode: str, rerank: str) -> str:
+    """What an answer says it was ranked by: the mode, then the second stage when there is one."""
+    return mode if rerank == "none" else f"{mode}+{rerank}"
 
 
 def _bonus_floor(scores: np.ndarray, k: int, bonus: float) -> float:

@@ -48,6 +48,7 @@ from pydantic import WithJsonSchema
 
 from .. import __version__
 from .models import (
+    ASK_ERRORS,
     ERRORS,
     EXAMPLE_QUESTION,
     LENIENT_CONTENT_TYPE,
@@ -70,7 +71,8 @@ from .texts import text_pieces
 from .. import wiring
 from ..config import Settings
 from ..errors import QAError, Unreachable
-from ..store.local.index import MANIFEST, load_index
+from ..store.local.index import load_index
+from ..search.rerank import RERANKERS, check_reranker
 from ..search.retrieval import (
     MAX_K,
     MODES,
@@ -290,21 +292,23 @@ def create_app(
     add_error_handlers(app)
     page = _page()
 
-    @app.post("/ask", response_model=AskResponse, responses=ERRORS, summary="Ask a question")
+    @app.post("/ask", response_model=AskResponse, responses=ASK_ERRORS, summary="Ask a question")
     def ask_post(request: AskRequest) -> JSONResponse:
         """The top-k cited passages for the question, best first (what `qa ask --json` prints)."""
-        return _answer(state, request.question, request.k, request.mode)
+        return _answer(state, request.question, request.k, request.mode, request.rerank)
 
-    @app.get("/ask", response_model=AskResponse, responses=ERRORS, summary="Ask a question (GET)")
+    @app.get("/ask", response_model=AskResponse, responses=ASK_ERRORS, summary="Ask a question (GET)")
     def ask_get(
         q: str = Query(description="The question.", examples=[EXAMPLE_QUESTION], json_schema_extra=QUESTION_SCHEMA),
         k: int = Query(5, ge=1, le=MAX_K, description=f"How many passages to return (1-{MAX_K})."),
         # documented with the POST body's enum, so ?mode= (empty) is documented-invalid, as it is
         mode: Annotated[Optional[str], Query(description=f"Retrieval mode: {', '.join(MODES)}."),
                         WithJsonSchema({"type": "string", "enum": list(MODES)})] = None,
+        rerank: Annotated[Optional[str], Query(description=f"Second stage: {', '.join(RERANKERS)}."),
+                          WithJsonSchema({"type": "string", "enum": list(RERANKERS)})] = None,
     ) -> JSONResponse:
         """The same as `POST /ask`, for links and curl: `/ask?q=who+leads+the+talks&k=3`."""
-        return _answer(state, q, k, mode)
+        return _answer(state, q, k, mode, rerank)
 
     @app.get("/health", response_model=Health, responses={503: {"model": Health}}, summary="Health")
     def health(request: Request) -> JSONResponse:
@@ -370,12 +374,14 @@ def create_app(
     return app
 
 
-def _answer(state: _State, question: str, k: int, mode: str | None) -> JSONResponse:
+def _answer(state: _State, question: str, k: int, mode: str | None, rerank: str | None = None) -> JSONResponse:
     question = check_question(question)  # GET's q; POST's was checked by AskRequest (a Question: as it is)
     check_k(k)
     check_mode(mode)
+    check_reranker(rerank)
     state.require()
-    return JSONResponse(state.batcher.ask(question, k, mode).to_dict(timing=True))
+    second = () if rerank is None else (rerank,)  # without a second stage, called as before it existed
+    return JSONResponse(state.batcher.ask(question, k, mode, *second).to_dict(timing=True))
 
 
 def _page() -> str:

@@ -8,10 +8,10 @@ from ..search.retrieval import Retriever
 
 
 class _Job:
-    __slots__ = ("question", "k", "mode", "answer", "error", "done")
+    __slots__ = ("question", "k", "mode", "rerank", "answer", "error", "done")
 
-    def __init__(self, question: str, k: int, mode: str | None) -> None:
-        self.question, self.k, self.mode = question, k, mode
+    def __init__(self, question: str, k: int, mode: str | None, rerank: str | None = None) -> None:
+        self.question, self.k, self.mode, self.rerank = question, k, mode, rerank
         self.answer = self.error = None
         self.done = False
 
@@ -36,8 +36,8 @@ class Batcher:
         self._queue_lock = threading.Lock()
         self._work_lock = threading.Lock()
 
-    def ask(self, question: str, k: int, mode: str | None):
-        job = _Job(question, k, mode)
+    def ask(self, question: str, k: int, mode: str | None, rerank: str | None = None):
+        job = _Job(question, k, mode, rerank)
         with self._queue_lock:
             self._queue.append(job)
         with self._work_lock:
@@ -46,7 +46,7 @@ class Batcher:
                     batch = [job]
                     for other in self._queue:
                         if len(batch) < self.max_batch and other is not job and \
-                                (other.k, other.mode) == (job.k, job.mode):
+                                (other.k, other.mode, other.rerank) == (job.k, job.mode, job.rerank):
                             batch.append(other)
                     taken = {id(j) for j in batch}
                     self._queue = [j for j in self._queue if id(j) not in taken]
@@ -58,7 +58,8 @@ class Batcher:
     def _run(self, batch: list[_Job]) -> None:
         """Answer `batch` (all with the same k and mode) with one search, then mark every job done."""
         try:
-            answers = self.retriever.search([j.question for j in batch], batch[0].k, mode=batch[0].mode)
+            answers = self.retriever.search([j.question for j in batch], batch[0].k, mode=batch[0].mode,
+                                            **_second_stage(batch[0]))
             for job, answer in zip(batch, answers):
                 job.answer = answer
         except Exception as error:  # noqa: BLE001 - handed to the request, which reports it
@@ -72,6 +73,12 @@ class Batcher:
     def _run_singly(self, jobs: list[_Job]) -> None:
         for job in jobs:
             try:
-                job.answer = self.retriever.search([job.question], job.k, mode=job.mode)[0]
+                job.answer = self.retriever.search([job.question], job.k, mode=job.mode, **_second_stage(job))[0]
             except Exception as error:  # noqa: BLE001
                 job.error = error
+
+
+def _second_stage(job: _Job) -> dict:
+    """The search's `rerank` argument when the request asked for a second stage (a retriever
+    without one, as the tests' fakes are, is called as before)."""
+    return {} if job.rerank is None else {"rerank": job.rerank}

@@ -12,6 +12,7 @@ from pydantic.dataclasses import dataclass as pydantic_dataclass
 from .. import __version__
 from ..errors import QAError
 from ..ingest.passages import Passage
+from ..search.rerank import RERANKERS, check_reranker
 from ..search.retrieval import MAX_K, MAX_QUESTION_CHARS, MODES, Hit, check_mode, check_question
 
 MAX_BODY_BYTES = 64 * 1024
@@ -43,6 +44,13 @@ class AskRequest(BaseModel):
         json_schema_extra={"enum": [*MODES, None]},
     )
 
+    rerank: Optional[StrictStr] = Field(
+        None,
+        description=f"Second stage over the first stage's top 20: one of {', '.join(RERANKERS)} (cross: the "
+                    "server's --reranker cross-encoder) [default: none].",
+        json_schema_extra={"enum": [*RERANKERS, None]},
+    )
+
     @field_validator("k", mode="before")
     @classmethod
     def _whole_k(cls, value: Any) -> Any:
@@ -60,6 +68,13 @@ class AskRequest(BaseModel):
     def _mode(cls, value: str | None) -> str | None:
         if value is not None:
             _check(check_mode, value)
+        return value
+
+    @field_validator("rerank")
+    @classmethod
+    def _rerank(cls, value: str | None) -> str | None:
+        if value is not None:
+            _check(check_reranker, value)
         return value
 
 
@@ -179,6 +194,8 @@ ERRORS = {
     422: {"model": ErrorBody, "description": "Bad input: the message says what to change"},
     503: {"model": ErrorBody, "description": "No index is loaded: the message says how to build one"},
 }
+# /ask also answers 409 to rerank=cross on a server started without a cross-encoder (qa serve --reranker)
+ASK_ERRORS = {**ERRORS, 409: {"model": ErrorBody, "description": "rerank=cross on a server with no cross-encoder"}}
 
 
 def _check(check: Callable, value: Any) -> Any:
