@@ -223,9 +223,17 @@ def test_a_delta_update_killed_at_any_point_leaves_the_old_index(corpus, tmp_pat
     script = ("import sys, qa.store.local.build_delta as d, qa.store.local.store as l; "
               f"d.DELTA_FROM, d.DELTA_SHARE = {SMALL['DELTA_FROM']}, {SMALL['DELTA_SHARE']}; l.EXACT_UP_TO = 0; "
               "from qa.cli import main; sys.argv = ['qa', 'index', sys.argv[1], '--index-dir', sys.argv[2]]; main()")
-    command = [sys.executable, "-c", script, str(corpus), str(index_dir)]
     env = {**os.environ, "HF_HUB_OFFLINE": "1"}
-    for delay in (0.5, 1.5, 3.0):
+    # the kills are timed from an uninterrupted run of the same update on a copy: on a fast or idle machine
+    # fixed delays fell after the update had already swapped its new index in
+    shutil.copytree(index_dir, tmp_path / "timing")
+    started = time.monotonic()
+    subprocess.run([sys.executable, "-c", script, str(corpus), str(tmp_path / "timing")], env=env, check=True,
+                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    took = time.monotonic() - started
+    shutil.rmtree(tmp_path / "timing")
+    command = [sys.executable, "-c", script, str(corpus), str(index_dir)]
+    for delay in (0.15 * took, 0.35 * took, 0.6 * took):
         build = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         time.sleep(delay)
         assert build.poll() is None, "the build finished before it could be killed"

@@ -128,7 +128,7 @@ def test_api_ask_takes_rerank(retriever):
 
 def test_the_second_stage_ranks_a_qdrant_copy_as_the_local_index(retriever, embedder, seed_index_dir, tmp_path):
     from qa.search.retrieval import Retriever
-    from qa.store import qdrant, qdrant_sync
+    from qa.store.qdrant import store as qdrant, sync as qdrant_sync
 
     url = str(tmp_path / "qdrant")  # Qdrant's embedded local mode
     qdrant_sync.from_local_index(seed_index_dir, url, "seed")

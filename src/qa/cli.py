@@ -78,11 +78,12 @@ def index_command(
         indexed = index_corpus(settings, sources, options, warn=_warn, progress=_progress_bar())
         files = indexed.record.get("files")  # each file's record and outcome (a local index; Qdrant's sync has none)
         said = summary(files) if files is not None else None  # every file's outcome in one line
+        partial = any(f.get("outcome", "read") != "read" or f.get("skipped") for f in files or ())
         if as_json:
             typer.echo(json.dumps({**indexed.record, "summary": said} if said else indexed.record))
-        else:
-            typer.echo(indexed.summary + (f"\n{said}" if said else ""))
-        if strict and any(f.get("outcome", "read") != "read" or f.get("skipped") for f in files or ()):
+        else:  # the outcomes line when a file was not read whole (the line before counts the files read)
+            typer.echo(indexed.summary + (f"\n{said}" if said and partial else ""))
+        if strict and partial:
             raise typer.Exit(1)
         if watch:
             follow_from(settings, sources, _warn)
