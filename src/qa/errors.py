@@ -20,6 +20,13 @@ class QAError(Exception):
         return 2 if self.status < 500 else 1
 
 
+def one_of(value: str, choices, what: str, status: int = 400) -> str:
+    """`value` when it is one of `choices`, else the QAError that names them (`mode must be one of ...`)."""
+    if value not in choices:
+        raise QAError(f"{what} must be one of {', '.join(choices)}, not {value!r}", status=status)
+    return value
+
+
 class Unreachable(QAError):
     """The store's engine did not answer (a Qdrant server down, or nothing listening at its URL): 503."""
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Callable
 
 from ..config import environment
-from ..errors import QAError
+from ..errors import QAError, one_of
 from .device import cuda_failure
 from .models import Embedder, ModelSpec, SentenceTransformerEmbedder, resolve_model
 
@@ -33,9 +33,7 @@ def load_embedder(model: str | None = None, kept: tuple[Path, dict] | None = Non
     this process may run on).
     """
     spec = resolve_model(model)
-    backend = (backend or environment("backend") or "onnx").strip().lower()
-    if backend not in BACKENDS:
-        raise QAError(f"${BACKEND_ENV} must be one of {', '.join(BACKENDS)}, not {backend!r}")
+    backend = one_of((backend or environment("backend") or "onnx").strip().lower(), BACKENDS, f"${BACKEND_ENV}")
     if backend != "torch":
         from .onnx import load_onnx_embedder
 

@@ -12,7 +12,7 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..errors import QAError
+from ..errors import QAError, one_of
 
 RERANKERS = ("none", "late", "cross")
 DEFAULT_RERANKER = "none"
@@ -29,11 +29,7 @@ CROSS_WEIGHT = None
 
 
 def check_reranker(reranker: str | None) -> str:
-    if reranker is None:
-        return DEFAULT_RERANKER
-    if reranker not in RERANKERS:
-        raise QAError(f"rerank must be one of {', '.join(RERANKERS)}, not {reranker!r}", status=422)
-    return reranker
+    return DEFAULT_RERANKER if reranker is None else one_of(reranker, RERANKERS, "rerank", status=422)
 
 
 def maxsim(query_tokens: np.ndarray, passage_tokens: Sequence[np.ndarray]) -> np.ndarray:

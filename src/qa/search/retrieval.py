@@ -15,7 +15,7 @@ from .split import SplitText
 from .answerability import (EVIDENCE_DEPTH, ROLE_DEPTH, asked_role, expected_type, holds, is_answerable,
                             names_role)
 from ..embed import Embedder
-from ..errors import QAError
+from ..errors import QAError, one_of
 from ..store.base import Candidates, Store
 from ..store.local.store import local_store
 from ..store.local.index import Index
@@ -120,11 +120,7 @@ def check_question(question: str) -> Question:
 
 
 def check_mode(mode: str | None) -> str:
-    if mode is None:
-        return DEFAULT_MODE
-    if mode not in MODES:
-        raise QAError(f"mode must be one of {', '.join(MODES)}, not {mode!r}", status=422)
-    return mode
+    return DEFAULT_MODE if mode is None else one_of(mode, MODES, "mode", status=422)
 
 
 def check_k(k: int) -> int:
